@@ -1,0 +1,333 @@
+//! What a caller asks for (`StoreConfig`) and the segment geometry derived
+//! from it.
+
+use crate::error::{Result, StoreError};
+use crate::layout::{
+    BLOCK_HEADER_SIZE, MAX_STRIPES, PAGE, SEGMENT_HEADER_SIZE, SLOT_SIZE, STRIPE_HEADER_SIZE,
+};
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// Longest store name accepted.
+pub const MAX_NAME_LEN: usize = 64;
+/// Default segment size: 64 MiB.
+pub const DEFAULT_SIZE: u64 = 64 << 20;
+/// Default longest key, in bytes.
+pub const DEFAULT_MAX_KEY_LEN: u32 = 4096;
+/// Default ceiling for the longest value, in bytes (lowered for small segments).
+pub const DEFAULT_MAX_VALUE_LEN: u32 = 1 << 20;
+/// Smallest segment accepted.
+pub const MIN_SIZE: u64 = 64 << 10;
+/// Largest stripe heap: block offsets and sizes are 32-bit.
+const MAX_HEAP: u64 = (u32::MAX as u64) & !(PAGE as u64 - 1);
+/// Auto stripe count aims at this many bytes per stripe.
+const TARGET_STRIPE_BYTES: u64 = 4 << 20;
+/// One index slot per this many heap bytes.
+const HEAP_BYTES_PER_SLOT: u64 = 256;
+
+/// What to do when a write needs room that the key's stripe does not have.
+/// Expired entries are always reclaimed first, whatever the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EvictionPolicy {
+    /// Refuse the write with [`StoreError::Full`].
+    NoEviction,
+    /// Evict the least recently used entries (sampled, approximate).
+    #[default]
+    AllKeysLru,
+    /// Evict the least recently used entries that have a TTL; refuse when none has.
+    VolatileLru,
+}
+
+impl EvictionPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvictionPolicy::NoEviction => "noeviction",
+            EvictionPolicy::AllKeysLru => "allkeys-lru",
+            EvictionPolicy::VolatileLru => "volatile-lru",
+        }
+    }
+}
+
+impl fmt::Display for EvictionPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for EvictionPolicy {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "noeviction" => Ok(EvictionPolicy::NoEviction),
+            "allkeys-lru" => Ok(EvictionPolicy::AllKeysLru),
+            "volatile-lru" => Ok(EvictionPolicy::VolatileLru),
+            other => Err(StoreError::InvalidConfig(format!(
+                "unknown eviction policy {other:?} (expected noeviction, allkeys-lru or volatile-lru)"
+            ))),
+        }
+    }
+}
+
+/// How to open (and, the first time, create) a store.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Store name: `[A-Za-z0-9._-]{1,64}`, never a path.
+    pub name: String,
+    /// Directory holding the segment file (default `/dev/shm`).
+    pub dir: PathBuf,
+    /// Total segment size in bytes, reserved up front.
+    pub size: u64,
+    /// Number of lock stripes; `None` picks one per 4 MiB (1 to 64).
+    pub stripes: Option<u32>,
+    /// Longest key in bytes.
+    pub max_key_len: u32,
+    /// Longest value in bytes; `None` = 1 MiB or a third of a stripe's heap, whichever is smaller.
+    pub max_value_len: Option<u32>,
+    /// Eviction policy of this handle.
+    pub eviction: EvictionPolicy,
+}
+
+impl StoreConfig {
+    pub fn new(name: impl Into<String>) -> Self {
+        StoreConfig {
+            name: name.into(),
+            dir: PathBuf::from("/dev/shm"),
+            size: DEFAULT_SIZE,
+            stripes: None,
+            max_key_len: DEFAULT_MAX_KEY_LEN,
+            max_value_len: None,
+            eviction: EvictionPolicy::default(),
+        }
+    }
+    pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.dir = dir.into();
+        self
+    }
+    pub fn size(mut self, size: u64) -> Self {
+        self.size = size;
+        self
+    }
+    pub fn stripes(mut self, stripes: u32) -> Self {
+        self.stripes = Some(stripes);
+        self
+    }
+    pub fn max_value_len(mut self, len: u32) -> Self {
+        self.max_value_len = Some(len);
+        self
+    }
+    pub fn eviction(mut self, policy: EvictionPolicy) -> Self {
+        self.eviction = policy;
+        self
+    }
+
+    /// The segment's file path: `<dir>/ephpm_kv.<name>`.
+    pub fn path(&self) -> Result<PathBuf> {
+        validate_name(&self.name)?;
+        Ok(segment_path(&self.dir, &self.name))
+    }
+}
+
+pub(crate) fn segment_path(dir: &std::path::Path, name: &str) -> PathBuf {
+    dir.join(format!("ephpm_kv.{name}"))
+}
+
+/// Checks a store name: short, from `[A-Za-z0-9._-]`, and not `.`/`..`.
+pub fn validate_name(name: &str) -> Result<()> {
+    let bad = |reason| {
+        Err(StoreError::InvalidName {
+            name: name.chars().take(80).collect(),
+            reason,
+        })
+    };
+    if name.is_empty() {
+        return bad("it is empty");
+    }
+    if name.len() > MAX_NAME_LEN {
+        return bad("it is too long");
+    }
+    if name == "." || name == ".." {
+        return bad("it is a relative path");
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        return bad("it has a character outside [A-Za-z0-9._-]");
+    }
+    Ok(())
+}
+
+/// The shape of a segment, fixed at creation and recorded in its header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Geometry {
+    pub total_size: u64,
+    pub stripes: u32,
+    pub stripe_stride: u64,
+    pub slots_per_stripe: u32,
+    pub heap_size: u32,
+    pub max_key_len: u32,
+    pub max_value_len: u32,
+}
+
+impl fmt::Display for Geometry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "size {} bytes, {} stripes, {} slots/stripe, max key {} B, max value {} B",
+            self.total_size,
+            self.stripes,
+            self.slots_per_stripe,
+            self.max_key_len,
+            self.max_value_len
+        )
+    }
+}
+
+impl Geometry {
+    /// Derives the geometry for a configuration, or says why it cannot work.
+    pub fn for_config(cfg: &StoreConfig) -> Result<Geometry> {
+        let bad = |msg: String| Err(StoreError::InvalidConfig(msg));
+        if cfg.size < MIN_SIZE {
+            return bad(format!(
+                "size {} is below the minimum of {MIN_SIZE} bytes",
+                cfg.size
+            ));
+        }
+        let stripes = match cfg.stripes {
+            Some(n) if n == 0 || n > MAX_STRIPES => {
+                return bad(format!(
+                    "stripes must be between 1 and {MAX_STRIPES}, got {n}"
+                ))
+            }
+            Some(n) => n,
+            None => (cfg.size / TARGET_STRIPE_BYTES).clamp(1, MAX_STRIPES as u64) as u32,
+        };
+        if cfg.max_key_len == 0 || cfg.max_key_len > u16::MAX as u32 {
+            return bad(format!(
+                "max key length must be 1..=65535, got {}",
+                cfg.max_key_len
+            ));
+        }
+        let page = PAGE as u64;
+        let total = cfg.size & !(page - 1);
+        let stride = ((total - SEGMENT_HEADER_SIZE as u64) / stripes as u64) & !(page - 1);
+        let body = stride.saturating_sub(STRIPE_HEADER_SIZE as u64);
+        // Index: a power of two of 16-byte slots, about 1/16 of the stripe.
+        let mut slots = (body / (HEAP_BYTES_PER_SLOT + SLOT_SIZE as u64)).max(8);
+        slots = 1 << (63 - slots.leading_zeros());
+        let heap = body.saturating_sub(slots * SLOT_SIZE as u64) & !(page - 1);
+        if heap < 4 * page {
+            return bad(format!(
+                "size {} is too small for {stripes} stripes (each needs at least {} bytes)",
+                cfg.size,
+                STRIPE_HEADER_SIZE as u64 + 4 * page + 8 * SLOT_SIZE as u64
+            ));
+        }
+        if heap > MAX_HEAP {
+            return bad(format!(
+                "each stripe would hold {heap} bytes, over the limit of {MAX_HEAP}: use more stripes"
+            ));
+        }
+        let entry_room = heap / 3 - BLOCK_HEADER_SIZE as u64 - cfg.max_key_len as u64;
+        let max_value_len = match cfg.max_value_len {
+            Some(v) if v as u64 > entry_room => return bad(format!(
+                "max value length {v} is over a third of a stripe's heap ({entry_room} usable): \
+                     use a larger size or fewer stripes"
+            )),
+            Some(v) => v,
+            None => (DEFAULT_MAX_VALUE_LEN as u64).min(entry_room) as u32,
+        };
+        Ok(Geometry {
+            total_size: SEGMENT_HEADER_SIZE as u64 + stride * stripes as u64,
+            stripes,
+            stripe_stride: stride,
+            slots_per_stripe: slots as u32,
+            heap_size: heap as u32,
+            max_key_len: cfg.max_key_len,
+            max_value_len,
+        })
+    }
+}
+
+/// Parses sizes like `64M`, `512k`, `1G` or plain bytes (binary multiples).
+pub fn parse_size(text: &str) -> Result<u64> {
+    let t = text.trim();
+    let (digits, mult) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m: u64 = match c.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                _ => 0,
+            };
+            (&t[..i], m)
+        }
+        _ => (t, 1),
+    };
+    let invalid = || {
+        StoreError::InvalidConfig(format!(
+            "invalid size {text:?} (expected e.g. 64M, 512K, 1G or a number of bytes)"
+        ))
+    };
+    let n: u64 = match mult {
+        0 => return Err(invalid()),
+        _ => digits.trim().parse().map_err(|_| invalid())?,
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| StoreError::InvalidConfig(format!("size {text:?} is too large")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        for ok in ["a", "sessions", "pool-1.cache_2", &"x".repeat(64)] {
+            validate_name(ok).unwrap();
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "../x",
+            "a b",
+            "ä",
+            &"x".repeat(65),
+            "a\0b",
+        ] {
+            assert!(validate_name(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("64M").unwrap(), 64 << 20);
+        assert_eq!(parse_size("512k").unwrap(), 512 << 10);
+        assert_eq!(parse_size("1G").unwrap(), 1 << 30);
+        assert_eq!(parse_size("4096").unwrap(), 4096);
+        for bad in ["", "M", "12X", "-1M", "1.5M", "99999999999999999999G"] {
+            assert!(parse_size(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn default_geometry_fits_a_megabyte_value() {
+        let g = Geometry::for_config(&StoreConfig::new("t")).unwrap();
+        assert_eq!(g.stripes, 16);
+        assert_eq!(g.max_value_len, 1 << 20);
+        assert!(g.total_size <= DEFAULT_SIZE);
+        assert!(g.heap_size as u64 >= 3 * (1 << 20));
+    }
+
+    #[test]
+    fn rejects_bad_geometry() {
+        assert!(Geometry::for_config(&StoreConfig::new("t").size(1000)).is_err());
+        assert!(Geometry::for_config(&StoreConfig::new("t").stripes(0)).is_err());
+        assert!(Geometry::for_config(&StoreConfig::new("t").stripes(10_000)).is_err());
+        let small = StoreConfig::new("t").size(1 << 20).max_value_len(1 << 20);
+        assert!(Geometry::for_config(&small).is_err());
+    }
+}

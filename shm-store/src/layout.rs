@@ -1,0 +1,159 @@
+//! # Segment layout (the one place it is written down)
+//!
+//! A store is one file, `<dir>/ephpm_kv.<name>`, mode 0600, mapped
+//! `MAP_SHARED` by every process that opens it. All integers are native
+//! endian (the segment never leaves the machine). Offsets are in bytes.
+//!
+//! ```text
+//! 0                     SegmentHeader (one 4 KiB page)
+//! 4096 + i * stride     stripe i, for i in 0..stripes, each `stride` bytes:
+//!     +0                  StripeHeader (4 KiB): robust pthread mutex (64 B),
+//!                         then StripeMeta (counters, free-list heads)
+//!     +4096               slots: `slots_per_stripe` x Slot (16 B), open addressing
+//!     +4096 + slots*16    heap: `heap_size` bytes of blocks, tiling it exactly
+//! ```
+//!
+//! **Header.** `magic` is written last by the creator: `0` or [`MAGIC_INIT`]
+//! means a creator died half-way (safe to initialise again, no data was ever
+//! stored); [`MAGIC_READY`] means ready; anything else is not a segment.
+//! `version` is [`LAYOUT_VERSION`]; the geometry fields describe the rest.
+//!
+//! **Keys → stripes → slots.** `h = xxh3_64(key)` (seed 0; `0` is mapped to
+//! `1` because `0` marks an empty slot). The stripe is
+//! `((h >> 32) * stripes) >> 32`; the home slot is `h & (slots - 1)`. Linear
+//! probing; deletion shifts later entries back (no tombstones), so lookups
+//! never slow down as keys come and go.
+//!
+//! **Slot** (16 B): `hash: u64` (0 = empty), `block: u32` (heap offset of the
+//! entry's block), `lru: u32` (the stripe's access clock at last use).
+//!
+//! **Block** (16-byte aligned, at least 32 B): a 32-byte [`BlockHeader`] then,
+//! for a live block, the key bytes and the value bytes.
+//! `size` (whole block), `state`, `prev_size` (size of the block just before,
+//! 0 for the first), then `seq`, `key_len`, `val_len`, `expires_at` (Unix ms,
+//! 0 = never) for a live block, or `next_free`/`prev_free` links for a free one.
+//! Blocks tile the heap: walking `off += size` from 0 visits every block.
+//!
+//! **Crash safety.** A process may die (SIGKILL) between any two instructions
+//! while holding a stripe lock. The next locker gets `EOWNERDEAD` and rebuilds
+//! the stripe's index, free lists and counters from a walk of the heap, which
+//! is kept valid at every instant by these rules:
+//! - a block's `size` changes in one aligned 4-byte store, after any header it
+//!   uncovers has been fully written (split) or when it swallows free
+//!   neighbours (merge);
+//! - a new value is written into a block in state `WRITING` and becomes
+//!   visible by one store of `state = LIVE`; the old block of the same key is
+//!   freed only after that. If both are found live, the higher `seq` (compared
+//!   with wrap-around) wins, so a reader sees the old value or the new one,
+//!   never a mix, and no memory stays lost;
+//! - `expires_at` changes in one aligned 8-byte store.
+//!
+//! Everything else (slots, free lists, `prev_size`, counters) is derived state
+//! that the rebuild recomputes.
+
+use bytemuck::{Pod, Zeroable};
+
+/// Identifies a ready segment: "EPHPMKV" + 1.
+pub const MAGIC_READY: u64 = u64::from_le_bytes(*b"EPHPMKV1");
+/// Written first by a creator; seen later, it means the creator died.
+pub const MAGIC_INIT: u64 = u64::from_le_bytes(*b"EPHPMKV0");
+/// Bumped on any change of this layout.
+pub const LAYOUT_VERSION: u32 = 1;
+
+pub const PAGE: usize = 4096;
+pub const SEGMENT_HEADER_SIZE: usize = PAGE;
+pub const STRIPE_HEADER_SIZE: usize = PAGE;
+/// Room reserved for the `pthread_mutex_t` at the start of a stripe header.
+pub const MUTEX_AREA: usize = 64;
+pub const SLOT_SIZE: usize = std::mem::size_of::<Slot>();
+pub const BLOCK_HEADER_SIZE: usize = std::mem::size_of::<BlockHeader>();
+pub const BLOCK_ALIGN: u32 = 16;
+pub const MIN_BLOCK: u32 = BLOCK_HEADER_SIZE as u32;
+pub const MAX_STRIPES: u32 = 1024;
+/// Segregated free lists, see `stripe::bin_for`.
+pub const FREE_BINS: usize = 192;
+/// "No block" in free-list links.
+pub const NO_BLOCK: u32 = u32::MAX;
+
+pub const STATE_FREE: u32 = u32::from_le_bytes(*b"free");
+pub const STATE_WRITING: u32 = u32::from_le_bytes(*b"wrtg");
+pub const STATE_LIVE: u32 = u32::from_le_bytes(*b"LIVE");
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct SegmentHeader {
+    pub magic: u64,
+    pub version: u32,
+    pub header_size: u32,
+    pub total_size: u64,
+    pub stripe_stride: u64,
+    pub stripes: u32,
+    pub slots_per_stripe: u32,
+    pub heap_size: u32,
+    pub max_key_len: u32,
+    pub max_value_len: u32,
+    pub creator_pid: u32,
+    pub created_unix_ms: u64,
+}
+
+/// Per-stripe state, guarded by the stripe's mutex.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct StripeMeta {
+    pub seq: u32,
+    pub access_clock: u32,
+    pub entries: u32,
+    pub sweep_cursor: u32,
+    pub used_bytes: u64,
+    pub hits: u64,
+    pub misses: u64,
+    pub expirations: u64,
+    pub evictions: u64,
+    pub recoveries: u64,
+    pub rng: u64,
+    pub free_bitmap: [u64; FREE_BINS / 64],
+    pub free_heads: [u32; FREE_BINS],
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq, Eq)]
+pub struct Slot {
+    pub hash: u64,
+    pub block: u32,
+    pub lru: u32,
+}
+
+impl Slot {
+    pub const EMPTY: Slot = Slot {
+        hash: 0,
+        block: 0,
+        lru: 0,
+    };
+    pub fn is_empty(&self) -> bool {
+        self.hash == 0
+    }
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct BlockHeader {
+    pub size: u32,
+    pub state: u32,
+    pub prev_size: u32,
+    /// Live: write sequence number. Free: next block in its free list.
+    pub seq_or_next: u32,
+    /// Live: key length. Free: previous block in its free list.
+    pub key_len_or_prev: u32,
+    pub val_len: u32,
+    pub expires_at: u64,
+}
+
+const _: () = assert!(std::mem::size_of::<SegmentHeader>() <= SEGMENT_HEADER_SIZE);
+const _: () = assert!(MUTEX_AREA + std::mem::size_of::<StripeMeta>() <= STRIPE_HEADER_SIZE);
+const _: () = assert!(std::mem::size_of::<libc::pthread_mutex_t>() <= MUTEX_AREA);
+const _: () = assert!(SLOT_SIZE == 16 && BLOCK_HEADER_SIZE == 32);
+
+/// The key hash, part of the format: xxh3-64 with seed 0, never 0.
+pub fn hash_key(key: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(key).max(1)
+}

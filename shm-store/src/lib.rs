@@ -1,0 +1,309 @@
+//! `shm-store`: a key-value store with per-key TTL inside a named shared
+//! memory segment that any number of processes open by name and share.
+//!
+//! ```no_run
+//! use shm_store::{Store, StoreConfig};
+//! use std::time::Duration;
+//!
+//! let store = Store::open(&StoreConfig::new("sessions"))?;
+//! store.set(b"user:1", b"alice", Some(Duration::from_secs(60)))?;
+//! assert_eq!(store.get(b"user:1")?, Some(b"alice".to_vec()));
+//! # Ok::<(), shm_store::StoreError>(())
+//! ```
+//!
+//! The segment layout is documented in the `layout` module source
+//! (`src/layout.rs`).
+
+mod clock;
+mod config;
+mod error;
+mod layout;
+mod segment;
+mod shared_mutex;
+mod stripe;
+mod ttl;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{
+    parse_size, validate_name, EvictionPolicy, Geometry, StoreConfig, DEFAULT_MAX_KEY_LEN,
+    DEFAULT_MAX_VALUE_LEN, DEFAULT_SIZE,
+};
+pub use error::{Result, StoreError};
+pub use layout::LAYOUT_VERSION;
+pub use stripe::{ScanEntry, StripeStats};
+pub use ttl::Ttl;
+
+use layout::hash_key;
+use segment::{OpenMode, Segment, StripeGuard};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use stripe::{Ctx, Key};
+
+/// A handle on a shared store. Cheap operations, each under one stripe lock;
+/// `Send + Sync`, so threads of one process may share a handle.
+pub struct Store {
+    segment: Segment,
+    policy: EvictionPolicy,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("segment", &self.segment)
+            .field("policy", &self.policy)
+            .finish()
+    }
+}
+
+/// Store-wide figures, summed over the stripes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub entries: u64,
+    pub bytes_used: u64,
+    pub bytes_free: u64,
+    pub hits: u64,
+    pub misses: u64,
+    pub expirations: u64,
+    pub evictions: u64,
+    pub recoveries: u64,
+    pub stripes: Vec<StripeStats>,
+}
+
+/// What [`Store::verify`] found.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyReport {
+    pub stripes_checked: usize,
+    pub entries: u64,
+    /// Each problem, prefixed with its stripe; empty when consistent.
+    pub problems: Vec<String>,
+}
+
+impl VerifyReport {
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Milliseconds of a TTL, at least 1 for any non-zero duration.
+fn ttl_ms(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+impl Store {
+    /// Opens the store named in `config`, creating its segment if needed.
+    pub fn open(config: &StoreConfig) -> Result<Store> {
+        Self::open_with_clock(config, Arc::new(SystemClock))
+    }
+
+    /// As [`Store::open`], with another time source (tests).
+    pub fn open_with_clock(config: &StoreConfig, clock: Arc<dyn Clock>) -> Result<Store> {
+        let geometry = Geometry::for_config(config)?;
+        let segment = Segment::open(
+            &config.dir,
+            &config.name,
+            OpenMode::CreateOrAttach(geometry),
+        )?;
+        Ok(Store {
+            segment,
+            policy: config.eviction,
+            clock,
+        })
+    }
+
+    /// Attaches to an existing store whatever its geometry (for tools);
+    /// never creates one.
+    pub fn attach(dir: &Path, name: &str) -> Result<Store> {
+        let segment = Segment::open(dir, name, OpenMode::AttachOnly)?;
+        Ok(Store {
+            segment,
+            policy: EvictionPolicy::default(),
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    /// Whether this handle created (initialised) the segment.
+    pub fn created(&self) -> bool {
+        self.segment.created()
+    }
+
+    pub fn path(&self) -> &Path {
+        self.segment.path()
+    }
+
+    pub fn geometry(&self) -> Geometry {
+        *self.segment.geometry()
+    }
+
+    pub fn policy(&self) -> EvictionPolicy {
+        self.policy
+    }
+
+    fn ctx(&self) -> Ctx {
+        Ctx {
+            now: self.clock.now_ms(),
+            policy: self.policy,
+        }
+    }
+
+    fn expiry(&self, now: u64, ttl: Option<Duration>) -> u64 {
+        match ttl {
+            Some(d) if !d.is_zero() => now.saturating_add(ttl_ms(d)),
+            _ => 0,
+        }
+    }
+
+    fn check_key(&self, key: &[u8]) -> Result<()> {
+        let max = self.segment.geometry().max_key_len as usize;
+        match key.len() {
+            0 => Err(StoreError::EmptyKey),
+            n if n > max => Err(StoreError::KeyTooLong { len: n, max }),
+            _ => Ok(()),
+        }
+    }
+
+    fn check_value(&self, value: &[u8]) -> Result<()> {
+        let max = self.segment.geometry().max_value_len as usize;
+        if value.len() > max {
+            return Err(StoreError::ValueTooLarge {
+                len: value.len(),
+                max,
+            });
+        }
+        Ok(())
+    }
+
+    /// Locks the stripe of `key` and runs `op` on it.
+    fn with_key<R>(
+        &self,
+        key: &[u8],
+        op: impl FnOnce(&mut StripeGuard<'_>, Key<'_>) -> R,
+    ) -> Result<R> {
+        self.check_key(key)?;
+        let hash = hash_key(key);
+        let stripes = self.segment.geometry().stripes as u64;
+        let stripe = (((hash >> 32) * stripes) >> 32) as usize;
+        let mut guard = self.segment.lock_stripe(stripe)?;
+        Ok(op(&mut guard, Key { hash, bytes: key }))
+    }
+
+    /// Runs `read` on the value of a live key, without copying it out.
+    pub fn get_with<R>(&self, key: &[u8], read: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        let now = self.clock.now_ms();
+        self.with_key(key, |g, k| g.view.get(k, now, read))
+    }
+
+    /// The value of a live key.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.get_with(key, <[u8]>::to_vec)
+    }
+
+    /// Stores a value, replacing any previous value and TTL. `None` or a zero
+    /// TTL means no expiry.
+    pub fn set(&self, key: &[u8], value: &[u8], ttl: Option<Duration>) -> Result<()> {
+        self.check_value(value)?;
+        let ctx = self.ctx();
+        let expires_at = self.expiry(ctx.now, ttl);
+        self.with_key(key, |g, k| g.view.set(k, value, expires_at, ctx))?
+    }
+
+    /// Inserts only if no live key exists; `true` when inserted.
+    pub fn setnx(&self, key: &[u8], value: &[u8], ttl: Option<Duration>) -> Result<bool> {
+        self.check_value(value)?;
+        let ctx = self.ctx();
+        let expires_at = self.expiry(ctx.now, ttl);
+        self.with_key(key, |g, k| g.view.setnx(k, value, expires_at, ctx))?
+    }
+
+    /// Removes a live key; `true` if there was one.
+    pub fn del(&self, key: &[u8]) -> Result<bool> {
+        let now = self.clock.now_ms();
+        self.with_key(key, |g, k| g.view.del(k, now))
+    }
+
+    pub fn exists(&self, key: &[u8]) -> Result<bool> {
+        let now = self.clock.now_ms();
+        self.with_key(key, |g, k| g.view.exists(k, now))
+    }
+
+    /// Adds `delta` to the decimal integer at `key`; a missing key counts as
+    /// 0 and is created without expiry, an existing one keeps its TTL.
+    /// [`StoreError::NotAnInteger`] or [`StoreError::Overflow`] leave the
+    /// value unchanged.
+    pub fn incr_by(&self, key: &[u8], delta: i64) -> Result<i64> {
+        let ctx = self.ctx();
+        self.with_key(key, |g, k| g.view.incr_by(k, delta, ctx))?
+    }
+
+    /// Sets a new TTL on a live key; `false` if missing or `ttl` is zero.
+    pub fn expire(&self, key: &[u8], ttl: Duration) -> Result<bool> {
+        if ttl.is_zero() {
+            self.check_key(key)?;
+            return Ok(false);
+        }
+        let now = self.clock.now_ms();
+        let expires_at = self.expiry(now, Some(ttl));
+        self.with_key(key, |g, k| g.view.expire(k, expires_at, now))
+    }
+
+    /// Remaining lifetime of a key.
+    pub fn ttl(&self, key: &[u8]) -> Result<Ttl> {
+        let now = self.clock.now_ms();
+        self.with_key(key, |g, k| g.view.ttl(k, now))
+    }
+
+    /// Empties every stripe, one at a time.
+    pub fn flush_all(&self) -> Result<()> {
+        for i in 0..self.segment.geometry().stripes as usize {
+            self.segment.lock_stripe(i)?.view.format();
+        }
+        Ok(())
+    }
+
+    /// Calls `visit` with every live entry; holds one stripe lock at a time
+    /// and never while `visit` runs.
+    pub fn scan(&self, mut visit: impl FnMut(&ScanEntry)) -> Result<()> {
+        for i in 0..self.segment.geometry().stripes as usize {
+            let now = self.clock.now_ms();
+            let entries = self.segment.lock_stripe(i)?.view.scan(now);
+            entries.iter().for_each(&mut visit);
+        }
+        Ok(())
+    }
+
+    pub fn stats(&self) -> Result<Stats> {
+        let mut total = Stats::default();
+        for i in 0..self.segment.geometry().stripes as usize {
+            let s = self.segment.lock_stripe(i)?.view.stats();
+            total.entries += s.entries;
+            total.bytes_used += s.bytes_used;
+            total.bytes_free += s.bytes_free;
+            total.hits += s.hits;
+            total.misses += s.misses;
+            total.expirations += s.expirations;
+            total.evictions += s.evictions;
+            total.recoveries += s.recoveries;
+            total.stripes.push(s);
+        }
+        Ok(total)
+    }
+
+    /// Checks every invariant of every stripe, one stripe lock at a time.
+    pub fn verify(&self) -> Result<VerifyReport> {
+        let mut report = VerifyReport::default();
+        for i in 0..self.segment.geometry().stripes as usize {
+            let guard = self.segment.lock_stripe(i)?;
+            report.entries += guard.view.meta.entries as u64;
+            report.problems.extend(
+                guard
+                    .view
+                    .verify()
+                    .into_iter()
+                    .map(|p| format!("stripe {i}: {p}")),
+            );
+            report.stripes_checked += 1;
+        }
+        Ok(report)
+    }
+}

@@ -1,0 +1,395 @@
+//! The named segment: creating or attaching the file safely, checking its
+//! header, mapping it, and handing out locked views of its stripes. One of the
+//! two modules with `unsafe` (the other is `shared_mutex`).
+
+use crate::config::{segment_path, validate_name, Geometry};
+use crate::error::{Result, StoreError};
+use crate::layout::{
+    SegmentHeader, Slot, StripeMeta, LAYOUT_VERSION, MAGIC_INIT, MAGIC_READY, MAX_STRIPES,
+    MUTEX_AREA, PAGE, SEGMENT_HEADER_SIZE, SLOT_SIZE, STRIPE_HEADER_SIZE,
+};
+use crate::shared_mutex::{Acquired, RobustMutex};
+use crate::stripe::StripeView;
+use memmap2::{MmapOptions, MmapRaw};
+use std::fs::{File, OpenOptions};
+use std::io::ErrorKind;
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+
+/// Whether `open` may create the segment.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum OpenMode {
+    /// Create with this geometry if missing; an existing segment must match it.
+    CreateOrAttach(Geometry),
+    /// Attach to an existing segment, whatever its geometry.
+    AttachOnly,
+}
+
+pub(crate) struct Segment {
+    map: MmapRaw,
+    geometry: Geometry,
+    path: PathBuf,
+    created: bool,
+}
+
+impl std::fmt::Debug for Segment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Segment")
+            .field("path", &self.path)
+            .field("geometry", &self.geometry)
+            .finish()
+    }
+}
+
+/// A stripe whose lock this thread holds; unlocks on drop.
+pub(crate) struct StripeGuard<'a> {
+    mutex: RobustMutex,
+    pub view: StripeView<'a>,
+}
+
+impl Drop for StripeGuard<'_> {
+    fn drop(&mut self) {
+        self.mutex.unlock();
+    }
+}
+
+fn insecure(path: &Path, reason: String, fix: String) -> StoreError {
+    StoreError::Insecure {
+        path: path.to_path_buf(),
+        reason,
+        fix,
+    }
+}
+
+fn not_a_segment(path: &Path, reason: impl Into<String>) -> StoreError {
+    StoreError::NotASegment {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
+}
+
+/// Refuses a file that another user could have planted or can read.
+fn check_ownership(file: &File, path: &Path) -> Result<()> {
+    let md = file
+        .metadata()
+        .map_err(|e| StoreError::io("cannot stat segment", path, e))?;
+    if !md.file_type().is_file() {
+        return Err(insecure(
+            path,
+            "it is not a regular file".into(),
+            "remove it".into(),
+        ));
+    }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    if md.uid() != euid {
+        return Err(insecure(
+            path,
+            format!(
+                "it belongs to uid {}, this process runs as uid {euid}",
+                md.uid()
+            ),
+            "remove it, or run every process that uses this store as one user".into(),
+        ));
+    }
+    if md.mode() & 0o077 != 0 {
+        return Err(insecure(
+            path,
+            format!("its mode {:o} lets other users in", md.mode() & 0o777),
+            format!("run `chmod 600 {}` or remove it", path.display()),
+        ));
+    }
+    Ok(())
+}
+
+fn read_header(file: &File, path: &Path) -> Result<SegmentHeader> {
+    let mut buf = [0u8; std::mem::size_of::<SegmentHeader>()];
+    file.read_exact_at(&mut buf, 0)
+        .map_err(|e| match e.kind() {
+            ErrorKind::UnexpectedEof => not_a_segment(path, "shorter than a header"),
+            _ => StoreError::io("cannot read segment header", path, e),
+        })?;
+    Ok(bytemuck::pod_read_unaligned(&buf))
+}
+
+fn write_header(file: &File, path: &Path, header: &SegmentHeader) -> Result<()> {
+    file.write_all_at(bytemuck::bytes_of(header), 0)
+        .map_err(|e| StoreError::io("cannot write segment header", path, e))
+}
+
+fn header_for(geometry: &Geometry, magic: u64) -> SegmentHeader {
+    SegmentHeader {
+        magic,
+        version: LAYOUT_VERSION,
+        header_size: SEGMENT_HEADER_SIZE as u32,
+        total_size: geometry.total_size,
+        stripe_stride: geometry.stripe_stride,
+        stripes: geometry.stripes,
+        slots_per_stripe: geometry.slots_per_stripe,
+        heap_size: geometry.heap_size,
+        max_key_len: geometry.max_key_len,
+        max_value_len: geometry.max_value_len,
+        creator_pid: std::process::id(),
+        created_unix_ms: crate::clock::Clock::now_ms(&crate::clock::SystemClock),
+    }
+}
+
+/// Geometry of a ready header, if it is self-consistent (so that no offset
+/// derived from it can fall outside the file).
+fn geometry_of(h: &SegmentHeader) -> Option<Geometry> {
+    let page = PAGE as u64;
+    let slots = h.slots_per_stripe as u64;
+    let heap = h.heap_size as u64;
+    let ok = h.header_size as usize == SEGMENT_HEADER_SIZE
+        && (1..=MAX_STRIPES).contains(&h.stripes)
+        && h.slots_per_stripe.is_power_of_two()
+        && h.slots_per_stripe >= 8
+        && h.stripe_stride % page == 0
+        && heap % page == 0
+        && heap >= 4 * page
+        && STRIPE_HEADER_SIZE as u64 + slots * SLOT_SIZE as u64 + heap <= h.stripe_stride
+        && h.total_size
+            == (SEGMENT_HEADER_SIZE as u64)
+                .checked_add(h.stripe_stride.checked_mul(h.stripes as u64)?)?
+        && h.max_key_len > 0
+        && h.max_value_len as u64 <= heap / 3;
+    ok.then_some(Geometry {
+        total_size: h.total_size,
+        stripes: h.stripes,
+        stripe_stride: h.stripe_stride,
+        slots_per_stripe: h.slots_per_stripe,
+        heap_size: h.heap_size,
+        max_key_len: h.max_key_len,
+        max_value_len: h.max_value_len,
+    })
+}
+
+impl Segment {
+    /// Opens the segment `<dir>/ephpm_kv.<name>`, creating and initialising
+    /// it when `mode` allows and it does not exist yet. Concurrent openers
+    /// are serialised by an exclusive `flock` on the file, so exactly one of
+    /// them initialises it.
+    pub(crate) fn open(dir: &Path, name: &str, mode: OpenMode) -> Result<Segment> {
+        validate_name(name)?;
+        let path = segment_path(dir, name);
+        let create = matches!(mode, OpenMode::CreateOrAttach(_));
+        let mut options = OpenOptions::new();
+        options
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+        if create {
+            options.create(true).mode(0o600);
+        }
+        let file = options.open(&path).map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => insecure(
+                &path,
+                "it is a symbolic link".into(),
+                "remove the link".into(),
+            ),
+            Some(libc::ENOENT) if !create => StoreError::NotFound { path: path.clone() },
+            Some(libc::EACCES) => insecure(
+                &path,
+                "permission denied (another user owns it?)".into(),
+                "remove it, or run every process that uses this store as one user".into(),
+            ),
+            _ => StoreError::io("cannot open segment", &path, e),
+        })?;
+        check_ownership(&file, &path)?;
+        // Held until `file` is dropped at the end of this function.
+        file.lock()
+            .map_err(|e| StoreError::io("cannot lock segment file", &path, e))?;
+
+        let len = file
+            .metadata()
+            .map_err(|e| StoreError::io("cannot stat segment", &path, e))?
+            .len();
+        let header = if len == 0 {
+            None
+        } else {
+            Some(read_header(&file, &path)?)
+        };
+        let unfinished = match header {
+            None => true,
+            Some(h) => h.magic == MAGIC_INIT,
+        };
+        if unfinished {
+            // Nobody ever stored data here: either we create it, or a creator
+            // died before finishing (it held the flock we now hold).
+            return match mode {
+                OpenMode::CreateOrAttach(geometry) => Self::initialise(file, path, dir, geometry),
+                OpenMode::AttachOnly => Err(not_a_segment(&path, "its creation never finished")),
+            };
+        }
+        let header = header.expect("a non-empty file has a header");
+        if header.magic != MAGIC_READY {
+            return Err(not_a_segment(&path, "no ephpm-shm magic in its header"));
+        }
+        if header.version != LAYOUT_VERSION {
+            return Err(StoreError::IncompatibleVersion {
+                path,
+                found: header.version,
+                expected: LAYOUT_VERSION,
+            });
+        }
+        let geometry = geometry_of(&header)
+            .ok_or_else(|| not_a_segment(&path, "its header describes an impossible layout"))?;
+        if len < geometry.total_size {
+            return Err(StoreError::Truncated {
+                path,
+                file_len: len,
+                expected: geometry.total_size,
+            });
+        }
+        if len > geometry.total_size {
+            return Err(not_a_segment(&path, "it is larger than its header says"));
+        }
+        if let OpenMode::CreateOrAttach(wanted) = mode {
+            if wanted != geometry {
+                return Err(StoreError::GeometryMismatch {
+                    path,
+                    found: geometry.to_string(),
+                    wanted: wanted.to_string(),
+                });
+            }
+        }
+        let map = Self::map(&file, &path, geometry.total_size)?;
+        Ok(Segment {
+            map,
+            geometry,
+            path,
+            created: false,
+        })
+    }
+
+    fn map(file: &File, path: &Path, len: u64) -> Result<MmapRaw> {
+        MmapOptions::new()
+            .len(len as usize)
+            .map_raw(file)
+            .map_err(|e| StoreError::io("cannot map segment", path, e))
+    }
+
+    /// Formats a new segment. Called with the file's flock held.
+    fn initialise(file: File, path: PathBuf, dir: &Path, geometry: Geometry) -> Result<Segment> {
+        let truncate = |file: &File| {
+            file.set_len(0)
+                .map_err(|e| StoreError::io("cannot truncate segment", &path, e))
+        };
+        truncate(&file)?;
+        write_header(&file, &path, &header_for(&geometry, MAGIC_INIT))?;
+        // Reserve every page now: on a full tmpfs a lazily allocated page
+        // would kill the process with SIGBUS on first touch instead.
+        // SAFETY: the descriptor is open for writing for the whole call.
+        let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, geometry.total_size as i64) };
+        if rc != 0 {
+            truncate(&file)?;
+            let source = std::io::Error::from_raw_os_error(rc);
+            return Err(match rc {
+                libc::ENOSPC | libc::EFBIG => StoreError::NoSpace {
+                    path,
+                    dir: dir.to_path_buf(),
+                    size: geometry.total_size,
+                    source,
+                },
+                _ => StoreError::io("cannot reserve space for segment", &path, source),
+            });
+        }
+        let map = Self::map(&file, &path, geometry.total_size)?;
+        let segment = Segment {
+            map,
+            geometry,
+            path,
+            created: true,
+        };
+        for i in 0..geometry.stripes as usize {
+            // SAFETY: the segment is not marked ready, and we hold the file's
+            // flock, so no other process uses its mutexes or stripes yet.
+            unsafe {
+                let mutex = segment.mutex(i);
+                mutex.init().map_err(|e| {
+                    StoreError::io("cannot initialise stripe lock in", &segment.path, e)
+                })?;
+                let mut view = segment.view(i);
+                view.format();
+                view.meta.rng =
+                    0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93);
+            }
+        }
+        // Written last: from here on the segment is ready.
+        write_header(&file, &segment.path, &header_for(&geometry, MAGIC_READY))?;
+        Ok(segment)
+    }
+
+    pub(crate) fn geometry(&self) -> &Geometry {
+        &self.geometry
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn created(&self) -> bool {
+        self.created
+    }
+
+    fn stripe_base(&self, i: usize) -> *mut u8 {
+        assert!(
+            i < self.geometry.stripes as usize,
+            "stripe {i} out of range"
+        );
+        let offset = SEGMENT_HEADER_SIZE + i * self.geometry.stripe_stride as usize;
+        // SAFETY: offset + stride <= total_size == the mapping's length
+        // (checked by geometry_of / Geometry::for_config).
+        unsafe { self.map.as_mut_ptr().add(offset) }
+    }
+
+    fn mutex(&self, i: usize) -> RobustMutex {
+        // SAFETY: the mutex area starts the stripe header, page aligned, and the
+        // mapping lives as long as `self`; callers use the handle only while
+        // borrowing `self`.
+        unsafe { RobustMutex::from_ptr(self.stripe_base(i).cast()) }
+    }
+
+    /// # Safety
+    /// The caller holds stripe `i`'s lock (or is its exclusive initialiser)
+    /// for as long as the returned view lives, and has no other view of it.
+    unsafe fn view(&self, i: usize) -> StripeView<'_> {
+        let base = self.stripe_base(i);
+        let slots = self.geometry.slots_per_stripe as usize;
+        // SAFETY: the three regions are disjoint, inside the stripe, suitably
+        // aligned (page-aligned stripe, 64-byte mutex area, 4 KiB header), and
+        // every bit pattern is valid for these plain-data types. The lock
+        // guarantees no other thread or process touches them meanwhile.
+        unsafe {
+            StripeView {
+                meta: &mut *base.add(MUTEX_AREA).cast::<StripeMeta>(),
+                slots: std::slice::from_raw_parts_mut(
+                    base.add(STRIPE_HEADER_SIZE).cast::<Slot>(),
+                    slots,
+                ),
+                heap: std::slice::from_raw_parts_mut(
+                    base.add(STRIPE_HEADER_SIZE + slots * SLOT_SIZE),
+                    self.geometry.heap_size as usize,
+                ),
+            }
+        }
+    }
+
+    /// Locks stripe `i`. If the previous holder died, the stripe is rebuilt
+    /// before the guard is returned.
+    pub(crate) fn lock_stripe(&self, i: usize) -> Result<StripeGuard<'_>> {
+        let mutex = self.mutex(i);
+        let acquired = mutex.lock()?;
+        // SAFETY: we now hold stripe i's lock; the guard releases it when it
+        // is dropped, and the view cannot be used past the guard.
+        let mut guard = StripeGuard {
+            mutex,
+            view: unsafe { self.view(i) },
+        };
+        if acquired == Acquired::OwnerDied {
+            guard.view.rebuild();
+        }
+        Ok(guard)
+    }
+}

@@ -1,0 +1,1008 @@
+//! One stripe: an open-addressing index over a heap of blocks, with its own
+//! allocator, expiry, eviction, crash rebuild and consistency check. Every
+//! function here runs with the stripe's lock held, on plain slices: no
+//! `unsafe`. The format is described in `layout.rs`.
+
+use crate::config::EvictionPolicy;
+use crate::error::StoreError;
+use crate::layout::{
+    hash_key, BlockHeader, Slot, StripeMeta, BLOCK_ALIGN, BLOCK_HEADER_SIZE, FREE_BINS, MIN_BLOCK,
+    NO_BLOCK, STATE_FREE, STATE_LIVE, STATE_WRITING,
+};
+use crate::ttl::Ttl;
+use std::sync::atomic::{compiler_fence, Ordering};
+
+/// Expired slots a write examines on its way (the incremental sweep).
+const SWEEP_STEP: usize = 16;
+/// Eviction picks the least recently used of this many sampled candidates.
+const EVICTION_SAMPLES: usize = 16;
+/// Slots an eviction examines before settling for what it found.
+const EVICTION_SCAN_LIMIT: usize = 1024;
+/// Entries in the first-fit scan of a size-range free list.
+const FIT_SCAN_LIMIT: usize = 8;
+
+/// Blocks at or above this many 16-byte units go to range bins.
+const EXACT_BIN_UNITS: u32 = 64;
+
+/// What every operation needs to know besides its arguments.
+#[derive(Clone, Copy)]
+pub(crate) struct Ctx {
+    pub now: u64,
+    pub policy: EvictionPolicy,
+}
+
+/// A key, its hash and its bytes.
+#[derive(Clone, Copy)]
+pub(crate) struct Key<'k> {
+    pub hash: u64,
+    pub bytes: &'k [u8],
+}
+
+/// One entry as `scan` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanEntry {
+    pub key: Vec<u8>,
+    pub value_len: usize,
+    pub ttl: Ttl,
+}
+
+/// Figures of one stripe.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StripeStats {
+    pub entries: u64,
+    pub slots: u64,
+    pub bytes_used: u64,
+    pub bytes_free: u64,
+    pub hits: u64,
+    pub misses: u64,
+    pub expirations: u64,
+    pub evictions: u64,
+    /// Times this stripe was rebuilt after a lock holder died.
+    pub recoveries: u64,
+}
+
+pub(crate) struct StripeView<'a> {
+    pub meta: &'a mut StripeMeta,
+    pub slots: &'a mut [Slot],
+    pub heap: &'a mut [u8],
+}
+
+fn block_size_for(key_len: usize, val_len: usize) -> u32 {
+    let n = BLOCK_HEADER_SIZE + key_len + val_len;
+    let align = BLOCK_ALIGN as usize;
+    (n.div_ceil(align) * align) as u32
+}
+
+/// Free-list bin of a block size: exact bins for small blocks, then four
+/// bins per power of two.
+fn bin_for(size: u32) -> usize {
+    let units = size / BLOCK_ALIGN;
+    if units < EXACT_BIN_UNITS {
+        return units as usize;
+    }
+    let log = 31 - units.leading_zeros(); // >= 6
+    let sub = (units >> (log - 2)) & 3;
+    EXACT_BIN_UNITS as usize + ((log - 6) * 4 + sub) as usize
+}
+
+/// Newer of two write sequence numbers, with wrap-around.
+fn is_newer(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) > 0
+}
+
+/// The strict decimal integer of `incr_by`: optional sign, digits, nothing else.
+pub(crate) fn parse_i64(bytes: &[u8]) -> Option<i64> {
+    std::str::from_utf8(bytes).ok()?.parse().ok()
+}
+
+fn is_expired(h: &BlockHeader, now: u64) -> bool {
+    h.expires_at != 0 && h.expires_at <= now
+}
+
+impl<'a> StripeView<'a> {
+    // ---------- raw block access ----------
+
+    fn heap_len(&self) -> u32 {
+        self.heap.len() as u32
+    }
+
+    fn hdr(&self, off: u32) -> &BlockHeader {
+        let o = off as usize;
+        bytemuck::from_bytes(&self.heap[o..o + BLOCK_HEADER_SIZE])
+    }
+
+    fn hdr_mut(&mut self, off: u32) -> &mut BlockHeader {
+        let o = off as usize;
+        bytemuck::from_bytes_mut(&mut self.heap[o..o + BLOCK_HEADER_SIZE])
+    }
+
+    fn key_of(&self, off: u32) -> &[u8] {
+        let start = off as usize + BLOCK_HEADER_SIZE;
+        &self.heap[start..start + self.hdr(off).key_len_or_prev as usize]
+    }
+
+    fn value_of(&self, off: u32) -> &[u8] {
+        let h = self.hdr(off);
+        let start = off as usize + BLOCK_HEADER_SIZE + h.key_len_or_prev as usize;
+        &self.heap[start..start + h.val_len as usize]
+    }
+
+    /// Records `off`'s size in the header of the block after it.
+    fn update_next_prev_size(&mut self, off: u32) {
+        let size = self.hdr(off).size;
+        let next = off + size;
+        if next < self.heap_len() {
+            self.hdr_mut(next).prev_size = size;
+        }
+    }
+
+    // ---------- formatting ----------
+
+    /// Empties the stripe: one free block spanning the heap. Counters of
+    /// activity (hits, misses, ...) are kept.
+    pub fn format(&mut self) {
+        // State first, then size: a crash in between leaves a valid walk.
+        self.hdr_mut(0).state = STATE_FREE;
+        compiler_fence(Ordering::SeqCst);
+        let heap_len = self.heap_len();
+        *self.hdr_mut(0) = BlockHeader {
+            size: heap_len,
+            state: STATE_FREE,
+            prev_size: 0,
+            seq_or_next: NO_BLOCK,
+            key_len_or_prev: NO_BLOCK,
+            val_len: 0,
+            expires_at: 0,
+        };
+        self.slots.fill(Slot::EMPTY);
+        self.meta.entries = 0;
+        self.meta.used_bytes = 0;
+        self.meta.sweep_cursor = 0;
+        self.meta.free_bitmap = [0; FREE_BINS / 64];
+        self.meta.free_heads = [NO_BLOCK; FREE_BINS];
+        self.link_free(0);
+    }
+
+    // ---------- free lists ----------
+
+    fn link_free(&mut self, off: u32) {
+        let bin = bin_for(self.hdr(off).size);
+        let head = self.meta.free_heads[bin];
+        {
+            let h = self.hdr_mut(off);
+            h.seq_or_next = head;
+            h.key_len_or_prev = NO_BLOCK;
+        }
+        if head != NO_BLOCK {
+            self.hdr_mut(head).key_len_or_prev = off;
+        }
+        self.meta.free_heads[bin] = off;
+        self.meta.free_bitmap[bin / 64] |= 1 << (bin % 64);
+    }
+
+    fn unlink_free(&mut self, off: u32) {
+        let h = *self.hdr(off);
+        let bin = bin_for(h.size);
+        let (next, prev) = (h.seq_or_next, h.key_len_or_prev);
+        if prev == NO_BLOCK {
+            self.meta.free_heads[bin] = next;
+            if next == NO_BLOCK {
+                self.meta.free_bitmap[bin / 64] &= !(1 << (bin % 64));
+            }
+        } else {
+            self.hdr_mut(prev).seq_or_next = next;
+        }
+        if next != NO_BLOCK {
+            self.hdr_mut(next).key_len_or_prev = prev;
+        }
+    }
+
+    /// First non-empty bin at or above `from`.
+    fn next_nonempty_bin(&self, from: usize) -> Option<usize> {
+        let mut word = from / 64;
+        let mut bits = self.meta.free_bitmap.get(word)? & (!0u64 << (from % 64));
+        loop {
+            if bits != 0 {
+                return Some(word * 64 + bits.trailing_zeros() as usize);
+            }
+            word += 1;
+            bits = *self.meta.free_bitmap.get(word)?;
+        }
+    }
+
+    fn find_free(&self, size: u32) -> Option<u32> {
+        let bin = bin_for(size);
+        if bin >= EXACT_BIN_UNITS as usize {
+            // A range bin may hold blocks smaller than `size`: first fit, bounded.
+            let mut off = self.meta.free_heads[bin];
+            for _ in 0..FIT_SCAN_LIMIT {
+                if off == NO_BLOCK {
+                    break;
+                }
+                if self.hdr(off).size >= size {
+                    return Some(off);
+                }
+                off = self.hdr(off).seq_or_next;
+            }
+            let bin = self.next_nonempty_bin(bin + 1)?;
+            return Some(self.meta.free_heads[bin]);
+        }
+        // Every block of an exact bin, and of any higher bin, fits.
+        let bin = self.next_nonempty_bin(bin)?;
+        Some(self.meta.free_heads[bin])
+    }
+
+    /// Takes a free block of at least `size` bytes, splitting off the rest;
+    /// the block is left in state `WRITING`.
+    fn take_block(&mut self, size: u32) -> Option<u32> {
+        let off = self.find_free(size)?;
+        self.unlink_free(off);
+        let have = self.hdr(off).size;
+        if have - size >= MIN_BLOCK {
+            let rest = off + size;
+            *self.hdr_mut(rest) = BlockHeader {
+                size: have - size,
+                state: STATE_FREE,
+                prev_size: size,
+                seq_or_next: NO_BLOCK,
+                key_len_or_prev: NO_BLOCK,
+                val_len: 0,
+                expires_at: 0,
+            };
+            // The remainder's header is complete before the split is committed.
+            compiler_fence(Ordering::SeqCst);
+            self.hdr_mut(off).size = size;
+            self.update_next_prev_size(rest);
+            self.link_free(rest);
+        }
+        self.hdr_mut(off).state = STATE_WRITING;
+        self.meta.used_bytes += self.hdr(off).size as u64;
+        Some(off)
+    }
+
+    /// Frees a block and merges it with free neighbours.
+    fn free_block(&mut self, off: u32) {
+        let size = self.hdr(off).size;
+        self.hdr_mut(off).state = STATE_FREE;
+        self.meta.used_bytes -= size as u64;
+        let mut start = off;
+        let prev_size = self.hdr(off).prev_size;
+        if prev_size != 0 && prev_size <= off {
+            let prev = off - prev_size;
+            let ph = *self.hdr(prev);
+            if ph.state == STATE_FREE && ph.size == prev_size {
+                self.unlink_free(prev);
+                self.hdr_mut(prev).size = prev_size + size;
+                start = prev;
+            }
+        }
+        let next = start + self.hdr(start).size;
+        if next < self.heap_len() && self.hdr(next).state == STATE_FREE {
+            self.unlink_free(next);
+            let merged = self.hdr(start).size + self.hdr(next).size;
+            self.hdr_mut(start).size = merged;
+        }
+        self.update_next_prev_size(start);
+        self.link_free(start);
+    }
+
+    // ---------- index ----------
+
+    fn mask(&self) -> usize {
+        self.slots.len() - 1
+    }
+
+    fn max_entries(&self) -> u32 {
+        (self.slots.len() - self.slots.len() / 8) as u32
+    }
+
+    fn find_slot(&self, key: Key<'_>) -> Option<usize> {
+        let mask = self.mask();
+        let mut i = key.hash as usize & mask;
+        loop {
+            let s = self.slots[i];
+            if s.is_empty() {
+                return None;
+            }
+            if s.hash == key.hash && self.key_of(s.block) == key.bytes {
+                return Some(i);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn insert_slot(&mut self, hash: u64, block: u32) {
+        let mask = self.mask();
+        let mut i = hash as usize & mask;
+        while !self.slots[i].is_empty() {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = Slot {
+            hash,
+            block,
+            lru: self.meta.access_clock,
+        };
+    }
+
+    /// Removes slot `i`, shifting later members of the probe run back so no
+    /// tombstone is left.
+    fn remove_slot(&mut self, i: usize) {
+        let mask = self.mask();
+        let mut hole = i;
+        let mut j = i;
+        loop {
+            j = (j + 1) & mask;
+            let s = self.slots[j];
+            if s.is_empty() {
+                break;
+            }
+            let home = s.hash as usize & mask;
+            // `s` may move into the hole only if its home is not in (hole, j].
+            if (j.wrapping_sub(home) & mask) >= (j.wrapping_sub(hole) & mask) {
+                self.slots[hole] = s;
+                hole = j;
+            }
+        }
+        self.slots[hole] = Slot::EMPTY;
+    }
+
+    fn touch(&mut self, i: usize) {
+        self.meta.access_clock = self.meta.access_clock.wrapping_add(1);
+        self.slots[i].lru = self.meta.access_clock;
+    }
+
+    /// Removes the entry in slot `i`: the block is freed first (the commit),
+    /// then the slot.
+    fn drop_entry(&mut self, i: usize) {
+        let off = self.slots[i].block;
+        self.free_block(off);
+        self.remove_slot(i);
+        self.meta.entries -= 1;
+    }
+
+    /// Slot of a live entry; an expired one found on the way is reclaimed.
+    fn lookup(&mut self, key: Key<'_>, now: u64) -> Option<usize> {
+        let i = self.find_slot(key)?;
+        if is_expired(self.hdr(self.slots[i].block), now) {
+            self.drop_entry(i);
+            self.meta.expirations += 1;
+            return None;
+        }
+        Some(i)
+    }
+
+    // ---------- expiry and eviction ----------
+
+    /// The incremental sweep: a few slots from a moving cursor, expired
+    /// entries reclaimed.
+    fn sweep_step(&mut self, now: u64) {
+        let mask = self.mask();
+        for _ in 0..SWEEP_STEP {
+            let i = self.meta.sweep_cursor as usize & mask;
+            let s = self.slots[i];
+            if !s.is_empty() && is_expired(self.hdr(s.block), now) {
+                // A later entry may shift into slot i: look at it again.
+                self.drop_entry(i);
+                self.meta.expirations += 1;
+            } else {
+                self.meta.sweep_cursor = ((i + 1) & mask) as u32;
+            }
+        }
+    }
+
+    fn next_random(&mut self) -> u64 {
+        // xorshift64*: cheap, good enough to spread eviction samples.
+        let mut x = self.meta.rng | 1;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.meta.rng = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Frees one entry to make room: an expired one if the sample has one,
+    /// else the least recently used allowed by the policy. `false` when
+    /// nothing may go.
+    fn evict_one(&mut self, ctx: Ctx) -> bool {
+        if self.meta.entries == 0 {
+            return false;
+        }
+        let mask = self.mask();
+        let start = self.next_random() as usize & mask;
+        let clock = self.meta.access_clock;
+        let mut best: Option<(usize, u32)> = None;
+        let mut sampled = 0;
+        for step in 0..self.slots.len() {
+            if step >= EVICTION_SCAN_LIMIT
+                && (best.is_some() || ctx.policy == EvictionPolicy::NoEviction)
+            {
+                break;
+            }
+            let i = (start + step) & mask;
+            let s = self.slots[i];
+            if s.is_empty() {
+                continue;
+            }
+            let h = self.hdr(s.block);
+            if is_expired(h, ctx.now) {
+                self.drop_entry(i);
+                self.meta.expirations += 1;
+                return true;
+            }
+            let eligible = match ctx.policy {
+                EvictionPolicy::NoEviction => false,
+                EvictionPolicy::AllKeysLru => true,
+                EvictionPolicy::VolatileLru => h.expires_at != 0,
+            };
+            if eligible {
+                let age = clock.wrapping_sub(s.lru);
+                if best.is_none_or(|(_, a)| age > a) {
+                    best = Some((i, age));
+                }
+                sampled += 1;
+                if sampled >= EVICTION_SAMPLES {
+                    break;
+                }
+            }
+        }
+        match best {
+            Some((i, _)) => {
+                self.drop_entry(i);
+                self.meta.evictions += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn full(ctx: Ctx, needed: usize) -> StoreError {
+        StoreError::Full {
+            policy: ctx.policy.as_str(),
+            needed,
+        }
+    }
+
+    fn alloc(&mut self, size: u32, ctx: Ctx) -> Result<u32, StoreError> {
+        if size > self.heap_len() {
+            return Err(Self::full(ctx, size as usize));
+        }
+        loop {
+            if let Some(off) = self.take_block(size) {
+                return Ok(off);
+            }
+            if !self.evict_one(ctx) {
+                return Err(Self::full(ctx, size as usize));
+            }
+        }
+    }
+
+    // ---------- operations ----------
+
+    pub fn get<R>(&mut self, key: Key<'_>, now: u64, read: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        match self.lookup(key, now) {
+            Some(i) => {
+                self.meta.hits += 1;
+                self.touch(i);
+                Some(read(self.value_of(self.slots[i].block)))
+            }
+            None => {
+                self.meta.misses += 1;
+                None
+            }
+        }
+    }
+
+    pub fn exists(&mut self, key: Key<'_>, now: u64) -> bool {
+        self.lookup(key, now).is_some()
+    }
+
+    /// Stores `value` under `key`, replacing any previous value and expiry.
+    pub fn set(
+        &mut self,
+        key: Key<'_>,
+        value: &[u8],
+        expires_at: u64,
+        ctx: Ctx,
+    ) -> Result<(), StoreError> {
+        self.sweep_step(ctx.now);
+        if self.lookup(key, ctx.now).is_none() {
+            while self.meta.entries >= self.max_entries() {
+                if !self.evict_one(ctx) {
+                    return Err(Self::full(ctx, 0));
+                }
+            }
+        }
+        let size = block_size_for(key.bytes.len(), value.len());
+        let off = self.alloc(size, ctx)?;
+
+        self.meta.seq = self.meta.seq.wrapping_add(1);
+        let start = off as usize + BLOCK_HEADER_SIZE;
+        self.heap[start..start + key.bytes.len()].copy_from_slice(key.bytes);
+        let vstart = start + key.bytes.len();
+        self.heap[vstart..vstart + value.len()].copy_from_slice(value);
+        let seq = self.meta.seq;
+        {
+            let h = self.hdr_mut(off);
+            h.seq_or_next = seq;
+            h.key_len_or_prev = key.bytes.len() as u32;
+            h.val_len = value.len() as u32;
+            h.expires_at = expires_at;
+        }
+        // Key, value and header reach memory before the block becomes live.
+        compiler_fence(Ordering::SeqCst);
+        self.hdr_mut(off).state = STATE_LIVE;
+        compiler_fence(Ordering::SeqCst);
+
+        // Eviction above may have moved or removed the old entry: find it again.
+        match self.find_slot(key) {
+            Some(i) => {
+                let old = self.slots[i].block;
+                self.slots[i].block = off;
+                self.touch(i);
+                self.free_block(old);
+            }
+            None => {
+                self.meta.access_clock = self.meta.access_clock.wrapping_add(1);
+                self.insert_slot(key.hash, off);
+                self.meta.entries += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Inserts only when no live entry has this key.
+    pub fn setnx(
+        &mut self,
+        key: Key<'_>,
+        value: &[u8],
+        expires_at: u64,
+        ctx: Ctx,
+    ) -> Result<bool, StoreError> {
+        if self.lookup(key, ctx.now).is_some() {
+            return Ok(false);
+        }
+        self.set(key, value, expires_at, ctx)?;
+        Ok(true)
+    }
+
+    pub fn del(&mut self, key: Key<'_>, now: u64) -> bool {
+        self.sweep_step(now);
+        match self.lookup(key, now) {
+            Some(i) => {
+                self.drop_entry(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Adds `delta` to the decimal integer stored at `key` (0 if absent, then
+    /// created without expiry); the expiry of an existing key is kept.
+    pub fn incr_by(&mut self, key: Key<'_>, delta: i64, ctx: Ctx) -> Result<i64, StoreError> {
+        let (current, expires_at) = match self.lookup(key, ctx.now) {
+            Some(i) => {
+                let off = self.slots[i].block;
+                let n = parse_i64(self.value_of(off)).ok_or(StoreError::NotAnInteger)?;
+                (n, self.hdr(off).expires_at)
+            }
+            None => (0, 0),
+        };
+        let new = current.checked_add(delta).ok_or(StoreError::Overflow)?;
+        self.set(key, new.to_string().as_bytes(), expires_at, ctx)?;
+        Ok(new)
+    }
+
+    /// Sets a new absolute expiry on a live key.
+    pub fn expire(&mut self, key: Key<'_>, expires_at: u64, now: u64) -> bool {
+        match self.lookup(key, now) {
+            Some(i) => {
+                let off = self.slots[i].block;
+                self.hdr_mut(off).expires_at = expires_at;
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn ttl(&mut self, key: Key<'_>, now: u64) -> Ttl {
+        match self.lookup(key, now) {
+            Some(i) => Ttl::from_expiry(self.hdr(self.slots[i].block).expires_at, now),
+            None => Ttl::Missing,
+        }
+    }
+
+    /// Live entries with their remaining lifetime and value size.
+    pub fn scan(&self, now: u64) -> Vec<ScanEntry> {
+        self.slots
+            .iter()
+            .filter(|s| !s.is_empty())
+            .filter_map(|s| {
+                let h = self.hdr(s.block);
+                (!is_expired(h, now)).then(|| ScanEntry {
+                    key: self.key_of(s.block).to_vec(),
+                    value_len: h.val_len as usize,
+                    ttl: Ttl::from_expiry(h.expires_at, now),
+                })
+            })
+            .collect()
+    }
+
+    pub fn stats(&self) -> StripeStats {
+        let m = &self.meta;
+        StripeStats {
+            entries: m.entries as u64,
+            slots: self.slots.len() as u64,
+            bytes_used: m.used_bytes,
+            bytes_free: self.heap.len() as u64 - m.used_bytes,
+            hits: m.hits,
+            misses: m.misses,
+            expirations: m.expirations,
+            evictions: m.evictions,
+            recoveries: m.recoveries,
+        }
+    }
+
+    // ---------- crash recovery ----------
+
+    /// Rebuilds the index, free lists and counters from the heap after a lock
+    /// holder died. Idempotent: a death during the rebuild is repaired by the
+    /// next locker's rebuild.
+    pub fn rebuild(&mut self) {
+        let heap_len = self.heap_len();
+
+        // Pass 1: walk the heap; live blocks are kept, all others become free.
+        let mut live = Vec::new();
+        let (mut off, mut prev) = (0u32, 0u32);
+        while off < heap_len {
+            let h = *self.hdr(off);
+            let sane = h.size >= MIN_BLOCK && h.size % BLOCK_ALIGN == 0 && h.size <= heap_len - off;
+            let size = if sane { h.size } else { heap_len - off };
+            let whole = BLOCK_HEADER_SIZE as u64 + h.key_len_or_prev as u64 + h.val_len as u64;
+            let keep =
+                sane && h.state == STATE_LIVE && h.key_len_or_prev > 0 && whole <= size as u64;
+            {
+                let hm = self.hdr_mut(off);
+                if !sane {
+                    // A broken walk can only come from a bug; keep what precedes it.
+                    hm.state = STATE_FREE;
+                    compiler_fence(Ordering::SeqCst);
+                    hm.size = size;
+                }
+                hm.prev_size = prev;
+                if !keep {
+                    hm.state = STATE_FREE;
+                }
+            }
+            if keep {
+                live.push(off);
+            }
+            prev = size;
+            off += size;
+        }
+
+        // Pass 2: index the live blocks; of two with one key the newer wins.
+        self.slots.fill(Slot::EMPTY);
+        self.meta.entries = 0;
+        let max_entries = self.max_entries();
+        for off in live {
+            let hash = hash_key(self.key_of(off));
+            let key_bytes = self.key_of(off).to_vec();
+            let key = Key {
+                hash,
+                bytes: &key_bytes,
+            };
+            match self.find_slot(key) {
+                Some(i) => {
+                    let other = self.slots[i].block;
+                    if is_newer(self.hdr(off).seq_or_next, self.hdr(other).seq_or_next) {
+                        self.slots[i].block = off;
+                        self.hdr_mut(other).state = STATE_FREE;
+                    } else {
+                        self.hdr_mut(off).state = STATE_FREE;
+                    }
+                }
+                None if self.meta.entries < max_entries => {
+                    self.insert_slot(hash, off);
+                    self.meta.entries += 1;
+                }
+                None => self.hdr_mut(off).state = STATE_FREE,
+            }
+        }
+
+        // Pass 3: merge runs of free blocks, relink free lists, recount bytes.
+        self.meta.free_bitmap = [0; FREE_BINS / 64];
+        self.meta.free_heads = [NO_BLOCK; FREE_BINS];
+        self.meta.used_bytes = 0;
+        let (mut off, mut prev) = (0u32, 0u32);
+        while off < heap_len {
+            let mut size = self.hdr(off).size;
+            if self.hdr(off).state == STATE_FREE {
+                while off + size < heap_len && self.hdr(off + size).state == STATE_FREE {
+                    size += self.hdr(off + size).size;
+                }
+                self.hdr_mut(off).size = size;
+                self.hdr_mut(off).prev_size = prev;
+                self.link_free(off);
+            } else {
+                self.hdr_mut(off).prev_size = prev;
+                self.meta.used_bytes += size as u64;
+            }
+            prev = size;
+            off += size;
+        }
+        self.meta.sweep_cursor = 0;
+        self.meta.recoveries += 1;
+    }
+
+    // ---------- consistency check ----------
+
+    /// Checks every invariant of the stripe; returns what is wrong.
+    pub fn verify(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let heap_len = self.heap_len();
+        let mut blocks = std::collections::HashMap::new(); // offset -> state
+        let (mut off, mut prev, mut used, mut prev_free) = (0u32, 0u32, 0u64, false);
+        let mut free_blocks = 0usize;
+        while off < heap_len {
+            let h = *self.hdr(off);
+            if h.size < MIN_BLOCK || h.size % BLOCK_ALIGN != 0 || h.size > heap_len - off {
+                problems.push(format!("block at {off} has bad size {}", h.size));
+                break;
+            }
+            if h.prev_size != prev {
+                problems.push(format!(
+                    "block at {off}: prev_size {} != {prev}",
+                    h.prev_size
+                ));
+            }
+            match h.state {
+                STATE_FREE => {
+                    if prev_free {
+                        problems.push(format!("free block at {off} follows a free block"));
+                    }
+                    free_blocks += 1;
+                }
+                STATE_LIVE => {
+                    used += h.size as u64;
+                    let whole =
+                        BLOCK_HEADER_SIZE as u64 + h.key_len_or_prev as u64 + h.val_len as u64;
+                    if whole > h.size as u64 || h.key_len_or_prev == 0 {
+                        problems.push(format!("live block at {off} has bad key/value lengths"));
+                    }
+                }
+                other => problems.push(format!("block at {off} has state {other:#x}")),
+            }
+            prev_free = h.state == STATE_FREE;
+            blocks.insert(off, h.state);
+            prev = h.size;
+            off += h.size;
+        }
+        if used != self.meta.used_bytes {
+            problems.push(format!(
+                "used_bytes {} != {used} counted",
+                self.meta.used_bytes
+            ));
+        }
+
+        // Free lists.
+        let mut listed = 0usize;
+        for bin in 0..FREE_BINS {
+            let head = self.meta.free_heads[bin];
+            let bit = self.meta.free_bitmap[bin / 64] >> (bin % 64) & 1 == 1;
+            if bit != (head != NO_BLOCK) {
+                problems.push(format!("free bitmap of bin {bin} disagrees with its list"));
+            }
+            let (mut cur, mut back) = (head, NO_BLOCK);
+            while cur != NO_BLOCK {
+                if blocks.get(&cur) != Some(&STATE_FREE) {
+                    problems.push(format!("free list {bin} holds {cur}, not a free block"));
+                    break;
+                }
+                let h = self.hdr(cur);
+                if bin_for(h.size) != bin || h.key_len_or_prev != back {
+                    problems.push(format!(
+                        "free list {bin}: block {cur} misfiled or mislinked"
+                    ));
+                }
+                listed += 1;
+                if listed > free_blocks {
+                    problems.push(format!("free list {bin} loops"));
+                    break;
+                }
+                back = cur;
+                cur = h.seq_or_next;
+            }
+        }
+        if listed != free_blocks {
+            problems.push(format!("{free_blocks} free blocks but {listed} listed"));
+        }
+
+        // Index.
+        let mask = self.mask();
+        let mut seen_blocks = std::collections::HashSet::new();
+        let mut occupied = 0u32;
+        for (i, s) in self.slots.iter().enumerate() {
+            if s.is_empty() {
+                continue;
+            }
+            occupied += 1;
+            if blocks.get(&s.block) != Some(&STATE_LIVE) {
+                problems.push(format!("slot {i} points at {}, not a live block", s.block));
+                continue;
+            }
+            if !seen_blocks.insert(s.block) {
+                problems.push(format!("block {} indexed twice", s.block));
+            }
+            let key = self.key_of(s.block);
+            if hash_key(key) != s.hash {
+                problems.push(format!("slot {i}: hash does not match its key"));
+            }
+            // Probe invariant: no empty slot between home and i.
+            let mut j = s.hash as usize & mask;
+            while j != i {
+                if self.slots[j].is_empty() {
+                    problems.push(format!("slot {i} unreachable from its home slot"));
+                    break;
+                }
+                j = (j + 1) & mask;
+            }
+        }
+        let live_blocks = blocks.values().filter(|&&s| s == STATE_LIVE).count();
+        if occupied != self.meta.entries || live_blocks != occupied as usize {
+            problems.push(format!(
+                "entries {} vs {occupied} slots vs {live_blocks} live blocks",
+                self.meta.entries
+            ));
+        }
+        let mut keys = std::collections::HashSet::new();
+        for s in self.slots.iter().filter(|s| !s.is_empty()) {
+            if blocks.get(&s.block) == Some(&STATE_LIVE) && !keys.insert(self.key_of(s.block)) {
+                problems.push("a key is indexed twice".to_string());
+            }
+        }
+        problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::StripeMeta;
+
+    struct Owned {
+        meta: StripeMeta,
+        slots: Vec<Slot>,
+        heap: Vec<u8>,
+    }
+
+    impl Owned {
+        fn new(slots: usize, heap: usize) -> Self {
+            let mut o = Owned {
+                meta: bytemuck::Zeroable::zeroed(),
+                slots: vec![Slot::EMPTY; slots],
+                heap: vec![0; heap],
+            };
+            o.view().format();
+            o
+        }
+        fn view(&mut self) -> StripeView<'_> {
+            StripeView {
+                meta: &mut self.meta,
+                slots: &mut self.slots,
+                heap: &mut self.heap,
+            }
+        }
+    }
+
+    fn key(b: &[u8]) -> Key<'_> {
+        Key {
+            hash: hash_key(b),
+            bytes: b,
+        }
+    }
+
+    const CTX: Ctx = Ctx {
+        now: 1000,
+        policy: EvictionPolicy::AllKeysLru,
+    };
+
+    #[test]
+    fn bins_are_monotonic() {
+        let mut last = 0;
+        for size in (32..(1u32 << 31)).step_by(16).take(100_000) {
+            let b = bin_for(size);
+            assert!(b >= last && b < FREE_BINS);
+            last = b;
+        }
+        assert!(bin_for(u32::MAX & !15) < FREE_BINS);
+    }
+
+    #[test]
+    fn set_get_replace_delete_keep_invariants() {
+        let mut o = Owned::new(64, 16 << 10);
+        let mut v = o.view();
+        v.set(key(b"a"), b"one", 0, CTX).unwrap();
+        v.set(key(b"b"), &[7u8; 500], 0, CTX).unwrap();
+        v.set(key(b"a"), b"two", 0, CTX).unwrap();
+        assert_eq!(
+            v.get(key(b"a"), 1000, |b| b.to_vec()),
+            Some(b"two".to_vec())
+        );
+        assert!(v.del(key(b"b"), 1000));
+        assert!(!v.del(key(b"b"), 1000));
+        assert_eq!(v.verify(), Vec::<String>::new());
+        assert_eq!(v.meta.entries, 1);
+    }
+
+    #[test]
+    fn rebuild_keeps_newer_of_two_live_blocks() {
+        let mut o = Owned::new(64, 16 << 10);
+        let mut v = o.view();
+        v.set(key(b"k"), b"old", 0, CTX).unwrap();
+        let old = v.slots[v.find_slot(key(b"k")).unwrap()].block;
+        v.set(key(b"k"), b"new", 0, CTX).unwrap();
+        // Simulate a death after the new block went live, before the old was freed.
+        v.hdr_mut(old).state = STATE_LIVE;
+        v.rebuild();
+        assert_eq!(
+            v.get(key(b"k"), 1000, |b| b.to_vec()),
+            Some(b"new".to_vec())
+        );
+        assert_eq!(v.verify(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn rebuild_drops_half_written_block() {
+        let mut o = Owned::new(64, 16 << 10);
+        let mut v = o.view();
+        v.set(key(b"k"), b"old", 0, CTX).unwrap();
+        let off = v.take_block(64).unwrap();
+        v.heap[off as usize + 32] = b'x';
+        v.rebuild();
+        assert_eq!(
+            v.get(key(b"k"), 1000, |b| b.to_vec()),
+            Some(b"old".to_vec())
+        );
+        assert_eq!(v.verify(), Vec::<String>::new());
+        assert_eq!(v.meta.used_bytes, 48);
+    }
+
+    #[test]
+    fn noeviction_reports_full_and_keeps_data() {
+        let mut o = Owned::new(64, 4096);
+        let mut v = o.view();
+        let ctx = Ctx {
+            policy: EvictionPolicy::NoEviction,
+            ..CTX
+        };
+        let mut stored = 0u32;
+        for i in 0..100u32 {
+            match v.set(key(&i.to_le_bytes()), &[1; 200], 0, ctx) {
+                Ok(()) => stored += 1,
+                Err(StoreError::Full { .. }) => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(stored > 10);
+        for i in 0..stored {
+            assert!(v.exists(key(&i.to_le_bytes()), 1000));
+        }
+        assert_eq!(v.verify(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn backward_shift_keeps_all_keys_reachable() {
+        let mut o = Owned::new(16, 16 << 10);
+        let mut v = o.view();
+        for i in 0..14u32 {
+            v.set(key(&i.to_le_bytes()), b"v", 0, CTX).unwrap();
+        }
+        for i in (0..14u32).step_by(2) {
+            assert!(v.del(key(&i.to_le_bytes()), 1000));
+        }
+        for i in 0..14u32 {
+            assert_eq!(v.exists(key(&i.to_le_bytes()), 1000), i % 2 == 1, "key {i}");
+        }
+        assert_eq!(v.verify(), Vec::<String>::new());
+    }
+}
