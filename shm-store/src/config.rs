@@ -231,10 +231,12 @@ impl Geometry {
         }
         let entry_room = heap / 3 - BLOCK_HEADER_SIZE as u64 - cfg.max_key_len as u64;
         let max_value_len = match cfg.max_value_len {
-            Some(v) if v as u64 > entry_room => return bad(format!(
+            Some(v) if v as u64 > entry_room => {
+                return bad(format!(
                 "max value length {v} is over a third of a stripe's heap ({entry_room} usable): \
                      use a larger size or fewer stripes"
-            )),
+            ))
+            }
             Some(v) => v,
             None => (DEFAULT_MAX_VALUE_LEN as u64).min(entry_room) as u32,
         };

@@ -111,6 +111,8 @@ pub struct StripeMeta {
     pub evictions: u64,
     pub recoveries: u64,
     pub rng: u64,
+    /// No entry of the stripe expires before this (a lower bound; `u64::MAX`: none).
+    pub min_expiry: u64,
     pub free_bitmap: [u64; FREE_BINS / 64],
     pub free_heads: [u32; FREE_BINS],
 }

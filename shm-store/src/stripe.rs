@@ -158,6 +158,7 @@ impl<'a> StripeView<'a> {
         self.meta.entries = 0;
         self.meta.used_bytes = 0;
         self.meta.sweep_cursor = 0;
+        self.meta.min_expiry = u64::MAX;
         self.meta.free_bitmap = [0; FREE_BINS / 64];
         self.meta.free_heads = [NO_BLOCK; FREE_BINS];
         self.link_free(0);
@@ -400,12 +401,47 @@ impl<'a> StripeView<'a> {
         x.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 
-    /// Frees one entry to make room: an expired one if the sample has one,
-    /// else the least recently used allowed by the policy. `false` when
-    /// nothing may go.
+    fn note_expiry(&mut self, expires_at: u64) {
+        if expires_at != 0 {
+            self.meta.min_expiry = self.meta.min_expiry.min(expires_at);
+        }
+    }
+
+    /// Reclaims every expired entry of the stripe, if its earliest expiry
+    /// says there may be one; `true` if any went. The scan either frees
+    /// something or makes the bound exact, so it does not repeat for nothing.
+    fn reclaim_expired(&mut self, now: u64) -> bool {
+        if self.meta.min_expiry > now {
+            return false;
+        }
+        let before = self.meta.entries;
+        for i in 0..self.slots.len() {
+            // A later entry may shift into slot i: check it again.
+            while !self.slots[i].is_empty() && is_expired(self.hdr(self.slots[i].block), now) {
+                self.drop_entry(i);
+                self.meta.expirations += 1;
+            }
+        }
+        self.meta.min_expiry = self
+            .slots
+            .iter()
+            .filter(|s| !s.is_empty())
+            .map(|s| self.hdr(s.block).expires_at)
+            .filter(|&at| at != 0)
+            .min()
+            .unwrap_or(u64::MAX);
+        self.meta.entries < before
+    }
+
+    /// Frees one entry to make room: expired entries first, else the least
+    /// recently used of a sample, among those the policy allows. `false`
+    /// when nothing may go.
     fn evict_one(&mut self, ctx: Ctx) -> bool {
         if self.meta.entries == 0 {
             return false;
+        }
+        if self.reclaim_expired(ctx.now) {
+            return true;
         }
         let mask = self.mask();
         let start = self.next_random() as usize & mask;
@@ -528,6 +564,7 @@ impl<'a> StripeView<'a> {
             h.val_len = value.len() as u32;
             h.expires_at = expires_at;
         }
+        self.note_expiry(expires_at);
         // Key, value and header reach memory before the block becomes live.
         compiler_fence(Ordering::SeqCst);
         self.hdr_mut(off).state = STATE_LIVE;
@@ -598,6 +635,7 @@ impl<'a> StripeView<'a> {
             Some(i) => {
                 let off = self.slots[i].block;
                 self.hdr_mut(off).expires_at = expires_at;
+                self.note_expiry(expires_at);
                 true
             }
             None => false,
@@ -683,6 +721,8 @@ impl<'a> StripeView<'a> {
         // Pass 2: index the live blocks; of two with one key the newer wins.
         self.slots.fill(Slot::EMPTY);
         self.meta.entries = 0;
+        // A lower bound stays valid: anything at or below the true minimum.
+        self.meta.min_expiry = 0;
         let max_entries = self.max_entries();
         for off in live {
             let hash = hash_key(self.key_of(off));
