@@ -145,8 +145,8 @@ fn geometry_of(h: &SegmentHeader) -> Option<Geometry> {
         && (1..=MAX_STRIPES).contains(&h.stripes)
         && h.slots_per_stripe.is_power_of_two()
         && h.slots_per_stripe >= 8
-        && h.stripe_stride % page == 0
-        && heap % page == 0
+        && h.stripe_stride.is_multiple_of(page)
+        && heap.is_multiple_of(page)
         && heap >= 4 * page
         && STRIPE_HEADER_SIZE as u64 + slots * SLOT_SIZE as u64 + heap <= h.stripe_stride
         && h.total_size

@@ -693,7 +693,7 @@ impl<'a> StripeView<'a> {
         let (mut off, mut prev) = (0u32, 0u32);
         while off < heap_len {
             let h = *self.hdr(off);
-            let sane = h.size >= MIN_BLOCK && h.size % BLOCK_ALIGN == 0 && h.size <= heap_len - off;
+            let sane = h.size >= MIN_BLOCK && h.size.is_multiple_of(BLOCK_ALIGN) && h.size <= heap_len - off;
             let size = if sane { h.size } else { heap_len - off };
             let whole = BLOCK_HEADER_SIZE as u64 + h.key_len_or_prev as u64 + h.val_len as u64;
             let keep =
@@ -785,7 +785,7 @@ impl<'a> StripeView<'a> {
         let mut free_blocks = 0usize;
         while off < heap_len {
             let h = *self.hdr(off);
-            if h.size < MIN_BLOCK || h.size % BLOCK_ALIGN != 0 || h.size > heap_len - off {
+            if h.size < MIN_BLOCK || !h.size.is_multiple_of(BLOCK_ALIGN) || h.size > heap_len - off {
                 problems.push(format!("block at {off} has bad size {}", h.size));
                 break;
             }
@@ -954,7 +954,7 @@ mod tests {
             assert!(b >= last && b < FREE_BINS);
             last = b;
         }
-        assert!(bin_for(u32::MAX & !15) < FREE_BINS);
+        assert!(bin_for(!15) < FREE_BINS);
     }
 
     #[test]

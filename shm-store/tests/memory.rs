@@ -93,8 +93,7 @@ fn noeviction_churn_does_not_fragment_into_failure() {
     let mut rng = Rng(0x9abc_def0);
     let mut live: HashMap<u64, usize> = HashMap::new();
     let mut live_bytes = 0u64;
-    let mut next_key = 0u64;
-    for i in 0..60_000 {
+    for next_key in 0..60_000u64 {
         let len = rng.session_size();
         let cost = len as u64 + 64;
         while live_bytes + cost > budget {
@@ -110,11 +109,10 @@ fn noeviction_churn_does_not_fragment_into_failure() {
                 None,
             )
             .unwrap_or_else(|e| {
-                panic!("write {i} refused at {live_bytes} of {capacity} bytes: {e}")
+                panic!("write {next_key} refused at {live_bytes} of {capacity} bytes: {e}")
             });
         live.insert(next_key, len);
         live_bytes += cost;
-        next_key += 1;
     }
     for (&key, &len) in &live {
         assert_eq!(
