@@ -78,7 +78,7 @@ pub struct StoreConfig {
     pub dir: PathBuf,
     /// Total segment size in bytes, reserved up front.
     pub size: u64,
-    /// Number of lock stripes; `None` picks one per 4 MiB (1 to 64).
+    /// Number of lock stripes; `None` picks one per 4 MiB (1 to 1024).
     pub stripes: Option<u32>,
     /// Longest key in bytes.
     pub max_key_len: u32,

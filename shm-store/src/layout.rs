@@ -7,7 +7,7 @@
 //! ```text
 //! 0                     SegmentHeader (one 4 KiB page)
 //! 4096 + i * stride     stripe i, for i in 0..stripes, each `stride` bytes:
-//!     +0                  StripeHeader (4 KiB): robust pthread mutex (64 B),
+//!     +0                  StripeHeader (4 KiB): robust pthread mutex (128 B),
 //!                         then StripeMeta (counters, free-list heads)
 //!     +4096               slots: `slots_per_stripe` x Slot (16 B), open addressing
 //!     +4096 + slots*16    heap: `heap_size` bytes of blocks, tiling it exactly
@@ -63,8 +63,10 @@ pub const LAYOUT_VERSION: u32 = 1;
 pub const PAGE: usize = 4096;
 pub const SEGMENT_HEADER_SIZE: usize = PAGE;
 pub const STRIPE_HEADER_SIZE: usize = PAGE;
-/// Room reserved for the `pthread_mutex_t` at the start of a stripe header.
-pub const MUTEX_AREA: usize = 64;
+/// Room reserved for the `pthread_mutex_t` at the start of a stripe header:
+/// two cache lines, so the adjacent-line prefetcher does not pair the lock
+/// with the stripe's counters.
+pub const MUTEX_AREA: usize = 128;
 pub const SLOT_SIZE: usize = std::mem::size_of::<Slot>();
 pub const BLOCK_HEADER_SIZE: usize = std::mem::size_of::<BlockHeader>();
 pub const BLOCK_ALIGN: u32 = 16;

@@ -69,6 +69,15 @@ fn not_a_segment(path: &Path, reason: impl Into<String>) -> StoreError {
     }
 }
 
+/// Releases the creation `flock` when dropped.
+struct CreationLock<'a>(&'a File);
+
+impl Drop for CreationLock<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
 /// Refuses a file that another user could have planted or can read.
 fn check_ownership(file: &File, path: &Path) -> Result<()> {
     let md = file
@@ -197,9 +206,11 @@ impl Segment {
             _ => StoreError::io("cannot open segment", &path, e),
         })?;
         check_ownership(&file, &path)?;
-        // Held until `file` is dropped at the end of this function.
         file.lock()
             .map_err(|e| StoreError::io("cannot lock segment file", &path, e))?;
+        // The mapping keeps the open file (and so its flock) alive: release
+        // the lock explicitly when this function returns.
+        let _unlock = CreationLock(&file);
 
         let len = file
             .metadata()
@@ -218,7 +229,7 @@ impl Segment {
             // Nobody ever stored data here: either we create it, or a creator
             // died before finishing (it held the flock we now hold).
             return match mode {
-                OpenMode::CreateOrAttach(geometry) => Self::initialise(file, path, dir, geometry),
+                OpenMode::CreateOrAttach(geometry) => Self::initialise(&file, path, dir, geometry),
                 OpenMode::AttachOnly => Err(not_a_segment(&path, "its creation never finished")),
             };
         }
@@ -271,19 +282,19 @@ impl Segment {
     }
 
     /// Formats a new segment. Called with the file's flock held.
-    fn initialise(file: File, path: PathBuf, dir: &Path, geometry: Geometry) -> Result<Segment> {
+    fn initialise(file: &File, path: PathBuf, dir: &Path, geometry: Geometry) -> Result<Segment> {
         let truncate = |file: &File| {
             file.set_len(0)
                 .map_err(|e| StoreError::io("cannot truncate segment", &path, e))
         };
-        truncate(&file)?;
-        write_header(&file, &path, &header_for(&geometry, MAGIC_INIT))?;
+        truncate(file)?;
+        write_header(file, &path, &header_for(&geometry, MAGIC_INIT))?;
         // Reserve every page now: on a full tmpfs a lazily allocated page
         // would kill the process with SIGBUS on first touch instead.
         // SAFETY: the descriptor is open for writing for the whole call.
         let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, geometry.total_size as i64) };
         if rc != 0 {
-            truncate(&file)?;
+            truncate(file)?;
             let source = std::io::Error::from_raw_os_error(rc);
             return Err(match rc {
                 libc::ENOSPC | libc::EFBIG => StoreError::NoSpace {
@@ -295,7 +306,7 @@ impl Segment {
                 _ => StoreError::io("cannot reserve space for segment", &path, source),
             });
         }
-        let map = Self::map(&file, &path, geometry.total_size)?;
+        let map = Self::map(file, &path, geometry.total_size)?;
         let segment = Segment {
             map,
             geometry,
@@ -317,7 +328,7 @@ impl Segment {
             }
         }
         // Written last: from here on the segment is ready.
-        write_header(&file, &segment.path, &header_for(&geometry, MAGIC_READY))?;
+        write_header(file, &segment.path, &header_for(&geometry, MAGIC_READY))?;
         Ok(segment)
     }
 

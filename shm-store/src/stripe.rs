@@ -377,6 +377,9 @@ impl<'a> StripeView<'a> {
     /// The incremental sweep: a few slots from a moving cursor, expired
     /// entries reclaimed.
     fn sweep_step(&mut self, now: u64) {
+        if self.meta.min_expiry > now {
+            return; // nothing can have expired yet
+        }
         let mask = self.mask();
         for _ in 0..SWEEP_STEP {
             let i = self.meta.sweep_cursor as usize & mask;
@@ -693,7 +696,9 @@ impl<'a> StripeView<'a> {
         let (mut off, mut prev) = (0u32, 0u32);
         while off < heap_len {
             let h = *self.hdr(off);
-            let sane = h.size >= MIN_BLOCK && h.size.is_multiple_of(BLOCK_ALIGN) && h.size <= heap_len - off;
+            let sane = h.size >= MIN_BLOCK
+                && h.size.is_multiple_of(BLOCK_ALIGN)
+                && h.size <= heap_len - off;
             let size = if sane { h.size } else { heap_len - off };
             let whole = BLOCK_HEADER_SIZE as u64 + h.key_len_or_prev as u64 + h.val_len as u64;
             let keep =
@@ -785,7 +790,8 @@ impl<'a> StripeView<'a> {
         let mut free_blocks = 0usize;
         while off < heap_len {
             let h = *self.hdr(off);
-            if h.size < MIN_BLOCK || !h.size.is_multiple_of(BLOCK_ALIGN) || h.size > heap_len - off {
+            if h.size < MIN_BLOCK || !h.size.is_multiple_of(BLOCK_ALIGN) || h.size > heap_len - off
+            {
                 problems.push(format!("block at {off} has bad size {}", h.size));
                 break;
             }
