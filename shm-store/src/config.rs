@@ -70,7 +70,7 @@ impl FromStr for EvictionPolicy {
 }
 
 /// How to open (and, the first time, create) a store.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreConfig {
     /// Store name: `[A-Za-z0-9._-]{1,64}`, never a path.
     pub name: String,

@@ -13,9 +13,11 @@
 //!     +4096 + slots*16    heap: `heap_size` bytes of blocks, tiling it exactly
 //! ```
 //!
-//! **Header.** `magic` is written last by the creator: `0` or [`MAGIC_INIT`]
-//! means a creator died half-way (safe to initialise again, no data was ever
-//! stored); [`MAGIC_READY`] means ready; anything else is not a segment.
+//! **Header.** The creator writes the header with [`MAGIC_INIT`] into the
+//! empty file first and replaces it with [`MAGIC_READY`] last. An empty file
+//! or one with `MAGIC_INIT` means a creator died half-way (safe to
+//! initialise again, no data was ever stored); `MAGIC_READY` means ready;
+//! anything else is not a segment and is never overwritten.
 //! `version` is [`LAYOUT_VERSION`]; the geometry fields describe the rest.
 //!
 //! **Keys → stripes → slots.** `h = xxh3_64(key)` (seed 0; `0` is mapped to
@@ -58,7 +60,7 @@ pub const MAGIC_READY: u64 = u64::from_le_bytes(*b"EPHPMKV1");
 /// Written first by a creator; seen later, it means the creator died.
 pub const MAGIC_INIT: u64 = u64::from_le_bytes(*b"EPHPMKV0");
 /// Bumped on any change of this layout.
-pub const LAYOUT_VERSION: u32 = 1;
+pub const LAYOUT_VERSION: u32 = 2;
 
 pub const PAGE: usize = 4096;
 pub const SEGMENT_HEADER_SIZE: usize = PAGE;

@@ -112,13 +112,22 @@ fn check_ownership(file: &File, path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn read_header(file: &File, path: &Path) -> Result<SegmentHeader> {
+/// Reads the header. A file cut short after a complete [`MAGIC_INIT`] is
+/// reported as that magic: its creator died while writing the header.
+fn read_header(file: &File, path: &Path, len: u64) -> Result<SegmentHeader> {
     let mut buf = [0u8; std::mem::size_of::<SegmentHeader>()];
-    file.read_exact_at(&mut buf, 0)
-        .map_err(|e| match e.kind() {
-            ErrorKind::UnexpectedEof => not_a_segment(path, "shorter than a header"),
-            _ => StoreError::io("cannot read segment header", path, e),
-        })?;
+    let available = buf.len().min(len as usize);
+    file.read_exact_at(&mut buf[..available], 0)
+        .map_err(|e| StoreError::io("cannot read segment header", path, e))?;
+    if available < buf.len() {
+        if available >= 8 && buf[..8] == MAGIC_INIT.to_le_bytes() {
+            return Ok(SegmentHeader {
+                magic: MAGIC_INIT,
+                ..bytemuck::Zeroable::zeroed()
+            });
+        }
+        return Err(not_a_segment(path, "shorter than a header"));
+    }
     Ok(bytemuck::pod_read_unaligned(&buf))
 }
 
@@ -219,7 +228,7 @@ impl Segment {
         let header = if len == 0 {
             None
         } else {
-            Some(read_header(&file, &path)?)
+            Some(read_header(&file, &path, len)?)
         };
         let unfinished = match header {
             None => true,
