@@ -12,7 +12,6 @@ use crate::shared_mutex::{Acquired, RobustMutex};
 use crate::stripe::StripeView;
 use memmap2::{MmapOptions, MmapRaw};
 use std::fs::{File, OpenOptions};
-use std::io::ErrorKind;
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
