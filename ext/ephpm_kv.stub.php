@@ -1,0 +1,51 @@
+<?php
+
+/**
+ * Signatures of the ephpm_kv extension, for IDEs and static analysers.
+ * Semantics: shared/API.md of the project and the README. This file is
+ * checked against the loaded extension by ext/tests/stub.phpt.
+ *
+ * @generate-function-entries
+ */
+
+/** The value, or null when the key is missing or expired. Binary-safe. */
+function ephpm_kv_get(string $key): ?string {}
+
+/** Stores a value; $ttl in seconds, 0 or negative = no expiry. */
+function ephpm_kv_set(string $key, string $value, int $ttl = 0): bool {}
+
+/** Inserts only if no live key exists; of concurrent callers exactly one wins. */
+function ephpm_kv_setnx(string $key, string $value, int $ttl = 0): bool {}
+
+/** 1 if a live key was removed, 0 otherwise. */
+function ephpm_kv_del(string $key): int {}
+
+function ephpm_kv_exists(string $key): bool {}
+
+function ephpm_kv_incr(string $key): int|false {}
+
+function ephpm_kv_decr(string $key): int|false {}
+
+/** Atomic across processes; false when the value is not a 64-bit decimal integer or on overflow. */
+function ephpm_kv_incr_by(string $key, int $delta): int|false {}
+
+/** New TTL in seconds on a live key; $ttl <= 0 changes nothing and returns false. */
+function ephpm_kv_expire(string $key, int $ttl): bool {}
+
+/** Seconds left, rounded up; -1 no expiry; -2 missing. */
+function ephpm_kv_ttl(string $key): int {}
+
+/** Milliseconds left; -1 no expiry; -2 missing. */
+function ephpm_kv_pttl(string $key): int {}
+
+/** Removes every key of this store. */
+function ephpm_kv_flush_all(): bool {}
+
+/**
+ * Figures of the store: version, available, error (when unavailable), path,
+ * size, stripes, max_key_size, max_value_size, eviction, entries, bytes_used,
+ * bytes_free, hits, misses, expirations, evictions, recoveries.
+ *
+ * @return array<string, int|string|bool>
+ */
+function ephpm_kv_stats(): array {}

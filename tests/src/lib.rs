@@ -1,0 +1,36 @@
+//! Shared helpers for the cross-component tests: where the built extension
+//! is, and how to run PHP with it. Servers started by tests live in
+//! `servers`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the repo").to_path_buf()
+}
+
+/// The built extension: `$EPHPM_KV_SO`, else `target/release/libephpm_kv.so`
+/// (`./scripts/test` builds it before running the tests).
+pub fn ext_so() -> PathBuf {
+    let path = std::env::var_os("EPHPM_KV_SO")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/release/libephpm_kv.so"));
+    assert!(
+        path.is_file(),
+        "{} is missing: build it with `cargo build --release -p ephpm-kv` (./scripts/test does)",
+        path.display()
+    );
+    path
+}
+
+/// `php` with no php.ini (`-n`), the extension loaded and its segments in `dir`.
+pub fn php_cli(dir: &Path) -> Command {
+    let mut cmd = Command::new("php");
+    cmd.arg("-n")
+        .arg("-d")
+        .arg(format!("extension={}", ext_so().display()))
+        .arg("-d")
+        .arg(format!("ephpm_kv.dir={}", dir.display()));
+    cmd
+}
