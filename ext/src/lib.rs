@@ -248,11 +248,46 @@ handler!(kv_flush_all, |args, ret| {
     Ok(())
 }, failure: |ret| ret.bool(false));
 
+/// The store for phpinfo(): the one this request uses if it has one, else
+/// the existing segment, never a new one (`php -i` or `php-fpm -i` run as
+/// root must not create a root-owned segment that the pool cannot open).
+fn store_for_info() -> Result<StoreRef, String> {
+    if let Some(Ok(store)) = CURRENT.with(|c| c.borrow().clone()) {
+        return Ok(StoreRef::Shared(store));
+    }
+    match current_settings()? {
+        Resolved::Disabled => Err("the store is disabled (ephpm_kv.enabled = Off)".into()),
+        Resolved::Store(config) => match Store::attach(&config.dir, &config.name) {
+            Ok(store) => Ok(StoreRef::Owned(Box::new(store))),
+            Err(StoreError::NotFound { path }) => Err(format!(
+                "{} is not created yet (the first PHP request using the store creates it)",
+                path.display()
+            )),
+            Err(e) => Err(format!("store {:?} is unavailable: {e}", config.name)),
+        },
+    }
+}
+
+enum StoreRef {
+    Shared(&'static Store),
+    Owned(Box<Store>),
+}
+
+impl std::ops::Deref for StoreRef {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        match self {
+            StoreRef::Shared(s) => s,
+            StoreRef::Owned(s) => s,
+        }
+    }
+}
+
 /// Figures shared by `ephpm_kv_stats()` and phpinfo().
-fn stats_rows() -> Vec<(&'static str, StatValue)> {
+fn stats_rows(store: Result<StoreRef, String>) -> Vec<(&'static str, StatValue)> {
     use StatValue::{Int, Text};
     let mut rows = vec![("version", Text(VERSION.into()))];
-    let store = match store() {
+    let store = match store {
         Ok(store) => store,
         Err(message) => {
             rows.push(("available", StatValue::Bool(false)));
@@ -307,7 +342,7 @@ unsafe extern "C" fn kv_stats(ex: *mut zend_execute_data, rv: *mut zval) {
     if args.none().is_none() {
         return;
     }
-    let rows = catch_unwind(stats_rows).unwrap_or_default();
+    let rows = catch_unwind(|| stats_rows(store().map(StoreRef::Shared))).unwrap_or_default();
     ret.array(
         rows.into_iter()
             .map(|(k, v)| {
@@ -340,7 +375,7 @@ unsafe extern "C" fn rinit(_type: c_int, _module_number: c_int) -> c_int {
 }
 
 unsafe extern "C" fn minfo(module: *mut zend_module_entry) {
-    let rows = catch_unwind(stats_rows).unwrap_or_default();
+    let rows = catch_unwind(|| stats_rows(store_for_info())).unwrap_or_default();
     let rows: Vec<(String, String)> = rows
         .iter()
         .map(|(k, v)| (k.to_string(), v.display()))
