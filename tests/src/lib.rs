@@ -2,12 +2,17 @@
 //! is, and how to run PHP with it. Servers started by tests live in
 //! `servers`.
 
+pub mod servers;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the repo").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is in the repo")
+        .to_path_buf()
 }
 
 /// The built extension: `$EPHPM_KV_SO`, else `target/release/libephpm_kv.so`
