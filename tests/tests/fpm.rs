@@ -412,6 +412,19 @@ fn store_still_consistent(site: &Site, fpm: &Fpm, main: &Endpoint, kv_name: &str
     println!("after the kills: {verify}stats {stats}");
     let cli = site.php_run(kv_name, None, "var_export(ephpm_kv_incr('after:n'));");
     assert_eq!(cli, "101");
+    // The store's full consistency check on the segment the workers used.
+    let store =
+        shm_store::Store::attach(site.shm_dir(), kv_name).expect("attach the pool's segment");
+    let report = store.verify().expect("verify");
+    assert!(
+        report.is_ok(),
+        "segment inconsistent after the kills: {:#?}",
+        report.problems
+    );
+    println!(
+        "verify: ok, {} entries in {} stripes",
+        report.entries, report.stripes_checked
+    );
 }
 
 #[test]
