@@ -1,0 +1,55 @@
+--TEST--
+ephpm_kv: phpinfo(INFO_MODULES) shows the figures and the ini settings
+--INI--
+ephpm_kv.name=phpinfo
+ephpm_kv.size=4M
+ephpm_kv.eviction=noeviction
+ephpm_kv.max_value_size=512K
+--FILE--
+<?php
+require __DIR__ . '/kv.inc';
+kv_record_errors();
+ephpm_kv_flush_all();
+ephpm_kv_set('a', '1');
+ephpm_kv_set('b', '2');
+ephpm_kv_get('a');
+ephpm_kv_get('missing');
+
+ob_start();
+phpinfo(INFO_MODULES);
+$info = ob_get_clean();
+echo "-- phpinfo(INFO_MODULES)\n";
+echo kv_info_section($info);
+
+var_dump(kv_errors());
+?>
+--EXPECTF--
+-- phpinfo(INFO_MODULES)
+
+version => %d.%d.%d%S
+available => yes
+path => %s/ephpm_kv.phpinfo
+size => 4194304
+stripes => 1
+max_key_size => 4096
+max_value_size => 524288
+eviction => noeviction
+entries => 2
+bytes_used => %d
+bytes_free => %d
+hits => 1
+misses => 1
+expirations => 0
+evictions => 0
+recoveries => 0
+
+Directive => Local Value => Master Value
+ephpm_kv.dir => %s => %s
+ephpm_kv.enabled => 1 => 1
+ephpm_kv.eviction => noeviction => noeviction
+ephpm_kv.max_value_size => 512K => 512K
+ephpm_kv.name => phpinfo => phpinfo
+ephpm_kv.size => 4M => 4M
+ephpm_kv.stripes => 0 => 0
+array(0) {
+}
