@@ -258,7 +258,9 @@ fn store_for_info() -> Result<StoreRef, String> {
     match current_settings()? {
         Resolved::Disabled => Err("the store is disabled (ephpm_kv.enabled = Off)".into()),
         Resolved::Store(config) => match Store::attach(&config.dir, &config.name) {
-            Ok(store) => Ok(StoreRef::Owned(Box::new(store))),
+            Ok(store) => Ok(StoreRef::Owned(Box::new(
+                store.with_policy(config.eviction),
+            ))),
             Err(StoreError::NotFound { path }) => Err(format!(
                 "{} is not created yet (the first PHP request using the store creates it)",
                 path.display()

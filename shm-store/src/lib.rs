@@ -140,6 +140,13 @@ impl Store {
         self.policy
     }
 
+    /// The same handle with another eviction policy (the policy belongs to
+    /// the handle, not to the segment).
+    pub fn with_policy(mut self, policy: EvictionPolicy) -> Store {
+        self.policy = policy;
+        self
+    }
+
     fn ctx(&self) -> Ctx {
         Ctx {
             now: self.clock.now_ms(),
@@ -147,9 +154,11 @@ impl Store {
         }
     }
 
+    /// Absolute expiry for a TTL; capped so that the remaining lifetime in
+    /// milliseconds always fits an `i64` (what `pttl` returns to PHP).
     fn expiry(&self, now: u64, ttl: Option<Duration>) -> u64 {
         match ttl {
-            Some(d) if !d.is_zero() => now.saturating_add(ttl_ms(d)),
+            Some(d) if !d.is_zero() => now.saturating_add(ttl_ms(d)).min(i64::MAX as u64),
             _ => 0,
         }
     }
@@ -202,6 +211,7 @@ impl Store {
     /// Stores a value, replacing any previous value and TTL. `None` or a zero
     /// TTL means no expiry.
     pub fn set(&self, key: &[u8], value: &[u8], ttl: Option<Duration>) -> Result<()> {
+        self.check_key(key)?;
         self.check_value(value)?;
         let ctx = self.ctx();
         let expires_at = self.expiry(ctx.now, ttl);
@@ -210,6 +220,7 @@ impl Store {
 
     /// Inserts only if no live key exists; `true` when inserted.
     pub fn setnx(&self, key: &[u8], value: &[u8], ttl: Option<Duration>) -> Result<bool> {
+        self.check_key(key)?;
         self.check_value(value)?;
         let ctx = self.ctx();
         let expires_at = self.expiry(ctx.now, ttl);
