@@ -20,7 +20,7 @@ $php = PHP_BINARY;
 $backends = [
     'ephpm' => "-n -d extension=$extSo -d ephpm_kv.dir=$segmentDir -d ephpm_kv.name=bench -d ephpm_kv.size=512M",
     'apcu' => '-n -d extension=apcu.so -d apc.enable_cli=1 -d apc.shm_size=512M',
-    'redis' => '-n -d extension=redis.so',
+    'redis' => '-n -d extension=igbinary.so -d extension=redis.so',
 ];
 $cases = [['get', 64], ['get', 1024], ['get', 16384], ['set', 64], ['set', 1024], ['set', 16384], ['incr', 8]];
 $results = [];

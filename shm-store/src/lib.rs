@@ -199,8 +199,7 @@ impl Store {
 
     /// Runs `read` on the value of a live key, without copying it out.
     pub fn get_with<R>(&self, key: &[u8], read: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
-        let now = self.clock.now_ms();
-        self.with_key(key, |g, k| g.view.get(k, now, read))
+        self.with_key(key, |g, k| g.view.get(k, || self.clock.now_ms(), read))
     }
 
     /// The value of a live key.
@@ -234,8 +233,7 @@ impl Store {
     }
 
     pub fn exists(&self, key: &[u8]) -> Result<bool> {
-        let now = self.clock.now_ms();
-        self.with_key(key, |g, k| g.view.exists(k, now))
+        self.with_key(key, |g, k| g.view.exists(k, || self.clock.now_ms()))
     }
 
     /// Adds `delta` to the decimal integer at `key`; a missing key counts as

@@ -362,9 +362,11 @@ impl<'a> StripeView<'a> {
     }
 
     /// Slot of a live entry; an expired one found on the way is reclaimed.
-    fn lookup(&mut self, key: Key<'_>, now: u64) -> Option<usize> {
+    /// The clock is read only for an entry that has an expiry.
+    fn lookup(&mut self, key: Key<'_>, now: impl FnOnce() -> u64) -> Option<usize> {
         let i = self.find_slot(key)?;
-        if is_expired(self.hdr(self.slots[i].block), now) {
+        let expires_at = self.hdr(self.slots[i].block).expires_at;
+        if expires_at != 0 && expires_at <= now() {
             self.drop_entry(i);
             self.meta.expirations += 1;
             return None;
@@ -517,7 +519,12 @@ impl<'a> StripeView<'a> {
 
     // ---------- operations ----------
 
-    pub fn get<R>(&mut self, key: Key<'_>, now: u64, read: impl FnOnce(&[u8]) -> R) -> Option<R> {
+    pub fn get<R>(
+        &mut self,
+        key: Key<'_>,
+        now: impl FnOnce() -> u64,
+        read: impl FnOnce(&[u8]) -> R,
+    ) -> Option<R> {
         match self.lookup(key, now) {
             Some(i) => {
                 self.meta.hits += 1;
@@ -531,7 +538,7 @@ impl<'a> StripeView<'a> {
         }
     }
 
-    pub fn exists(&mut self, key: Key<'_>, now: u64) -> bool {
+    pub fn exists(&mut self, key: Key<'_>, now: impl FnOnce() -> u64) -> bool {
         self.lookup(key, now).is_some()
     }
 
@@ -544,7 +551,7 @@ impl<'a> StripeView<'a> {
         ctx: Ctx,
     ) -> Result<(), StoreError> {
         self.sweep_step(ctx.now);
-        if self.lookup(key, ctx.now).is_none() {
+        if self.lookup(key, || ctx.now).is_none() {
             while self.meta.entries >= self.max_entries() {
                 if !self.evict_one(ctx) {
                     return Err(Self::full(ctx, 0));
@@ -598,7 +605,7 @@ impl<'a> StripeView<'a> {
         expires_at: u64,
         ctx: Ctx,
     ) -> Result<bool, StoreError> {
-        if self.lookup(key, ctx.now).is_some() {
+        if self.lookup(key, || ctx.now).is_some() {
             return Ok(false);
         }
         self.set(key, value, expires_at, ctx)?;
@@ -607,7 +614,7 @@ impl<'a> StripeView<'a> {
 
     pub fn del(&mut self, key: Key<'_>, now: u64) -> bool {
         self.sweep_step(now);
-        match self.lookup(key, now) {
+        match self.lookup(key, || now) {
             Some(i) => {
                 self.drop_entry(i);
                 true
@@ -619,7 +626,7 @@ impl<'a> StripeView<'a> {
     /// Adds `delta` to the decimal integer stored at `key` (0 if absent, then
     /// created without expiry); the expiry of an existing key is kept.
     pub fn incr_by(&mut self, key: Key<'_>, delta: i64, ctx: Ctx) -> Result<i64, StoreError> {
-        let (current, expires_at) = match self.lookup(key, ctx.now) {
+        let (current, expires_at) = match self.lookup(key, || ctx.now) {
             Some(i) => {
                 let off = self.slots[i].block;
                 let n = parse_i64(self.value_of(off)).ok_or(StoreError::NotAnInteger)?;
@@ -634,7 +641,7 @@ impl<'a> StripeView<'a> {
 
     /// Sets a new absolute expiry on a live key.
     pub fn expire(&mut self, key: Key<'_>, expires_at: u64, now: u64) -> bool {
-        match self.lookup(key, now) {
+        match self.lookup(key, || now) {
             Some(i) => {
                 let off = self.slots[i].block;
                 self.hdr_mut(off).expires_at = expires_at;
@@ -646,7 +653,7 @@ impl<'a> StripeView<'a> {
     }
 
     pub fn ttl(&mut self, key: Key<'_>, now: u64) -> Ttl {
-        match self.lookup(key, now) {
+        match self.lookup(key, || now) {
             Some(i) => Ttl::from_expiry(self.hdr(self.slots[i].block).expires_at, now),
             None => Ttl::Missing,
         }
@@ -971,7 +978,7 @@ mod tests {
         v.set(key(b"b"), &[7u8; 500], 0, CTX).unwrap();
         v.set(key(b"a"), b"two", 0, CTX).unwrap();
         assert_eq!(
-            v.get(key(b"a"), 1000, |b| b.to_vec()),
+            v.get(key(b"a"), || 1000, |b| b.to_vec()),
             Some(b"two".to_vec())
         );
         assert!(v.del(key(b"b"), 1000));
@@ -991,7 +998,7 @@ mod tests {
         v.hdr_mut(old).state = STATE_LIVE;
         v.rebuild();
         assert_eq!(
-            v.get(key(b"k"), 1000, |b| b.to_vec()),
+            v.get(key(b"k"), || 1000, |b| b.to_vec()),
             Some(b"new".to_vec())
         );
         assert_eq!(v.verify(), Vec::<String>::new());
@@ -1006,7 +1013,7 @@ mod tests {
         v.heap[off as usize + 32] = b'x';
         v.rebuild();
         assert_eq!(
-            v.get(key(b"k"), 1000, |b| b.to_vec()),
+            v.get(key(b"k"), || 1000, |b| b.to_vec()),
             Some(b"old".to_vec())
         );
         assert_eq!(v.verify(), Vec::<String>::new());
@@ -1031,7 +1038,7 @@ mod tests {
         }
         assert!(stored > 10);
         for i in 0..stored {
-            assert!(v.exists(key(&i.to_le_bytes()), 1000));
+            assert!(v.exists(key(&i.to_le_bytes()), || 1000));
         }
         assert_eq!(v.verify(), Vec::<String>::new());
     }
@@ -1047,7 +1054,11 @@ mod tests {
             assert!(v.del(key(&i.to_le_bytes()), 1000));
         }
         for i in 0..14u32 {
-            assert_eq!(v.exists(key(&i.to_le_bytes()), 1000), i % 2 == 1, "key {i}");
+            assert_eq!(
+                v.exists(key(&i.to_le_bytes()), || 1000),
+                i % 2 == 1,
+                "key {i}"
+            );
         }
         assert_eq!(v.verify(), Vec::<String>::new());
     }
