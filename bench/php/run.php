@@ -42,13 +42,13 @@ foreach ([1, 2] as $workers) {
 }
 
 printf("php-cli %s, %s s per case, 10k keys, loop overhead %.0f ns/op (included in every figure)\n\n", PHP_VERSION, $seconds, $overhead);
-echo "| op | value | workers | ephpm_kv | APCu | phpredis (unix socket) | ephpm / APCu | ephpm / phpredis |\n";
+echo "| op | value | workers | ephpm_kv | APCu | phpredis (unix socket) | ephpm / APCu | phpredis / ephpm |\n";
 echo "|---|--:|--:|--:|--:|--:|--:|--:|\n";
 foreach ($cases as [$op, $size]) {
     foreach ([1, 2] as $workers) {
         $r = $results[$workers][$op][$size];
         printf(
-            "| %s | %s | %d | %.0f | %.0f | %.0f | %.2f | %.2f |\n",
+            "| %s | %s | %d | %.0f | %.0f | %.0f | %.2f | %.0f× |\n",
             $op,
             $op === 'incr' ? '-' : ($size >= 1024 ? ($size / 1024) . ' KB' : "$size B"),
             $workers,
@@ -56,7 +56,7 @@ foreach ($cases as [$op, $size]) {
             $r['apcu'],
             $r['redis'],
             $r['ephpm'] / $r['apcu'],
-            $r['ephpm'] / $r['redis'],
+            $r['redis'] / $r['ephpm'],
         );
     }
 }
