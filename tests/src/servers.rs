@@ -446,6 +446,21 @@ impl Server {
         graceful
     }
 
+    /// Waits until the server accepts connections on 127.0.0.1:`port`;
+    /// `false` if it exits first (e.g. the port was taken).
+    pub fn wait_listening(&mut self, port: u16, what: &str) -> bool {
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        wait_for(START_TIMEOUT, what, || {
+            if self.has_exited() {
+                Some(false)
+            } else if TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok() {
+                Some(true)
+            } else {
+                None
+            }
+        })
+    }
+
     pub fn stop(&mut self) -> bool {
         self.stop_with(self.stop_signal)
     }
@@ -923,17 +938,7 @@ impl Nginx {
                 libc::SIGTERM,
             );
             // Up once it accepts connections on its port, or gone (port taken).
-            let addr = SocketAddr::from(([127, 0, 0, 1], port));
-            let up = wait_for(START_TIMEOUT, "nginx to listen", || {
-                if server.has_exited() {
-                    Some(false)
-                } else if TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok() {
-                    Some(true)
-                } else {
-                    None
-                }
-            });
-            if !up {
+            if !server.wait_listening(port, "nginx to listen") {
                 last_error = server.logs();
                 continue;
             }
@@ -1038,17 +1043,7 @@ impl Apache {
                 vec![dir.join("error.log")],
                 libc::SIGTERM,
             );
-            let addr = SocketAddr::from(([127, 0, 0, 1], port));
-            let up = wait_for(START_TIMEOUT, "Apache to listen", || {
-                if server.has_exited() {
-                    Some(false)
-                } else if TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok() {
-                    Some(true)
-                } else {
-                    None
-                }
-            });
-            if !up {
+            if !server.wait_listening(port, "Apache to listen") {
                 last_error = server.logs();
                 continue;
             }
