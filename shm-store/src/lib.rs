@@ -57,18 +57,19 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// Store-wide figures, summed over the stripes.
+/// Store-wide figures: the sum over the stripes (reachable directly, e.g.
+/// `stats.entries`, through `Deref`) and each stripe's own.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
-    pub entries: u64,
-    pub bytes_used: u64,
-    pub bytes_free: u64,
-    pub hits: u64,
-    pub misses: u64,
-    pub expirations: u64,
-    pub evictions: u64,
-    pub recoveries: u64,
+    pub total: StripeStats,
     pub stripes: Vec<StripeStats>,
+}
+
+impl std::ops::Deref for Stats {
+    type Target = StripeStats;
+    fn deref(&self) -> &StripeStats {
+        &self.total
+    }
 }
 
 /// What [`Store::verify`] found.
@@ -282,20 +283,13 @@ impl Store {
     }
 
     pub fn stats(&self) -> Result<Stats> {
-        let mut total = Stats::default();
+        let mut stats = Stats::default();
         for i in 0..self.segment.geometry().stripes as usize {
             let s = self.segment.lock_stripe(i)?.view.stats();
-            total.entries += s.entries;
-            total.bytes_used += s.bytes_used;
-            total.bytes_free += s.bytes_free;
-            total.hits += s.hits;
-            total.misses += s.misses;
-            total.expirations += s.expirations;
-            total.evictions += s.evictions;
-            total.recoveries += s.recoveries;
-            total.stripes.push(s);
+            stats.total.add(&s);
+            stats.stripes.push(s);
         }
-        Ok(total)
+        Ok(stats)
     }
 
     /// Checks every invariant of every stripe, one stripe lock at a time.

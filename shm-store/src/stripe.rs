@@ -46,7 +46,7 @@ pub struct ScanEntry {
     pub ttl: Ttl,
 }
 
-/// Figures of one stripe.
+/// Figures of one stripe, or of a whole store.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StripeStats {
     pub entries: u64,
@@ -59,6 +59,21 @@ pub struct StripeStats {
     pub evictions: u64,
     /// Times this stripe was rebuilt after a lock holder died.
     pub recoveries: u64,
+}
+
+impl StripeStats {
+    /// Adds another stripe's figures to these.
+    pub fn add(&mut self, other: &StripeStats) {
+        self.entries += other.entries;
+        self.slots += other.slots;
+        self.bytes_used += other.bytes_used;
+        self.bytes_free += other.bytes_free;
+        self.hits += other.hits;
+        self.misses += other.misses;
+        self.expirations += other.expirations;
+        self.evictions += other.evictions;
+        self.recoveries += other.recoveries;
+    }
 }
 
 pub(crate) struct StripeView<'a> {
