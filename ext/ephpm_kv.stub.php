@@ -20,6 +20,12 @@ function ephpm_kv_setnx(string $key, string $value, int $ttl = 0): bool {}
 /** 1 if a live key was removed, 0 otherwise. */
 function ephpm_kv_del(string $key): int {}
 
+/**
+ * Added by this project: removes the key only if its value is exactly
+ * $value (a lock owner releasing its own lock); true if removed.
+ */
+function ephpm_kv_del_if(string $key, string $value): bool {}
+
 function ephpm_kv_exists(string $key): bool {}
 
 function ephpm_kv_incr(string $key): int|false {}

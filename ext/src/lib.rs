@@ -191,6 +191,13 @@ handler!(kv_del, |args, ret| {
     Ok(())
 }, failure: |ret| ret.long(0));
 
+handler!(kv_del_if, |args, ret| {
+    let (key, expected) = args.string_string().ok_or(Failure::Thrown)?;
+    let (key, store) = (self::key(Some(key))?, store()?);
+    ret.bool(store.del_if(key, expected)?);
+    Ok(())
+}, failure: |ret| ret.bool(false));
+
 handler!(kv_exists, |args, ret| {
     let key = key(args.string())?;
     let store = store()?;
@@ -421,6 +428,13 @@ fn signatures() -> Vec<Signature> {
             &[KEY, VALUE_ARG, TTL_OPT],
         ),
         sig(c"ephpm_kv_del", kv_del, MAY_BE_LONG, 1, &[KEY]),
+        sig(
+            c"ephpm_kv_del_if",
+            kv_del_if,
+            MAY_BE_BOOL,
+            2,
+            &[KEY, VALUE_ARG],
+        ),
         sig(c"ephpm_kv_exists", kv_exists, MAY_BE_BOOL, 1, &[KEY]),
         sig(c"ephpm_kv_incr", kv_incr, int_or_false, 1, &[KEY]),
         sig(c"ephpm_kv_decr", kv_decr, int_or_false, 1, &[KEY]),

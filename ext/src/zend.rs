@@ -245,6 +245,24 @@ impl<'a> Args<'a> {
         (ok == SUCCESS).then(|| (bytes(p, len), n))
     }
 
+    /// `(string $a, string $b)`
+    pub fn string_string(&self) -> Option<(&'a [u8], &'a [u8])> {
+        let (mut p1, mut l1) = (ptr::null_mut::<c_char>(), 0usize);
+        let (mut p2, mut l2) = (ptr::null_mut::<c_char>(), 0usize);
+        // SAFETY: "ss" writes two (char*, size_t) pairs.
+        let ok = unsafe {
+            zend_parse_parameters(
+                self.count(),
+                c"ss".as_ptr(),
+                &mut p1,
+                &mut l1,
+                &mut p2,
+                &mut l2,
+            )
+        };
+        (ok == SUCCESS).then(|| (bytes(p1, l1), bytes(p2, l2)))
+    }
+
     /// `(string $a, string $b, int $c = default)`
     pub fn string_string_long(&self, default: ZendLong) -> Option<(&'a [u8], &'a [u8], ZendLong)> {
         let (mut p1, mut l1) = (ptr::null_mut::<c_char>(), 0usize);

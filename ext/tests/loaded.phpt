@@ -49,6 +49,7 @@ int(1)
 bool(true)
 ephpm_kv_decr
 ephpm_kv_del
+ephpm_kv_del_if
 ephpm_kv_exists
 ephpm_kv_expire
 ephpm_kv_flush_all

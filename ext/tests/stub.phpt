@@ -167,6 +167,7 @@ array(0) {
 -- the extension's signatures
 ephpm_kv_decr(string $key): int|false
 ephpm_kv_del(string $key): int
+ephpm_kv_del_if(string $key, string $value): bool
 ephpm_kv_exists(string $key): bool
 ephpm_kv_expire(string $key, int $ttl): bool
 ephpm_kv_flush_all(): bool

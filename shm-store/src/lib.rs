@@ -233,6 +233,13 @@ impl Store {
         self.with_key(key, |g, k| g.view.del(k, now))
     }
 
+    /// Removes a live key only if its value is exactly `expected` (releasing
+    /// a lock that this owner still holds); `true` if removed.
+    pub fn del_if(&self, key: &[u8], expected: &[u8]) -> Result<bool> {
+        let now = self.clock.now_ms();
+        self.with_key(key, |g, k| g.view.del_if(k, expected, now))
+    }
+
     pub fn exists(&self, key: &[u8]) -> Result<bool> {
         self.with_key(key, |g, k| g.view.exists(k, || self.clock.now_ms()))
     }

@@ -638,6 +638,18 @@ impl<'a> StripeView<'a> {
         }
     }
 
+    /// Removes a live key only if its value is exactly `expected`.
+    pub fn del_if(&mut self, key: Key<'_>, expected: &[u8], now: u64) -> bool {
+        self.sweep_step(now);
+        match self.lookup(key, || now) {
+            Some(i) if self.value_of(self.slots[i].block) == expected => {
+                self.drop_entry(i);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Adds `delta` to the decimal integer stored at `key` (0 if absent, then
     /// created without expiry); the expiry of an existing key is kept.
     pub fn incr_by(&mut self, key: Key<'_>, delta: i64, ctx: Ctx) -> Result<i64, StoreError> {
