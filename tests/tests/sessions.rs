@@ -209,6 +209,11 @@ fn lazy_write_refreshes_ttl() {
 $k = 'php_session:' . session_id();
 if (isset($_GET['set'])) { $_SESSION['x'] = 1; }
 $before = ephpm_kv_pttl($k);
+if (isset($_GET['tamper'])) {
+    // Stored behind PHP's back: a write at close would overwrite it.
+    ephpm_kv_set($k, 'x|i:1;tampered|b:1;', 2);
+    $before = ephpm_kv_pttl($k);
+}
 session_write_close();
 echo $before, ' ', ephpm_kv_pttl($k), "\n";"#;
     site.page(
@@ -236,6 +241,20 @@ echo $before, ' ', ephpm_kv_pttl($k), "\n";"#;
     println!("pttl first request {first:?}, unchanged session after 1.1 s: {second:?}");
     assert!(v[0] > 0 && v[0] < 4000, "ttl before close: {second}");
     assert!(v[1] > v[0] + 500 && v[1] <= 5000, "ttl refreshed: {second}");
+    // No write either: a value changed behind PHP's back during an
+    // unchanged request survives its close, with the TTL refreshed.
+    let third = browser.page("ttl.php?tamper=1");
+    let v: Vec<i64> = third
+        .split_whitespace()
+        .map(|w| w.parse().unwrap())
+        .collect();
+    assert!(v[0] <= 2000 && v[1] > 4000, "tampered ttl: {third}");
+    let sid = browser.sid();
+    let stored = main.kv("get", &format!("php_session:{sid}"), "").json;
+    assert_eq!(
+        stored, "\"x|i:1;tampered|b:1;\"",
+        "the unchanged session was written"
+    );
 }
 
 #[test]
@@ -378,6 +397,8 @@ fn parallel_increments(site: &Site, main: &Endpoint, locking: bool, us: u32) -> 
         assert_eq!(sid, answer_sid, "one session for every request");
     }
     let (_, n, _) = parse_counter(&browser.page(&read));
+    let lock = main.kv("exists", &format!("php_session:lock:{answer_sid}"), "");
+    assert_eq!(lock.json, "false", "lock key left behind");
     n
 }
 
