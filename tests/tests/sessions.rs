@@ -490,3 +490,46 @@ fn recipes_store_sessions_in_ephpm() {
         println!("{page}: session {sid} stored as {stored}");
     }
 }
+
+#[test]
+fn locking_regenerate_and_destroy_leave_no_lock() {
+    let (site, _fpm, nginx) = servers(vec![Pool::new("main")]);
+    let args = "'php_session:', null, null, true";
+    site.page("counter.php", &session_page("", args, COUNTER_BODY));
+    let regen = r#"session_start();
+$old = session_id();
+session_regenerate_id(true);
+echo getmypid(), ' ', $_SESSION['n'] ?? 0, ' ', session_id(), "\n";"#;
+    site.page("regen.php", &session_page("", args, regen));
+    site.page(
+        "destroy.php",
+        &session_page(
+            "",
+            args,
+            "session_start(); echo json_encode(session_destroy());",
+        ),
+    );
+    let main = nginx.pool("main");
+    let lock_exists = |sid: &str| {
+        main.kv("exists", &format!("php_session:lock:{sid}"), "")
+            .json
+    };
+    let mut browser = Browser::new(&main);
+    browser.page("counter.php");
+    let old = browser.sid();
+    let (_, n, new) = parse_counter(&browser.page("regen.php"));
+    assert_eq!(n, 1);
+    assert_ne!(new, old);
+    assert_eq!(browser.sid(), new);
+    assert_eq!(lock_exists(&old), "false", "old id's lock");
+    assert_eq!(lock_exists(&new), "false", "new id's lock");
+    assert!(!key_exists(&main, &old));
+    let (_, n, _) = parse_counter(&browser.page("counter.php"));
+    assert_eq!(n, 2);
+    assert_eq!(browser.page("destroy.php"), "true");
+    assert_eq!(lock_exists(&new), "false", "lock after destroy");
+    assert!(!key_exists(&main, &new));
+    // The next request is not kept waiting by a stale lock (it would warn).
+    let (_, n, _) = parse_counter(&browser.page("counter.php"));
+    assert_eq!(n, 1);
+}
