@@ -1,0 +1,146 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Ephpm\SessionHandler;
+
+/**
+ * PHP sessions in a key-value store: ePHPm's or the ephpm_kv extension's by
+ * default, or any KvOpsInterface (Redis, in memory).
+ *
+ *     session_set_save_handler(new KvSessionHandler(), true);
+ *
+ * The bytes PHP's serializer produces are stored as they are. Each session
+ * lives at $prefix . $id and expires after $ttlSeconds unless written or
+ * touched again, so gc() has nothing to do.
+ *
+ * With $locking, read() takes a per-session lock ($prefix . 'lock:' . $id,
+ * holding a random owner token, expiring after $lockTtlSeconds should its
+ * holder die) and close()/destroy() release it, so that concurrent requests
+ * of one session run one after the other. A lock not acquired within
+ * $lockWaitMs raises one E_USER_WARNING and the request proceeds without it.
+ */
+final class KvSessionHandler implements \SessionHandlerInterface, \SessionUpdateTimestampHandlerInterface, \SessionIdInterface
+{
+    private readonly KvOpsInterface $ops;
+
+    private readonly int $ttlSeconds;
+
+    /** The lock this handler holds: its key and owner token. */
+    private ?string $lockKey = null;
+
+    private ?string $lockToken = null;
+
+    public function __construct(
+        private readonly string $prefix = 'php_session:',
+        ?int $ttlSeconds = null,
+        ?KvOpsInterface $ops = null,
+        private readonly bool $locking = false,
+        private readonly int $lockWaitMs = 5000,
+        private readonly int $lockTtlSeconds = 30,
+    ) {
+        $ops ??= new SapiKvOps();
+        if ($locking && !$ops instanceof LockingKvOpsInterface) {
+            throw new \InvalidArgumentException(\sprintf(
+                'session locking needs a %s (setNx and delIf); %s is not one',
+                LockingKvOpsInterface::class,
+                $ops::class
+            ));
+        }
+        $this->ops = $ops;
+        $this->ttlSeconds = $ttlSeconds ?? (((int) \ini_get('session.gc_maxlifetime')) ?: 1440);
+    }
+
+    public function open(string $path, string $name): bool
+    {
+        return true;
+    }
+
+    public function close(): bool
+    {
+        $this->releaseLock();
+
+        return true;
+    }
+
+    public function read(string $id): string|false
+    {
+        if ($this->locking) {
+            $this->acquireLock($id);
+        }
+
+        return $this->ops->get($this->prefix . $id) ?? '';
+    }
+
+    public function write(string $id, string $data): bool
+    {
+        return $this->ops->set($this->prefix . $id, $data, $this->ttlSeconds);
+    }
+
+    public function updateTimestamp(string $id, string $data): bool
+    {
+        return $this->ops->expire($this->prefix . $id, $this->ttlSeconds)
+            || $this->write($id, $data);
+    }
+
+    public function destroy(string $id): bool
+    {
+        $this->ops->del($this->prefix . $id);
+        $this->releaseLock();
+
+        return true;
+    }
+
+    public function gc(int $max_lifetime): int|false
+    {
+        return 0;
+    }
+
+    public function validateId(string $id): bool
+    {
+        return $this->ops->exists($this->prefix . $id);
+    }
+
+    public function create_sid(): string
+    {
+        return \session_create_id();
+    }
+
+    private function acquireLock(string $id): void
+    {
+        $ops = $this->ops;
+        \assert($ops instanceof LockingKvOpsInterface);
+        $lockKey = $this->prefix . 'lock:' . $id;
+        if ($this->lockKey === $lockKey) {
+            return;
+        }
+        $this->releaseLock();
+
+        $token = \bin2hex(\random_bytes(16));
+        $deadline = \hrtime(true) + $this->lockWaitMs * 1_000_000;
+        while (!$ops->setNx($lockKey, $token, $this->lockTtlSeconds)) {
+            if (\hrtime(true) >= $deadline) {
+                \trigger_error(
+                    \sprintf('ephpm session lock for %s not acquired within %d ms; reading without the lock', $id, $this->lockWaitMs),
+                    \E_USER_WARNING
+                );
+
+                return;
+            }
+            \usleep(1000);
+        }
+        $this->lockKey = $lockKey;
+        $this->lockToken = $token;
+    }
+
+    private function releaseLock(): void
+    {
+        if ($this->lockKey !== null && $this->lockToken !== null) {
+            $ops = $this->ops;
+            \assert($ops instanceof LockingKvOpsInterface);
+            $ops->delIf($this->lockKey, $this->lockToken);
+        }
+        $this->lockKey = null;
+        $this->lockToken = null;
+    }
+}

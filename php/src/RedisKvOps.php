@@ -1,0 +1,102 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Ephpm\SessionHandler;
+
+/**
+ * Redis through phpredis (\Redis or \RedisCluster), with the semantics of
+ * the ephpm_kv functions. The connection must not use a serializer or
+ * compression option that changes the stored bytes.
+ */
+final class RedisKvOps implements LockingKvOpsInterface
+{
+    /** Compare-and-delete: removes KEYS[1] only when its value is ARGV[1]. */
+    private const DEL_IF_SCRIPT = <<<'LUA'
+        if redis.call('GET', KEYS[1]) == ARGV[1] then
+            return redis.call('DEL', KEYS[1])
+        end
+        return 0
+        LUA;
+
+    public function __construct(private readonly \Redis|\RedisCluster $redis)
+    {
+    }
+
+    public function get(string $key): ?string
+    {
+        $value = $this->redis->get($key);
+
+        return \is_string($value) ? $value : null;
+    }
+
+    public function set(string $key, string $value, int $ttlSeconds = 0): bool
+    {
+        $result = $ttlSeconds > 0
+            ? $this->redis->set($key, $value, ['EX' => $ttlSeconds])
+            : $this->redis->set($key, $value);
+
+        return $result === true;
+    }
+
+    public function del(string $key): int
+    {
+        return (int) $this->redis->del($key);
+    }
+
+    public function exists(string $key): bool
+    {
+        return (int) $this->redis->exists($key) > 0;
+    }
+
+    public function incrBy(string $key, int $delta): int
+    {
+        try {
+            $result = $this->redis->incrBy($key, $delta);
+        } catch (\RedisException|\RedisClusterException $e) {
+            throw new \RuntimeException(\sprintf('INCRBY on key "%s" failed: %s', $key, $e->getMessage()), 0, $e);
+        }
+        if (!\is_int($result)) {
+            $error = $this->redis->getLastError();
+            $this->redis->clearLastError();
+            throw new \RuntimeException(\sprintf(
+                'the value at key "%s" is not an integer: %s',
+                $key,
+                $error ?? 'INCRBY failed'
+            ));
+        }
+
+        return $result;
+    }
+
+    public function expire(string $key, int $ttlSeconds): bool
+    {
+        if ($ttlSeconds <= 0) {
+            return false;
+        }
+
+        return (bool) $this->redis->expire($key, $ttlSeconds);
+    }
+
+    public function ttl(string $key): int
+    {
+        return (int) $this->redis->ttl($key);
+    }
+
+    public function pttl(string $key): int
+    {
+        return (int) $this->redis->pttl($key);
+    }
+
+    public function setNx(string $key, string $value, int $ttlSeconds): bool
+    {
+        $options = $ttlSeconds > 0 ? ['NX', 'EX' => $ttlSeconds] : ['NX'];
+
+        return $this->redis->set($key, $value, $options) === true;
+    }
+
+    public function delIf(string $key, string $value): bool
+    {
+        return (int) $this->redis->eval(self::DEL_IF_SCRIPT, [$key, $value], 1) === 1;
+    }
+}

@@ -1,0 +1,374 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Ephpm\SessionHandler\Tests;
+
+use Ephpm\SessionHandler\InMemoryKvOps;
+use Ephpm\SessionHandler\KvSessionHandler;
+use Ephpm\SessionHandler\SapiKvOps;
+use PHPUnit\Framework\TestCase;
+
+final class KvSessionHandlerTest extends TestCase
+{
+    private int $now = 1_000_000;
+
+    private InMemoryKvOps $ops;
+
+    /** @var list<array{int, string}> warnings raised while a test's error handler was installed */
+    private array $warnings = [];
+
+    protected function setUp(): void
+    {
+        $this->ops = new InMemoryKvOps(fn (): int => $this->now);
+    }
+
+    private function handler(?int $ttl = 100, bool $locking = false, int $lockWaitMs = 5000, int $lockTtlSeconds = 30): KvSessionHandler
+    {
+        return new KvSessionHandler('s:', $ttl, $this->ops, $locking, $lockWaitMs, $lockTtlSeconds);
+    }
+
+    /** Runs $fn collecting warnings instead of letting PHPUnit turn them into exceptions. */
+    private function collectingWarnings(callable $fn): mixed
+    {
+        set_error_handler(function (int $errno, string $message): bool {
+            $this->warnings[] = [$errno, $message];
+
+            return true;
+        });
+        try {
+            return $fn();
+        } finally {
+            restore_error_handler();
+        }
+    }
+
+    public function testOpenAndCloseReturnTrue(): void
+    {
+        $h = $this->handler();
+        self::assertTrue($h->open('/unused', 'PHPSESSID'));
+        self::assertTrue($h->close());
+    }
+
+    public function testReadOfMissingSessionIsEmptyString(): void
+    {
+        self::assertSame('', $this->handler()->read('nosuch'));
+    }
+
+    public function testWriteThenReadUsesPrefixAndTtl(): void
+    {
+        $h = $this->handler(100);
+        self::assertTrue($h->write('abc', 'a|s:1:"x";'));
+        self::assertSame('a|s:1:"x";', $this->ops->get('s:abc'));
+        self::assertSame(100, $this->ops->ttl('s:abc'));
+        self::assertSame('a|s:1:"x";', $h->read('abc'));
+        $this->now += 100_000;
+        self::assertSame('', $h->read('abc'), 'the session expires after its TTL');
+    }
+
+    public function testDefaultPrefix(): void
+    {
+        $h = new KvSessionHandler(ops: $this->ops);
+        $h->write('id1', 'data');
+        self::assertSame('data', $this->ops->get('php_session:id1'));
+    }
+
+    public function testTtlDefaultsToGcMaxlifetime(): void
+    {
+        // bootstrap.php sets session.gc_maxlifetime = 1234
+        self::assertSame('1234', ini_get('session.gc_maxlifetime'));
+        $h = new KvSessionHandler('s:', null, $this->ops);
+        $h->write('id', 'x');
+        self::assertSame(1234, $this->ops->ttl('s:id'));
+    }
+
+    public function testTtlFallsBackTo1440WhenGcMaxlifetimeIsZero(): void
+    {
+        self::assertSame("1440\n", $this->runFixture('default_ttl.php', ['-d', 'session.gc_maxlifetime=0']));
+        self::assertSame("77\n", $this->runFixture('default_ttl.php', ['-d', 'session.gc_maxlifetime=77']));
+    }
+
+    public function testExplicitTtlWins(): void
+    {
+        $h = $this->handler(5);
+        $h->write('id', 'x');
+        self::assertSame(5000, $this->ops->pttl('s:id'));
+    }
+
+    public function testWriteOverwritesAndResetsTtl(): void
+    {
+        $h = $this->handler(100);
+        $h->write('id', 'one');
+        $this->now += 60_000;
+        $h->write('id', 'two');
+        self::assertSame('two', $h->read('id'));
+        self::assertSame(100_000, $this->ops->pttl('s:id'));
+    }
+
+    public function testUpdateTimestampRefreshesTtlWithoutRewriting(): void
+    {
+        $h = $this->handler(100);
+        $h->write('id', 'stored');
+        $this->now += 70_000;
+        self::assertSame(30_000, $this->ops->pttl('s:id'));
+        self::assertTrue($h->updateTimestamp('id', 'other'));
+        self::assertSame(100_000, $this->ops->pttl('s:id'));
+        self::assertSame('stored', $this->ops->get('s:id'), 'updateTimestamp only touches the TTL');
+    }
+
+    public function testUpdateTimestampWritesWhenTheKeyVanished(): void
+    {
+        $h = $this->handler(100);
+        $h->write('id', 'old');
+        $this->now += 100_000;
+        self::assertFalse($this->ops->exists('s:id'));
+        self::assertTrue($h->updateTimestamp('id', 'data'));
+        self::assertSame('data', $this->ops->get('s:id'));
+        self::assertSame(100, $this->ops->ttl('s:id'));
+    }
+
+    public function testDestroy(): void
+    {
+        $h = $this->handler();
+        $h->write('id', 'x');
+        self::assertTrue($h->destroy('id'));
+        self::assertFalse($this->ops->exists('s:id'));
+        self::assertTrue($h->destroy('id'), 'destroying a missing session succeeds');
+        self::assertTrue($h->destroy('never-existed'));
+    }
+
+    public function testGcReturnsZero(): void
+    {
+        self::assertSame(0, $this->handler()->gc(1440));
+    }
+
+    public function testValidateId(): void
+    {
+        $h = $this->handler(100);
+        self::assertFalse($h->validateId('id'));
+        $h->write('id', '');
+        self::assertTrue($h->validateId('id'), 'an empty session is still a session');
+        $this->now += 100_000;
+        self::assertFalse($h->validateId('id'), 'an expired session is not valid');
+    }
+
+    public function testCreateSid(): void
+    {
+        $h = $this->handler();
+        $a = $h->create_sid();
+        $b = $h->create_sid();
+        self::assertNotSame($a, $b);
+        $length = (int) ini_get('session.sid_length');
+        self::assertMatchesRegularExpression('/\A[a-zA-Z0-9,-]{' . $length . '}\z/', $a);
+        self::assertFalse($h->validateId($a));
+    }
+
+    public function testBinaryDataKeptExactly(): void
+    {
+        $h = $this->handler();
+        $data = implode('', array_map('chr', range(0, 255))) . "\0";
+        self::assertTrue($h->write('bin', $data));
+        self::assertSame($data, $this->ops->get('s:bin'));
+        self::assertSame($data, $h->read('bin'));
+    }
+
+    /** @return iterable<string, array{string}> */
+    public static function serializeHandlers(): iterable
+    {
+        yield 'php' => ['php'];
+        yield 'php_binary' => ['php_binary'];
+        yield 'php_serialize' => ['php_serialize'];
+        if (\extension_loaded('igbinary')) {
+            yield 'igbinary' => ['igbinary'];
+        }
+    }
+
+    /** @dataProvider serializeHandlers */
+    public function testRealSessionBytesKeptExactly(string $serializer): void
+    {
+        $args = $serializer === 'igbinary' ? ['-d', 'extension=igbinary.so'] : [];
+        $out = $this->runFixture('session_roundtrip.php', [...$args], [$serializer]);
+        $result = json_decode($out, true, 8, JSON_THROW_ON_ERROR);
+        self::assertNotSame('', base64_decode($result['encoded'], true));
+        self::assertSame($result['encoded'], $result['stored'], 'the store holds exactly the bytes PHP encoded');
+        self::assertTrue($result['same_session'], 'reading the session back gives the same $_SESSION');
+    }
+
+    public function testDefaultOpsAreTheExtension(): void
+    {
+        if (\function_exists('ephpm_kv_get')) {
+            $prefix = 'handler-default:' . bin2hex(random_bytes(8)) . ':';
+            $h = new KvSessionHandler($prefix, 60);
+            self::assertTrue($h->write('id', "x\0y"));
+            self::assertSame("x\0y", ephpm_kv_get($prefix . 'id'));
+            self::assertSame("x\0y", $h->read('id'));
+            self::assertTrue($h->destroy('id'));
+        } else {
+            $this->expectException(\RuntimeException::class);
+            $this->expectExceptionMessage('the ephpm_kv extension is not loaded');
+            new SapiKvOps();
+        }
+    }
+
+    public function testLockingNeedsLockingOps(): void
+    {
+        new KvSessionHandler('s:', 10, new PlainKvOps(), false);
+        $this->expectException(\InvalidArgumentException::class);
+        new KvSessionHandler('s:', 10, new PlainKvOps(), true);
+    }
+
+    public function testLockingIsOffByDefault(): void
+    {
+        $h = $this->handler();
+        $h->read('id');
+        self::assertFalse($this->ops->exists('s:lock:id'));
+    }
+
+    public function testReadTakesTheLockAndCloseReleasesIt(): void
+    {
+        $h = $this->handler(locking: true);
+        self::assertSame('', $h->read('id'));
+        $token = $this->ops->get('s:lock:id');
+        self::assertIsString($token);
+        self::assertMatchesRegularExpression('/\A[0-9a-f]{32}\z/', $token);
+        self::assertSame(30, $this->ops->ttl('s:lock:id'));
+        $h->write('id', 'data');
+        self::assertTrue($h->close());
+        self::assertFalse($this->ops->exists('s:lock:id'));
+        self::assertSame('data', $this->ops->get('s:id'));
+    }
+
+    public function testDestroyReleasesTheLock(): void
+    {
+        $h = $this->handler(locking: true);
+        $h->read('id');
+        self::assertTrue($this->ops->exists('s:lock:id'));
+        self::assertTrue($h->destroy('id'));
+        self::assertFalse($this->ops->exists('s:lock:id'));
+    }
+
+    public function testSecondHandlerWaitsThenGetsTheLockAfterRelease(): void
+    {
+        $ops = new HookedKvOps($this->ops);
+        $first = new KvSessionHandler('s:', 100, $ops, true);
+        $second = new KvSessionHandler('s:', 100, $ops, true, 5000);
+        self::assertSame('', $first->read('id'));
+
+        // While the second handler polls, the first one finishes its request.
+        $ops->afterFailedSetNx = static function (int $failures) use ($first): void {
+            if ($failures === 5) {
+                $first->write('id', 'written by first');
+                $first->close();
+            }
+        };
+        $data = $this->collectingWarnings(static fn () => $second->read('id'));
+        self::assertSame('written by first', $data);
+        self::assertSame(5, $ops->failedSetNx, 'the second handler polled until the lock was released');
+        self::assertSame([], $this->warnings);
+        self::assertTrue($this->ops->exists('s:lock:id'), 'the second handler now holds the lock');
+        $second->close();
+        self::assertFalse($this->ops->exists('s:lock:id'));
+    }
+
+    public function testHeldLockTimesOutWithOneWarningAndReadsAnyway(): void
+    {
+        $first = $this->handler(locking: true);
+        $first->read('id');
+        $first->write('id', 'data');
+        $firstToken = $this->ops->get('s:lock:id');
+
+        $second = $this->handler(locking: true, lockWaitMs: 30);
+        $start = hrtime(true);
+        $data = $this->collectingWarnings(static fn () => $second->read('id'));
+        $elapsedMs = (hrtime(true) - $start) / 1e6;
+
+        self::assertSame('data', $data);
+        self::assertGreaterThanOrEqual(30, $elapsedMs);
+        self::assertSame(
+            [[E_USER_WARNING, 'ephpm session lock for id not acquired within 30 ms; reading without the lock']],
+            $this->warnings
+        );
+        // The second handler never owned the lock: its close must not release it.
+        $second->write('id', 'second');
+        $second->close();
+        self::assertSame($firstToken, $this->ops->get('s:lock:id'));
+        $first->close();
+        self::assertFalse($this->ops->exists('s:lock:id'));
+    }
+
+    public function testOnlyTheOwnersTokenReleases(): void
+    {
+        $first = $this->handler(locking: true);
+        $first->read('id');
+        $token = $this->ops->get('s:lock:id');
+        self::assertIsString($token);
+        self::assertFalse($this->ops->delIf('s:lock:id', bin2hex(random_bytes(16))));
+        // The lock expires and someone else takes it: the old owner's close leaves it alone.
+        $this->now += 30_000;
+        $second = $this->handler(locking: true);
+        $second->read('id');
+        $secondToken = $this->ops->get('s:lock:id');
+        self::assertNotSame($token, $secondToken);
+        $first->close();
+        self::assertSame($secondToken, $this->ops->get('s:lock:id'));
+        $second->close();
+        self::assertFalse($this->ops->exists('s:lock:id'));
+    }
+
+    public function testLockOfADeadHolderExpiresAfterItsTtl(): void
+    {
+        $dead = $this->handler(locking: true, lockTtlSeconds: 10);
+        $dead->read('id');
+        unset($dead); // never closed, as if its process had died
+        self::assertSame(10_000, $this->ops->pttl('s:lock:id'));
+
+        $this->now += 9_999;
+        $waiting = $this->handler(locking: true, lockWaitMs: 5);
+        $this->collectingWarnings(static fn () => $waiting->read('id'));
+        self::assertCount(1, $this->warnings, 'the lock is still held 1 ms before it expires');
+        $waiting->close();
+
+        $this->warnings = [];
+        $this->now += 1;
+        $next = $this->handler(locking: true, lockWaitMs: 5);
+        $this->collectingWarnings(static fn () => $next->read('id'));
+        self::assertSame([], $this->warnings, 'the expired lock is free');
+        self::assertSame(30, $this->ops->ttl('s:lock:id'));
+    }
+
+    public function testReadingAnotherIdReleasesThePreviousLock(): void
+    {
+        $h = $this->handler(locking: true);
+        $h->read('a');
+        $h->read('a');
+        self::assertTrue($this->ops->exists('s:lock:a'));
+        $h->read('b');
+        self::assertFalse($this->ops->exists('s:lock:a'));
+        self::assertTrue($this->ops->exists('s:lock:b'));
+        $h->close();
+        self::assertFalse($this->ops->exists('s:lock:b'));
+    }
+
+    /**
+     * Runs a script of tests/fixtures in a fresh php process (no php.ini) and
+     * returns its stdout.
+     *
+     * @param list<string> $phpArgs
+     * @param list<string> $scriptArgs
+     */
+    private function runFixture(string $script, array $phpArgs, array $scriptArgs = []): string
+    {
+        $cmd = [PHP_BINARY, '-n', ...$phpArgs, __DIR__ . '/fixtures/' . $script, ...$scriptArgs];
+        $proc = proc_open($cmd, [1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes);
+        self::assertIsResource($proc);
+        $out = stream_get_contents($pipes[1]);
+        $err = stream_get_contents($pipes[2]);
+        fclose($pipes[1]);
+        fclose($pipes[2]);
+        $status = proc_close($proc);
+        self::assertSame(0, $status, "{$script} failed: {$err}{$out}");
+        self::assertSame('', $err, "{$script} wrote to stderr");
+
+        return (string) $out;
+    }
+}

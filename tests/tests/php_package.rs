@@ -1,0 +1,134 @@
+//! Runs the PHPUnit suite of the composer package `ephpm/session-handler`
+//! (`php/`) with Debian's PHPUnit, and fails unless every test ran and
+//! passed: the session handler's unit tests and the KvOps contract on all
+//! three backends (in memory, the ephpm_kv extension from [`ext_so`], and
+//! Redis through phpredis on a private `redis-server`).
+//!
+//! Needs `redis-server`, `php8.2-redis` (phpredis, with igbinary) and
+//! `phpunit` installed. The PHP runs with `-n` (no php.ini), so the
+//! extensions PHPUnit needs that Debian builds as shared objects are loaded
+//! explicitly.
+
+use ephpm_shm_tests::{ext_so, repo_root};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Shared extensions loaded besides ours: what PHPUnit requires beyond the
+/// built-in ones, then phpredis (which links against igbinary, so that first).
+const PHP_EXTENSIONS: &[&str] = &[
+    "dom.so",
+    "mbstring.so",
+    "tokenizer.so",
+    "xml.so",
+    "xmlwriter.so",
+    "igbinary.so",
+    "redis.so",
+];
+
+/// A `redis-server` on a unix socket only, with no persistence; stopped by
+/// PID when dropped (also when the test panics).
+struct Redis {
+    child: Child,
+    socket: PathBuf,
+}
+
+impl Redis {
+    fn start(dir: &Path) -> Redis {
+        let socket = dir.join("redis.sock");
+        let log = std::fs::File::create(dir.join("redis.log")).expect("create redis.log");
+        let child = Command::new("redis-server")
+            .args(["--port", "0", "--unixsocket"])
+            .arg(&socket)
+            .args(["--save", "", "--appendonly", "no"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dup log"))
+            .stderr(log)
+            .spawn()
+            .expect("start redis-server (install redis-server)");
+        let mut redis = Redis { child, socket };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !redis.socket.exists() {
+            if let Some(status) = redis.child.try_wait().expect("wait redis-server") {
+                panic!(
+                    "redis-server exited with {status}: {}",
+                    std::fs::read_to_string(dir.join("redis.log")).unwrap_or_default()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not create {} within 10 s",
+                redis.socket.display()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        redis
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let pid = libc::pid_t::try_from(self.child.id()).expect("pid fits pid_t");
+        // SAFETY: signalling our own child, which has not been reaped yet.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(_)) | Err(_) => return,
+                Ok(None) if Instant::now() >= deadline => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    return;
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+    }
+}
+
+#[test]
+fn session_handler_phpunit_suite_passes_on_all_backends() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let redis = Redis::start(dir.path());
+
+    let mut cmd = Command::new("php");
+    cmd.arg("-n")
+        .arg("-d")
+        .arg(format!("extension={}", ext_so().display()));
+    for ext in PHP_EXTENSIONS {
+        cmd.arg("-d").arg(format!("extension={ext}"));
+    }
+    cmd.arg("-d")
+        .arg(format!("ephpm_kv.dir={}", dir.path().display()))
+        .args(["-d", "ephpm_kv.name=pkgtest", "/usr/bin/phpunit", "-c"])
+        .arg(repo_root().join("php/phpunit.xml.dist"))
+        .env("REDIS_SOCKET", &redis.socket)
+        .current_dir(repo_root().join("php"));
+    let out = cmd
+        .output()
+        .expect("run php /usr/bin/phpunit (install phpunit)");
+    let output = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(redis);
+
+    assert!(
+        out.status.success(),
+        "phpunit failed ({}):\n{output}",
+        out.status
+    );
+    assert!(
+        output.contains("OK ("),
+        "phpunit did not report OK:\n{output}"
+    );
+    for word in ["Skipped", "Risky", "Incomplete"] {
+        assert!(
+            !output.contains(word),
+            "phpunit reported {word} tests (every backend must run):\n{output}"
+        );
+    }
+}
