@@ -6,7 +6,9 @@
 //! locking and none with it, and three installation recipes.
 
 use ephpm_shm_tests::repo_root;
-use ephpm_shm_tests::servers::{Endpoint, Fpm, Nginx, Pool, Site, REQUEST_TIMEOUT};
+use ephpm_shm_tests::servers::{
+    signal, wait_for, Endpoint, Fpm, Nginx, Pool, Site, REQUEST_TIMEOUT,
+};
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::{Read, Write};
@@ -532,4 +534,41 @@ echo getmypid(), ' ', $_SESSION['n'] ?? 0, ' ', session_id(), "\n";"#;
     // The next request is not kept waiting by a stale lock (it would warn).
     let (_, n, _) = parse_counter(&browser.page("counter.php"));
     assert_eq!(n, 1);
+}
+
+#[test]
+fn lock_of_a_killed_worker_expires() {
+    let (site, fpm, nginx) = servers(vec![Pool::new("main")]);
+    // Lock TTL 1 s, waits up to 4 s.
+    let args = "'php_session:', null, null, true, 4000, 1";
+    site.page("counter.php", &session_page("", args, COUNTER_BODY));
+    let hold = r#"session_start();
+ephpm_kv_set('holder', (string) getmypid());
+sleep(30);
+echo 'not killed';"#;
+    site.page("hold.php", &session_page("", args, hold));
+    let main = nginx.pool("main");
+    let mut browser = Browser::new(&main);
+    browser.page("counter.php");
+    let sid = browser.sid();
+    let holder_browser = browser.clone();
+    let holder = thread::spawn(move || get(&holder_browser.endpoint, "hold.php", Some(&sid)));
+    let pid: u32 = wait_for(Duration::from_secs(10), "hold.php to take the lock", || {
+        main.kv("get", "holder", "")
+            .json
+            .trim_matches('"')
+            .parse()
+            .ok()
+    });
+    assert!(fpm.workers().contains(&pid), "holder {pid} is a worker");
+    let lock_key = format!("php_session:lock:{}", browser.sid());
+    assert_eq!(main.kv("exists", &lock_key, "").json, "true");
+    assert!(signal(pid, libc::SIGKILL));
+    let answer = holder.join().unwrap();
+    assert_ne!(answer.body, "not killed");
+    // The dead worker's lock expires within its 1 s TTL; the next request
+    // gets it (no warning) and sees the data.
+    let (_, n, _) = parse_counter(&browser.page("counter.php"));
+    assert_eq!(n, 2);
+    assert_eq!(main.kv("exists", &lock_key, "").json, "false");
 }
