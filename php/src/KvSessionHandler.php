@@ -24,7 +24,8 @@ final class KvSessionHandler implements \SessionHandlerInterface, \SessionUpdate
 {
     private readonly KvOpsInterface $ops;
 
-    private readonly int $ttlSeconds;
+    /** Fixed TTL, or null to follow session.gc_maxlifetime at each write. */
+    private readonly ?int $ttlSeconds;
 
     /** The lock this handler holds: its key and owner token. */
     private ?string $lockKey = null;
@@ -48,7 +49,17 @@ final class KvSessionHandler implements \SessionHandlerInterface, \SessionUpdate
             ));
         }
         $this->ops = $ops;
-        $this->ttlSeconds = $ttlSeconds ?? (((int) \ini_get('session.gc_maxlifetime')) ?: 1440);
+        $this->ttlSeconds = $ttlSeconds;
+    }
+
+    /**
+     * The TTL of a write: the one given to the constructor, else the current
+     * session.gc_maxlifetime (read at each write, so options passed to
+     * session_start() or set after the handler was built count), 1440 when unset.
+     */
+    private function ttl(): int
+    {
+        return $this->ttlSeconds ?? (((int) \ini_get('session.gc_maxlifetime')) ?: 1440);
     }
 
     public function open(string $path, string $name): bool
@@ -74,12 +85,12 @@ final class KvSessionHandler implements \SessionHandlerInterface, \SessionUpdate
 
     public function write(string $id, string $data): bool
     {
-        return $this->ops->set($this->prefix . $id, $data, $this->ttlSeconds);
+        return $this->ops->set($this->prefix . $id, $data, $this->ttl());
     }
 
     public function updateTimestamp(string $id, string $data): bool
     {
-        return $this->ops->expire($this->prefix . $id, $this->ttlSeconds)
+        return $this->ops->expire($this->prefix . $id, $this->ttl())
             || $this->write($id, $data);
     }
 

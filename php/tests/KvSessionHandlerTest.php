@@ -88,6 +88,11 @@ final class KvSessionHandlerTest extends TestCase
         self::assertSame("77\n", $this->runFixture('default_ttl.php', ['-d', 'session.gc_maxlifetime=77']));
     }
 
+    public function testTtlFollowsGcMaxlifetimeChangedAfterConstruction(): void
+    {
+        self::assertSame("5\n9\n", $this->runFixture('ttl_set_after_handler.php', []));
+    }
+
     public function testExplicitTtlWins(): void
     {
         $h = $this->handler(5);
