@@ -132,3 +132,63 @@ fn session_handler_phpunit_suite_passes_on_all_backends() {
         );
     }
 }
+
+/// The README's install recipe: `composer require` from this repository as a
+/// path repository, with Packagist off (it is unreachable here), then the
+/// one-line setup storing a session through the installed package.
+#[test]
+fn composer_installs_the_package_offline_from_a_path_repository() {
+    let project = tempfile::tempdir().expect("temp dir");
+    let composer = |args: &[&str]| {
+        let out = Command::new("composer")
+            .args(args)
+            .arg("--no-interaction")
+            .current_dir(project.path())
+            .env("COMPOSER_ALLOW_SUPERUSER", "1")
+            .env("COMPOSER_HOME", project.path().join(".composer"))
+            .output()
+            .expect("run composer (apt-get install composer)");
+        assert!(
+            out.status.success(),
+            "composer {args:?} failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    std::fs::write(project.path().join("composer.json"), "{}\n").expect("composer.json");
+    let repo = format!(
+        r#"{{"type": "path", "url": "{}"}}"#,
+        repo_root().join("php").display()
+    );
+    composer(&["config", "repositories.ephpm-shm", &repo]);
+    composer(&["config", "repo.packagist", "false"]);
+    composer(&["require", "ephpm/session-handler:@dev"]);
+
+    let page = r#"
+        require 'vendor/autoload.php';
+        session_set_save_handler(new \Ephpm\SessionHandler\KvSessionHandler(), true);
+        session_id('recipe0123456789abcdef');
+        session_start();
+        $_SESSION['who'] = 'composer';
+        session_write_close();
+        echo ephpm_kv_get('php_session:recipe0123456789abcdef');
+    "#;
+    let out = Command::new("php")
+        .arg("-n")
+        .arg("-d")
+        .arg(format!("extension={}", ext_so().display()))
+        .arg("-d")
+        .arg(format!("ephpm_kv.dir={}", project.path().display()))
+        .arg("-r")
+        .arg(page)
+        .current_dir(project.path())
+        .output()
+        .expect("run php");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout,
+        r#"who|s:8:"composer";"#,
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
