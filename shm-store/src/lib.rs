@@ -133,6 +133,11 @@ impl Store {
         self.segment.path()
     }
 
+    /// When the segment was created, in milliseconds since the Unix epoch.
+    pub fn created_unix_ms(&self) -> u64 {
+        self.segment.created_unix_ms()
+    }
+
     pub fn geometry(&self) -> Geometry {
         *self.segment.geometry()
     }

@@ -30,6 +30,8 @@ pub(crate) struct Segment {
     geometry: Geometry,
     path: PathBuf,
     created: bool,
+    /// When the segment was created (Unix ms), from its header.
+    created_unix_ms: u64,
 }
 
 impl std::fmt::Debug for Segment {
@@ -279,6 +281,7 @@ impl Segment {
             geometry,
             path,
             created: false,
+            created_unix_ms: header.created_unix_ms,
         })
     }
 
@@ -315,11 +318,13 @@ impl Segment {
             });
         }
         let map = Self::map(file, &path, geometry.total_size)?;
+        let ready = header_for(&geometry, MAGIC_READY);
         let segment = Segment {
             map,
             geometry,
             path,
             created: true,
+            created_unix_ms: ready.created_unix_ms,
         };
         for i in 0..geometry.stripes as usize {
             // SAFETY: the segment is not marked ready, and we hold the file's
@@ -336,7 +341,7 @@ impl Segment {
             }
         }
         // Written last: from here on the segment is ready.
-        write_header(file, &segment.path, &header_for(&geometry, MAGIC_READY))?;
+        write_header(file, &segment.path, &ready)?;
         Ok(segment)
     }
 
@@ -346,6 +351,10 @@ impl Segment {
 
     pub(crate) fn path(&self) -> &Path {
         &self.path
+    }
+
+    pub(crate) fn created_unix_ms(&self) -> u64 {
+        self.created_unix_ms
     }
 
     pub(crate) fn created(&self) -> bool {
