@@ -1,0 +1,632 @@
+//! Runs the real `ephpm-shm` binary against stores created with shm-store in
+//! a private directory (`--dir`).
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use shm_store::{Store, StoreConfig};
+use std::io::{Seek, SeekFrom, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const HELPER_ENV: &str = "EPHPM_SHM_TEST_HELPER";
+
+fn bin(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ephpm-shm"));
+    cmd.arg("--dir").arg(dir).timeout(Duration::from_secs(120));
+    cmd
+}
+
+fn make(dir: &Path, name: &str, size: u64) -> Store {
+    Store::open(&StoreConfig::new(name).dir(dir).size(size)).unwrap()
+}
+
+fn stdout_of(cmd: &mut Command) -> String {
+    let out = cmd.assert().success().get_output().stdout.clone();
+    String::from_utf8(out).unwrap()
+}
+
+/// Re-executes this test binary as a helper process (see `helper_process`).
+fn spawn_helper(args: &str) -> std::process::Child {
+    std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["helper_process", "--exact", "--nocapture"])
+        .env(HELPER_ENV, args)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Not a test on its own: does the work of a helper process when re-executed
+/// with `EPHPM_SHM_TEST_HELPER` set.
+#[test]
+fn helper_process() {
+    let Ok(spec) = std::env::var(HELPER_ENV) else {
+        return;
+    };
+    let parts: Vec<&str> = spec.split('|').collect();
+    let dir = Path::new(parts[1]);
+    let store = Store::attach(dir, parts[2]).unwrap();
+    match parts[0] {
+        "writer" => {
+            let id = parts[3];
+            let iterations: usize = parts[4].parse().unwrap();
+            for i in 0..iterations {
+                let key = format!("w{id}:{}", i % 300);
+                let value = vec![b'v'; 10 + (i * 37) % 900];
+                let ttl = (i % 3 == 0).then(|| Duration::from_secs(60));
+                store.set(key.as_bytes(), &value, ttl).unwrap();
+                if i % 7 == 0 {
+                    store
+                        .del(format!("w{id}:{}", (i / 7) % 300).as_bytes())
+                        .unwrap();
+                }
+            }
+        }
+        "mapper" => {
+            let ready = Path::new(parts[3]);
+            let stop = Path::new(parts[4]);
+            std::fs::write(ready, b"ready").unwrap();
+            let start = Instant::now();
+            while !stop.exists() && start.elapsed() < Duration::from_secs(60) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            drop(store);
+        }
+        other => panic!("unknown helper {other}"),
+    }
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    let dir = tempfile::tempdir().unwrap();
+    bin(dir.path())
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Exit codes").and(predicate::str::contains("--dir")));
+    for sub in [
+        "list",
+        "stats",
+        "keys",
+        "get",
+        "ttl",
+        "set",
+        "del",
+        "expire",
+        "verify",
+        "flush",
+        "create",
+        "rm",
+        "session",
+        "watch",
+        "completions",
+    ] {
+        bin(dir.path())
+            .args([sub, "--help"])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("Usage: ephpm-shm"));
+    }
+    bin(dir.path())
+        .arg("nonsense")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unrecognized subcommand"));
+}
+
+#[test]
+fn list_text_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = make(dir.path(), "alpha", 1 << 20);
+    for i in 0..10 {
+        a.set(format!("k{i}").as_bytes(), b"value", None).unwrap();
+    }
+    make(dir.path(), "beta", 1 << 20);
+    // A world-readable store and a file that is not a segment.
+    make(dir.path(), "open", 1 << 20);
+    let open_path = dir.path().join("ephpm_kv.open");
+    std::fs::set_permissions(&open_path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let junk_path = dir.path().join("ephpm_kv.junk");
+    std::fs::write(&junk_path, vec![7u8; 8192]).unwrap();
+    std::fs::set_permissions(&junk_path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::write(dir.path().join("unrelated"), b"x").unwrap();
+
+    let text = stdout_of(bin(dir.path()).arg("list"));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 5, "{text}");
+    assert!(lines[0].starts_with("NAME"));
+    let alpha = lines.iter().find(|l| l.starts_with("alpha")).unwrap();
+    assert!(alpha.contains("0600") && alpha.contains(" 10 "), "{alpha}");
+    assert!(alpha.contains("1.0 MiB"), "{alpha}");
+    let created = alpha.rsplit("  ").next().unwrap();
+    assert_eq!(created.len(), 19, "{created}");
+    let open = lines.iter().find(|l| l.starts_with("open")).unwrap();
+    assert!(
+        open.contains("0644") && open.contains("error: refusing"),
+        "{open}"
+    );
+    let junk = lines.iter().find(|l| l.starts_with("junk")).unwrap();
+    assert!(
+        junk.contains("error:") && junk.contains("not an ephpm-shm segment"),
+        "{junk}"
+    );
+
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout_of(bin(dir.path()).args(["list", "--json"]))).unwrap();
+    let rows = json.as_array().unwrap();
+    assert_eq!(rows.len(), 4);
+    let alpha = rows.iter().find(|r| r["name"] == "alpha").unwrap();
+    assert_eq!(alpha["entries"], 10);
+    assert_eq!(alpha["mode"], "0600");
+    assert_eq!(alpha["size"], 1 << 20);
+    assert!(alpha["error"].is_null());
+    let open = rows.iter().find(|r| r["name"] == "open").unwrap();
+    assert!(open["error"].as_str().unwrap().contains("refusing"));
+    assert!(open["entries"].is_null());
+}
+
+#[test]
+fn stats_text_json_prometheus() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = make(dir.path(), "st", 4 << 20);
+    for i in 0..42 {
+        s.set(format!("key{i}").as_bytes(), b"0123456789", None)
+            .unwrap();
+    }
+    s.get(b"key1").unwrap();
+    s.get(b"key2").unwrap();
+    s.get(b"nope").unwrap();
+
+    let text = stdout_of(bin(dir.path()).args(["stats", "st"]));
+    for needle in [
+        "entries:      42",
+        "hits:         2",
+        "misses:       1",
+        "hit ratio:    66.7%",
+        "stripe load:  entries min",
+        "layout:       version",
+        "ephpm_kv.st",
+    ] {
+        assert!(text.contains(needle), "{needle} missing in\n{text}");
+    }
+
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout_of(bin(dir.path()).args(["stats", "st", "--json"]))).unwrap();
+    assert_eq!(json["entries"], 42);
+    assert_eq!(json["hits"], 2);
+    assert_eq!(json["misses"], 1);
+    assert_eq!(json["layout_version"], shm_store::LAYOUT_VERSION);
+    assert_eq!(
+        json["used_bytes"].as_u64().unwrap() + json["free_bytes"].as_u64().unwrap(),
+        json["capacity_bytes"].as_u64().unwrap()
+    );
+    assert_eq!(
+        json["stripes"].as_u64().unwrap(),
+        u64::from(s.geometry().stripes)
+    );
+    assert!(
+        json["stripe_entries_max"].as_u64().unwrap()
+            >= json["stripe_entries_min"].as_u64().unwrap()
+    );
+
+    let prom = stdout_of(bin(dir.path()).args(["stats", "st", "--format", "prometheus"]));
+    assert!(prom.contains("# HELP ephpm_kv_entries "));
+    assert!(prom.contains("# TYPE ephpm_kv_entries gauge"));
+    assert!(prom.contains("# TYPE ephpm_kv_hits_total counter"));
+    assert!(
+        prom.lines()
+            .any(|l| l == "ephpm_kv_entries{store=\"st\"} 42"),
+        "{prom}"
+    );
+    assert!(prom
+        .lines()
+        .any(|l| l == "ephpm_kv_misses_total{store=\"st\"} 1"));
+    for line in prom.lines().filter(|l| !l.starts_with('#')) {
+        let (metric, value) = line.split_once(' ').unwrap();
+        assert!(metric.starts_with("ephpm_kv_") && metric.ends_with("{store=\"st\"}"));
+        value.parse::<f64>().unwrap();
+    }
+}
+
+#[test]
+fn keys_match_limit_and_escaping() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = make(dir.path(), "k", 1 << 20);
+    s.set(b"php_session:abc", b"12345", Some(Duration::from_secs(100)))
+        .unwrap();
+    s.set(b"php_session:abd", b"1", None).unwrap();
+    s.set(b"user:1", b"alice", None).unwrap();
+    s.set(b"bin\x00\xff", b"", None).unwrap();
+
+    let all = stdout_of(bin(dir.path()).args(["keys", "k"]));
+    let mut lines: Vec<&str> = all.lines().collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "bin\\x00\\xff\t0\t-",
+            "php_session:abc\t5\t100",
+            "php_session:abd\t1\t-",
+            "user:1\t5\t-"
+        ]
+    );
+    let matched = stdout_of(bin(dir.path()).args(["keys", "k", "--match", "php_session:ab?"]));
+    assert_eq!(matched.lines().count(), 2);
+    let matched = stdout_of(bin(dir.path()).args(["keys", "k", "--match", "*:1"]));
+    assert_eq!(matched, "user:1\t5\t-\n");
+    let limited = stdout_of(bin(dir.path()).args(["keys", "k", "--limit", "3"]));
+    assert_eq!(limited.lines().count(), 3);
+    let none = stdout_of(bin(dir.path()).args(["keys", "k", "--match", "zzz*"]));
+    assert!(none.is_empty());
+}
+
+#[test]
+fn keys_streams_100k_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = make(dir.path(), "big", 64 << 20);
+    for i in 0..100_000u32 {
+        s.set(format!("k{i}").as_bytes(), &i.to_le_bytes(), None)
+            .unwrap();
+    }
+    assert_eq!(s.stats().unwrap().entries, 100_000);
+    let out = bin(dir.path())
+        .args(["keys", "big"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 100_000);
+    // The keys command writes inside the scan callback and keeps no list.
+    let source = include_str!("../src/main.rs");
+    let body = source
+        .split("fn keys(")
+        .nth(1)
+        .unwrap()
+        .split("\nfn ")
+        .next()
+        .unwrap();
+    assert!(body.contains("store.scan(|e|") && body.contains("writeln!(out"));
+    assert!(!body.contains("Vec") && !body.contains("collect"));
+}
+
+#[test]
+fn get_raw_json_hex_and_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = make(dir.path(), "g", 1 << 20);
+    s.set(b"text", "héllo \"x\"".as_bytes(), None).unwrap();
+    s.set(b"bin", b"\x00\xff\x10", None).unwrap();
+
+    let out = bin(dir.path())
+        .args(["get", "g", "bin"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(out, b"\x00\xff\x10");
+    assert_eq!(
+        stdout_of(bin(dir.path()).args(["get", "g", "bin", "--hex"])),
+        "00ff10\n"
+    );
+    let json: serde_json::Value = serde_json::from_str(&stdout_of(
+        bin(dir.path()).args(["get", "g", "text", "--json"]),
+    ))
+    .unwrap();
+    assert_eq!(json, "héllo \"x\"");
+    let json: serde_json::Value = serde_json::from_str(&stdout_of(
+        bin(dir.path()).args(["get", "g", "bin", "--json"]),
+    ))
+    .unwrap();
+    assert_eq!(json["hex"], "00ff10");
+
+    bin(dir.path())
+        .args(["get", "g", "missing"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::starts_with(
+            "ephpm-shm: key \"missing\" not found",
+        ));
+}
+
+#[test]
+fn set_ttl_del_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = make(dir.path(), "t", 1 << 20);
+    bin(dir.path())
+        .args(["set", "t", "a", "one"])
+        .assert()
+        .success();
+    assert_eq!(s.get(b"a").unwrap().unwrap(), b"one");
+    bin(dir.path())
+        .args(["set", "t", "b", "two", "--ttl", "50"])
+        .assert()
+        .success();
+    bin(dir.path())
+        .args(["set", "t", "c", "-"])
+        .write_stdin("from stdin")
+        .assert()
+        .success();
+    assert_eq!(s.get(b"c").unwrap().unwrap(), b"from stdin");
+
+    assert_eq!(stdout_of(bin(dir.path()).args(["ttl", "t", "a"])), "-1\n");
+    assert_eq!(stdout_of(bin(dir.path()).args(["ttl", "t", "b"])), "50\n");
+    let ms: i64 = stdout_of(bin(dir.path()).args(["ttl", "t", "b", "--ms"]))
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(ms > 40_000 && ms <= 50_000, "{ms}");
+    bin(dir.path())
+        .args(["ttl", "t", "zz"])
+        .assert()
+        .code(1)
+        .stdout("-2\n")
+        .stderr(predicate::str::contains("not found"));
+
+    bin(dir.path())
+        .args(["expire", "t", "a", "30"])
+        .assert()
+        .success();
+    assert_eq!(stdout_of(bin(dir.path()).args(["ttl", "t", "a"])), "30\n");
+    bin(dir.path())
+        .args(["expire", "t", "zz", "30"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("not found"));
+
+    bin(dir.path()).args(["del", "t", "a"]).assert().success();
+    assert_eq!(s.get(b"a").unwrap(), None);
+    bin(dir.path())
+        .args(["del", "t", "a"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("not found"));
+}
+
+#[test]
+fn verify_healthy_and_damaged() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(
+        &StoreConfig::new("v")
+            .dir(dir.path())
+            .size(1 << 20)
+            .stripes(1),
+    )
+    .unwrap();
+    for i in 0..200 {
+        s.set(format!("key{i}").as_bytes(), &[b'x'; 100], None)
+            .unwrap();
+    }
+    bin(dir.path())
+        .args(["verify", "v"])
+        .assert()
+        .success()
+        .stdout("ok: 200 entries in 1 stripes\n");
+    drop(s);
+
+    // Overwrite 4 KiB of stripe 0's slot index and 4 KiB of its heap
+    // (past the segment header and the stripe header) with 0xFF.
+    let path = dir.path().join("ephpm_kv.v");
+    let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    for offset in [4096 + 4096 + 1024, 4096 + 4096 + 16 * 1024 + 2048] {
+        f.seek(SeekFrom::Start(offset)).unwrap();
+        f.write_all(&[0xFF; 4096]).unwrap();
+    }
+    drop(f);
+
+    let assert = bin(dir.path()).args(["verify", "v"]).assert().code(1);
+    let out = assert.get_output();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stdout.lines().count() >= 1, "{stdout}");
+    assert!(
+        stdout.lines().all(|l| l.starts_with("stripe 0: ")),
+        "{stdout}"
+    );
+    assert!(stderr.contains("problem(s) found"), "{stderr}");
+}
+
+#[test]
+fn flush_asks_unless_yes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = make(dir.path(), "f", 1 << 20);
+    for i in 0..5 {
+        s.set(format!("k{i}").as_bytes(), b"v", None).unwrap();
+    }
+    bin(dir.path())
+        .args(["flush", "f"])
+        .write_stdin("n\n")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("flush all 5 keys of f? [y/N]"));
+    assert_eq!(s.stats().unwrap().entries, 5);
+    bin(dir.path())
+        .args(["flush", "f"])
+        .write_stdin("")
+        .assert()
+        .code(1);
+    bin(dir.path())
+        .args(["flush", "f"])
+        .write_stdin("y\n")
+        .assert()
+        .success()
+        .stdout("flushed 5 keys of f\n");
+    assert_eq!(s.stats().unwrap().entries, 0);
+    s.set(b"again", b"v", None).unwrap();
+    bin(dir.path())
+        .args(["flush", "f", "--yes"])
+        .assert()
+        .success();
+    assert_eq!(s.stats().unwrap().entries, 0);
+}
+
+#[test]
+fn create_store() {
+    let dir = tempfile::tempdir().unwrap();
+    bin(dir.path())
+        .args([
+            "create",
+            "new",
+            "--size",
+            "2M",
+            "--eviction",
+            "volatile-lru",
+            "--stripes",
+            "4",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("created"));
+    let s = Store::attach(dir.path(), "new").unwrap();
+    assert_eq!(s.geometry().stripes, 4);
+    assert!(s.geometry().total_size <= 2 << 20 && s.geometry().total_size > 1 << 20);
+    bin(dir.path())
+        .args(["create", "new", "--size", "2M"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("already exists"));
+    bin(dir.path())
+        .args(["create", "other", "--eviction", "bogus"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown eviction policy"));
+    bin(dir.path())
+        .args(["create", "other", "--size", "lots"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::starts_with("ephpm-shm: "));
+    assert!(!dir.path().join("ephpm_kv.other").exists());
+}
+
+#[test]
+fn rm_refuses_while_mapped_unless_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(make(dir.path(), "busy", 1 << 20));
+    let ready = dir.path().join("ready");
+    let stop = dir.path().join("stop");
+    let mut child = spawn_helper(&format!(
+        "mapper|{}|busy|{}|{}",
+        dir.path().display(),
+        ready.display(),
+        stop.display()
+    ));
+    let start = Instant::now();
+    while !ready.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "helper never got ready"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let pid = child.id().to_string();
+    bin(dir.path())
+        .args(["rm", "busy"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("in use").and(predicate::str::contains(pid.as_str())));
+    assert!(dir.path().join("ephpm_kv.busy").exists());
+    bin(dir.path())
+        .args(["rm", "busy", "--force"])
+        .assert()
+        .success();
+    assert!(!dir.path().join("ephpm_kv.busy").exists());
+    std::fs::write(&stop, b"").unwrap();
+    assert!(child.wait().unwrap().success());
+
+    // Unused: removed without --force; then it is gone.
+    drop(make(dir.path(), "idle", 1 << 20));
+    bin(dir.path()).args(["rm", "idle"]).assert().success();
+    bin(dir.path())
+        .args(["rm", "idle"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("does not exist"));
+}
+
+#[test]
+fn completions_for_each_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish"] {
+        let out = stdout_of(bin(dir.path()).args(["completions", shell]));
+        assert!(out.contains("ephpm-shm"), "{shell}");
+        assert!(out.contains("verify"), "{shell}");
+    }
+    bin(dir.path())
+        .args(["completions", "tcsh"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn open_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    bin(dir.path())
+        .args(["stats", "absent"])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::starts_with("ephpm-shm: segment ")
+                .and(predicate::str::contains("does not exist")),
+        );
+    bin(dir.path())
+        .args(["keys", "bad/name"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("invalid store name"));
+    drop(make(dir.path(), "loose", 1 << 20));
+    let path: PathBuf = dir.path().join("ephpm_kv.loose");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    bin(dir.path())
+        .args(["get", "loose", "k"])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("refusing to use segment")
+                .and(predicate::str::contains("644")),
+        );
+    bin(dir.path().join("no-such-dir").as_path())
+        .arg("list")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cannot read directory"));
+}
+
+#[test]
+fn reads_while_two_writer_processes_hammer_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(make(dir.path(), "hot", 8 << 20));
+    let mut writers: Vec<_> = (0..2)
+        .map(|id| spawn_helper(&format!("writer|{}|hot|{id}|200000", dir.path().display())))
+        .collect();
+    let start = Instant::now();
+    let mut rounds = 0;
+    loop {
+        let done = writers.iter_mut().all(|w| w.try_wait().unwrap().is_some());
+        let json: serde_json::Value =
+            serde_json::from_str(&stdout_of(bin(dir.path()).args(["stats", "hot", "--json"])))
+                .unwrap();
+        assert!(json["entries"].as_u64().unwrap() <= 600);
+        let keys = stdout_of(bin(dir.path()).args(["keys", "hot"]));
+        assert!(keys
+            .lines()
+            .all(|l| l.starts_with('w') && l.split('\t').count() == 3));
+        rounds += 1;
+        if done && rounds >= 3 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "writers did not finish"
+        );
+    }
+    for mut w in writers {
+        assert!(w.wait().unwrap().success());
+    }
+    bin(dir.path()).args(["verify", "hot"]).assert().success();
+    let keys = stdout_of(bin(dir.path()).args(["keys", "hot"]));
+    assert!(keys.lines().any(|l| l.starts_with("w0:")), "{keys}");
+    assert!(keys.lines().any(|l| l.starts_with("w1:")), "{keys}");
+    assert!(rounds >= 3);
+}
