@@ -686,11 +686,23 @@ impl<'a> StripeView<'a> {
         }
     }
 
+    /// Whether a slot points at a whole live block inside the heap: only a
+    /// damaged segment has others (`verify` reports them; `scan` skips them).
+    fn points_at_live_block(&self, slot: &Slot) -> bool {
+        let off = slot.block as usize;
+        if off % BLOCK_ALIGN as usize != 0 || off + BLOCK_HEADER_SIZE > self.heap.len() {
+            return false;
+        }
+        let h = self.hdr(slot.block);
+        let end = off + BLOCK_HEADER_SIZE + h.key_len_or_prev as usize + h.val_len as usize;
+        h.state == STATE_LIVE && end <= self.heap.len()
+    }
+
     /// Live entries with their remaining lifetime and value size.
     pub fn scan(&self, now: u64) -> Vec<ScanEntry> {
         self.slots
             .iter()
-            .filter(|s| !s.is_empty())
+            .filter(|s| !s.is_empty() && self.points_at_live_block(s))
             .filter_map(|s| {
                 let h = self.hdr(s.block);
                 (!is_expired(h, now)).then(|| ScanEntry {
@@ -1068,6 +1080,28 @@ mod tests {
             assert!(v.exists(key(&i.to_le_bytes()), || 1000));
         }
         assert_eq!(v.verify(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn scan_skips_slots_of_a_damaged_index() {
+        let mut o = Owned::new(64, 16 << 10);
+        let mut v = o.view();
+        v.set(key(b"good"), b"v", 0, CTX).unwrap();
+        let i = (0..64).find(|&i| v.slots[i].is_empty()).unwrap();
+        v.slots[i] = Slot {
+            hash: 7,
+            block: u32::MAX,
+            lru: 0,
+        };
+        let j = (0..64).find(|&j| v.slots[j].is_empty()).unwrap();
+        v.slots[j] = Slot {
+            hash: 9,
+            block: 16 << 10,
+            lru: 0,
+        };
+        let keys: Vec<_> = v.scan(1000).into_iter().map(|e| e.key).collect();
+        assert_eq!(keys, vec![b"good".to_vec()]);
+        assert!(!v.verify().is_empty());
     }
 
     #[test]
