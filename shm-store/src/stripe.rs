@@ -690,7 +690,7 @@ impl<'a> StripeView<'a> {
     /// damaged segment has others (`verify` reports them; `scan` skips them).
     fn points_at_live_block(&self, slot: &Slot) -> bool {
         let off = slot.block as usize;
-        if off % BLOCK_ALIGN as usize != 0 || off + BLOCK_HEADER_SIZE > self.heap.len() {
+        if !off.is_multiple_of(BLOCK_ALIGN as usize) || off + BLOCK_HEADER_SIZE > self.heap.len() {
             return false;
         }
         let h = self.hdr(slot.block);
