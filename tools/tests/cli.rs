@@ -426,6 +426,71 @@ fn verify_healthy_and_damaged() {
         "{stdout}"
     );
     assert!(stderr.contains("problem(s) found"), "{stderr}");
+    // Reading a damaged store skips what is broken instead of crashing.
+    for args in [vec!["keys", "v"], vec!["stats", "v"], vec!["list"]] {
+        let out = bin(dir.path()).args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+/// `session` decodes what PHP itself stored through the extension, with
+/// both serializers (skipped with a reason when the extension is not built).
+#[test]
+fn session_decodes_payloads_written_by_php() {
+    let so = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/libephpm_kv.so");
+    let so = std::env::var_os("EPHPM_KV_SO")
+        .map(PathBuf::from)
+        .unwrap_or(so);
+    if !so.is_file() {
+        eprintln!("skipped: {} not built", so.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for handler in ["php", "php_serialize"] {
+        let code = format!(
+            r#"$h = new class implements SessionHandlerInterface {{
+                function open($p, $n): bool {{ return true; }}
+                function close(): bool {{ return true; }}
+                function read($id): string {{ return ephpm_kv_get("php_session:$id") ?? ""; }}
+                function write($id, $d): bool {{ return ephpm_kv_set("php_session:$id", $d, 600); }}
+                function destroy($id): bool {{ return true; }}
+                function gc($m): int {{ return 0; }}
+            }};
+            session_set_save_handler($h, true);
+            session_id("sid{handler}");
+            session_start();
+            $_SESSION["user"] = ["id" => 42, "name" => "Zoë", "roles" => ["admin", "dev"]];
+            $_SESSION["cart"] = 3.5;
+            session_write_close();"#
+        );
+        let out = std::process::Command::new("php")
+            .args(["-n", "-d"])
+            .arg(format!("extension={}", so.display()))
+            .arg("-d")
+            .arg(format!("ephpm_kv.dir={}", dir.path().display()))
+            .args(["-d", "ephpm_kv.name=sess", "-d"])
+            .arg(format!("session.serialize_handler={handler}"))
+            .args(["-r", &code])
+            .output()
+            .expect("php");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json = stdout_of(bin(dir.path()).args(["session", "sess", &format!("sid{handler}")]));
+        let v: serde_json::Value = serde_json::from_str(&json).expect(&json);
+        assert_eq!(v["user"]["id"], 42, "{handler}: {json}");
+        assert_eq!(v["user"]["name"], "Zoë", "{handler}: {json}");
+        assert_eq!(v["user"]["roles"][1], "dev", "{handler}: {json}");
+        assert_eq!(v["cart"], 3.5, "{handler}: {json}");
+    }
+    bin(dir.path())
+        .args(["session", "sess", "nosuchsid"])
+        .assert()
+        .code(1);
 }
 
 #[test]
