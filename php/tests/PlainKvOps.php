@@ -7,10 +7,13 @@ namespace Ephpm\SessionHandler\Tests;
 use Ephpm\SessionHandler\InMemoryKvOps;
 use Ephpm\SessionHandler\KvOpsInterface;
 
-/** A KvOpsInterface without the locking primitives. */
-final class PlainKvOps implements KvOpsInterface
+/**
+ * A KvOpsInterface without the locking primitives, delegating to an
+ * InMemoryKvOps; HookedKvOps builds on it.
+ */
+class PlainKvOps implements KvOpsInterface
 {
-    public function __construct(private readonly InMemoryKvOps $inner = new InMemoryKvOps())
+    public function __construct(public readonly InMemoryKvOps $inner = new InMemoryKvOps())
     {
     }
 
