@@ -48,6 +48,11 @@ final class KvSessionHandler implements \SessionHandlerInterface, \SessionUpdate
                 $ops::class
             ));
         }
+        if ($locking && $ops instanceof SapiKvOps && !\function_exists('ephpm_kv_del_if')) {
+            throw new \RuntimeException(
+                'session locking needs ephpm_kv_del_if(), which this ephpm_kv extension lacks: update the extension'
+            );
+        }
         $this->ops = $ops;
         $this->ttlSeconds = $ttlSeconds;
     }
