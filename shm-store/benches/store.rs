@@ -729,12 +729,7 @@ fn bench_size(c: &mut Criterion, size: usize, label: &str) {
     {
         let op = Op::Get;
         let mut g = group(c, &format!("get/{label}"));
-        measure(&mut g, "shm-1proc", &shm.store, op, &data);
-        measure_2_procs(&mut g, "shm-2procs", &shm, op, size, &data);
-        measure(&mut g, "mutex-1thread", &mutex, op, &data);
-        measure_2_threads(&mut g, "mutex-2threads", &mutex, op, &data);
-        measure(&mut g, "dashmap-1thread", &dash, op, &data);
-        measure_2_threads(&mut g, "dashmap-2threads", &dash, op, &data);
+        compare_all(&mut g, &shm, &mutex, &dash, op, size, &data);
         // Where a get's time goes: no copy out, no value read at all, and
         // the copy alone.
         measure(
@@ -755,15 +750,29 @@ fn bench_size(c: &mut Criterion, size: usize, label: &str) {
     {
         let op = Op::Set;
         let mut g = group(c, &format!("set/{label}"));
-        measure(&mut g, "shm-1proc", &shm.store, op, &data);
-        measure_2_procs(&mut g, "shm-2procs", &shm, op, size, &data);
-        measure(&mut g, "mutex-1thread", &mutex, op, &data);
-        measure_2_threads(&mut g, "mutex-2threads", &mutex, op, &data);
-        measure(&mut g, "dashmap-1thread", &dash, op, &data);
-        measure_2_threads(&mut g, "dashmap-2threads", &dash, op, &data);
+        compare_all(&mut g, &shm, &mutex, &dash, op, size, &data);
         g.finish();
     }
     shm.check("after the benchmarks", KEYS as u64);
+}
+
+/// The six rows of every table: the shm store with 1 and 2 processes, the
+/// in-process maps with 1 and 2 threads.
+fn compare_all(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    shm: &BenchStore,
+    mutex: &MutexMap,
+    dash: &Dash,
+    op: Op,
+    size: usize,
+    data: &Data,
+) {
+    measure(g, "shm-1proc", &shm.store, op, data);
+    measure_2_procs(g, "shm-2procs", shm, op, size, data);
+    measure(g, "mutex-1thread", mutex, op, data);
+    measure_2_threads(g, "mutex-2threads", mutex, op, data);
+    measure(g, "dashmap-1thread", dash, op, data);
+    measure_2_threads(g, "dashmap-2threads", dash, op, data);
 }
 
 fn bench_incr(c: &mut Criterion) {
@@ -778,12 +787,7 @@ fn bench_incr(c: &mut Criterion) {
 
     let op = Op::Incr;
     let mut g = group(c, "incr");
-    measure(&mut g, "shm-1proc", &shm.store, op, &data);
-    measure_2_procs(&mut g, "shm-2procs", &shm, op, 0, &data);
-    measure(&mut g, "mutex-1thread", &mutex, op, &data);
-    measure_2_threads(&mut g, "mutex-2threads", &mutex, op, &data);
-    measure(&mut g, "dashmap-1thread", &dash, op, &data);
-    measure_2_threads(&mut g, "dashmap-2threads", &dash, op, &data);
+    compare_all(&mut g, &shm, &mutex, &dash, op, 0, &data);
     g.finish();
     shm.check("after the benchmarks", KEYS as u64);
 }
