@@ -61,6 +61,7 @@ class Run:
     lost: int  # increments wrk saw answered but missing from the store
     extra: int  # increments in the store that wrk never saw answered
     php_log_lines: int  # lines the run added to the PHP error log
+    sessions: int  # distinct sessions answered (at most one per connection)
 
 
 def parse_args() -> argparse.Namespace:
@@ -320,6 +321,7 @@ def measure(args: argparse.Namespace, port: int, variant: Variant, index: int, r
         lost=lost,
         extra=extra,
         php_log_lines=line_count(php_log) - log_lines_before,
+        sessions=len(r["successes"]),
     )
 
 
@@ -538,7 +540,7 @@ def main() -> int:
                 r = measure(args, port, v, index, round_no, dirs)
                 runs[v.key].append(r)
                 log(f"round {round_no}/{args.rounds} {v.key:15} {r.requests_per_s:8.0f} req/s  p50 {r.p50_ms:6.2f} ms  "
-                    f"p99 {r.p99_ms:6.2f} ms  lost {r.lost}  failed {r.failures}")
+                    f"p99 {r.p99_ms:6.2f} ms  {r.sessions} sessions  lost {r.lost}  failed {r.failures}")
                 servers.check_running()
     except BaseException:
         servers.stop_all()

@@ -60,6 +60,8 @@ end
 
 -- Requests still in flight when wrk stops may or may not reach the store:
 -- their ids are listed so the check allows one more increment for them.
+-- (The list also holds the id of the request() wrk calls once at start-up
+-- to check the script, never sent: its session stays at 0.)
 function done(summary, latency, requests)
   local per_session, unanswered = {}, {}
   local failed = 0
