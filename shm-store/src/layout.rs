@@ -179,7 +179,7 @@ pub struct BlockHeader {
 
 const _: () = assert!(std::mem::size_of::<SegmentHeader>() <= SEGMENT_HEADER_SIZE);
 const _: () = assert!(MUTEX_AREA + std::mem::size_of::<StripeMeta>() <= LOCK_WAKE_OFFSET);
-const _: () = assert!(LOCK_WAKE_OFFSET % 64 == 0);
+const _: () = assert!(LOCK_WAKE_OFFSET.is_multiple_of(64));
 const _: () = assert!(std::mem::size_of::<libc::pthread_mutex_t>() <= MUTEX_AREA);
 const _: () = assert!(SLOT_SIZE == 16 && BLOCK_HEADER_SIZE == 32);
 
