@@ -447,6 +447,21 @@ def draw_chart(rows: list[dict], path: Path, subtitle: str) -> None:
     plt.close(fig)
 
 
+README_RESULTS_START = "<!-- results: written by scripts/bench-sessions -->"
+README_RESULTS_END = "<!-- end of results -->"
+
+
+def update_readme(readme: Path, block: str) -> None:
+    """Replaces the results section of this folder's README (only there: --out elsewhere has none)."""
+    if not readme.exists():
+        return
+    text = readme.read_text()
+    start, end = text.find(README_RESULTS_START), text.find(README_RESULTS_END)
+    if start < 0 or end < start:
+        return
+    readme.write_text(text[:start + len(README_RESULTS_START)] + "\n" + block + "\n" + text[end:])
+
+
 def make_dirs(args: argparse.Namespace) -> dict[str, Path]:
     work = Path(tempfile.mkdtemp(prefix="ephpm-bench-sessions-"))
     shm = Path(tempfile.mkdtemp(prefix="ephpm-bench-sessions-", dir="/dev/shm"))
@@ -580,6 +595,13 @@ def main() -> int:
         "",
     ])
     (args.out / "RESULTS.md").write_text(results)
+    update_readme(args.out / "README.md", "\n".join([
+        f"{date}, commit {git_commit()}; {settings}. Details: [RESULTS.md](RESULTS.md).",
+        "",
+        table,
+        "",
+        f"![requests/s and p99 latency per variant]({chart.name})",
+    ]))
     print(table)
     for n in notes:
         print(f"note: {n}")
