@@ -95,6 +95,10 @@ def has_native_handler(ext_so: Path) -> bool:
     return "bool(false)" not in out and "string(" in out
 
 
+# For listing the variants' keys before any directory exists.
+PLACEHOLDER_DIRS = {name: Path("/nonexistent") for name in ("run", "site", "disk", "tmpfs_files")}
+
+
 def make_variants(dirs: dict[str, Path], native: bool) -> list[Variant]:
     redis = f"unix://{dirs['run']}/redis.sock"
     memcached = f"{dirs['run']}/memcached.sock"
@@ -508,14 +512,12 @@ def main() -> int:
                      "(no ephpm_kv.session_locking setting): its two variants were skipped")
         log(notes[-1])
 
+    known = {v.key for v in make_variants(PLACEHOLDER_DIRS, native)}
+    wanted = {"none", *args.only.split(",")} if args.only else known
+    if wanted - known:
+        raise SystemExit(f"unknown or unavailable variants: {', '.join(sorted(wanted - known))}")
     dirs = make_dirs(args)
-    variants = make_variants(dirs, native)
-    if args.only:
-        wanted = {"none", *args.only.split(",")}
-        unknown = wanted - {v.key for v in variants}
-        if unknown:
-            raise SystemExit(f"unknown or unavailable variants: {', '.join(sorted(unknown))}")
-        variants = [v for v in variants if v.key in wanted]
+    variants = [v for v in make_variants(dirs, native) if v.key in wanted]
 
     servers = Servers(dirs["logs"])
     # SIGTERM (e.g. from a CI timeout) stops the servers like Ctrl-C does.
@@ -557,11 +559,14 @@ def main() -> int:
                 log(f"round {round_no}/{args.rounds} {v.key:15} {r.requests_per_s:8.0f} req/s  p50 {r.p50_ms:6.2f} ms  "
                     f"p99 {r.p99_ms:6.2f} ms  {r.sessions} sessions  lost {r.lost}  failed {r.failures}")
                 servers.check_running()
-    except BaseException:
+    except BaseException as e:
         servers.stop_all()
-        log(f"failed: configs and logs kept in {dirs['work']}")
         shutil.rmtree(dirs["shm"], ignore_errors=True)
         shutil.rmtree(dirs["disk_root"], ignore_errors=True)
+        if isinstance(e, KeyboardInterrupt):
+            shutil.rmtree(dirs["work"], ignore_errors=True)
+        else:
+            log(f"failed: configs and logs kept in {dirs['work']}")
         raise
     servers.stop_all()
     for d in ("work", "shm", "disk_root"):
@@ -610,4 +615,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        log("interrupted: servers stopped")
+        sys.exit(130)
