@@ -414,6 +414,30 @@ def anomalies(rows: list[dict]) -> list[str]:
     return notes
 
 
+def goal_checks(rows: list[dict]) -> list[str]:
+    """The targets this benchmark was written for, checked for the variants this run measured."""
+    by_key = {row["variant"].key: row for row in rows}
+    ceiling = by_key["none"]["rps"]
+    checks = []
+
+    def check(goal: str, met: bool, figures: str) -> None:
+        checks.append(f"{'met' if met else 'NOT met'}: {goal} ({figures})")
+
+    if "ephpm-lock" in by_key:
+        native = by_key["ephpm-lock"]["rps"]
+        if "files-tmpfs" in by_key:
+            files = by_key["files-tmpfs"]["rps"]
+            check("native handler, locking on, at least as fast as files on tmpfs", native >= files,
+                  f"{native:.0f} vs {files:.0f} requests/s")
+        check("native handler, locking on, within 5% of the no-session ceiling", native >= 0.95 * ceiling,
+              f"{100 * native / ceiling:.1f}% of {ceiling:.0f} requests/s")
+    if "kv" in by_key and "apcu" in by_key:
+        composer, apcu = by_key["kv"]["rps"], by_key["apcu"]["rps"]
+        check("composer KvSessionHandler (locking off, as APCu has none) ahead of the APCu user handler",
+              composer > apcu, f"{composer:.0f} vs {apcu:.0f} requests/s")
+    return checks
+
+
 def draw_chart(rows: list[dict], path: Path, subtitle: str) -> None:
     import matplotlib
 
@@ -579,6 +603,7 @@ def main() -> int:
     settings = (f"wrk -t{args.threads} -c{args.connections} (one session per connection), {args.duration} s runs after "
                 f"{args.warmup} s warm-up, median of {args.rounds} round(s); php-fpm pm=static, {FPM_WORKERS} workers")
     table = markdown_table(rows)
+    goals = goal_checks(rows)
     args.out.mkdir(parents=True, exist_ok=True)
     chart = args.out / "sessions.png"
     draw_chart(rows, chart, settings)
@@ -594,7 +619,7 @@ def main() -> int:
         "",
         table,
         "",
-        *(f"- {n}" for n in notes),
+        *(f"- {line}" for line in goals + notes),
         "",
         f"![requests/s and p99 latency per variant]({chart.name})",
         "",
@@ -605,11 +630,14 @@ def main() -> int:
         "",
         table,
         "",
+        *(f"- {line}" for line in goals + notes),
+        "",
         f"![requests/s and p99 latency per variant]({chart.name})",
     ]))
     print(table)
-    for n in notes:
-        print(f"note: {n}")
+    print()
+    for line in goals + notes:
+        print(f"- {line}")
     log(f"wrote {args.out / 'RESULTS.md'} and {chart}")
     return 0
 
