@@ -46,7 +46,7 @@ START_TIMEOUT_S = 30
 class Variant:
     key: str  # pool name and URL prefix
     handler: str  # as the table shows it
-    locking: str  # "on", "off", "always" or "-" (no session)
+    locking: str  # "on", "off", "always" (files), "none" (the handler has no locking) or "-" (no session)
     ini: dict[str, str] = field(default_factory=dict)  # php_admin_value of its pool
     env: dict[str, str] = field(default_factory=dict)  # env[] of its pool
     with_session: bool = True
@@ -83,7 +83,9 @@ def log(message: str) -> None:
 
 
 def fs_type(path: Path) -> str:
-    return subprocess.run(["stat", "-f", "-c", "%T", str(path)], capture_output=True, text=True, check=True).stdout.strip()
+    """The file system type of path's mount, as df names it (ext4, tmpfs, overlay, ...)."""
+    out = subprocess.run(["df", "--output=fstype", str(path)], capture_output=True, text=True, check=True).stdout
+    return out.split()[-1]
 
 
 def has_native_handler(ext_so: Path) -> bool:
@@ -111,7 +113,7 @@ def make_variants(dirs: dict[str, Path], native: bool) -> list[Variant]:
         Variant("redis-lock", "redis (phpredis)", "on", {"session.save_handler": "redis", "session.save_path": redis, "redis.session.locking_enabled": "1"}),
         Variant("memcached-lock", "memcached (php-memcached)", "on", {"session.save_handler": "memcached", "session.save_path": memcached, "memcached.sess_locking": "1"}),
         Variant("memcached", "memcached (php-memcached)", "off", {"session.save_handler": "memcached", "session.save_path": memcached, "memcached.sess_locking": "0"}),
-        Variant("apcu", "APCu user handler", "-", {"auto_prepend_file": str(prepend / "apcu.php")}),
+        Variant("apcu", "APCu user handler", "none", {"auto_prepend_file": str(prepend / "apcu.php")}),
         Variant("kv", "KvSessionHandler (composer)", "off", {"auto_prepend_file": str(prepend / "kv.php")}, {"BENCH_LOCKING": "0"}),
         Variant("kv-lock", "KvSessionHandler (composer)", "on", {"auto_prepend_file": str(prepend / "kv.php")}, {"BENCH_LOCKING": "1"}),
     ]
@@ -445,8 +447,8 @@ def draw_chart(rows: list[dict], path: Path, subtitle: str) -> None:
     import matplotlib.pyplot as plt
 
     rows = rows[::-1]  # first variant on top
-    labels = [f"{r['variant'].handler}" + (f", locking {r['variant'].locking}" if r["variant"].locking != "-" else "")
-              for r in rows]
+    suffixes = {"on": ", locking on", "off": ", locking off", "always": ", locking always", "none": ", no locking", "-": ""}
+    labels = [r["variant"].handler + suffixes[r["variant"].locking] for r in rows]
     family_colors = {"none": "#9e9e9e", "files": "#8d6e63", "redis": "#d32f2f", "memcached": "#388e3c",
                      "apcu": "#7b1fa2", "kv": "#1976d2", "ephpm": "#f57c00"}
     colors = [family_colors[r["variant"].key.split("-")[0]] for r in rows]
