@@ -4,6 +4,7 @@
 //! errors here, all store logic in `shm-store`. The contract is
 //! `shared/API.md`; the signatures are in `ephpm_kv.stub.php`.
 
+mod session;
 mod settings;
 mod zend;
 
@@ -367,9 +368,14 @@ unsafe extern "C" fn kv_stats(ex: *mut zend_execute_data, rv: *mut zval) {
 }
 
 unsafe extern "C" fn minit(_type: c_int, module_number: c_int) -> c_int {
-    let defaults: Vec<(&'static str, &'static str)> =
-        settings::ALL.iter().map(|s| (s.name, s.default)).collect();
+    let defaults: Vec<(&'static str, &'static str, bool)> = settings::ALL
+        .iter()
+        .map(|s| (s.name, s.default, s.runtime))
+        .collect();
     zend::register_ini(&defaults, module_number);
+    if !zend::register_session_module::<session::Handler>(c"ephpm") {
+        zend::warn("ephpm_kv: cannot register the session save handler \"ephpm\"");
+    }
     // Check php.ini now so a bad value is reported at startup; the segment
     // itself is opened by the first request of each worker.
     if let Err(message) = current_settings() {
@@ -380,6 +386,11 @@ unsafe extern "C" fn minit(_type: c_int, module_number: c_int) -> c_int {
 
 unsafe extern "C" fn rinit(_type: c_int, _module_number: c_int) -> c_int {
     CURRENT.with(|current| current.borrow_mut().take());
+    0
+}
+
+unsafe extern "C" fn post_deactivate() -> ext_php_rs::ffi::zend_result {
+    let _ = catch_unwind(session::end_of_request);
     0
 }
 
@@ -465,5 +476,16 @@ pub extern "C" fn get_module() -> *mut zend_module_entry {
     let version =
         std::ffi::CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes())
             .expect("one NUL at the end");
-    zend::module_entry(c"ephpm_kv", version, &signatures(), minit, rinit, minfo)
+    zend::module_entry(
+        c"ephpm_kv",
+        version,
+        &signatures(),
+        &[c"session"],
+        zend::Hooks {
+            minit,
+            rinit,
+            post_deactivate,
+            minfo,
+        },
+    )
 }

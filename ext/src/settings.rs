@@ -2,43 +2,74 @@
 //! text becomes a store configuration. No Zend calls here.
 
 use shm_store::{parse_size, EvictionPolicy, StoreConfig};
+use std::time::Duration;
 
-/// One setting: php.ini name, default, and what the README says of it.
+/// One setting: php.ini name and default.
 pub struct Setting {
     pub name: &'static str,
     pub default: &'static str,
+    /// Changeable at run time (`ini_set`, `php_value`), not just in php.ini.
+    pub runtime: bool,
 }
 
 pub const ENABLED: Setting = Setting {
     name: "ephpm_kv.enabled",
     default: "1",
+    runtime: false,
 };
 pub const NAME: Setting = Setting {
     name: "ephpm_kv.name",
     default: "default",
+    runtime: false,
 };
 pub const SIZE: Setting = Setting {
     name: "ephpm_kv.size",
     default: "64M",
+    runtime: false,
 };
 pub const DIR: Setting = Setting {
     name: "ephpm_kv.dir",
     default: "/dev/shm",
+    runtime: false,
 };
 pub const EVICTION: Setting = Setting {
     name: "ephpm_kv.eviction",
     default: "allkeys-lru",
+    runtime: false,
 };
 pub const STRIPES: Setting = Setting {
     name: "ephpm_kv.stripes",
     default: "0",
+    runtime: false,
 };
 pub const MAX_VALUE_SIZE: Setting = Setting {
     name: "ephpm_kv.max_value_size",
     default: "0",
+    runtime: false,
 };
 
-pub const ALL: [Setting; 7] = [ENABLED, NAME, SIZE, DIR, EVICTION, STRIPES, MAX_VALUE_SIZE];
+pub const SESSION_LOCKING: Setting = Setting {
+    name: "ephpm_kv.session_locking",
+    default: "1",
+    runtime: true,
+};
+pub const SESSION_LOCK_WAIT_MS: Setting = Setting {
+    name: "ephpm_kv.session_lock_wait_ms",
+    default: "10000",
+    runtime: true,
+};
+
+pub const ALL: [Setting; 9] = [
+    ENABLED,
+    NAME,
+    SIZE,
+    DIR,
+    EVICTION,
+    STRIPES,
+    MAX_VALUE_SIZE,
+    SESSION_LOCKING,
+    SESSION_LOCK_WAIT_MS,
+];
 
 /// What the settings resolve to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,57 +104,120 @@ pub fn resolve(value_of: impl Fn(&Setting) -> String) -> Result<Resolved, String
         Some(false) => return Ok(Resolved::Disabled),
         None => return Err(invalid(&ENABLED, &enabled, "On or Off")),
     }
-    let name = value_of(&NAME);
-    shm_store::validate_name(&name).map_err(|e| format!("invalid {}: {e}", NAME.name))?;
-    let size_text = value_of(&SIZE);
-    let size =
-        parse_size(&size_text).map_err(|_| invalid(&SIZE, &size_text, "a size like 64M or 1G"))?;
     let dir = value_of(&DIR);
     if !dir.starts_with('/') {
         return Err(invalid(&DIR, &dir, "an absolute directory path"));
     }
-    let eviction_text = value_of(&EVICTION);
-    let eviction: EvictionPolicy = eviction_text.trim().parse().map_err(|_| {
-        invalid(
-            &EVICTION,
-            &eviction_text,
-            "noeviction, allkeys-lru or volatile-lru",
-        )
-    })?;
-    let stripes_text = value_of(&STRIPES);
-    let stripes: u32 = stripes_text.trim().parse().map_err(|_| {
-        invalid(
-            &STRIPES,
-            &stripes_text,
-            "0 (automatic) or a number of stripes",
-        )
-    })?;
-    let max_value_text = value_of(&MAX_VALUE_SIZE);
-    let max_value = parse_size(&max_value_text)
-        .ok()
-        .and_then(|n| u32::try_from(n).ok())
-        .ok_or_else(|| {
-            invalid(
-                &MAX_VALUE_SIZE,
-                &max_value_text,
-                "0 (automatic) or a size like 1M",
+    let mut config = StoreConfig::new("default").dir(dir);
+    for setting in [NAME, SIZE, EVICTION, STRIPES, MAX_VALUE_SIZE] {
+        let text = value_of(&setting);
+        config = apply(config, &setting, &text).map_err(|expected| {
+            if setting.name == NAME.name {
+                expected
+            } else {
+                invalid(&setting, &text, &expected)
+            }
+        })?;
+    }
+    checked(config).map(Resolved::Store)
+}
+
+/// Geometry errors (a size too small for the stripes, ...) are found now,
+/// not when the segment is first opened.
+fn checked(config: StoreConfig) -> Result<StoreConfig, String> {
+    shm_store::Geometry::for_config(&config).map_err(|e| e.to_string())?;
+    Ok(config)
+}
+
+/// `config` with one store setting changed to `text`; the error says what
+/// the setting accepts.
+fn apply(config: StoreConfig, setting: &Setting, text: &str) -> Result<StoreConfig, String> {
+    let size = |text: &str| parse_size(text).ok();
+    Ok(match setting.name {
+        n if n == NAME.name => {
+            shm_store::validate_name(text).map_err(|e| format!("invalid {}: {e}", NAME.name))?;
+            StoreConfig {
+                name: text.to_string(),
+                ..config
+            }
+        }
+        n if n == SIZE.name => config.size(size(text).ok_or("a size like 64M or 1G")?),
+        n if n == EVICTION.name => {
+            let policy: EvictionPolicy = text
+                .trim()
+                .parse()
+                .map_err(|_| "noeviction, allkeys-lru or volatile-lru")?;
+            config.eviction(policy)
+        }
+        n if n == STRIPES.name => match text.trim().parse::<u32>() {
+            Ok(0) => StoreConfig {
+                stripes: None,
+                ..config
+            },
+            Ok(n) => config.stripes(n),
+            Err(_) => return Err("0 (automatic) or a number of stripes".into()),
+        },
+        n if n == MAX_VALUE_SIZE.name => match size(text).and_then(|n| u32::try_from(n).ok()) {
+            Some(0) => StoreConfig {
+                max_value_len: None,
+                ..config
+            },
+            Some(n) => config.max_value_len(n),
+            None => return Err("0 (automatic) or a size like 1M".into()),
+        },
+        other => unreachable!("{other} is not a store setting"),
+    })
+}
+
+/// The store that `session.save_path` names for the `ephpm` session
+/// handler. Empty, or a directory (what the `files` handler used, such as
+/// Debian's default `/var/lib/php/sessions`): the main store `main`.
+/// Otherwise `NAME` or `NAME?size=32M&eviction=volatile-lru`: a store of its
+/// own, taking the settings it does not give from `main`'s.
+pub fn session_store(main: StoreConfig, save_path: &str) -> Result<StoreConfig, String> {
+    let save_path = save_path.trim();
+    if save_path.is_empty() || save_path.contains('/') {
+        return Ok(main);
+    }
+    let (name, options) = save_path.split_once('?').unwrap_or((save_path, ""));
+    let mut config = apply(main, &NAME, name)?;
+    for option in options.split('&').filter(|o| !o.is_empty()) {
+        let (key, value) = option.split_once('=').unwrap_or((option, ""));
+        let setting = [SIZE, EVICTION, STRIPES, MAX_VALUE_SIZE]
+            .into_iter()
+            .find(|s| s.name.strip_prefix("ephpm_kv.") == Some(key))
+            .ok_or_else(|| {
+                format!(
+                    "unknown option {key:?} in session.save_path {save_path:?} \
+                     (accepted: size, eviction, stripes, max_value_size)"
+                )
+            })?;
+        config = apply(config, &setting, value).map_err(|expected| {
+            format!(
+                "invalid {key} {value:?} in session.save_path {save_path:?} (expected {expected})"
             )
         })?;
+    }
+    checked(config)
+}
 
-    let mut config = StoreConfig::new(name)
-        .dir(dir)
-        .size(size)
-        .eviction(eviction);
-    if stripes != 0 {
-        config = config.stripes(stripes);
+/// How long a session request may wait for another request's lock on its
+/// session: `None` when locking is off.
+pub fn session_lock_wait(
+    value_of: impl Fn(&Setting) -> String,
+) -> Result<Option<Duration>, String> {
+    let locking = value_of(&SESSION_LOCKING);
+    match parse_bool(&locking) {
+        Some(false) => return Ok(None),
+        Some(true) => {}
+        None => return Err(invalid(&SESSION_LOCKING, &locking, "On or Off")),
     }
-    if max_value != 0 {
-        config = config.max_value_len(max_value);
-    }
-    // Geometry errors (a size too small for the stripes, ...) are found now,
-    // not when the segment is first opened.
-    shm_store::Geometry::for_config(&config).map_err(|e| e.to_string())?;
-    Ok(Resolved::Store(config))
+    let wait = value_of(&SESSION_LOCK_WAIT_MS);
+    let ms: u64 = wait
+        .trim()
+        .parse()
+        .map_err(|_| invalid(&SESSION_LOCK_WAIT_MS, &wait, "a number of milliseconds"))?;
+    Ok(Some(Duration::from_millis(ms)))
 }
 
 #[cfg(test)]

@@ -61,7 +61,7 @@ ephpm_kv_set
 ephpm_kv_setnx
 ephpm_kv_stats
 ephpm_kv_ttl
-array(7) {
+array(9) {
   ["ephpm_kv.dir"]=>
   string(%d) "%s"
   ["ephpm_kv.enabled"]=>
@@ -72,6 +72,10 @@ array(7) {
   string(1) "0"
   ["ephpm_kv.name"]=>
   string(6) "loaded"
+  ["ephpm_kv.session_lock_wait_ms"]=>
+  string(5) "10000"
+  ["ephpm_kv.session_locking"]=>
+  string(1) "1"
   ["ephpm_kv.size"]=>
   string(2) "4M"
   ["ephpm_kv.stripes"]=>
@@ -83,6 +87,8 @@ ephpm_kv.enabled: system, ini_set false
 ephpm_kv.eviction: system, ini_set false
 ephpm_kv.max_value_size: system, ini_set false
 ephpm_kv.name: system, ini_set false
+ephpm_kv.session_lock_wait_ms: access 7, ini_set '10000'
+ephpm_kv.session_locking: access 7, ini_set '1'
 ephpm_kv.size: system, ini_set false
 ephpm_kv.stripes: system, ini_set false
 string(6) "loaded"

@@ -49,6 +49,8 @@ ephpm_kv.enabled => 1 => 1
 ephpm_kv.eviction => noeviction => noeviction
 ephpm_kv.max_value_size => 512K => 512K
 ephpm_kv.name => phpinfo => phpinfo
+ephpm_kv.session_lock_wait_ms => 10000 => 10000
+ephpm_kv.session_locking => 1 => 1
 ephpm_kv.size => 4M => 4M
 ephpm_kv.stripes => 0 => 0
 array(0) {

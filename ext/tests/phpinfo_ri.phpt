@@ -56,6 +56,8 @@ ephpm_kv.enabled => 1 => 1
 ephpm_kv.eviction => noeviction => noeviction
 ephpm_kv.max_value_size => 512K => 512K
 ephpm_kv.name => phpinfo_ri => phpinfo_ri
+ephpm_kv.session_lock_wait_ms => 10000 => 10000
+ephpm_kv.session_locking => 1 => 1
 ephpm_kv.size => 4M => 4M
 ephpm_kv.stripes => 0 => 0
 -- a store not created yet
@@ -70,6 +72,8 @@ ephpm_kv.enabled => 1 => 1
 ephpm_kv.eviction => allkeys-lru => allkeys-lru
 ephpm_kv.max_value_size => 0 => 0
 ephpm_kv.name => phpinfo_ri-none => phpinfo_ri-none
+ephpm_kv.session_lock_wait_ms => 10000 => 10000
+ephpm_kv.session_locking => 1 => 1
 ephpm_kv.size => 64M => 64M
 ephpm_kv.stripes => 0 => 0
 bool(false)

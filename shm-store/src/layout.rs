@@ -8,7 +8,8 @@
 //! 0                     SegmentHeader (one 4 KiB page)
 //! 4096 + i * stride     stripe i, for i in 0..stripes, each `stride` bytes:
 //!     +0                  StripeHeader (4 KiB): robust pthread mutex (128 B),
-//!                         then StripeMeta (counters, free-list heads)
+//!                         then StripeMeta (counters, free-list heads), and
+//!                         in its last 64 B the LockWake words
 //!     +4096               slots: `slots_per_stripe` x Slot (16 B), open addressing
 //!     +4096 + slots*16    heap: `heap_size` bytes of blocks, tiling it exactly
 //! ```
@@ -52,6 +53,17 @@
 //!
 //! Everything else (slots, free lists, `prev_size`, counters) is derived state
 //! that the rebuild recomputes.
+//!
+//! **Lock wake-ups.** [`LockWake`], at [`LOCK_WAKE_OFFSET`] in each stripe
+//! header, serves the advisory locks of `Store::lock` (session locks) whose
+//! keys fall in the stripe: `seq` is bumped after every release and is the
+//! futex word that waiters sleep on; `waiters` counts sleepers, so that a
+//! release without any waiter makes no system call. Both are touched only
+//! with atomic operations, never under the stripe mutex, and zero is a valid
+//! initial state (a waiter killed while asleep only leaves `waiters` too
+//! high, which costs a needless wake-up call). They were added to version 2
+//! without changing it: older builds leave the words at zero and never wake
+//! anyone, and their waiters' periodic checks still see every release.
 
 use bytemuck::{Pod, Zeroable};
 
@@ -121,6 +133,17 @@ pub struct StripeMeta {
     pub free_heads: [u32; FREE_BINS],
 }
 
+/// Where [`LockWake`] lives in a stripe header: its last cache line, away
+/// from the mutex and the counters that every operation writes.
+pub const LOCK_WAKE_OFFSET: usize = STRIPE_HEADER_SIZE - 64;
+
+/// The wake-up words of a stripe's advisory locks (see the module docs).
+#[repr(C)]
+pub struct LockWake {
+    pub seq: std::sync::atomic::AtomicU32,
+    pub waiters: std::sync::atomic::AtomicU32,
+}
+
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq, Eq)]
 pub struct Slot {
@@ -155,7 +178,8 @@ pub struct BlockHeader {
 }
 
 const _: () = assert!(std::mem::size_of::<SegmentHeader>() <= SEGMENT_HEADER_SIZE);
-const _: () = assert!(MUTEX_AREA + std::mem::size_of::<StripeMeta>() <= STRIPE_HEADER_SIZE);
+const _: () = assert!(MUTEX_AREA + std::mem::size_of::<StripeMeta>() <= LOCK_WAKE_OFFSET);
+const _: () = assert!(LOCK_WAKE_OFFSET.is_multiple_of(64));
 const _: () = assert!(std::mem::size_of::<libc::pthread_mutex_t>() <= MUTEX_AREA);
 const _: () = assert!(SLOT_SIZE == 16 && BLOCK_HEADER_SIZE == 32);
 

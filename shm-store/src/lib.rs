@@ -18,6 +18,7 @@ mod clock;
 mod config;
 mod error;
 mod layout;
+mod lock;
 mod segment;
 mod shared_mutex;
 mod stripe;
@@ -30,6 +31,7 @@ pub use config::{
 };
 pub use error::{Result, StoreError};
 pub use layout::LAYOUT_VERSION;
+pub use lock::{HeldLock, LockOutcome, OWNER_CHECK_INTERVAL};
 pub use stripe::{ScanEntry, StripeStats};
 pub use ttl::Ttl;
 
@@ -189,6 +191,15 @@ impl Store {
         Ok(())
     }
 
+    fn stripe_of_hash(&self, hash: u64) -> usize {
+        let stripes = self.segment.geometry().stripes as u64;
+        (((hash >> 32) * stripes) >> 32) as usize
+    }
+
+    fn stripe_of(&self, key: &[u8]) -> usize {
+        self.stripe_of_hash(hash_key(key))
+    }
+
     /// Locks the stripe of `key` and runs `op` on it.
     fn with_key<R>(
         &self,
@@ -197,9 +208,7 @@ impl Store {
     ) -> Result<R> {
         self.check_key(key)?;
         let hash = hash_key(key);
-        let stripes = self.segment.geometry().stripes as u64;
-        let stripe = (((hash >> 32) * stripes) >> 32) as usize;
-        let mut guard = self.segment.lock_stripe(stripe)?;
+        let mut guard = self.segment.lock_stripe(self.stripe_of_hash(hash))?;
         Ok(op(&mut guard, Key { hash, bytes: key }))
     }
 

@@ -5,8 +5,8 @@
 use crate::config::{segment_path, validate_name, Geometry};
 use crate::error::{Result, StoreError};
 use crate::layout::{
-    SegmentHeader, Slot, StripeMeta, LAYOUT_VERSION, MAGIC_INIT, MAGIC_READY, MAX_STRIPES,
-    MUTEX_AREA, PAGE, SEGMENT_HEADER_SIZE, SLOT_SIZE, STRIPE_HEADER_SIZE,
+    LockWake, SegmentHeader, Slot, StripeMeta, LAYOUT_VERSION, LOCK_WAKE_OFFSET, MAGIC_INIT,
+    MAGIC_READY, MAX_STRIPES, MUTEX_AREA, PAGE, SEGMENT_HEADER_SIZE, SLOT_SIZE, STRIPE_HEADER_SIZE,
 };
 use crate::shared_mutex::{Acquired, RobustMutex};
 use crate::stripe::StripeView;
@@ -377,6 +377,16 @@ impl Segment {
         // mapping lives as long as `self`; callers use the handle only while
         // borrowing `self`.
         unsafe { RobustMutex::from_ptr(self.stripe_base(i).cast()) }
+    }
+
+    /// The wake-up words of stripe `i`'s advisory locks.
+    pub(crate) fn lock_wake(&self, i: usize) -> &LockWake {
+        // SAFETY: LOCK_WAKE_OFFSET + size_of::<LockWake>() lies inside the
+        // page-aligned stripe header and is 64-byte aligned; atomics have
+        // the layout of the plain integers the file holds, and these words
+        // are only ever accessed atomically (never through a StripeView), so
+        // shared references to them from many threads and processes are sound.
+        unsafe { &*self.stripe_base(i).add(LOCK_WAKE_OFFSET).cast::<LockWake>() }
     }
 
     /// # Safety

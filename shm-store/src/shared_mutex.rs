@@ -1,4 +1,6 @@
-//! A robust, process-shared pthread mutex living inside the segment.
+//! Synchronisation between processes through the segment: a robust,
+//! process-shared pthread mutex per stripe, and futex waits and wake-ups on
+//! a shared word (for the advisory locks' waiters).
 //!
 //! Robust means: when the holder dies (SIGKILL included), the kernel marks
 //! the lock and the next `pthread_mutex_lock` returns `EOWNERDEAD` instead of
@@ -7,6 +9,8 @@
 
 use crate::error::StoreError;
 use std::io;
+use std::sync::atomic::AtomicU32;
+use std::time::Duration;
 
 /// How a lock was obtained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,5 +92,38 @@ impl RobustMutex {
         unsafe {
             libc::pthread_mutex_unlock(self.raw);
         }
+    }
+}
+
+/// Sleeps while `word` holds `expected`, at most `timeout`, or until a
+/// [`wake_all`] on the same word from any process. Returns at once if the
+/// word already differs; may also return early (signal, spurious wake-up),
+/// so callers re-check their condition.
+pub(crate) fn wait_while(word: &AtomicU32, expected: u32, timeout: Duration) {
+    let timeout = libc::timespec {
+        tv_sec: timeout.as_secs().min(i32::MAX as u64) as libc::time_t,
+        tv_nsec: timeout.subsec_nanos() as libc::c_long,
+    };
+    // SAFETY: `word` is a valid, aligned u32 for the duration of the call;
+    // FUTEX_WAIT (not the private variant) keys the wait on the underlying
+    // page, so processes mapping the same segment meet on it. The kernel
+    // only reads the word and the timespec. Errors (EAGAIN when the value
+    // changed, EINTR, ETIMEDOUT) all mean "re-check", which callers do.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT,
+            expected,
+            &timeout as *const libc::timespec,
+        );
+    }
+}
+
+/// Wakes every process sleeping in [`wait_while`] on `word`.
+pub(crate) fn wake_all(word: &AtomicU32) {
+    // SAFETY: as for `wait_while`; FUTEX_WAKE only uses the address as a key.
+    unsafe {
+        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, i32::MAX);
     }
 }

@@ -1,0 +1,394 @@
+//! Advisory locks between processes, kept as ordinary keys of the store
+//! (PHP session locks are the user): [`Store::lock`] and [`HeldLock`].
+//!
+//! A lock is a key whose value names its owner: process id, the process's
+//! start time (so a reused pid is not mistaken for the owner), its pid
+//! namespace and a token unique within the process. That record gives:
+//! - release by the owner only: [`HeldLock`] deletes the key only if it
+//!   still holds this owner's record;
+//! - no waiting on a dead owner: a waiter that finds the owner gone (no such
+//!   process, a zombie, or another process with the same pid) removes the
+//!   record and takes the lock at once, without waiting for any TTL;
+//! - prompt hand-over: a release wakes the waiters of its stripe through a
+//!   futex in the segment (see `layout.rs`), so a waiter does not sleep
+//!   through a release; it also wakes every [`OWNER_CHECK_INTERVAL`] to
+//!   check that the owner is still alive.
+//!
+//! An owner in another pid namespace (a container sharing the segment)
+//! cannot be checked: such a lock is waited for until it is released or
+//! its TTL ends.
+
+use crate::error::Result;
+use crate::{Store, StoreError};
+use std::os::unix::fs::MetadataExt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How often a waiter checks whether the owner of the lock is still alive.
+pub const OWNER_CHECK_INTERVAL: Duration = Duration::from_millis(2);
+
+/// The first word of every owner record.
+const RECORD_TAG: &str = "ephpm-lock";
+
+/// Who holds a lock, as written in the lock's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Owner {
+    pid: u32,
+    /// Start time of the process, in clock ticks after boot (`/proc/<pid>/stat`).
+    start: u64,
+    /// Inode of the owner's pid namespace: pids only mean something in it.
+    pid_ns: u64,
+    token: u64,
+}
+
+impl Owner {
+    fn record(&self) -> Vec<u8> {
+        format!(
+            "{RECORD_TAG} pid={} start={} ns={} token={}",
+            self.pid, self.start, self.pid_ns, self.token
+        )
+        .into_bytes()
+    }
+
+    /// Parses a record written by [`Owner::record`]; `None` for any other
+    /// value (a lock taken by other code, such as the PHP package's handler).
+    fn parse(record: &[u8]) -> Option<Owner> {
+        let text = std::str::from_utf8(record).ok()?;
+        let mut words = text.split(' ');
+        if words.next()? != RECORD_TAG {
+            return None;
+        }
+        let mut field = |name: &str| -> Option<u64> {
+            words
+                .next()?
+                .strip_prefix(name)?
+                .strip_prefix('=')?
+                .parse()
+                .ok()
+        };
+        let owner = Owner {
+            pid: u32::try_from(field("pid")?).ok()?,
+            start: field("start")?,
+            pid_ns: field("ns")?,
+            token: field("token")?,
+        };
+        words.next().is_none().then_some(owner)
+    }
+}
+
+/// What `/proc/<pid>/stat` says of a process: whether it can still run
+/// (not a zombie) and when it started.
+struct ProcessStat {
+    running: bool,
+    start: u64,
+}
+
+fn process_stat(pid: u32) -> std::io::Result<ProcessStat> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "unexpected /proc format");
+    // The command name, in parentheses, may itself hold spaces and ')'.
+    let after_name = &text[text.rfind(')').ok_or_else(bad)? + 1..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // Fields 3 (state) and 22 (starttime) of proc(5), counted from 1.
+    let state = fields.first().ok_or_else(bad)?;
+    let start = fields
+        .get(19)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(bad)?;
+    Ok(ProcessStat {
+        running: !matches!(*state, "Z" | "X" | "x"),
+        start,
+    })
+}
+
+fn pid_namespace() -> std::io::Result<u64> {
+    Ok(std::fs::metadata("/proc/self/ns/pid")?.ino())
+}
+
+/// This process as an owner, without the token; recomputed after a fork.
+fn this_process() -> Option<(u32, u64, u64)> {
+    static CACHE: Mutex<Option<(u32, u64, u64)>> = Mutex::new(None);
+    let pid = std::process::id();
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    match *cache {
+        Some(me) if me.0 == pid => Some(me),
+        _ => {
+            let me = (pid, process_stat(pid).ok()?.start, pid_namespace().ok()?);
+            *cache = Some(me);
+            Some(me)
+        }
+    }
+}
+
+/// Tokens of the locks this process holds now: a record naming this
+/// process with a token not in here was left behind by an earlier request
+/// of this same process (which cannot be waiting for it).
+static HELD_TOKENS: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+
+fn held_tokens() -> std::sync::MutexGuard<'static, Vec<u64>> {
+    HELD_TOKENS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Whether the owner named by a lock's value can still release it.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    Alive,
+    Dead,
+    /// Not our record format, another pid namespace, or no `/proc`.
+    Unknown,
+}
+
+fn judge(record: &[u8]) -> Verdict {
+    let (Some(owner), Some((pid, start, pid_ns))) = (Owner::parse(record), this_process()) else {
+        return Verdict::Unknown;
+    };
+    if owner.pid_ns != pid_ns {
+        return Verdict::Unknown;
+    }
+    if owner.pid == pid && owner.start == start {
+        return if held_tokens().contains(&owner.token) {
+            Verdict::Alive
+        } else {
+            Verdict::Dead
+        };
+    }
+    match process_stat(owner.pid) {
+        Ok(stat) if stat.running && stat.start == owner.start => Verdict::Alive,
+        Ok(_) => Verdict::Dead,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Verdict::Dead,
+        Err(_) => Verdict::Unknown,
+    }
+}
+
+/// What [`Store::lock`] got.
+#[derive(Debug)]
+pub enum LockOutcome<'a> {
+    Acquired(HeldLock<'a>),
+    /// The wait ended with the lock still held by someone else.
+    TimedOut {
+        /// The holder's pid, when the lock's value names one.
+        holder_pid: Option<u32>,
+    },
+}
+
+/// A lock this process holds; released (if still ours) when dropped.
+#[derive(Debug)]
+pub struct HeldLock<'a> {
+    store: &'a Store,
+    key: Vec<u8>,
+    record: Vec<u8>,
+    token: u64,
+    /// The pid of a dead owner whose lock this one replaced.
+    took_over_from: Option<u32>,
+    released: bool,
+}
+
+impl HeldLock<'_> {
+    pub fn key(&self) -> &[u8] {
+        &self.key
+    }
+
+    /// The pid of a dead owner whose abandoned lock was taken over.
+    pub fn took_over_from(&self) -> Option<u32> {
+        self.took_over_from
+    }
+
+    /// Releases the lock; `false` if it was no longer ours (its TTL ended
+    /// and someone else took it), in which case nothing is removed.
+    pub fn release(mut self) -> Result<bool> {
+        self.release_once()
+    }
+
+    fn release_once(&mut self) -> Result<bool> {
+        self.released = true;
+        held_tokens().retain(|t| *t != self.token);
+        let removed = self.store.del_if(&self.key, &self.record);
+        let wake = self
+            .store
+            .segment
+            .lock_wake(self.store.stripe_of(&self.key));
+        wake.seq.fetch_add(1, Ordering::SeqCst);
+        if wake.waiters.load(Ordering::SeqCst) > 0 {
+            crate::shared_mutex::wake_all(&wake.seq);
+        }
+        removed
+    }
+}
+
+impl Drop for HeldLock<'_> {
+    fn drop(&mut self) {
+        if !self.released {
+            let _ = self.release_once();
+        }
+    }
+}
+
+impl Store {
+    /// Takes the advisory lock `key`, waiting up to `wait` for its holder to
+    /// release it (or to die). `ttl` bounds how long the lock outlives an
+    /// owner that cannot be checked (see the module docs); `None`: never.
+    pub fn lock(
+        &self,
+        key: &[u8],
+        wait: Duration,
+        ttl: Option<Duration>,
+    ) -> Result<LockOutcome<'_>> {
+        static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
+        let (pid, start, pid_ns) = this_process().ok_or_else(|| {
+            StoreError::io(
+                "cannot read this process's start time from",
+                std::path::Path::new("/proc/self/stat"),
+                std::io::Error::other("/proc is not available"),
+            )
+        })?;
+        let owner = Owner {
+            pid,
+            start,
+            pid_ns,
+            token: NEXT_TOKEN.fetch_add(1, Ordering::Relaxed),
+        };
+        let record = owner.record();
+        let wake = self.segment.lock_wake(self.stripe_of(key));
+        let deadline = Instant::now() + wait;
+        let mut took_over_from = None;
+        loop {
+            // Read before trying: a release after a failed try changes it,
+            // and the sleep below then returns at once.
+            let seen = wake.seq.load(Ordering::SeqCst);
+            // Registered first, so that no other thread of this process
+            // judges the new record abandoned.
+            held_tokens().push(owner.token);
+            if self.setnx(key, &record, ttl)? {
+                return Ok(LockOutcome::Acquired(HeldLock {
+                    store: self,
+                    key: key.to_vec(),
+                    record,
+                    token: owner.token,
+                    took_over_from,
+                    released: false,
+                }));
+            }
+            held_tokens().retain(|t| *t != owner.token);
+            let holder = match self.get(key)? {
+                // Released (or expired) since the try: try again at once.
+                None => continue,
+                Some(holder) => holder,
+            };
+            if judge(&holder) == Verdict::Dead && self.del_if(key, &holder)? {
+                took_over_from = Owner::parse(&holder).map(|o| o.pid);
+                continue;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(LockOutcome::TimedOut {
+                    holder_pid: Owner::parse(&holder).map(|o| o.pid),
+                });
+            }
+            wake.waiters.fetch_add(1, Ordering::SeqCst);
+            crate::shared_mutex::wait_while(
+                &wake.seq,
+                seen,
+                (deadline - now).min(OWNER_CHECK_INTERVAL),
+            );
+            wake.waiters.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_and_foreign_values_are_not_records() {
+        let owner = Owner {
+            pid: 42,
+            start: 7,
+            pid_ns: 4026531836,
+            token: 9,
+        };
+        assert_eq!(Owner::parse(&owner.record()), Some(owner));
+        for foreign in [
+            &b""[..],
+            b"3f2a9c",
+            b"ephpm-lock pid=1",
+            b"ephpm-lock pid=1 start=2 ns=3 token=4 extra",
+            b"ephpm-lock pid=x start=2 ns=3 token=4",
+            b"ephpm-lock start=2 pid=1 ns=3 token=4",
+        ] {
+            assert_eq!(Owner::parse(foreign), None, "{foreign:?}");
+        }
+    }
+
+    #[test]
+    fn this_process_is_alive_only_while_it_holds_the_token() {
+        let (pid, start, pid_ns) = this_process().unwrap();
+        let record = |token| {
+            Owner {
+                pid,
+                start,
+                pid_ns,
+                token,
+            }
+            .record()
+        };
+        held_tokens().push(u64::MAX);
+        assert_eq!(judge(&record(u64::MAX)), Verdict::Alive);
+        held_tokens().retain(|t| *t != u64::MAX);
+        assert_eq!(judge(&record(u64::MAX)), Verdict::Dead);
+    }
+
+    #[test]
+    fn other_processes_are_judged_by_proc() {
+        let (_, _, pid_ns) = this_process().unwrap();
+        let parent = std::os::unix::process::parent_id();
+        let parent_start = process_stat(parent).unwrap().start;
+        let record = |pid, start, pid_ns| {
+            Owner {
+                pid,
+                start,
+                pid_ns,
+                token: 1,
+            }
+            .record()
+        };
+        assert_eq!(judge(&record(parent, parent_start, pid_ns)), Verdict::Alive);
+        // Same pid, other start time: the pid was reused.
+        assert_eq!(
+            judge(&record(parent, parent_start + 1, pid_ns)),
+            Verdict::Dead
+        );
+        // Past pid_max on any Linux: no such process.
+        assert_eq!(judge(&record(u32::MAX - 1, 1, pid_ns)), Verdict::Dead);
+        assert_eq!(
+            judge(&record(parent, parent_start, pid_ns + 1)),
+            Verdict::Unknown
+        );
+        assert_eq!(judge(b"a token of some other code"), Verdict::Unknown);
+    }
+
+    #[test]
+    fn a_zombie_is_dead() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        // Not reaped yet: it stays a zombie once it exits.
+        let stat = loop {
+            let stat = process_stat(pid).unwrap();
+            if !stat.running {
+                break stat;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        let (_, _, pid_ns) = this_process().unwrap();
+        let record = Owner {
+            pid,
+            start: stat.start,
+            pid_ns,
+            token: 1,
+        }
+        .record();
+        assert_eq!(judge(&record), Verdict::Dead);
+        child.wait().unwrap();
+    }
+}
