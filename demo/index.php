@@ -3,9 +3,10 @@
 declare(strict_types=1);
 
 // The demo page: a hit counter shared by every php-fpm worker, and a PHP
-// session stored in the same ephpm_kv store by the composer package
-// ephpm/session-handler (php/ of this repository), with per-session locking
-// since the demo's requests of one visitor overlap.
+// session stored in the same ephpm_kv store. The pool sets
+// `session.save_handler = ephpm`, so this is plain session code; the
+// handler's per-session locking keeps the visitor's overlapping requests
+// from losing visits.
 
 header('Content-Type: text/plain; charset=utf-8');
 if (!extension_loaded('ephpm_kv')) {
@@ -13,15 +14,11 @@ if (!extension_loaded('ephpm_kv')) {
     echo "the ephpm_kv extension is not loaded in php-fpm: run ./scripts/install-ext\n";
     exit;
 }
-// What composer's autoloader does for the package (PSR-4).
-spl_autoload_register(static function (string $class): void {
-    $prefix = 'Ephpm\\SessionHandler\\';
-    if (str_starts_with($class, $prefix)) {
-        require __DIR__ . '/../php/src/' . substr($class, strlen($prefix)) . '.php';
-    }
-});
-
-session_set_save_handler(new \Ephpm\SessionHandler\KvSessionHandler(locking: true), true);
+if (ini_get('session.save_handler') !== 'ephpm') {
+    http_response_code(500);
+    echo "the pool does not set session.save_handler = ephpm\n";
+    exit;
+}
 session_start();
 
 // ?work_ms=N pretends to work for a while (at most 1 s), so that concurrent

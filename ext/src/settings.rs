@@ -282,4 +282,78 @@ mod tests {
             );
         }
     }
+
+    fn main_store() -> StoreConfig {
+        let Resolved::Store(cfg) = with(&[("ephpm_kv.size", "32M")]).unwrap() else {
+            panic!()
+        };
+        cfg
+    }
+
+    #[test]
+    fn session_save_path_names_a_store_or_keeps_the_main_one() {
+        for path in ["", "  ", "/var/lib/php/sessions", "2;/tmp/sessions"] {
+            assert_eq!(
+                session_store(main_store(), path).unwrap(),
+                main_store(),
+                "{path:?}"
+            );
+        }
+        let own = session_store(main_store(), "sessions").unwrap();
+        assert_eq!((own.name.as_str(), own.size), ("sessions", 32 << 20));
+        let tuned = session_store(
+            main_store(),
+            "sessions?size=8M&eviction=volatile-lru&stripes=2&max_value_size=256K",
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                tuned.size,
+                tuned.eviction,
+                tuned.stripes,
+                tuned.max_value_len
+            ),
+            (
+                8 << 20,
+                EvictionPolicy::VolatileLru,
+                Some(2),
+                Some(256 << 10)
+            )
+        );
+        assert_eq!(tuned.dir, main_store().dir);
+    }
+
+    #[test]
+    fn bad_session_save_paths_say_what_is_wrong() {
+        for (path, expected) in [
+            ("no such", "invalid ephpm_kv.name"),
+            ("s?colour=red", "unknown option \"colour\""),
+            ("s?size=huge", "invalid size \"huge\""),
+            ("s?eviction=random", "invalid eviction"),
+            ("s?size=1K", "size"),
+        ] {
+            let err = session_store(main_store(), path).unwrap_err();
+            assert!(err.contains(expected), "{path:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn session_lock_wait_follows_the_two_settings() {
+        let wait = |overrides: &[(&str, &str)]| {
+            let map: HashMap<&str, &str> = overrides.iter().copied().collect();
+            session_lock_wait(|s| map.get(s.name).copied().unwrap_or(s.default).to_string())
+        };
+        assert_eq!(wait(&[]), Ok(Some(Duration::from_secs(10))));
+        assert_eq!(wait(&[("ephpm_kv.session_locking", "Off")]), Ok(None));
+        assert_eq!(
+            wait(&[("ephpm_kv.session_lock_wait_ms", "250")]),
+            Ok(Some(Duration::from_millis(250)))
+        );
+        assert!(wait(&[("ephpm_kv.session_locking", "sometimes")])
+            .unwrap_err()
+            .contains("ephpm_kv.session_locking"));
+        assert!(wait(&[("ephpm_kv.session_lock_wait_ms", "-1")])
+            .unwrap_err()
+            .contains("ephpm_kv.session_lock_wait_ms"));
+    }
 }
