@@ -2,6 +2,7 @@
 //! is, and how to run PHP with it. Servers started by tests live in
 //! `servers`.
 
+pub mod browser;
 pub mod servers;
 
 use std::path::{Path, PathBuf};
