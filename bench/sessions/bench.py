@@ -107,6 +107,9 @@ def make_variants(dirs: dict[str, Path], native: bool) -> list[Variant]:
     prepend = dirs["site"] / "handlers"
     variants = [
         Variant("none", "no session (ceiling)", "-", env={"BENCH_NO_SESSION": "1"}, with_session=False),
+        # PHP's own session work with no storage: what no handler can go below.
+        Variant("floor", "PHP sessions, no storage (floor)", "-", {"auto_prepend_file": str(prepend / "floor.php")},
+                with_session=False),
         Variant("files-disk", "files, disk", "always", {"session.save_handler": "files", "session.save_path": str(dirs["disk"])}),
         Variant("files-tmpfs", "files, tmpfs", "always", {"session.save_handler": "files", "session.save_path": str(dirs["tmpfs_files"])}),
         Variant("redis", "redis (phpredis)", "off", {"session.save_handler": "redis", "session.save_path": redis, "redis.session.locking_enabled": "0"}),
@@ -433,6 +436,11 @@ def goal_checks(rows: list[dict]) -> list[str]:
                   f"{native:.0f} vs {files:.0f} requests/s")
         check("native handler, locking on, within 5% of the no-session ceiling", native >= 0.95 * ceiling,
               f"{100 * native / ceiling:.1f}% of {ceiling:.0f} requests/s")
+        if "floor" in by_key:
+            floor = by_key["floor"]["rps"]
+            check("native handler, locking on, within 5% of PHP's sessions with no storage at all (floor)",
+                  native >= 0.95 * floor, f"{100 * native / floor:.1f}% of {floor:.0f} requests/s; "
+                  f"the floor itself is {100 * floor / ceiling:.1f}% of the ceiling")
     if "kv" in by_key and "apcu" in by_key:
         composer, apcu = by_key["kv"]["rps"], by_key["apcu"]["rps"]
         check("composer KvSessionHandler (locking off, as APCu has none) ahead of the APCu user handler",
@@ -449,7 +457,7 @@ def draw_chart(rows: list[dict], path: Path, subtitle: str) -> None:
     rows = rows[::-1]  # first variant on top
     suffixes = {"on": ", locking on", "off": ", locking off", "always": ", locking always", "none": ", no locking", "-": ""}
     labels = [r["variant"].handler + suffixes[r["variant"].locking] for r in rows]
-    family_colors = {"none": "#9e9e9e", "files": "#8d6e63", "redis": "#d32f2f", "memcached": "#388e3c",
+    family_colors = {"none": "#9e9e9e", "floor": "#cfcfcf", "files": "#8d6e63", "redis": "#d32f2f", "memcached": "#388e3c",
                      "apcu": "#7b1fa2", "kv": "#1976d2", "ephpm": "#f57c00"}
     colors = [family_colors[r["variant"].key.split("-")[0]] for r in rows]
     rps = [r["rps"] for r in rows]

@@ -22,7 +22,13 @@ namespace Ephpm\SessionHandler;
  */
 final class KvSessionHandler implements \SessionHandlerInterface, \SessionUpdateTimestampHandlerInterface, \SessionIdInterface
 {
-    private readonly KvOpsInterface $ops;
+    /**
+     * The store; null for the ephpm_kv extension, whose functions are then
+     * called directly: a request loads this one class file, not the backend
+     * class and its two interfaces as well (which cost more than the store
+     * operations themselves on a short request).
+     */
+    private readonly ?KvOpsInterface $ops;
 
     /** Fixed TTL, or null to follow session.gc_maxlifetime at each write. */
     private readonly ?int $ttlSeconds;
@@ -40,15 +46,17 @@ final class KvSessionHandler implements \SessionHandlerInterface, \SessionUpdate
         private readonly int $lockWaitMs = 5000,
         private readonly int $lockTtlSeconds = 30,
     ) {
-        $ops ??= new SapiKvOps();
-        if ($locking && !$ops instanceof LockingKvOpsInterface) {
+        if ($ops === null && !\function_exists('ephpm_kv_get')) {
+            new SapiKvOps(); // throws, explaining what is missing
+        }
+        if ($locking && $ops !== null && !$ops instanceof LockingKvOpsInterface) {
             throw new \InvalidArgumentException(\sprintf(
                 'session locking needs a %s (setNx and delIf); %s is not one',
                 LockingKvOpsInterface::class,
                 $ops::class
             ));
         }
-        if ($locking && $ops instanceof SapiKvOps && !\function_exists('ephpm_kv_del_if')) {
+        if ($locking && ($ops === null || $ops instanceof SapiKvOps) && !\function_exists('ephpm_kv_del_if')) {
             throw new \RuntimeException(
                 'session locking needs ephpm_kv_del_if(), which this ephpm_kv extension lacks: update the extension'
             );
@@ -85,23 +93,34 @@ final class KvSessionHandler implements \SessionHandlerInterface, \SessionUpdate
             $this->acquireLock($id);
         }
 
-        return $this->ops->get($this->prefix . $id) ?? '';
+        $key = $this->prefix . $id;
+
+        return ($this->ops === null ? \ephpm_kv_get($key) : $this->ops->get($key)) ?? '';
     }
 
     public function write(string $id, string $data): bool
     {
-        return $this->ops->set($this->prefix . $id, $data, $this->ttl());
+        $key = $this->prefix . $id;
+
+        return $this->ops === null
+            ? \ephpm_kv_set($key, $data, $this->ttl())
+            : $this->ops->set($key, $data, $this->ttl());
     }
 
     public function updateTimestamp(string $id, string $data): bool
     {
-        return $this->ops->expire($this->prefix . $id, $this->ttl())
-            || $this->write($id, $data);
+        $key = $this->prefix . $id;
+        $refreshed = $this->ops === null
+            ? \ephpm_kv_expire($key, $this->ttl())
+            : $this->ops->expire($key, $this->ttl());
+
+        return $refreshed || $this->write($id, $data);
     }
 
     public function destroy(string $id): bool
     {
-        $this->ops->del($this->prefix . $id);
+        $key = $this->prefix . $id;
+        $this->ops === null ? \ephpm_kv_del($key) : $this->ops->del($key);
         $this->releaseLock();
 
         return true;
@@ -114,7 +133,9 @@ final class KvSessionHandler implements \SessionHandlerInterface, \SessionUpdate
 
     public function validateId(string $id): bool
     {
-        return $this->ops->exists($this->prefix . $id);
+        $key = $this->prefix . $id;
+
+        return $this->ops === null ? \ephpm_kv_exists($key) : $this->ops->exists($key);
     }
 
     public function create_sid(): string
@@ -125,7 +146,7 @@ final class KvSessionHandler implements \SessionHandlerInterface, \SessionUpdate
     private function acquireLock(string $id): void
     {
         $ops = $this->ops;
-        \assert($ops instanceof LockingKvOpsInterface);
+        \assert($ops === null || $ops instanceof LockingKvOpsInterface);
         $lockKey = $this->prefix . 'lock:' . $id;
         if ($this->lockKey === $lockKey) {
             return;
@@ -134,7 +155,8 @@ final class KvSessionHandler implements \SessionHandlerInterface, \SessionUpdate
 
         $token = \bin2hex(\random_bytes(16));
         $deadline = \hrtime(true) + $this->lockWaitMs * 1_000_000;
-        while (!$ops->setNx($lockKey, $token, $this->lockTtlSeconds)) {
+        $ttl = $this->lockTtlSeconds;
+        while (!($ops === null ? \ephpm_kv_setnx($lockKey, $token, \max(0, $ttl)) : $ops->setNx($lockKey, $token, $ttl))) {
             if (\hrtime(true) >= $deadline) {
                 \trigger_error(
                     \sprintf('ephpm session lock for %s not acquired within %d ms; reading without the lock', $id, $this->lockWaitMs),
@@ -153,8 +175,10 @@ final class KvSessionHandler implements \SessionHandlerInterface, \SessionUpdate
     {
         if ($this->lockKey !== null && $this->lockToken !== null) {
             $ops = $this->ops;
-            \assert($ops instanceof LockingKvOpsInterface);
-            $ops->delIf($this->lockKey, $this->lockToken);
+            \assert($ops === null || $ops instanceof LockingKvOpsInterface);
+            $ops === null
+                ? \ephpm_kv_del_if($this->lockKey, $this->lockToken)
+                : $ops->delIf($this->lockKey, $this->lockToken);
         }
         $this->lockKey = null;
         $this->lockToken = null;

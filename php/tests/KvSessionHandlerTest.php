@@ -215,6 +215,36 @@ final class KvSessionHandlerTest extends TestCase
         }
     }
 
+    public function testDefaultOpsRefreshValidateAndLockThroughTheExtension(): void
+    {
+        if (!\function_exists('ephpm_kv_get')) {
+            $this->expectException(\RuntimeException::class);
+            $this->expectExceptionMessage('the ephpm_kv extension is not loaded');
+            new KvSessionHandler();
+        }
+        $prefix = 'handler-default:' . bin2hex(random_bytes(8)) . ':';
+        $h = new KvSessionHandler($prefix, 60, null, true, 50, 5);
+        self::assertFalse($h->validateId('id'));
+        self::assertSame('', $h->read('id'));
+        self::assertSame(5, ephpm_kv_ttl($prefix . 'lock:id'), 'read() holds the lock, with its TTL');
+        $other = new KvSessionHandler($prefix, 60, null, true, 50, 5);
+        $this->collectingWarnings(fn () => $other->read('id'));
+        self::assertCount(1, $this->warnings, 'a second handler waits for the lock, then warns');
+        self::assertTrue($h->write('id', 'a|i:1;'));
+        self::assertTrue($h->validateId('id'));
+        ephpm_kv_expire($prefix . 'id', 3);
+        self::assertTrue($h->updateTimestamp('id', 'a|i:1;'));
+        self::assertSame(60, ephpm_kv_ttl($prefix . 'id'), 'updateTimestamp() restores the TTL');
+        ephpm_kv_del($prefix . 'id');
+        self::assertTrue($h->updateTimestamp('id', 'a|i:2;'), 'a vanished session is written again');
+        self::assertSame('a|i:2;', ephpm_kv_get($prefix . 'id'));
+        self::assertTrue($h->close());
+        self::assertFalse(ephpm_kv_exists($prefix . 'lock:id'), 'close() releases the lock');
+        $other->close();
+        self::assertTrue($h->destroy('id'));
+        self::assertFalse(ephpm_kv_exists($prefix . 'id'));
+    }
+
     public function testLockingNeedsLockingOps(): void
     {
         new KvSessionHandler('s:', 10, new PlainKvOps(), false);

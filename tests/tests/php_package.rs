@@ -125,6 +125,8 @@ fn session_handler_phpunit_suite_passes_on_all_backends() {
         output.contains("OK ("),
         "phpunit did not report OK:\n{output}"
     );
+    let summary = output.lines().find(|l| l.contains("OK (")).unwrap_or("");
+    println!("phpunit: {summary}");
     for word in ["Skipped", "Risky", "Incomplete"] {
         assert!(
             !output.contains(word),

@@ -1,50 +1,16 @@
 <?php
 /*
- * auto_prepend_file of the "apcu" variant: the user-space session handler
- * an application would write over APCu. No locking: APCu has no
- * compare-and-delete to release a lock safely.
+ * auto_prepend_file of the "apcu" variant. The handler class is autoloaded
+ * from its own file, as the composer package's classes are in the "kv"
+ * variants, so both pay the same way for loading their code.
  */
 
 declare(strict_types=1);
 
-final class ApcuSessionHandler implements SessionHandlerInterface
-{
-    private const PREFIX = 'php_session:';
-
-    public function open(string $path, string $name): bool
-    {
-        return true;
+spl_autoload_register(static function (string $class): void {
+    if ($class === 'ApcuSessionHandler') {
+        require __DIR__ . '/lib/ApcuSessionHandler.php';
     }
-
-    public function close(): bool
-    {
-        return true;
-    }
-
-    public function read(string $id): string|false
-    {
-        $data = apcu_fetch(self::PREFIX . $id, $found);
-
-        return $found ? $data : '';
-    }
-
-    public function write(string $id, string $data): bool
-    {
-        // APCu drops the entry after the TTL: sessions expire without gc().
-        return apcu_store(self::PREFIX . $id, $data, (int) ini_get('session.gc_maxlifetime'));
-    }
-
-    public function destroy(string $id): bool
-    {
-        apcu_delete(self::PREFIX . $id);
-
-        return true;
-    }
-
-    public function gc(int $max_lifetime): int|false
-    {
-        return 0;
-    }
-}
+});
 
 session_set_save_handler(new ApcuSessionHandler(), true);
