@@ -89,18 +89,19 @@ fn release(session: &mut OpenSession) -> bool {
     let Some(lock) = session.lock.take() else {
         return true;
     };
-    let id = short(&lock.key()[LOCK_PREFIX.len()..]);
+    let id = lock.key()[LOCK_PREFIX.len()..].to_vec();
     match lock.release() {
         Ok(true) => true,
         Ok(false) => {
             warn(&format!(
-                "the lock on session {id} had expired before it was released; \
-                 another request may have used the session meanwhile"
+                "the lock on session {} had expired before it was released; \
+                 another request may have used the session meanwhile",
+                short(&id)
             ));
             true
         }
         Err(e) => {
-            warn(&format!("cannot release the lock on session {id}: {e}"));
+            warn(&format!("cannot release the lock on session {}: {e}", short(&id)));
             false
         }
     }
