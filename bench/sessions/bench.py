@@ -406,6 +406,19 @@ def markdown_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def rounds_table(variants: list[Variant], runs: dict[str, list[Run]]) -> str:
+    """Requests/s of every round: how far apart the runs of one variant are."""
+    rounds = max(len(runs[v.key]) for v in variants)
+    lines = [
+        "| variant | locking | " + " | ".join(f"round {i + 1}" for i in range(rounds)) + " |",
+        "|---|---|" + "--:|" * rounds,
+    ]
+    for v in variants:
+        figures = " | ".join(f"{r.requests_per_s:.0f}" for r in runs[v.key])
+        lines.append(f"| {v.handler} | {v.locking} | {figures} |")
+    return "\n".join(lines)
+
+
 def anomalies(rows: list[dict]) -> list[str]:
     notes = []
     for row in rows:
@@ -632,6 +645,10 @@ def main() -> int:
         *(f"- {line}" for line in goals + notes),
         "",
         f"![requests/s and p99 latency per variant]({chart.name})",
+        "",
+        "Requests/s of each round (the table above gives the medians):",
+        "",
+        rounds_table(variants, runs),
         "",
     ])
     (args.out / "RESULTS.md").write_text(results)
