@@ -552,6 +552,8 @@ def raise_keyboard_interrupt(signum, frame) -> None:
 def main() -> int:
     args = parse_args()
     args.ext_so = args.ext_so.resolve()
+    # Before this run writes its own results into the tree.
+    commit = git_commit()
     native = has_native_handler(args.ext_so)
     notes = []
     if not native:
@@ -634,7 +636,7 @@ def main() -> int:
     results = "\n".join([
         "# Session benchmark results",
         "",
-        f"- date: {date}, commit {git_commit()}",
+        f"- date: {date}, commit {commit}",
         *machine,
         f"- command: `{command}`",
         f"- {settings}",
@@ -653,7 +655,7 @@ def main() -> int:
     ])
     (args.out / "RESULTS.md").write_text(results)
     update_readme(args.out / "README.md", "\n".join([
-        f"{date}, commit {git_commit()}; {settings}. Details: [RESULTS.md](RESULTS.md).",
+        f"{date}, commit {commit}; {settings}. Details: [RESULTS.md](RESULTS.md).",
         "",
         table,
         "",
