@@ -101,7 +101,10 @@ fn release(session: &mut OpenSession) -> bool {
             true
         }
         Err(e) => {
-            warn(&format!("cannot release the lock on session {}: {e}", short(&id)));
+            warn(&format!(
+                "cannot release the lock on session {}: {e}",
+                short(&id)
+            ));
             false
         }
     }
