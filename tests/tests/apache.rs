@@ -1,6 +1,8 @@
 //! The extension in Apache prefork + mod_php: several children share one
-//! store with each other and with php-cli run by the same user.
+//! store with each other and with php-cli run by the same user, and the
+//! native session handler serialises a session's requests across children.
 
+use ephpm_shm_tests::browser::{lost_updates, parallel_increments};
 use ephpm_shm_tests::servers::{
     first_pid, is_root, owner_and_mode, process_uid, Apache, Site, User, APACHE_CHILDREN,
 };
@@ -128,4 +130,33 @@ fn children_share_the_store_with_each_other_and_php_cli() {
         (user.uid, 0o600),
         "segment owner and mode at the end"
     );
+}
+
+#[test]
+fn native_sessions_are_locked_across_children() {
+    let user = if is_root() {
+        User::www_data()
+    } else {
+        User::current()
+    };
+    let site = Site::new();
+    let apache = Apache::start(&site, &user, "apache-sessions");
+    let web = apache.root();
+    // What `session.save_handler = ephpm` in php.ini does, per page.
+    let native = |locking: &'static str| {
+        move |body: &str| {
+            format!(
+                "<?php\nini_set('session.save_handler', 'ephpm');\n\
+                 ini_set('ephpm_kv.session_locking', '{locking}');\n{body}\n"
+            )
+        }
+    };
+    let locked = parallel_increments(&site, &web, "locked", &native("1"), 2000);
+    let (unlocked, window) = lost_updates(&site, &web, "unlocked", &native("0"));
+    println!(
+        "Apache children, 40 parallel increments on one session: locking on n={locked}, \
+         locking off n={unlocked} (window {window} µs)"
+    );
+    assert_eq!(locked, 40, "with locking (the default)");
+    assert!(unlocked < 40, "without locking: no lost update");
 }
