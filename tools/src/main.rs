@@ -366,6 +366,14 @@ fn run(cli: Cli) -> Res {
             let text =
                 serde_json::to_string_pretty(&value).map_err(|e| Fail::other(e.to_string()))?;
             println!("{text}");
+            // Who holds it, for "why does this user's page hang": on stderr,
+            // so that stdout stays the session's JSON.
+            if let Some(lock) = store.get(format!("{prefix}lock:{sid}").as_bytes())? {
+                eprintln!(
+                    "note: the session is locked by a running request ({})",
+                    String::from_utf8_lossy(&lock)
+                );
+            }
             Ok(())
         }
         Cmd::Watch { name } => {

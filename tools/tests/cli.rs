@@ -435,6 +435,36 @@ fn verify_healthy_and_damaged() {
     }
 }
 
+/// `session` says on stderr who holds the session's lock, if anyone.
+#[test]
+fn session_names_the_holder_of_its_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = make(dir.path(), "locks", 1 << 20);
+    s.set(b"php_session:abc", b"n|i:1;", None).unwrap();
+    let out = bin(dir.path())
+        .args(["session", "locks", "abc"])
+        .assert()
+        .success();
+    assert!(out.get_output().stderr.is_empty(), "no lock, no note");
+    s.set(
+        b"php_session:lock:abc",
+        b"ephpm-lock pid=42 start=1 ns=2 token=3",
+        None,
+    )
+    .unwrap();
+    let out = bin(dir.path())
+        .args(["session", "locks", "abc"])
+        .assert()
+        .success();
+    let output = out.get_output();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "{\n  \"n\": 1\n}\n"
+    );
+    let note = String::from_utf8_lossy(&output.stderr);
+    assert!(note.contains("locked") && note.contains("pid=42"), "{note}");
+}
+
 /// `session` decodes what PHP itself stored through the extension, with
 /// both serializers (skipped with a reason when the extension is not built).
 #[test]
