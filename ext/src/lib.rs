@@ -378,8 +378,11 @@ unsafe extern "C" fn minit(_type: c_int, module_number: c_int) -> c_int {
     }
     // Check php.ini now so a bad value is reported at startup; the segment
     // itself is opened by the first request of each worker.
-    if let Err(message) = current_settings() {
-        zend::warn(&format!("ephpm_kv: {message}"));
+    let session_settings = settings::session_lock_wait(|s| zend::ini_value(s.name)).map(drop);
+    for problem in [current_settings().map(drop), session_settings] {
+        if let Err(message) = problem {
+            zend::warn(&format!("ephpm_kv: {message}"));
+        }
     }
     0
 }
