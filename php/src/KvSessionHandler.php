@@ -120,7 +120,11 @@ final class KvSessionHandler implements \SessionHandlerInterface, \SessionUpdate
     public function destroy(string $id): bool
     {
         $key = $this->prefix . $id;
-        $this->ops === null ? \ephpm_kv_del($key) : $this->ops->del($key);
+        if ($this->ops === null) {
+            \ephpm_kv_del($key);
+        } else {
+            $this->ops->del($key);
+        }
         $this->releaseLock();
 
         return true;
@@ -176,9 +180,11 @@ final class KvSessionHandler implements \SessionHandlerInterface, \SessionUpdate
         if ($this->lockKey !== null && $this->lockToken !== null) {
             $ops = $this->ops;
             \assert($ops === null || $ops instanceof LockingKvOpsInterface);
-            $ops === null
-                ? \ephpm_kv_del_if($this->lockKey, $this->lockToken)
-                : $ops->delIf($this->lockKey, $this->lockToken);
+            if ($ops === null) {
+                \ephpm_kv_del_if($this->lockKey, $this->lockToken);
+            } else {
+                $ops->delIf($this->lockKey, $this->lockToken);
+            }
         }
         $this->lockKey = null;
         $this->lockToken = null;
