@@ -56,14 +56,15 @@
 //!
 //! **Lock wake-ups.** [`LockWake`], at [`LOCK_WAKE_OFFSET`] in each stripe
 //! header, serves the advisory locks of `Store::lock` (session locks) whose
-//! keys fall in the stripe: `seq` is bumped after every release and is the
-//! futex word that waiters sleep on; `waiters` counts sleepers, so that a
-//! release without any waiter makes no system call. Both are touched only
+//! keys fall in the stripe: `waiters` counts the processes waiting for one
+//! of them, and `seq`, the futex word they sleep on, is bumped (and the
+//! sleepers woken) by a release that finds `waiters` non-zero; a release
+//! without any waiter writes neither word. Both are touched only
 //! with atomic operations, never under the stripe mutex, and zero is a valid
 //! initial state (a waiter killed while asleep only leaves `waiters` too
-//! high, which costs a needless wake-up call). They were added to version 2
+//! high, which costs needless wake-up calls). They were added to version 2
 //! without changing it: older builds leave the words at zero and never wake
-//! anyone, and their waiters' periodic checks still see every release.
+//! anyone, and waiters' periodic checks still see every release.
 
 use bytemuck::{Pod, Zeroable};
 

@@ -21,7 +21,7 @@
 use crate::error::Result;
 use crate::{Store, StoreError};
 use std::os::unix::fs::MetadataExt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -208,8 +208,10 @@ impl HeldLock<'_> {
             .store
             .segment
             .lock_wake(self.store.stripe_of(&self.key));
-        wake.seq.fetch_add(1, Ordering::SeqCst);
+        // Waiters register before their last try (see `Store::lock`), so
+        // none can miss this: without any, a release writes nothing shared.
         if wake.waiters.load(Ordering::SeqCst) > 0 {
+            wake.seq.fetch_add(1, Ordering::SeqCst);
             crate::shared_mutex::wake_all(&wake.seq);
         }
         removed
@@ -252,6 +254,10 @@ impl Store {
         let wake = self.segment.lock_wake(self.stripe_of(key));
         let deadline = Instant::now() + wait;
         let mut took_over_from = None;
+        // Counted in `waiters` from the second try on: releases then bump
+        // `seq`. Counting before that try means that a release either sees
+        // the count or comes before the try (which then succeeds).
+        let mut registered: Option<WaiterCount<'_>> = None;
         loop {
             // Read before trying: a release after a failed try changes it,
             // and the sleep below then returns at once.
@@ -285,14 +291,32 @@ impl Store {
                     holder_pid: Owner::parse(&holder).map(|o| o.pid),
                 });
             }
-            wake.waiters.fetch_add(1, Ordering::SeqCst);
+            if registered.is_none() {
+                registered = Some(WaiterCount::new(&wake.waiters));
+                continue;
+            }
             crate::shared_mutex::wait_while(
                 &wake.seq,
                 seen,
                 (deadline - now).min(OWNER_CHECK_INTERVAL),
             );
-            wake.waiters.fetch_sub(1, Ordering::SeqCst);
         }
+    }
+}
+
+/// One waiter counted in a stripe's `waiters` word, for as long as it lives.
+struct WaiterCount<'a>(&'a AtomicU32);
+
+impl<'a> WaiterCount<'a> {
+    fn new(waiters: &'a AtomicU32) -> Self {
+        waiters.fetch_add(1, Ordering::SeqCst);
+        WaiterCount(waiters)
+    }
+}
+
+impl Drop for WaiterCount<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
