@@ -41,6 +41,14 @@ fn current_settings() -> Result<Resolved, String> {
     settings::resolve(|s| zend::ini_value(s.name))
 }
 
+/// The configuration of the store the settings name, or why there is none.
+fn configured_store() -> Result<StoreConfig, String> {
+    match current_settings()? {
+        Resolved::Disabled => Err("the store is disabled (ephpm_kv.enabled = Off)".into()),
+        Resolved::Store(config) => Ok(config),
+    }
+}
+
 fn open_store(config: StoreConfig) -> Result<&'static Store, String> {
     let mut opened = OPENED.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((_, store)) = opened.iter().find(|(c, _)| *c == config) {
@@ -59,10 +67,7 @@ fn store() -> Result<&'static Store, String> {
     CURRENT.with(|current| {
         current
             .borrow_mut()
-            .get_or_insert_with(|| match current_settings()? {
-                Resolved::Disabled => Err("the store is disabled (ephpm_kv.enabled = Off)".into()),
-                Resolved::Store(config) => open_store(config),
-            })
+            .get_or_insert_with(|| configured_store().and_then(open_store))
             .clone()
     })
 }
@@ -263,18 +268,16 @@ fn store_for_info() -> Result<StoreRef, String> {
     if let Some(Ok(store)) = CURRENT.with(|c| c.borrow().clone()) {
         return Ok(StoreRef::Shared(store));
     }
-    match current_settings()? {
-        Resolved::Disabled => Err("the store is disabled (ephpm_kv.enabled = Off)".into()),
-        Resolved::Store(config) => match Store::attach(&config.dir, &config.name) {
-            Ok(store) => Ok(StoreRef::Owned(Box::new(
-                store.with_policy(config.eviction),
-            ))),
-            Err(StoreError::NotFound { path }) => Err(format!(
-                "{} is not created yet (the first PHP request using the store creates it)",
-                path.display()
-            )),
-            Err(e) => Err(format!("store {:?} is unavailable: {e}", config.name)),
-        },
+    let config = configured_store()?;
+    match Store::attach(&config.dir, &config.name) {
+        Ok(store) => Ok(StoreRef::Owned(Box::new(
+            store.with_policy(config.eviction),
+        ))),
+        Err(StoreError::NotFound { path }) => Err(format!(
+            "{} is not created yet (the first PHP request using the store creates it)",
+            path.display()
+        )),
+        Err(e) => Err(format!("store {:?} is unavailable: {e}", config.name)),
     }
 }
 

@@ -76,12 +76,15 @@ fn with_open<R>(op: impl FnOnce(&mut OpenSession) -> Option<R>) -> Option<R> {
 }
 
 fn session_store(save_path: &str) -> Result<&'static Store, String> {
-    match crate::current_settings()? {
-        settings::Resolved::Disabled => {
-            Err("the store is disabled (ephpm_kv.enabled = Off)".into())
-        }
-        settings::Resolved::Store(main) => open_store(settings::session_store(main, save_path)?),
+    if settings::names_main_store(save_path) {
+        // The request's store, resolved once per request for the
+        // ephpm_kv_* functions and the session alike.
+        return crate::store();
     }
+    open_store(settings::session_store(
+        crate::configured_store()?,
+        save_path,
+    )?)
 }
 
 /// Releases the lock of the open session, if any.

@@ -169,16 +169,23 @@ fn apply(config: StoreConfig, setting: &Setting, text: &str) -> Result<StoreConf
     })
 }
 
+/// Whether `session.save_path` leaves sessions in the main store (see
+/// [`session_store`]).
+pub fn names_main_store(save_path: &str) -> bool {
+    let save_path = save_path.trim();
+    save_path.is_empty() || save_path.contains('/')
+}
+
 /// The store that `session.save_path` names for the `ephpm` session
 /// handler. Empty, or a directory (what the `files` handler used, such as
 /// Debian's default `/var/lib/php/sessions`): the main store `main`.
 /// Otherwise `NAME` or `NAME?size=32M&eviction=volatile-lru`: a store of its
 /// own, taking the settings it does not give from `main`'s.
 pub fn session_store(main: StoreConfig, save_path: &str) -> Result<StoreConfig, String> {
-    let save_path = save_path.trim();
-    if save_path.is_empty() || save_path.contains('/') {
+    if names_main_store(save_path) {
         return Ok(main);
     }
+    let save_path = save_path.trim();
     let (name, options) = save_path.split_once('?').unwrap_or((save_path, ""));
     let mut config = apply(main, &NAME, name)?;
     for option in options.split('&').filter(|o| !o.is_empty()) {
