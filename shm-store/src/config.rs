@@ -15,8 +15,9 @@ pub const MAX_NAME_LEN: usize = 64;
 pub const DEFAULT_SIZE: u64 = 64 << 20;
 /// Default longest key, in bytes.
 pub const DEFAULT_MAX_KEY_LEN: u32 = 4096;
-/// Default ceiling for the longest value, in bytes (lowered for small segments).
-pub const DEFAULT_MAX_VALUE_LEN: u32 = 1 << 20;
+/// Values up to this many bytes are kept in one block (fewer for small
+/// stripes); larger ones are split into parts of this size.
+pub const DEFAULT_PART_LEN: u32 = 64 << 10;
 /// Smallest segment accepted.
 pub const MIN_SIZE: u64 = 64 << 10;
 /// Largest stripe heap: block offsets and sizes are 32-bit.
@@ -82,7 +83,8 @@ pub struct StoreConfig {
     pub stripes: Option<u32>,
     /// Longest key in bytes.
     pub max_key_len: u32,
-    /// Longest value in bytes; `None` = 1 MiB or a third of a stripe's heap, whichever is smaller.
+    /// Longest value in bytes, a cap an operator may set; `None` = as large
+    /// as the store can hold (the sum of its stripes' heaps).
     pub max_value_len: Option<u32>,
     /// Eviction policy of this handle.
     pub eviction: EvictionPolicy,
@@ -168,6 +170,8 @@ pub struct Geometry {
     pub heap_size: u32,
     pub max_key_len: u32,
     pub max_value_len: u32,
+    /// Largest value kept in one block, and the size of a large value's parts.
+    pub part_len: u32,
 }
 
 impl fmt::Display for Geometry {
@@ -181,6 +185,13 @@ impl fmt::Display for Geometry {
             self.max_key_len,
             self.max_value_len
         )
+    }
+}
+
+impl Geometry {
+    /// Bytes of all the stripes' heaps: no value can be larger.
+    pub fn capacity(&self) -> u64 {
+        self.heap_size as u64 * self.stripes as u64
     }
 }
 
@@ -229,16 +240,21 @@ impl Geometry {
                 "each stripe would hold {heap} bytes, over the limit of {MAX_HEAP}: use more stripes"
             ));
         }
+        // A block of the longest key and a whole part takes at most a
+        // third of a heap, so eviction can always make room for one.
         let entry_room = heap / 3 - BLOCK_HEADER_SIZE as u64 - cfg.max_key_len as u64;
+        let part_len = (DEFAULT_PART_LEN as u64).min(entry_room) as u32 & !15;
+        let capacity = heap * stripes as u64;
         let max_value_len = match cfg.max_value_len {
-            Some(v) if v as u64 > entry_room => {
+            Some(0) => return bad("max value length must be at least 1 byte".into()),
+            Some(v) if v as u64 > capacity => {
                 return bad(format!(
-                "max value length {v} is over a third of a stripe's heap ({entry_room} usable): \
-                     use a larger size or fewer stripes"
-            ))
+                    "max value length {v} is over the {capacity} bytes the store can hold: \
+                     use a larger size"
+                ))
             }
             Some(v) => v,
-            None => (DEFAULT_MAX_VALUE_LEN as u64).min(entry_room) as u32,
+            None => capacity.min(u32::MAX as u64) as u32,
         };
         Ok(Geometry {
             total_size: SEGMENT_HEADER_SIZE as u64 + stride * stripes as u64,
@@ -248,6 +264,7 @@ impl Geometry {
             heap_size: heap as u32,
             max_key_len: cfg.max_key_len,
             max_value_len,
+            part_len,
         })
     }
 }
@@ -316,12 +333,15 @@ mod tests {
     }
 
     #[test]
-    fn default_geometry_fits_a_megabyte_value() {
+    fn default_geometry_admits_values_as_large_as_the_store() {
         let g = Geometry::for_config(&StoreConfig::new("t")).unwrap();
         assert_eq!(g.stripes, 16);
-        assert_eq!(g.max_value_len, 1 << 20);
+        assert_eq!(g.part_len, DEFAULT_PART_LEN);
+        assert_eq!(g.max_value_len as u64, g.capacity());
+        assert!(g.capacity() > 60 << 20);
         assert!(g.total_size <= DEFAULT_SIZE);
-        assert!(g.heap_size as u64 >= 3 * (1 << 20));
+        let small = Geometry::for_config(&StoreConfig::new("t").size(128 << 10)).unwrap();
+        assert!(small.part_len as u64 * 3 <= small.heap_size as u64);
     }
 
     #[test]
@@ -331,5 +351,6 @@ mod tests {
         assert!(Geometry::for_config(&StoreConfig::new("t").stripes(10_000)).is_err());
         let small = StoreConfig::new("t").size(1 << 20).max_value_len(1 << 20);
         assert!(Geometry::for_config(&small).is_err());
+        assert!(Geometry::for_config(&StoreConfig::new("t").max_value_len(0)).is_err());
     }
 }

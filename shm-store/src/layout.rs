@@ -73,7 +73,7 @@ pub const MAGIC_READY: u64 = u64::from_le_bytes(*b"EPHPMKV1");
 /// Written first by a creator; seen later, it means the creator died.
 pub const MAGIC_INIT: u64 = u64::from_le_bytes(*b"EPHPMKV0");
 /// Bumped on any change of this layout.
-pub const LAYOUT_VERSION: u32 = 2;
+pub const LAYOUT_VERSION: u32 = 3;
 
 pub const PAGE: usize = 4096;
 pub const SEGMENT_HEADER_SIZE: usize = PAGE;
@@ -94,7 +94,19 @@ pub const NO_BLOCK: u32 = u32::MAX;
 
 pub const STATE_FREE: u32 = u32::from_le_bytes(*b"free");
 pub const STATE_WRITING: u32 = u32::from_le_bytes(*b"wrtg");
+/// A live entry whose value is in the block.
 pub const STATE_LIVE: u32 = u32::from_le_bytes(*b"LIVE");
+/// A live entry of a large value: its block holds a [`Manifest`], the
+/// bytes are in part entries.
+pub const STATE_LARGE: u32 = u32::from_le_bytes(*b"LRGE");
+/// A live part (chunk) of a large value, under an internal key (see
+/// [`part_key`]); never seen by users.
+pub const STATE_PART: u32 = u32::from_le_bytes(*b"PART");
+
+/// Whether a block state is one of the three live kinds.
+pub fn is_live(state: u32) -> bool {
+    matches!(state, STATE_LIVE | STATE_LARGE | STATE_PART)
+}
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]
@@ -109,8 +121,24 @@ pub struct SegmentHeader {
     pub heap_size: u32,
     pub max_key_len: u32,
     pub max_value_len: u32,
+    /// Largest value kept in one block; larger ones are split in parts of this size.
+    pub part_len: u32,
     pub creator_pid: u32,
+    pub _reserved: u32,
     pub created_unix_ms: u64,
+}
+
+/// Where [`SegmentCounters`] live in the segment header page: past the
+/// header record, in a cache line of their own.
+pub const SEGMENT_COUNTERS_OFFSET: usize = 256;
+
+/// Segment-wide counters, touched only with atomic operations.
+#[repr(C)]
+pub struct SegmentCounters {
+    /// The next large-value generation: every large value written takes a
+    /// number from here, so part keys are never reused, across processes
+    /// and restarts alike.
+    pub next_generation: std::sync::atomic::AtomicU64,
 }
 
 /// Per-stripe state, guarded by the stripe's mutex.
@@ -130,8 +158,22 @@ pub struct StripeMeta {
     pub rng: u64,
     /// No entry of the stripe expires before this (a lower bound; `u64::MAX`: none).
     pub min_expiry: u64,
+    /// How many of `entries` are parts of large values (not user keys).
+    pub parts: u32,
+    pub _pad: u32,
     pub free_bitmap: [u64; FREE_BINS / 64],
     pub free_heads: [u32; FREE_BINS],
+}
+
+/// Where the stripe's [`ChangeSeq`] lives: a cache line of its own, before
+/// the lock wake-up words.
+pub const CHANGE_SEQ_OFFSET: usize = STRIPE_HEADER_SIZE - 128;
+
+/// The stripe's change sequence (see the module docs): odd while a holder
+/// of the stripe mutex may be changing the stripe, even otherwise.
+#[repr(C)]
+pub struct ChangeSeq {
+    pub seq: std::sync::atomic::AtomicU32,
 }
 
 /// Where [`LockWake`] lives in a stripe header: its last cache line, away
@@ -178,8 +220,47 @@ pub struct BlockHeader {
     pub expires_at: u64,
 }
 
-const _: () = assert!(std::mem::size_of::<SegmentHeader>() <= SEGMENT_HEADER_SIZE);
-const _: () = assert!(MUTEX_AREA + std::mem::size_of::<StripeMeta>() <= LOCK_WAKE_OFFSET);
+/// The value of a [`STATE_LARGE`] entry: where its parts are.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq, Eq)]
+pub struct Manifest {
+    /// [`MANIFEST_MAGIC`].
+    pub magic: u32,
+    /// Bytes in every part but the last (the segment's `part_len`).
+    pub part_len: u32,
+    /// Length of the whole value.
+    pub total_len: u64,
+    /// The generation that names the parts (from [`SegmentCounters`]).
+    pub generation: u64,
+    /// Number of parts: `total_len` divided by `part_len`, rounded up.
+    pub parts: u32,
+    pub _reserved: u32,
+}
+
+/// First word of every [`Manifest`].
+pub const MANIFEST_MAGIC: u32 = u32::from_le_bytes(*b"LVm3");
+pub const MANIFEST_SIZE: usize = std::mem::size_of::<Manifest>();
+/// Length of a part's internal key.
+pub const PART_KEY_LEN: usize = 12;
+
+/// The internal key of part `index` of generation `generation`: the two
+/// numbers, little endian. It may equal a user key's bytes: lookups tell
+/// them apart by the block state.
+pub fn part_key(generation: u64, index: u32) -> [u8; PART_KEY_LEN] {
+    let mut key = [0; PART_KEY_LEN];
+    key[..8].copy_from_slice(&generation.to_le_bytes());
+    key[8..].copy_from_slice(&index.to_le_bytes());
+    key
+}
+
+const _: () = assert!(std::mem::size_of::<SegmentHeader>() <= SEGMENT_COUNTERS_OFFSET);
+const _: () = assert!(std::mem::offset_of!(SegmentHeader, max_value_len) == 48);
+const _: () = assert!(std::mem::offset_of!(SegmentHeader, created_unix_ms) == 64);
+const _: () = assert!(std::mem::size_of::<SegmentHeader>() == 72);
+const _: () = assert!(SEGMENT_COUNTERS_OFFSET + 64 <= SEGMENT_HEADER_SIZE);
+const _: () = assert!(MANIFEST_SIZE == 32 && std::mem::offset_of!(Manifest, generation) == 16);
+const _: () = assert!(MUTEX_AREA + std::mem::size_of::<StripeMeta>() <= CHANGE_SEQ_OFFSET);
+const _: () = assert!(CHANGE_SEQ_OFFSET.is_multiple_of(64) && CHANGE_SEQ_OFFSET + 64 <= LOCK_WAKE_OFFSET);
 const _: () = assert!(LOCK_WAKE_OFFSET.is_multiple_of(64));
 const _: () = assert!(std::mem::size_of::<libc::pthread_mutex_t>() <= MUTEX_AREA);
 const _: () = assert!(SLOT_SIZE == 16 && BLOCK_HEADER_SIZE == 32);

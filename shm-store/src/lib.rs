@@ -17,6 +17,7 @@
 mod clock;
 mod config;
 mod error;
+mod large;
 mod layout;
 mod lock;
 mod segment;
@@ -27,9 +28,10 @@ mod ttl;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     parse_size, validate_name, EvictionPolicy, Geometry, StoreConfig, DEFAULT_MAX_KEY_LEN,
-    DEFAULT_MAX_VALUE_LEN, DEFAULT_SIZE,
+    DEFAULT_PART_LEN, DEFAULT_SIZE,
 };
 pub use error::{Result, StoreError};
+pub use large::PENDING as LARGE_VALUE_PENDING;
 pub use layout::LAYOUT_VERSION;
 pub use lock::{HeldLock, LockOutcome, OWNER_CHECK_INTERVAL};
 pub use stripe::{ScanEntry, StripeStats};
@@ -40,7 +42,7 @@ use segment::{OpenMode, Segment, StripeGuard};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use stripe::{Ctx, Key};
+use stripe::{Ctx, Entry, Former, Key, Kind};
 
 /// A handle on a shared store. Cheap operations, each under one stripe lock;
 /// `Send + Sync`, so threads of one process may share a handle.
@@ -209,49 +211,127 @@ impl Store {
         self.check_key(key)?;
         let hash = hash_key(key);
         let mut guard = self.segment.lock_stripe(self.stripe_of_hash(hash))?;
-        Ok(op(&mut guard, Key { hash, bytes: key }))
+        Ok(op(
+            &mut guard,
+            Key {
+                hash,
+                bytes: key,
+                part: false,
+            },
+        ))
     }
 
-    /// Runs `read` on the value of a live key, without copying it out.
+    /// Runs `read` on the value of a live key. An inline value is read in
+    /// place, under its stripe lock; a large one is first gathered from
+    /// its parts into a buffer, and `read` runs with no lock held.
     pub fn get_with<R>(&self, key: &[u8], read: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
-        self.with_key(key, |g, k| g.view.get(k, || self.clock.now_ms(), read))
+        let mut read = Some(read);
+        let found = self.with_key(key, |g, k| {
+            g.view.get(k, || self.clock.now_ms(), |v| read.take().map(|f| f(v)))
+        })?;
+        match found {
+            None => Ok(None),
+            Some(Entry::Inline(r)) => Ok(r),
+            Some(Entry::Large(manifest)) => {
+                let mut buf = Vec::new();
+                let read = read.take().expect("not called for a large value");
+                Ok(self.read_large(key, manifest, &mut buf)?.then(|| read(&buf)))
+            }
+        }
+    }
+
+    /// Copies the value of a live key into `out` (cleared first); `false`
+    /// if there is none.
+    pub fn get_into(&self, key: &[u8], out: &mut Vec<u8>) -> Result<bool> {
+        out.clear();
+        let found = self.with_key(key, |g, k| {
+            g.view
+                .get(k, || self.clock.now_ms(), |v| out.extend_from_slice(v))
+        })?;
+        match found {
+            None => Ok(false),
+            Some(Entry::Inline(())) => Ok(true),
+            Some(Entry::Large(manifest)) => self.read_large(key, manifest, out),
+        }
     }
 
     /// The value of a live key.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.get_with(key, <[u8]>::to_vec)
+        let mut out = Vec::new();
+        Ok(self.get_into(key, &mut out)?.then_some(out))
     }
 
     /// Stores a value, replacing any previous value and TTL. `None` or a zero
     /// TTL means no expiry.
     pub fn set(&self, key: &[u8], value: &[u8], ttl: Option<Duration>) -> Result<()> {
-        self.check_key(key)?;
-        self.check_value(value)?;
-        let ctx = self.ctx();
-        let expires_at = self.expiry(ctx.now, ttl);
-        self.with_key(key, |g, k| g.view.set(k, value, expires_at, ctx))?
+        self.put(key, value, ttl, false).map(drop)
     }
 
     /// Inserts only if no live key exists; `true` when inserted.
     pub fn setnx(&self, key: &[u8], value: &[u8], ttl: Option<Duration>) -> Result<bool> {
+        self.put(key, value, ttl, true)
+    }
+
+    fn put(&self, key: &[u8], value: &[u8], ttl: Option<Duration>, only_new: bool) -> Result<bool> {
         self.check_key(key)?;
         self.check_value(value)?;
         let ctx = self.ctx();
         let expires_at = self.expiry(ctx.now, ttl);
-        self.with_key(key, |g, k| g.view.setnx(k, value, expires_at, ctx))?
+        if self.is_large(value.len()) {
+            return self.put_large(key, value, expires_at, only_new);
+        }
+        let (inserted, former) = self.with_key(key, |g, k| {
+            if only_new {
+                let inserted = g.view.setnx(k, value, expires_at, ctx, Kind::Inline)?;
+                Ok((inserted, None))
+            } else {
+                let former = g.view.set(k, value, expires_at, ctx, Kind::Inline)?;
+                Ok::<_, StoreError>((true, former))
+            }
+        })??;
+        self.forget(former);
+        Ok(inserted)
+    }
+
+    /// After an entry was replaced or removed: the parts of a large value
+    /// it held go too.
+    fn forget(&self, former: Option<Former>) {
+        if let Some(Former::Large(manifest)) = former {
+            self.drop_parts(&manifest);
+        }
     }
 
     /// Removes a live key; `true` if there was one.
     pub fn del(&self, key: &[u8]) -> Result<bool> {
         let now = self.clock.now_ms();
-        self.with_key(key, |g, k| g.view.del(k, now))
+        let former = self.with_key(key, |g, k| g.view.del(k, now))?;
+        let removed = former.is_some();
+        self.forget(former);
+        Ok(removed)
     }
 
     /// Removes a live key only if its value is exactly `expected` (releasing
     /// a lock that this owner still holds); `true` if removed.
     pub fn del_if(&self, key: &[u8], expected: &[u8]) -> Result<bool> {
         let now = self.clock.now_ms();
-        self.with_key(key, |g, k| g.view.del_if(k, expected, now))
+        if !self.is_large(expected.len()) {
+            return self.with_key(key, |g, k| g.view.del_if(k, expected, Kind::Inline, now));
+        }
+        // A large value: compare it whole, then remove exactly the write
+        // that was compared (its manifest names it).
+        let Some(Former::Large(manifest)) = self.with_key(key, |g, k| g.view.peek(k, now))? else {
+            return Ok(false);
+        };
+        let mut value = Vec::new();
+        if !self.read_large(key, manifest, &mut value)? || value != expected {
+            return Ok(false);
+        }
+        let record = bytemuck::bytes_of(&manifest);
+        let removed = self.with_key(key, |g, k| g.view.del_if(k, record, Kind::Large, now))?;
+        if removed {
+            self.drop_parts(&manifest);
+        }
+        Ok(removed)
     }
 
     pub fn exists(&self, key: &[u8]) -> Result<bool> {
@@ -275,7 +355,14 @@ impl Store {
         }
         let now = self.clock.now_ms();
         let expires_at = self.expiry(now, Some(ttl));
-        self.with_key(key, |g, k| g.view.expire(k, expires_at, now))
+        match self.with_key(key, |g, k| g.view.expire(k, expires_at, now))? {
+            None => Ok(false),
+            Some(Former::Inline) => Ok(true),
+            Some(Former::Large(manifest)) => {
+                self.expire_parts(&manifest, expires_at)?;
+                Ok(true)
+            }
+        }
     }
 
     /// Remaining lifetime of a key.

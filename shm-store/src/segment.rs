@@ -5,9 +5,11 @@
 use crate::config::{segment_path, validate_name, Geometry};
 use crate::error::{Result, StoreError};
 use crate::layout::{
-    LockWake, SegmentHeader, Slot, StripeMeta, LAYOUT_VERSION, LOCK_WAKE_OFFSET, MAGIC_INIT,
-    MAGIC_READY, MAX_STRIPES, MUTEX_AREA, PAGE, SEGMENT_HEADER_SIZE, SLOT_SIZE, STRIPE_HEADER_SIZE,
+    ChangeSeq, LockWake, SegmentCounters, SegmentHeader, Slot, StripeMeta, CHANGE_SEQ_OFFSET,
+    LAYOUT_VERSION, LOCK_WAKE_OFFSET, MAGIC_INIT, MAGIC_READY, MAX_STRIPES, MUTEX_AREA, PAGE,
+    SEGMENT_COUNTERS_OFFSET, SEGMENT_HEADER_SIZE, SLOT_SIZE, STRIPE_HEADER_SIZE,
 };
+use std::sync::atomic::Ordering;
 use crate::shared_mutex::{Acquired, RobustMutex};
 use crate::stripe::StripeView;
 use memmap2::{MmapOptions, MmapRaw};
@@ -46,11 +48,14 @@ impl std::fmt::Debug for Segment {
 /// A stripe whose lock this thread holds; unlocks on drop.
 pub(crate) struct StripeGuard<'a> {
     mutex: RobustMutex,
+    change: &'a ChangeSeq,
     pub view: StripeView<'a>,
 }
 
 impl Drop for StripeGuard<'_> {
     fn drop(&mut self) {
+        // Every change of this holder is written before the sequence is even again.
+        self.change.seq.fetch_add(1, Ordering::Release);
         self.mutex.unlock();
     }
 }
@@ -149,7 +154,9 @@ fn header_for(geometry: &Geometry, magic: u64) -> SegmentHeader {
         heap_size: geometry.heap_size,
         max_key_len: geometry.max_key_len,
         max_value_len: geometry.max_value_len,
+        part_len: geometry.part_len,
         creator_pid: std::process::id(),
+        _reserved: 0,
         created_unix_ms: crate::clock::Clock::now_ms(&crate::clock::SystemClock),
     }
 }
@@ -172,7 +179,11 @@ fn geometry_of(h: &SegmentHeader) -> Option<Geometry> {
             == (SEGMENT_HEADER_SIZE as u64)
                 .checked_add(h.stripe_stride.checked_mul(h.stripes as u64)?)?
         && h.max_key_len > 0
-        && h.max_value_len as u64 <= heap / 3;
+        && h.max_value_len > 0
+        && h.max_value_len as u64 <= heap * h.stripes as u64
+        && h.part_len >= 16
+        && h.part_len.is_multiple_of(16)
+        && h.part_len as u64 + h.max_key_len as u64 <= heap / 3;
     ok.then_some(Geometry {
         total_size: h.total_size,
         stripes: h.stripes,
@@ -181,6 +192,7 @@ fn geometry_of(h: &SegmentHeader) -> Option<Geometry> {
         heap_size: h.heap_size,
         max_key_len: h.max_key_len,
         max_value_len: h.max_value_len,
+        part_len: h.part_len,
     })
 }
 
@@ -379,6 +391,29 @@ impl Segment {
         unsafe { RobustMutex::from_ptr(self.stripe_base(i).cast()) }
     }
 
+    /// The segment-wide counters in the header page.
+    pub(crate) fn counters(&self) -> &SegmentCounters {
+        // SAFETY: SEGMENT_COUNTERS_OFFSET + size_of::<SegmentCounters>() lies
+        // inside the header page (asserted in layout.rs), 64-byte aligned in
+        // a page-aligned mapping that lives as long as `self`; the words are
+        // only ever accessed atomically (the header record before them is
+        // read and written with pread/pwrite, never these bytes).
+        unsafe {
+            &*self
+                .map
+                .as_mut_ptr()
+                .add(SEGMENT_COUNTERS_OFFSET)
+                .cast::<SegmentCounters>()
+        }
+    }
+
+    /// Stripe `i`'s change sequence.
+    fn change_seq(&self, i: usize) -> &ChangeSeq {
+        // SAFETY: as for `lock_wake`: a 64-byte aligned word inside the
+        // stripe header, only ever accessed atomically.
+        unsafe { &*self.stripe_base(i).add(CHANGE_SEQ_OFFSET).cast::<ChangeSeq>() }
+    }
+
     /// The wake-up words of stripe `i`'s advisory locks.
     pub(crate) fn lock_wake(&self, i: usize) -> &LockWake {
         // SAFETY: LOCK_WAKE_OFFSET + size_of::<LockWake>() lies inside the
@@ -419,10 +454,19 @@ impl Segment {
     pub(crate) fn lock_stripe(&self, i: usize) -> Result<StripeGuard<'_>> {
         let mutex = self.mutex(i);
         let acquired = mutex.lock()?;
+        let change = self.change_seq(i);
+        // Odd from here until the guard is dropped; a holder that died left
+        // it odd already (its changes are repaired below, not undone).
+        if change.seq.load(Ordering::Relaxed) % 2 == 0 {
+            change.seq.fetch_add(1, Ordering::Relaxed);
+        }
+        // The odd value is visible before any change this holder makes.
+        std::sync::atomic::fence(Ordering::Release);
         // SAFETY: we now hold stripe i's lock; the guard releases it when it
         // is dropped, and the view cannot be used past the guard.
         let mut guard = StripeGuard {
             mutex,
+            change,
             view: unsafe { self.view(i) },
         };
         if acquired == Acquired::OwnerDied {

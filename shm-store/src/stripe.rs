@@ -6,8 +6,8 @@
 use crate::config::EvictionPolicy;
 use crate::error::StoreError;
 use crate::layout::{
-    hash_key, BlockHeader, Slot, StripeMeta, BLOCK_ALIGN, BLOCK_HEADER_SIZE, FREE_BINS, MIN_BLOCK,
-    NO_BLOCK, STATE_FREE, STATE_LIVE, STATE_WRITING,
+    hash_key, is_live, BlockHeader, Manifest, Slot, StripeMeta, BLOCK_ALIGN, BLOCK_HEADER_SIZE,
+    FREE_BINS, MIN_BLOCK, NO_BLOCK, STATE_FREE, STATE_LARGE, STATE_LIVE, STATE_PART, STATE_WRITING,
 };
 use crate::ttl::Ttl;
 use std::sync::atomic::{compiler_fence, Ordering};
@@ -36,6 +36,35 @@ pub(crate) struct Ctx {
 pub(crate) struct Key<'k> {
     pub hash: u64,
     pub bytes: &'k [u8],
+    /// The internal key of a large value's part (matches only part
+    /// entries), or a user's key (matches only the other kinds).
+    pub part: bool,
+}
+
+/// How a user key's value is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// In the entry's block.
+    Inline,
+    /// The block holds a [`Manifest`]; the bytes are in part entries.
+    Large,
+}
+
+/// What a live entry was or is, for the callers that must look after a
+/// large value's parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Former {
+    Inline,
+    Large(Manifest),
+}
+
+/// What a lookup found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Entry<R> {
+    /// The value of an inline entry (or of a part), as `read` returned it.
+    Inline(R),
+    /// A large value's manifest.
+    Large(Manifest),
 }
 
 /// One entry as `scan` reports it.
@@ -59,6 +88,8 @@ pub struct StripeStats {
     pub evictions: u64,
     /// Times this stripe was rebuilt after a lock holder died.
     pub recoveries: u64,
+    /// Parts of large values (entries of their own, not counted in `entries`).
+    pub parts: u64,
 }
 
 impl StripeStats {
@@ -73,6 +104,7 @@ impl StripeStats {
         self.expirations += other.expirations;
         self.evictions += other.evictions;
         self.recoveries += other.recoveries;
+        self.parts += other.parts;
     }
 }
 
@@ -108,6 +140,13 @@ fn is_newer(a: u32, b: u32) -> bool {
 /// The strict decimal integer of `incr_by`: optional sign, digits, nothing else.
 pub(crate) fn parse_i64(bytes: &[u8]) -> Option<i64> {
     std::str::from_utf8(bytes).ok()?.parse().ok()
+}
+
+/// The manifest in a large entry's value; `None` if it is not one.
+fn parse_manifest(bytes: &[u8]) -> Option<Manifest> {
+    (bytes.len() == crate::layout::MANIFEST_SIZE)
+        .then(|| bytemuck::pod_read_unaligned::<Manifest>(bytes))
+        .filter(|m| m.magic == crate::layout::MANIFEST_MAGIC)
 }
 
 fn is_expired(h: &BlockHeader, now: u64) -> bool {
@@ -320,7 +359,10 @@ impl<'a> StripeView<'a> {
             if s.is_empty() {
                 return None;
             }
-            if s.hash == key.hash && self.key_of(s.block) == key.bytes {
+            if s.hash == key.hash
+                && self.key_of(s.block) == key.bytes
+                && (self.hdr(s.block).state == STATE_PART) == key.part
+            {
                 return Some(i);
             }
             i = (i + 1) & mask;
@@ -371,9 +413,20 @@ impl<'a> StripeView<'a> {
     /// then the slot.
     fn drop_entry(&mut self, i: usize) {
         let off = self.slots[i].block;
+        let part = self.hdr(off).state == STATE_PART;
         self.free_block(off);
         self.remove_slot(i);
         self.meta.entries -= 1;
+        self.meta.parts -= part as u32;
+    }
+
+    /// What the live entry in slot `i` is.
+    fn former(&self, i: usize) -> Former {
+        let off = self.slots[i].block;
+        match self.hdr(off).state {
+            STATE_LARGE => parse_manifest(self.value_of(off)).map_or(Former::Inline, Former::Large),
+            _ => Former::Inline,
+        }
     }
 
     /// Slot of a live entry; an expired one found on the way is reclaimed.
@@ -534,22 +587,23 @@ impl<'a> StripeView<'a> {
 
     // ---------- operations ----------
 
+    /// Looks a key up; `read` sees an inline value (or a part's bytes).
+    /// Hits and misses are counted for user keys only.
     pub fn get<R>(
         &mut self,
         key: Key<'_>,
         now: impl FnOnce() -> u64,
         read: impl FnOnce(&[u8]) -> R,
-    ) -> Option<R> {
-        match self.lookup(key, now) {
-            Some(i) => {
-                self.meta.hits += 1;
-                self.touch(i);
-                Some(read(self.value_of(self.slots[i].block)))
-            }
-            None => {
-                self.meta.misses += 1;
-                None
-            }
+    ) -> Option<Entry<R>> {
+        let Some(i) = self.lookup(key, now) else {
+            self.meta.misses += !key.part as u64;
+            return None;
+        };
+        self.meta.hits += !key.part as u64;
+        self.touch(i);
+        match self.former(i) {
+            Former::Large(manifest) => Some(Entry::Large(manifest)),
+            Former::Inline => Some(Entry::Inline(read(self.value_of(self.slots[i].block)))),
         }
     }
 
@@ -557,14 +611,23 @@ impl<'a> StripeView<'a> {
         self.lookup(key, now).is_some()
     }
 
-    /// Stores `value` under `key`, replacing any previous value and expiry.
+    /// What a live key is, without counting a hit or touching it.
+    pub fn peek(&mut self, key: Key<'_>, now: u64) -> Option<Former> {
+        let i = self.lookup(key, || now)?;
+        Some(self.former(i))
+    }
+
+    /// Stores `value` under `key`, replacing any previous value and expiry;
+    /// returns what the replaced entry was. `kind` says whether `value` is
+    /// the value or a large value's manifest (ignored for part keys).
     pub fn set(
         &mut self,
         key: Key<'_>,
         value: &[u8],
         expires_at: u64,
         ctx: Ctx,
-    ) -> Result<(), StoreError> {
+        kind: Kind,
+    ) -> Result<Option<Former>, StoreError> {
         self.sweep_step(ctx.now);
         if self.lookup(key, || ctx.now).is_none() {
             while self.meta.entries >= self.max_entries() {
@@ -592,24 +655,32 @@ impl<'a> StripeView<'a> {
         self.note_expiry(expires_at);
         // Key, value and header reach memory before the block becomes live.
         compiler_fence(Ordering::SeqCst);
-        self.hdr_mut(off).state = STATE_LIVE;
+        self.hdr_mut(off).state = match (key.part, kind) {
+            (true, _) => STATE_PART,
+            (false, Kind::Inline) => STATE_LIVE,
+            (false, Kind::Large) => STATE_LARGE,
+        };
         compiler_fence(Ordering::SeqCst);
 
-        // Eviction above may have moved or removed the old entry: find it again.
+        // Eviction above may have moved or removed the old entry: find it
+        // again (the new block is not indexed yet, so this finds the old one).
         match self.find_slot(key) {
             Some(i) => {
+                let former = self.former(i);
                 let old = self.slots[i].block;
                 self.slots[i].block = off;
                 self.touch(i);
                 self.free_block(old);
+                Ok(Some(former))
             }
             None => {
                 self.meta.access_clock = self.meta.access_clock.wrapping_add(1);
                 self.insert_slot(key.hash, off);
                 self.meta.entries += 1;
+                self.meta.parts += key.part as u32;
+                Ok(None)
             }
         }
-        Ok(())
     }
 
     /// Inserts only when no live entry has this key.
@@ -619,30 +690,30 @@ impl<'a> StripeView<'a> {
         value: &[u8],
         expires_at: u64,
         ctx: Ctx,
+        kind: Kind,
     ) -> Result<bool, StoreError> {
         if self.lookup(key, || ctx.now).is_some() {
             return Ok(false);
         }
-        self.set(key, value, expires_at, ctx)?;
+        self.set(key, value, expires_at, ctx, kind)?;
         Ok(true)
     }
 
-    pub fn del(&mut self, key: Key<'_>, now: u64) -> bool {
+    /// Removes a live key; returns what it was.
+    pub fn del(&mut self, key: Key<'_>, now: u64) -> Option<Former> {
         self.sweep_step(now);
-        match self.lookup(key, || now) {
-            Some(i) => {
-                self.drop_entry(i);
-                true
-            }
-            None => false,
-        }
+        let i = self.lookup(key, || now)?;
+        let former = self.former(i);
+        self.drop_entry(i);
+        Some(former)
     }
 
-    /// Removes a live key only if its value is exactly `expected`.
-    pub fn del_if(&mut self, key: Key<'_>, expected: &[u8], now: u64) -> bool {
+    /// Removes a live key only if it is of `kind` and its block's value is
+    /// exactly `expected` (for a large value: its manifest).
+    pub fn del_if(&mut self, key: Key<'_>, expected: &[u8], kind: Kind, now: u64) -> bool {
         self.sweep_step(now);
         match self.lookup(key, || now) {
-            Some(i) if self.value_of(self.slots[i].block) == expected => {
+            Some(i) if self.kind_of(i) == kind && self.value_of(self.slots[i].block) == expected => {
                 self.drop_entry(i);
                 true
             }
@@ -650,10 +721,18 @@ impl<'a> StripeView<'a> {
         }
     }
 
+    fn kind_of(&self, i: usize) -> Kind {
+        match self.hdr(self.slots[i].block).state {
+            STATE_LARGE => Kind::Large,
+            _ => Kind::Inline,
+        }
+    }
+
     /// Adds `delta` to the decimal integer stored at `key` (0 if absent, then
     /// created without expiry); the expiry of an existing key is kept.
     pub fn incr_by(&mut self, key: Key<'_>, delta: i64, ctx: Ctx) -> Result<i64, StoreError> {
         let (current, expires_at) = match self.lookup(key, || ctx.now) {
+            Some(i) if self.kind_of(i) == Kind::Large => return Err(StoreError::NotAnInteger),
             Some(i) => {
                 let off = self.slots[i].block;
                 let n = parse_i64(self.value_of(off)).ok_or(StoreError::NotAnInteger)?;
@@ -662,21 +741,17 @@ impl<'a> StripeView<'a> {
             None => (0, 0),
         };
         let new = current.checked_add(delta).ok_or(StoreError::Overflow)?;
-        self.set(key, new.to_string().as_bytes(), expires_at, ctx)?;
+        self.set(key, new.to_string().as_bytes(), expires_at, ctx, Kind::Inline)?;
         Ok(new)
     }
 
-    /// Sets a new absolute expiry on a live key.
-    pub fn expire(&mut self, key: Key<'_>, expires_at: u64, now: u64) -> bool {
-        match self.lookup(key, || now) {
-            Some(i) => {
-                let off = self.slots[i].block;
-                self.hdr_mut(off).expires_at = expires_at;
-                self.note_expiry(expires_at);
-                true
-            }
-            None => false,
-        }
+    /// Sets a new absolute expiry (0: none) on a live key; returns what it is.
+    pub fn expire(&mut self, key: Key<'_>, expires_at: u64, now: u64) -> Option<Former> {
+        let i = self.lookup(key, || now)?;
+        let off = self.slots[i].block;
+        self.hdr_mut(off).expires_at = expires_at;
+        self.note_expiry(expires_at);
+        Some(self.former(i))
     }
 
     pub fn ttl(&mut self, key: Key<'_>, now: u64) -> Ttl {
@@ -695,7 +770,7 @@ impl<'a> StripeView<'a> {
         }
         let h = self.hdr(slot.block);
         let end = off + BLOCK_HEADER_SIZE + h.key_len_or_prev as usize + h.val_len as usize;
-        h.state == STATE_LIVE && end <= self.heap.len()
+        is_live(h.state) && end <= self.heap.len()
     }
 
     /// Live entries with their remaining lifetime and value size.
@@ -705,9 +780,14 @@ impl<'a> StripeView<'a> {
             .filter(|s| !s.is_empty() && self.points_at_live_block(s))
             .filter_map(|s| {
                 let h = self.hdr(s.block);
+                let value_len = match h.state {
+                    STATE_PART => return None,
+                    STATE_LARGE => parse_manifest(self.value_of(s.block))?.total_len as usize,
+                    _ => h.val_len as usize,
+                };
                 (!is_expired(h, now)).then(|| ScanEntry {
                     key: self.key_of(s.block).to_vec(),
-                    value_len: h.val_len as usize,
+                    value_len,
                     ttl: Ttl::from_expiry(h.expires_at, now),
                 })
             })
@@ -717,7 +797,8 @@ impl<'a> StripeView<'a> {
     pub fn stats(&self) -> StripeStats {
         let m = &self.meta;
         StripeStats {
-            entries: m.entries as u64,
+            entries: m.entries.saturating_sub(m.parts) as u64,
+            parts: m.parts as u64,
             slots: self.slots.len() as u64,
             bytes_used: m.used_bytes,
             bytes_free: self.heap.len() as u64 - m.used_bytes,
@@ -748,7 +829,7 @@ impl<'a> StripeView<'a> {
             let size = if sane { h.size } else { heap_len - off };
             let whole = BLOCK_HEADER_SIZE as u64 + h.key_len_or_prev as u64 + h.val_len as u64;
             let keep =
-                sane && h.state == STATE_LIVE && h.key_len_or_prev > 0 && whole <= size as u64;
+                sane && is_live(h.state) && h.key_len_or_prev > 0 && whole <= size as u64;
             {
                 let hm = self.hdr_mut(off);
                 if !sane {
@@ -772,6 +853,7 @@ impl<'a> StripeView<'a> {
         // Pass 2: index the live blocks; of two with one key the newer wins.
         self.slots.fill(Slot::EMPTY);
         self.meta.entries = 0;
+        self.meta.parts = 0;
         // A lower bound stays valid: anything at or below the true minimum.
         self.meta.min_expiry = 0;
         let max_entries = self.max_entries();
@@ -781,6 +863,7 @@ impl<'a> StripeView<'a> {
             let key = Key {
                 hash,
                 bytes: &key_bytes,
+                part: self.hdr(off).state == STATE_PART,
             };
             match self.find_slot(key) {
                 Some(i) => {
@@ -795,6 +878,7 @@ impl<'a> StripeView<'a> {
                 None if self.meta.entries < max_entries => {
                     self.insert_slot(hash, off);
                     self.meta.entries += 1;
+                    self.meta.parts += key.part as u32;
                 }
                 None => self.hdr_mut(off).state = STATE_FREE,
             }
@@ -854,7 +938,7 @@ impl<'a> StripeView<'a> {
                     }
                     free_blocks += 1;
                 }
-                STATE_LIVE => {
+                STATE_LIVE | STATE_LARGE | STATE_PART => {
                     used += h.size as u64;
                     let whole =
                         BLOCK_HEADER_SIZE as u64 + h.key_len_or_prev as u64 + h.val_len as u64;
@@ -918,7 +1002,7 @@ impl<'a> StripeView<'a> {
                 continue;
             }
             occupied += 1;
-            if blocks.get(&s.block) != Some(&STATE_LIVE) {
+            if !blocks.get(&s.block).is_some_and(|&st| is_live(st)) {
                 problems.push(format!("slot {i} points at {}, not a live block", s.block));
                 continue;
             }
@@ -939,7 +1023,14 @@ impl<'a> StripeView<'a> {
                 j = (j + 1) & mask;
             }
         }
-        let live_blocks = blocks.values().filter(|&&s| s == STATE_LIVE).count();
+        let live_blocks = blocks.values().filter(|&&s| is_live(s)).count();
+        let part_blocks = blocks.values().filter(|&&s| s == STATE_PART).count();
+        if part_blocks != self.meta.parts as usize {
+            problems.push(format!(
+                "parts {} vs {part_blocks} part blocks",
+                self.meta.parts
+            ));
+        }
         if occupied != self.meta.entries || live_blocks != occupied as usize {
             problems.push(format!(
                 "entries {} vs {occupied} slots vs {live_blocks} live blocks",
@@ -948,7 +1039,10 @@ impl<'a> StripeView<'a> {
         }
         let mut keys = std::collections::HashSet::new();
         for s in self.slots.iter().filter(|s| !s.is_empty()) {
-            if blocks.get(&s.block) == Some(&STATE_LIVE) && !keys.insert(self.key_of(s.block)) {
+            let state = blocks.get(&s.block).copied();
+            if state.is_some_and(is_live)
+                && !keys.insert((self.key_of(s.block), state == Some(STATE_PART)))
+            {
                 problems.push("a key is indexed twice".to_string());
             }
         }
@@ -990,6 +1084,7 @@ mod tests {
         Key {
             hash: hash_key(b),
             bytes: b,
+            part: false,
         }
     }
 
@@ -1013,15 +1108,15 @@ mod tests {
     fn set_get_replace_delete_keep_invariants() {
         let mut o = Owned::new(64, 16 << 10);
         let mut v = o.view();
-        v.set(key(b"a"), b"one", 0, CTX).unwrap();
-        v.set(key(b"b"), &[7u8; 500], 0, CTX).unwrap();
-        v.set(key(b"a"), b"two", 0, CTX).unwrap();
+        v.set(key(b"a"), b"one", 0, CTX, Kind::Inline).unwrap();
+        v.set(key(b"b"), &[7u8; 500], 0, CTX, Kind::Inline).unwrap();
+        v.set(key(b"a"), b"two", 0, CTX, Kind::Inline).unwrap();
         assert_eq!(
             v.get(key(b"a"), || 1000, |b| b.to_vec()),
-            Some(b"two".to_vec())
+            Some(Entry::Inline(b"two".to_vec()))
         );
-        assert!(v.del(key(b"b"), 1000));
-        assert!(!v.del(key(b"b"), 1000));
+        assert_eq!(v.del(key(b"b"), 1000), Some(Former::Inline));
+        assert_eq!(v.del(key(b"b"), 1000), None);
         assert_eq!(v.verify(), Vec::<String>::new());
         assert_eq!(v.meta.entries, 1);
     }
@@ -1030,15 +1125,15 @@ mod tests {
     fn rebuild_keeps_newer_of_two_live_blocks() {
         let mut o = Owned::new(64, 16 << 10);
         let mut v = o.view();
-        v.set(key(b"k"), b"old", 0, CTX).unwrap();
+        v.set(key(b"k"), b"old", 0, CTX, Kind::Inline).unwrap();
         let old = v.slots[v.find_slot(key(b"k")).unwrap()].block;
-        v.set(key(b"k"), b"new", 0, CTX).unwrap();
+        v.set(key(b"k"), b"new", 0, CTX, Kind::Inline).unwrap();
         // Simulate a death after the new block went live, before the old was freed.
         v.hdr_mut(old).state = STATE_LIVE;
         v.rebuild();
         assert_eq!(
             v.get(key(b"k"), || 1000, |b| b.to_vec()),
-            Some(b"new".to_vec())
+            Some(Entry::Inline(b"new".to_vec()))
         );
         assert_eq!(v.verify(), Vec::<String>::new());
     }
@@ -1047,13 +1142,13 @@ mod tests {
     fn rebuild_drops_half_written_block() {
         let mut o = Owned::new(64, 16 << 10);
         let mut v = o.view();
-        v.set(key(b"k"), b"old", 0, CTX).unwrap();
+        v.set(key(b"k"), b"old", 0, CTX, Kind::Inline).unwrap();
         let off = v.take_block(64).unwrap();
         v.heap[off as usize + 32] = b'x';
         v.rebuild();
         assert_eq!(
             v.get(key(b"k"), || 1000, |b| b.to_vec()),
-            Some(b"old".to_vec())
+            Some(Entry::Inline(b"old".to_vec()))
         );
         assert_eq!(v.verify(), Vec::<String>::new());
         assert_eq!(v.meta.used_bytes, 48);
@@ -1069,8 +1164,8 @@ mod tests {
         };
         let mut stored = 0u32;
         for i in 0..100u32 {
-            match v.set(key(&i.to_le_bytes()), &[1; 200], 0, ctx) {
-                Ok(()) => stored += 1,
+            match v.set(key(&i.to_le_bytes()), &[1; 200], 0, ctx, Kind::Inline) {
+                Ok(_) => stored += 1,
                 Err(StoreError::Full { .. }) => break,
                 Err(e) => panic!("{e}"),
             }
@@ -1086,7 +1181,7 @@ mod tests {
     fn scan_skips_slots_of_a_damaged_index() {
         let mut o = Owned::new(64, 16 << 10);
         let mut v = o.view();
-        v.set(key(b"good"), b"v", 0, CTX).unwrap();
+        v.set(key(b"good"), b"v", 0, CTX, Kind::Inline).unwrap();
         let i = (0..64).find(|&i| v.slots[i].is_empty()).unwrap();
         v.slots[i] = Slot {
             hash: 7,
@@ -1109,10 +1204,10 @@ mod tests {
         let mut o = Owned::new(16, 16 << 10);
         let mut v = o.view();
         for i in 0..14u32 {
-            v.set(key(&i.to_le_bytes()), b"v", 0, CTX).unwrap();
+            v.set(key(&i.to_le_bytes()), b"v", 0, CTX, Kind::Inline).unwrap();
         }
         for i in (0..14u32).step_by(2) {
-            assert!(v.del(key(&i.to_le_bytes()), 1000));
+            assert!(v.del(key(&i.to_le_bytes()), 1000).is_some());
         }
         for i in 0..14u32 {
             assert_eq!(

@@ -311,9 +311,9 @@ fn key_and_value_limits_are_errors() {
         store.set(b"k", &big, None),
         Err(StoreError::ValueTooLarge { .. })
     ));
-    // The largest allowed key and value fit together.
+    // The longest key and the largest value kept in one block fit together.
     let key = vec![b'k'; g.max_key_len as usize];
-    let value = vec![9; g.max_value_len as usize];
+    let value = vec![9; g.part_len as usize];
     store.set(&key, &value, None).unwrap();
     assert_eq!(store.get(&key).unwrap().unwrap(), value);
     assert_consistent(&store);

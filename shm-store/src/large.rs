@@ -1,0 +1,243 @@
+//! Values larger than one block (`Geometry::part_len`): the bytes are cut
+//! into parts, each an entry of its own under an internal key, and the
+//! user's key holds a [`Manifest`] that names them. Parts spread over the
+//! stripes like any keys, so a value may be as large as the store.
+//!
+//! No lock is ever held on two stripes at once. Consistency comes from
+//! the generation: every write takes a new one from the segment's
+//! counter, parts are written before the manifest that names them and
+//! never changed afterwards, so a reader that finds every part of the
+//! manifest it read has exactly the value of that write. A reader that
+//! misses a part (the value was replaced or deleted meanwhile, or a part
+//! was evicted) looks at the key again: a new manifest is read again, the
+//! same one means the value is broken and it is removed (a miss).
+//!
+//! What a SIGKILL leaves (see also `layout.rs`):
+//! - before the manifest is committed: parts that nobody names. They were
+//!   written with an expiry at most [`PENDING`] away, so the store
+//!   reclaims them by itself;
+//! - between the commit and the moment the parts get the value's own
+//!   expiry: a value that is complete, and vanishes (a miss) when its parts
+//!   expire, at most [`PENDING`] later;
+//! - while the parts of a replaced or deleted value are being removed:
+//!   parts that nobody names, reclaimed at their expiry, or by eviction
+//!   under `allkeys-lru`; under another policy a part without expiry stays
+//!   until `flush_all` (`verify` counts them as `parts`).
+
+use crate::error::{Result, StoreError};
+use crate::layout::{hash_key, part_key, Manifest, MANIFEST_MAGIC};
+use crate::segment::StripeGuard;
+use crate::stripe::{Entry, Former, Key, Kind};
+use crate::Store;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// How long the parts of a value being written may outlive a writer that
+/// died before committing it.
+pub const PENDING: Duration = Duration::from_secs(300);
+
+/// How often a reader starts again on a value that keeps being replaced
+/// while it reads, before it reports a miss.
+const READ_ATTEMPTS: usize = 8;
+
+impl Store {
+    /// Whether a value of this length is kept in parts.
+    pub(crate) fn is_large(&self, len: usize) -> bool {
+        len > self.segment.geometry().part_len as usize
+    }
+
+    /// Locks the stripe of part `index` of `generation` and runs `op` on it.
+    fn with_part<R>(
+        &self,
+        generation: u64,
+        index: u32,
+        op: impl FnOnce(&mut StripeGuard<'_>, Key<'_>) -> R,
+    ) -> Result<R> {
+        let bytes = part_key(generation, index);
+        let hash = hash_key(&bytes);
+        let mut guard = self.segment.lock_stripe(self.stripe_of_hash(hash))?;
+        Ok(op(
+            &mut guard,
+            Key {
+                hash,
+                bytes: &bytes,
+                part: true,
+            },
+        ))
+    }
+
+    /// Removes the parts of a value nobody may read any more; best effort
+    /// (a part that cannot be removed is reclaimed by its expiry).
+    pub(crate) fn drop_parts(&self, manifest: &Manifest) {
+        let now = self.clock.now_ms();
+        for index in 0..manifest.parts {
+            let _ = self.with_part(manifest.generation, index, |g, k| g.view.del(k, now));
+        }
+    }
+
+    /// Sets every part of `manifest` to expire at `expires_at` (0: never).
+    pub(crate) fn expire_parts(&self, manifest: &Manifest, expires_at: u64) -> Result<()> {
+        let now = self.clock.now_ms();
+        for index in 0..manifest.parts {
+            self.with_part(manifest.generation, index, |g, k| {
+                g.view.expire(k, expires_at, now)
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Writes a large value: its parts, then its manifest under `key`
+    /// (only if the key is absent when `only_new`); `false` if it was not
+    /// absent.
+    pub(crate) fn put_large(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        expires_at: u64,
+        only_new: bool,
+    ) -> Result<bool> {
+        let ctx = self.ctx();
+        let part_len = self.segment.geometry().part_len as usize;
+        let manifest = Manifest {
+            magic: MANIFEST_MAGIC,
+            part_len: part_len as u32,
+            total_len: value.len() as u64,
+            generation: self
+                .segment
+                .counters()
+                .next_generation
+                .fetch_add(1, Ordering::Relaxed),
+            parts: value.len().div_ceil(part_len) as u32,
+            _reserved: 0,
+        };
+        // Parts that no committed manifest names go by themselves.
+        let pending_until = ctx.now.saturating_add(PENDING.as_millis() as u64);
+        let pending = match expires_at {
+            0 => pending_until,
+            at => at.min(pending_until),
+        };
+        let written = value
+            .chunks(part_len)
+            .zip(0u32..)
+            .try_for_each(|(bytes, index)| {
+                self.with_part(manifest.generation, index, |g, k| {
+                    g.view.set(k, bytes, pending, ctx, Kind::Inline).map(drop)
+                })?
+            })
+            .and_then(|()| {
+                // A part written late may have evicted an earlier one (a
+                // value close to the store's size): all must be there.
+                for index in 0..manifest.parts {
+                    if !self.with_part(manifest.generation, index, |g, k| {
+                        g.view.exists(k, || ctx.now)
+                    })? {
+                        return Err(StoreError::Full {
+                            policy: ctx.policy.as_str(),
+                            needed: value.len(),
+                        });
+                    }
+                }
+                Ok(())
+            });
+        if let Err(e) = written {
+            self.drop_parts(&manifest);
+            return Err(e);
+        }
+        let record = bytemuck::bytes_of(&manifest);
+        let committed = self.with_key(key, |g, k| {
+            if only_new {
+                let inserted = g.view.setnx(k, record, expires_at, ctx, Kind::Large)?;
+                Ok((inserted, None))
+            } else {
+                g.view
+                    .set(k, record, expires_at, ctx, Kind::Large)
+                    .map(|former| (true, former))
+            }
+        });
+        let (inserted, former) = match committed.and_then(|r| r) {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                self.drop_parts(&manifest);
+                return Err(e);
+            }
+        };
+        if !inserted {
+            self.drop_parts(&manifest);
+            return Ok(false);
+        }
+        if pending != expires_at {
+            self.expire_parts(&manifest, expires_at)?;
+        }
+        if let Some(Former::Large(old)) = former {
+            self.drop_parts(&old);
+        }
+        Ok(true)
+    }
+
+    /// Appends every part of `manifest` to `out`; `false` (and `out` left
+    /// partial) if one is missing or has the wrong length.
+    fn read_parts(&self, manifest: &Manifest, out: &mut Vec<u8>) -> Result<bool> {
+        let now = self.clock.now_ms();
+        let part_len = manifest.part_len as u64;
+        if part_len == 0
+            || manifest.parts as u64 != manifest.total_len.div_ceil(part_len)
+            || manifest.total_len > self.segment.geometry().max_value_len as u64
+        {
+            return Ok(false);
+        }
+        out.reserve(manifest.total_len as usize);
+        for index in 0..manifest.parts {
+            let expected = (manifest.total_len - index as u64 * part_len).min(part_len) as usize;
+            let found = self.with_part(manifest.generation, index, |g, k| {
+                g.view.get(k, || now, |bytes| {
+                    let whole = bytes.len() == expected;
+                    if whole {
+                        out.extend_from_slice(bytes);
+                    }
+                    whole
+                })
+            })?;
+            if !matches!(found, Some(Entry::Inline(true))) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Reads the large value whose manifest was just found under `key`
+    /// into `out` (cleared first); `false` if it is gone or broken.
+    pub(crate) fn read_large(
+        &self,
+        key: &[u8],
+        mut manifest: Manifest,
+        out: &mut Vec<u8>,
+    ) -> Result<bool> {
+        for _ in 0..READ_ATTEMPTS {
+            out.clear();
+            if self.read_parts(&manifest, out)? {
+                return Ok(true);
+            }
+            // A part is gone: see what the key holds now.
+            out.clear();
+            let now = self.clock.now_ms();
+            let again = self.with_key(key, |g, k| {
+                g.view.get(k, || now, |bytes| out.extend_from_slice(bytes))
+            })?;
+            match again {
+                None => return Ok(false),
+                Some(Entry::Inline(())) => return Ok(true),
+                Some(Entry::Large(current)) if current == manifest => {
+                    // Evicted or damaged part: the value cannot be read again.
+                    let record = bytemuck::bytes_of(&manifest);
+                    if self.with_key(key, |g, k| g.view.del_if(k, record, Kind::Large, now))? {
+                        self.drop_parts(&manifest);
+                    }
+                    return Ok(false);
+                }
+                Some(Entry::Large(current)) => manifest = current,
+            }
+        }
+        out.clear();
+        Ok(false)
+    }
+}
