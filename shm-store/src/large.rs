@@ -21,8 +21,8 @@
 //!   expire, at most [`PENDING`] later;
 //! - while the parts of a replaced or deleted value are being removed:
 //!   parts that nobody names, reclaimed at their expiry, or by eviction
-//!   under `allkeys-lru`; under another policy a part without expiry stays
-//!   until `flush_all` (`verify` counts them as `parts`).
+//!   under `allkeys-lru`; a part without expiry stays until
+//!   [`Store::remove_orphan_parts`] (`ephpm-shm verify --repair`) finds it.
 
 use crate::error::{Result, StoreError};
 use crate::layout::{hash_key, part_key, Manifest, MANIFEST_MAGIC};
@@ -189,13 +189,17 @@ impl Store {
         for index in 0..manifest.parts {
             let expected = (manifest.total_len - index as u64 * part_len).min(part_len) as usize;
             let found = self.with_part(manifest.generation, index, |g, k| {
-                g.view.get(k, || now, |bytes| {
-                    let whole = bytes.len() == expected;
-                    if whole {
-                        out.extend_from_slice(bytes);
-                    }
-                    whole
-                })
+                g.view.get(
+                    k,
+                    || now,
+                    |bytes| {
+                        let whole = bytes.len() == expected;
+                        if whole {
+                            out.extend_from_slice(bytes);
+                        }
+                        whole
+                    },
+                )
             })?;
             if !matches!(found, Some(Entry::Inline(true))) {
                 return Ok(false);
@@ -239,5 +243,44 @@ impl Store {
         }
         out.clear();
         Ok(false)
+    }
+
+    /// Removes the parts without expiry that no manifest names (left by a
+    /// process killed while it replaced or deleted a large value); returns
+    /// how many went. One stripe lock at a time, safe beside running
+    /// writers: parts are listed first and manifests after, so a part
+    /// whose manifest was committed before the listing is always seen
+    /// named, and a part still being written has an expiry and is left alone.
+    pub fn remove_orphan_parts(&self) -> Result<u64> {
+        let stripes = self.segment.geometry().stripes as usize;
+        let mut candidates = Vec::new();
+        for i in 0..stripes {
+            let now = self.clock.now_ms();
+            candidates.extend(self.segment.lock_stripe(i)?.view.persistent_parts(now));
+        }
+        if candidates.is_empty() {
+            return Ok(0);
+        }
+        let mut named = std::collections::HashSet::new();
+        for i in 0..stripes {
+            let now = self.clock.now_ms();
+            named.extend(self.segment.lock_stripe(i)?.view.manifest_generations(now));
+        }
+        let mut removed = 0;
+        for (key, generation) in candidates {
+            if named.contains(&generation) {
+                continue;
+            }
+            let hash = hash_key(&key);
+            let now = self.clock.now_ms();
+            let mut guard = self.segment.lock_stripe(self.stripe_of_hash(hash))?;
+            let part = Key {
+                hash,
+                bytes: &key,
+                part: true,
+            };
+            removed += guard.view.del(part, now).is_some() as u64;
+        }
+        Ok(removed)
     }
 }

@@ -260,7 +260,8 @@ const _: () = assert!(std::mem::size_of::<SegmentHeader>() == 72);
 const _: () = assert!(SEGMENT_COUNTERS_OFFSET + 64 <= SEGMENT_HEADER_SIZE);
 const _: () = assert!(MANIFEST_SIZE == 32 && std::mem::offset_of!(Manifest, generation) == 16);
 const _: () = assert!(MUTEX_AREA + std::mem::size_of::<StripeMeta>() <= CHANGE_SEQ_OFFSET);
-const _: () = assert!(CHANGE_SEQ_OFFSET.is_multiple_of(64) && CHANGE_SEQ_OFFSET + 64 <= LOCK_WAKE_OFFSET);
+const _: () =
+    assert!(CHANGE_SEQ_OFFSET.is_multiple_of(64) && CHANGE_SEQ_OFFSET + 64 <= LOCK_WAKE_OFFSET);
 const _: () = assert!(LOCK_WAKE_OFFSET.is_multiple_of(64));
 const _: () = assert!(std::mem::size_of::<libc::pthread_mutex_t>() <= MUTEX_AREA);
 const _: () = assert!(SLOT_SIZE == 16 && BLOCK_HEADER_SIZE == 32);

@@ -227,7 +227,8 @@ impl Store {
     pub fn get_with<R>(&self, key: &[u8], read: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
         let mut read = Some(read);
         let found = self.with_key(key, |g, k| {
-            g.view.get(k, || self.clock.now_ms(), |v| read.take().map(|f| f(v)))
+            g.view
+                .get(k, || self.clock.now_ms(), |v| read.take().map(|f| f(v)))
         })?;
         match found {
             None => Ok(None),
@@ -235,7 +236,9 @@ impl Store {
             Some(Entry::Large(manifest)) => {
                 let mut buf = Vec::new();
                 let read = read.take().expect("not called for a large value");
-                Ok(self.read_large(key, manifest, &mut buf)?.then(|| read(&buf)))
+                Ok(self
+                    .read_large(key, manifest, &mut buf)?
+                    .then(|| read(&buf)))
             }
         }
     }
@@ -377,6 +380,20 @@ impl Store {
             self.segment.lock_stripe(i)?.view.format();
         }
         Ok(())
+    }
+
+    /// Reclaims every expired entry now, one stripe at a time, instead of
+    /// lazily; returns how many entries went (parts of large values included).
+    pub fn purge_expired(&self) -> Result<u64> {
+        let mut purged = 0;
+        for i in 0..self.segment.geometry().stripes as usize {
+            let now = self.clock.now_ms();
+            let mut guard = self.segment.lock_stripe(i)?;
+            let before = guard.view.meta.expirations;
+            guard.view.reclaim_expired(now);
+            purged += guard.view.meta.expirations - before;
+        }
+        Ok(purged)
     }
 
     /// Calls `visit` with every live entry; holds one stripe lock at a time

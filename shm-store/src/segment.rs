@@ -9,7 +9,6 @@ use crate::layout::{
     LAYOUT_VERSION, LOCK_WAKE_OFFSET, MAGIC_INIT, MAGIC_READY, MAX_STRIPES, MUTEX_AREA, PAGE,
     SEGMENT_COUNTERS_OFFSET, SEGMENT_HEADER_SIZE, SLOT_SIZE, STRIPE_HEADER_SIZE,
 };
-use std::sync::atomic::Ordering;
 use crate::shared_mutex::{Acquired, RobustMutex};
 use crate::stripe::StripeView;
 use memmap2::{MmapOptions, MmapRaw};
@@ -17,6 +16,7 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 
 /// Whether `open` may create the segment.
 #[derive(Debug, Clone, Copy)]
@@ -411,7 +411,12 @@ impl Segment {
     fn change_seq(&self, i: usize) -> &ChangeSeq {
         // SAFETY: as for `lock_wake`: a 64-byte aligned word inside the
         // stripe header, only ever accessed atomically.
-        unsafe { &*self.stripe_base(i).add(CHANGE_SEQ_OFFSET).cast::<ChangeSeq>() }
+        unsafe {
+            &*self
+                .stripe_base(i)
+                .add(CHANGE_SEQ_OFFSET)
+                .cast::<ChangeSeq>()
+        }
     }
 
     /// The wake-up words of stripe `i`'s advisory locks.

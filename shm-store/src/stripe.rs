@@ -483,7 +483,7 @@ impl<'a> StripeView<'a> {
     /// Reclaims every expired entry of the stripe, if its earliest expiry
     /// says there may be one; `true` if any went. The scan either frees
     /// something or makes the bound exact, so it does not repeat for nothing.
-    fn reclaim_expired(&mut self, now: u64) -> bool {
+    pub(crate) fn reclaim_expired(&mut self, now: u64) -> bool {
         if self.meta.min_expiry > now {
             return false;
         }
@@ -713,7 +713,9 @@ impl<'a> StripeView<'a> {
     pub fn del_if(&mut self, key: Key<'_>, expected: &[u8], kind: Kind, now: u64) -> bool {
         self.sweep_step(now);
         match self.lookup(key, || now) {
-            Some(i) if self.kind_of(i) == kind && self.value_of(self.slots[i].block) == expected => {
+            Some(i)
+                if self.kind_of(i) == kind && self.value_of(self.slots[i].block) == expected =>
+            {
                 self.drop_entry(i);
                 true
             }
@@ -741,7 +743,13 @@ impl<'a> StripeView<'a> {
             None => (0, 0),
         };
         let new = current.checked_add(delta).ok_or(StoreError::Overflow)?;
-        self.set(key, new.to_string().as_bytes(), expires_at, ctx, Kind::Inline)?;
+        self.set(
+            key,
+            new.to_string().as_bytes(),
+            expires_at,
+            ctx,
+            Kind::Inline,
+        )?;
         Ok(new)
     }
 
@@ -794,6 +802,39 @@ impl<'a> StripeView<'a> {
             .collect()
     }
 
+    /// The generations named by the stripe's live manifests.
+    pub fn manifest_generations(&self, now: u64) -> Vec<u64> {
+        self.live_blocks(now)
+            .filter(|&off| self.hdr(off).state == STATE_LARGE)
+            .filter_map(|off| parse_manifest(self.value_of(off)))
+            .map(|m| m.generation)
+            .collect()
+    }
+
+    /// The parts in the stripe that have no expiry: `(key, generation)`.
+    pub fn persistent_parts(&self, now: u64) -> Vec<(Vec<u8>, u64)> {
+        self.live_blocks(now)
+            .filter(|&off| {
+                let h = self.hdr(off);
+                h.state == STATE_PART && h.expires_at == 0
+            })
+            .filter_map(|off| {
+                let key = self.key_of(off);
+                let generation = u64::from_le_bytes(key.get(..8)?.try_into().ok()?);
+                Some((key.to_vec(), generation))
+            })
+            .collect()
+    }
+
+    /// Blocks of the live, unexpired entries that the index points at.
+    fn live_blocks(&self, now: u64) -> impl Iterator<Item = u32> + '_ {
+        self.slots
+            .iter()
+            .filter(|s| !s.is_empty() && self.points_at_live_block(s))
+            .map(|s| s.block)
+            .filter(move |&off| !is_expired(self.hdr(off), now))
+    }
+
     pub fn stats(&self) -> StripeStats {
         let m = &self.meta;
         StripeStats {
@@ -828,8 +869,7 @@ impl<'a> StripeView<'a> {
                 && h.size <= heap_len - off;
             let size = if sane { h.size } else { heap_len - off };
             let whole = BLOCK_HEADER_SIZE as u64 + h.key_len_or_prev as u64 + h.val_len as u64;
-            let keep =
-                sane && is_live(h.state) && h.key_len_or_prev > 0 && whole <= size as u64;
+            let keep = sane && is_live(h.state) && h.key_len_or_prev > 0 && whole <= size as u64;
             {
                 let hm = self.hdr_mut(off);
                 if !sane {
@@ -1204,7 +1244,8 @@ mod tests {
         let mut o = Owned::new(16, 16 << 10);
         let mut v = o.view();
         for i in 0..14u32 {
-            v.set(key(&i.to_le_bytes()), b"v", 0, CTX, Kind::Inline).unwrap();
+            v.set(key(&i.to_le_bytes()), b"v", 0, CTX, Kind::Inline)
+                .unwrap();
         }
         for i in (0..14u32).step_by(2) {
             assert!(v.del(key(&i.to_le_bytes()), 1000).is_some());

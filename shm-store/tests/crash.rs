@@ -6,8 +6,11 @@
 
 mod common;
 
-use common::{check_value, config, make_value, spawn_child, ChildCtx, ChildProc, Rng};
-use shm_store::Store;
+use common::{
+    check_big_value, check_value, config, make_big_value, make_value, spawn_child, ChildCtx,
+    ChildProc, Rng,
+};
+use shm_store::{Clock, ManualClock, Store, LARGE_VALUE_PENDING};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -28,6 +31,8 @@ const MAX_KILLS: usize = 3000;
 const VAL_KEYS: u64 = 600;
 const NX_KEYS: u64 = 64;
 const COUNTER_KEYS: u64 = 16;
+/// Large values (in parts): 70 to 400 KiB.
+const BIG_KEYS: u64 = 8;
 const OBS_KEYS: u64 = 32;
 /// The spec: no operation blocks longer than this, even across deaths.
 const MAX_STALL: Duration = Duration::from_secs(1);
@@ -61,6 +66,8 @@ fn check_entry(key: &[u8], value: &[u8]) -> Result<(), String> {
     let text = String::from_utf8_lossy(key);
     if key.starts_with(b"v:") || key.starts_with(b"n:") || key.starts_with(b"o:") {
         check_value(key, value)
+    } else if key.starts_with(b"b:") {
+        check_big_value(key, value)
     } else if key.starts_with(b"c:") || key.starts_with(b"oc:") {
         std::str::from_utf8(value)
             .ok()
@@ -216,6 +223,25 @@ fn sigkill_storm_leaves_a_consistent_store_and_never_blocks_observers() {
             }
         }
     }
+    // No memory stays lost: once every lease and TTL has run out, and the
+    // parts that no manifest names are removed, the only parts left are
+    // those of the large values still there.
+    let clock = ManualClock::new(0);
+    clock.set_ms(shm_store::SystemClock.now_ms() + 2 * LARGE_VALUE_PENDING.as_millis() as u64);
+    let future = Store::open_with_clock(&cfg, std::sync::Arc::new(clock)).unwrap();
+    future.purge_expired().unwrap();
+    let orphans = future.remove_orphan_parts().unwrap();
+    let part_len = future.geometry().part_len as usize;
+    let mut named_parts = 0u64;
+    future
+        .scan(|e| {
+            if e.value_len > part_len {
+                named_parts += e.value_len.div_ceil(part_len) as u64;
+            }
+        })
+        .unwrap();
+    let parts_left = future.stats().unwrap().parts;
+    drop(future);
     let stats = store.stats().unwrap();
     let verify_text = if report.is_ok() {
         "ok".to_string()
@@ -226,7 +252,7 @@ fn sigkill_storm_leaves_a_consistent_store_and_never_blocks_observers() {
         "CRASH TEST SUMMARY: kills={kills} recoveries={} longest_observer_stall_ms={:.1} \
          (op: {stall_op}) verify={verify_text} entries={} | values_checked={checked} bad={} \
          evictions={} expirations={} observer_ops={observer_ops} observer_verifies={observer_verifies} \
-         kill_phase_s={:.1}",
+         orphan_parts_removed={orphans} kill_phase_s={:.1}",
         stats.recoveries,
         stall.as_secs_f64() * 1000.0,
         stats.entries,
@@ -241,6 +267,10 @@ fn sigkill_storm_leaves_a_consistent_store_and_never_blocks_observers() {
         report.problems.join("\n")
     );
     assert!(bad.is_empty(), "inconsistent values:\n{}", bad.join("\n"));
+    assert_eq!(
+        parts_left, named_parts,
+        "parts of large values left behind after every expiry and the orphan sweep"
+    );
     assert!(checked > 0, "no entry survived to be checked");
     assert!(
         stall < MAX_STALL,
@@ -266,9 +296,31 @@ fn hammer_op(store: &Store, rng: &mut Rng) {
             };
             store.set(&vkey, &value, ttl).unwrap();
         }
-        35..=64 => {
+        35..=59 => {
             if let Some(v) = store.get(&vkey).unwrap() {
                 check_value(&vkey, &v).unwrap_or_else(|e| panic!("get {vkey:?}: {e}"));
+            }
+        }
+        60..=64 => {
+            let key = format!("b:{}", rng.below(BIG_KEYS)).into_bytes();
+            match rng.below(5) {
+                0 | 1 => {
+                    let len = (70 << 10) + rng.below(330 << 10) as usize;
+                    let ttl = match rng.below(2) {
+                        0 => None,
+                        _ => Some(Duration::from_millis(1 + rng.below(3000))),
+                    };
+                    let value = make_big_value(&key, rng.next_u64(), len);
+                    store.set(&key, &value, ttl).unwrap();
+                }
+                2 => {
+                    store.del(&key).unwrap();
+                }
+                _ => {
+                    if let Some(v) = store.get(&key).unwrap() {
+                        check_big_value(&key, &v).unwrap_or_else(|e| panic!("get {key:?}: {e}"));
+                    }
+                }
             }
         }
         65..=74 => {

@@ -478,3 +478,53 @@ impl Rng {
         }
     }
 }
+
+// ------------------------------------------------- self-checking large values
+
+fn big_word(key_hash: u64, seed: u64, index: u64) -> u64 {
+    let mut z = key_hash ^ seed.rotate_left(17) ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A value of any length from 16 bytes that proves its own integrity:
+/// `len: u64`, `seed: u64`, then words derived from (key, seed, position),
+/// so a value torn between two writes, shifted or cut fails [`check_big_value`].
+pub fn make_big_value(key: &[u8], seed: u64, len: usize) -> Vec<u8> {
+    assert!(len >= 16);
+    let h = fnv1a(key);
+    let mut v = Vec::with_capacity(len + 8);
+    v.extend_from_slice(&(len as u64).to_le_bytes());
+    v.extend_from_slice(&seed.to_le_bytes());
+    let mut i = 0;
+    while v.len() < len {
+        v.extend_from_slice(&big_word(h, seed, i).to_le_bytes());
+        i += 1;
+    }
+    v.truncate(len);
+    v
+}
+
+/// Checks a value made by [`make_big_value`] for `key`.
+pub fn check_big_value(key: &[u8], v: &[u8]) -> Result<(), String> {
+    if v.len() < 16 {
+        return Err(format!("value of {} bytes is too short", v.len()));
+    }
+    let len = u64::from_le_bytes(v[..8].try_into().unwrap()) as usize;
+    if len != v.len() {
+        return Err(format!("header says {len} bytes, value has {}", v.len()));
+    }
+    let seed = u64::from_le_bytes(v[8..16].try_into().unwrap());
+    let h = fnv1a(key);
+    for (i, chunk) in v[16..].chunks(8).enumerate() {
+        let want = big_word(h, seed, i as u64).to_le_bytes();
+        if chunk != &want[..chunk.len()] {
+            return Err(format!(
+                "{len}-byte value (seed {seed}) differs from its pattern at byte {}",
+                16 + i * 8
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,306 @@
+//! Values larger than one block: kept in parts under a manifest. They
+//! round-trip at any size the store can hold, replace and are replaced by
+//! small values, carry their TTL to every part, never leave parts behind,
+//! and a value larger than the store is refused with a clear error.
+
+mod common;
+
+use common::{check_big_value, make_big_value};
+use shm_store::{
+    Clock, EvictionPolicy, ManualClock, Store, StoreConfig, StoreError, LARGE_VALUE_PENDING,
+};
+use std::sync::Arc;
+use std::time::Duration;
+use tempfile::TempDir;
+
+const MIB: usize = 1 << 20;
+
+fn open(dir: &TempDir, size: u64, policy: EvictionPolicy) -> Store {
+    Store::open(
+        &StoreConfig::new("large")
+            .dir(dir.path())
+            .size(size)
+            .eviction(policy),
+    )
+    .unwrap()
+}
+
+fn open_with_clock(dir: &TempDir, size: u64, clock: &ManualClock) -> Store {
+    let cfg = StoreConfig::new("large").dir(dir.path()).size(size);
+    Store::open_with_clock(&cfg, Arc::new(clock.clone())).unwrap()
+}
+
+fn assert_consistent(store: &Store) {
+    let report = store.verify().unwrap();
+    assert!(report.is_ok(), "{:#?}", report.problems);
+}
+
+fn parts_of(store: &Store, len: usize) -> u64 {
+    let part = store.geometry().part_len as usize;
+    if len > part {
+        len.div_ceil(part) as u64
+    } else {
+        0
+    }
+}
+
+#[test]
+fn values_of_1_4_and_16_mib_round_trip_on_a_64m_store() {
+    let dir = TempDir::new().unwrap();
+    let store = open(&dir, 64 << 20, EvictionPolicy::NoEviction);
+    let empty = store.stats().unwrap().bytes_used;
+    let sizes = [MIB, 4 * MIB, 16 * MIB, 16 * MIB + 12345];
+    for (i, len) in sizes.iter().enumerate() {
+        let key = format!("big:{i}");
+        let value = make_big_value(key.as_bytes(), i as u64, *len);
+        store.set(key.as_bytes(), &value, None).unwrap();
+    }
+    let mut expected_parts = 0;
+    for (i, len) in sizes.iter().enumerate() {
+        let key = format!("big:{i}");
+        let got = store.get(key.as_bytes()).unwrap().expect("present");
+        assert_eq!(got.len(), *len);
+        check_big_value(key.as_bytes(), &got).unwrap();
+        // get_with sees the same bytes.
+        let checked = store
+            .get_with(key.as_bytes(), |v| check_big_value(key.as_bytes(), v))
+            .unwrap();
+        assert_eq!(checked, Some(Ok(())));
+        expected_parts += parts_of(&store, *len);
+    }
+    let stats = store.stats().unwrap();
+    assert_eq!(stats.entries, sizes.len() as u64, "parts are not entries");
+    assert_eq!(stats.parts, expected_parts);
+    let mut scanned = Vec::new();
+    store
+        .scan(|e| scanned.push((e.key.clone(), e.value_len)))
+        .unwrap();
+    scanned.sort();
+    let want: Vec<_> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, len)| (format!("big:{i}").into_bytes(), *len))
+        .collect();
+    assert_eq!(
+        scanned, want,
+        "scan lists user keys with their whole length"
+    );
+    assert_consistent(&store);
+    for i in 0..sizes.len() {
+        assert!(store.del(format!("big:{i}").as_bytes()).unwrap());
+    }
+    let stats = store.stats().unwrap();
+    assert_eq!((stats.entries, stats.parts), (0, 0));
+    assert_eq!(stats.bytes_used, empty, "every part was freed");
+    assert_consistent(&store);
+}
+
+#[test]
+fn a_value_larger_than_the_store_is_refused_and_leaves_nothing() {
+    let dir = TempDir::new().unwrap();
+    let store = open(&dir, 64 << 20, EvictionPolicy::AllKeysLru);
+    store.set(b"keep", b"me", None).unwrap();
+    let cap = store.geometry().max_value_len as usize;
+    assert_eq!(cap as u64, store.geometry().capacity());
+    let err = store
+        .set(b"huge", &vec![7; cap + 1], None)
+        .expect_err("over the store's size");
+    assert!(
+        matches!(err, StoreError::ValueTooLarge { .. }),
+        "{err}: {err:?}"
+    );
+    assert!(
+        err.to_string().contains("over the store's value limit"),
+        "{err}"
+    );
+    // Under noeviction a value that fits the limit but not the free room is
+    // refused as full, and its parts do not stay.
+    let dir2 = TempDir::new().unwrap();
+    let full = open(&dir2, 8 << 20, EvictionPolicy::NoEviction);
+    full.set(b"a", &make_big_value(b"a", 1, 5 * MIB), None)
+        .unwrap();
+    let used = full.stats().unwrap().bytes_used;
+    let err = full
+        .set(b"b", &make_big_value(b"b", 2, 5 * MIB), None)
+        .expect_err("does not fit");
+    assert!(matches!(err, StoreError::Full { .. }), "{err:?}");
+    assert_eq!(full.get(b"b").unwrap(), None);
+    let stats = full.stats().unwrap();
+    assert_eq!(
+        stats.bytes_used, used,
+        "the refused value's parts were freed"
+    );
+    check_big_value(b"a", &full.get(b"a").unwrap().unwrap()).unwrap();
+    assert_eq!(store.get(b"keep").unwrap().as_deref(), Some(&b"me"[..]));
+    assert_consistent(&full);
+}
+
+#[test]
+fn an_operator_cap_lowers_the_limit() {
+    let dir = TempDir::new().unwrap();
+    let cfg = StoreConfig::new("large")
+        .dir(dir.path())
+        .max_value_len(2 * MIB as u32);
+    let store = Store::open(&cfg).unwrap();
+    store.set(b"ok", &vec![1; 2 * MIB], None).unwrap();
+    assert!(matches!(
+        store.set(b"no", &vec![1; 2 * MIB + 1], None),
+        Err(StoreError::ValueTooLarge { max, .. }) if max == 2 * MIB
+    ));
+}
+
+#[test]
+fn large_and_small_values_replace_each_other_without_leaking_parts() {
+    let dir = TempDir::new().unwrap();
+    let store = open(&dir, 32 << 20, EvictionPolicy::NoEviction);
+    let empty = store.stats().unwrap().bytes_used;
+    let k = b"k";
+    for round in 0..4u64 {
+        let big = make_big_value(k, round, 3 * MIB + round as usize);
+        store.set(k, &big, None).unwrap();
+        assert_eq!(store.get(k).unwrap().unwrap(), big);
+        let bigger = make_big_value(k, round + 100, 5 * MIB);
+        store.set(k, &bigger, None).unwrap();
+        assert_eq!(store.get(k).unwrap().unwrap(), bigger);
+        assert_eq!(store.stats().unwrap().parts, parts_of(&store, 5 * MIB));
+        store.set(k, b"small", None).unwrap();
+        assert_eq!(store.get(k).unwrap().as_deref(), Some(&b"small"[..]));
+        assert_eq!(store.stats().unwrap().parts, 0);
+    }
+    // incr on a large value is "not an integer" and changes nothing.
+    let big = make_big_value(k, 9, 2 * MIB);
+    store.set(k, &big, None).unwrap();
+    assert!(matches!(store.incr_by(k, 1), Err(StoreError::NotAnInteger)));
+    assert_eq!(store.get(k).unwrap().unwrap(), big);
+    // setnx does not replace it, and leaves no parts of its own.
+    assert!(!store
+        .setnx(k, &make_big_value(k, 10, 2 * MIB), None)
+        .unwrap());
+    assert_eq!(store.get(k).unwrap().unwrap(), big);
+    assert_eq!(store.stats().unwrap().parts, parts_of(&store, 2 * MIB));
+    assert!(store
+        .setnx(b"nx", &make_big_value(b"nx", 1, 2 * MIB), None)
+        .unwrap());
+    // del_if compares the whole value.
+    let mut other = big.clone();
+    *other.last_mut().unwrap() ^= 1;
+    assert!(!store.del_if(k, &other).unwrap());
+    assert!(!store.del_if(k, b"short").unwrap());
+    assert!(store.del_if(k, &big).unwrap());
+    assert!(store.del(b"nx").unwrap());
+    let stats = store.stats().unwrap();
+    assert_eq!((stats.entries, stats.parts), (0, 0));
+    assert_eq!(stats.bytes_used, empty);
+    assert_consistent(&store);
+}
+
+#[test]
+fn a_large_value_expires_whole_and_its_parts_are_reclaimed() {
+    let dir = TempDir::new().unwrap();
+    let clock = ManualClock::new(1_000_000);
+    let store = open_with_clock(&dir, 32 << 20, &clock);
+    let empty = store.stats().unwrap().bytes_used;
+    let a = make_big_value(b"a", 1, 3 * MIB);
+    let b = make_big_value(b"b", 2, 3 * MIB);
+    store.set(b"a", &a, Some(Duration::from_secs(10))).unwrap();
+    // Longer than the parts' pending lease: they must get the value's TTL.
+    let long = LARGE_VALUE_PENDING * 3;
+    store.set(b"b", &b, Some(long)).unwrap();
+    assert_eq!(store.ttl(b"a").unwrap().as_seconds_code(), 10);
+    // expire reaches every part too.
+    assert!(store.expire(b"a", Duration::from_secs(20)).unwrap());
+    clock.advance_ms(15_000);
+    assert_eq!(store.get(b"a").unwrap().unwrap(), a, "alive at 15 of 20 s");
+    clock.advance_ms(10_000);
+    assert_eq!(store.get(b"a").unwrap(), None, "expired at 25 s");
+    clock.advance_ms(LARGE_VALUE_PENDING.as_millis() as u64);
+    assert_eq!(
+        store.get(b"b").unwrap().unwrap(),
+        b,
+        "alive past the pending lease"
+    );
+    clock.advance_ms(long.as_millis() as u64);
+    store.purge_expired().unwrap();
+    let stats = store.stats().unwrap();
+    assert_eq!((stats.entries, stats.parts), (0, 0));
+    assert_eq!(stats.bytes_used, empty);
+    assert_consistent(&store);
+}
+
+#[test]
+fn an_evicted_part_makes_the_value_a_miss_and_the_rest_goes() {
+    let dir = TempDir::new().unwrap();
+    let store = open(&dir, 8 << 20, EvictionPolicy::AllKeysLru);
+    let mut i = 0u64;
+    // Eviction may take the manifest before any part (1 entry in ~50):
+    // that case is the orphan test's; try again with a new value.
+    for attempt in 0..10u64 {
+        let key = format!("big:{attempt}");
+        let big = make_big_value(key.as_bytes(), attempt, 3 * MIB);
+        store.set(key.as_bytes(), &big, None).unwrap();
+        let parts = store.stats().unwrap().parts;
+        // Fill the store with small values (without reading the value,
+        // which would keep its parts recently used) until one part goes.
+        while store.stats().unwrap().parts >= parts && store.exists(key.as_bytes()).unwrap() {
+            for _ in 0..64 {
+                store
+                    .set(format!("s:{i}").as_bytes(), &[5; 4000], None)
+                    .unwrap();
+                i += 1;
+            }
+            assert!(i < 1_000_000, "nothing of the large value was ever evicted");
+        }
+        if !store.exists(key.as_bytes()).unwrap() {
+            store.remove_orphan_parts().unwrap();
+            continue;
+        }
+        assert_eq!(
+            store.get(key.as_bytes()).unwrap(),
+            None,
+            "a broken value is a miss"
+        );
+        assert!(
+            !store.exists(key.as_bytes()).unwrap(),
+            "the broken value was removed"
+        );
+        assert_eq!(store.stats().unwrap().parts, 0, "its other parts went too");
+        assert_consistent(&store);
+        return;
+    }
+    panic!("the manifest was evicted first ten times in a row");
+}
+
+#[test]
+fn orphan_parts_without_expiry_are_found_and_removed() {
+    let dir = TempDir::new().unwrap();
+    let store = open(&dir, 8 << 20, EvictionPolicy::AllKeysLru);
+    let value = make_big_value(b"v", 3, 2 * MIB);
+    store.set(b"v", &value, None).unwrap();
+    assert_eq!(store.remove_orphan_parts().unwrap(), 0, "named parts stay");
+    assert_eq!(store.get(b"v").unwrap().unwrap(), value);
+    // Evicting only the manifest leaves its parts without an owner (as
+    // does a process killed while it replaces or deletes a persistent
+    // value): fill the manifest's stripe, and only it, until it goes.
+    let entries = |store: &Store| -> Vec<u64> {
+        let stats = store.stats().unwrap();
+        stats.stripes.iter().map(|s| s.entries).collect()
+    };
+    let home = entries(&store).iter().position(|&n| n == 1).unwrap();
+    let mut i = 0u64;
+    while store.exists(b"v").unwrap() {
+        let before = entries(&store);
+        let key = format!("fill:{i}");
+        store.set(key.as_bytes(), &[1; 8000], None).unwrap();
+        let after = entries(&store);
+        if after[home] <= before[home] && after.iter().sum::<u64>() > before.iter().sum::<u64>() {
+            store.del(key.as_bytes()).unwrap(); // another stripe's key
+        }
+        i += 1;
+        assert!(i < 200_000, "the manifest was never evicted");
+    }
+    let left = store.stats().unwrap().parts;
+    assert!(left > 0, "every part was in the manifest's stripe");
+    assert_eq!(store.remove_orphan_parts().unwrap(), left);
+    assert_eq!(store.stats().unwrap().parts, 0);
+    assert_consistent(&store);
+}
