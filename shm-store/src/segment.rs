@@ -462,7 +462,7 @@ impl Segment {
         let change = self.change_seq(i);
         // Odd from here until the guard is dropped; a holder that died left
         // it odd already (its changes are repaired below, not undone).
-        if change.seq.load(Ordering::Relaxed) % 2 == 0 {
+        if change.seq.load(Ordering::Relaxed).is_multiple_of(2) {
             change.seq.fetch_add(1, Ordering::Relaxed);
         }
         // The odd value is visible before any change this holder makes.

@@ -6,9 +6,7 @@
 mod common;
 
 use common::{check_big_value, make_big_value};
-use shm_store::{
-    Clock, EvictionPolicy, ManualClock, Store, StoreConfig, StoreError, LARGE_VALUE_PENDING,
-};
+use shm_store::{EvictionPolicy, ManualClock, Store, StoreConfig, StoreError, LARGE_VALUE_PENDING};
 use std::sync::Arc;
 use std::time::Duration;
 use tempfile::TempDir;

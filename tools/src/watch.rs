@@ -256,6 +256,7 @@ mod tests {
             expirations,
             evictions,
             recoveries: 1,
+            parts: 0,
         }
     }
 
