@@ -63,7 +63,7 @@ warning: ephpm_kv_get(): store "segment_file" is unavailable: %sanother geometry
 NULL
 warning: ephpm_kv_get(): store "segment_file" is unavailable: %sanother geometry (%s1 stripes%s) than configured (%s2 stripes%s)%s
 NULL
-warning: ephpm_kv_get(): store "segment_file" is unavailable: %sanother geometry (%s1048576%s) than configured (%s102400%s)%s
+warning: ephpm_kv_get(): store "segment_file" is unavailable: %sanother geometry (%smax value %d B) than configured (%smax value 102400 B)%s
 NULL
 another eviction policy is not a geometry
 string(4) "kept"

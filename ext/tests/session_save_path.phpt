@@ -83,7 +83,7 @@ bool(false)
   E_WARNING: session_start(): ephpm: invalid size "lots" in session.save_path "session_save_path-own?size=lots" (expected a size like 64M or 1G)
   E_WARNING: session_start(): Failed to initialize storage module: ephpm (path: session_save_path-own?size=lots)
 bool(false)
-  E_WARNING: session_start(): ephpm: store "session_save_path-own" is unavailable: segment %s/ephpm_kv.session_save_path-own exists with another geometry (size 2097152 bytes, 1 stripes, 4096 slots/stripe, max key 4096 B, max value 670346 B) than configured (size 4194304 bytes, 1 stripes, 8192 slots/stripe, max key 4096 B, max value 1048576 B); restore the old settings, or remove the segment to recreate it (its data is lost)
+  E_WARNING: session_start(): ephpm: store "session_save_path-own" is unavailable: segment %s/ephpm_kv.session_save_path-own exists with another geometry (size 2097152 bytes, 1 stripes, 4096 slots/stripe, max key 4096 B, max value %d B) than configured (size 4194304 bytes, 1 stripes, 8192 slots/stripe, max key 4096 B, max value %d B); restore the old settings, or remove the segment to recreate it (its data is lost)
   E_WARNING: session_start(): Failed to initialize storage module: ephpm (path: session_save_path-own?size=4M)
 -- a disabled store
 bool(false)

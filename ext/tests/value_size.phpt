@@ -1,7 +1,10 @@
 --TEST--
-ephpm_kv: a 1 MiB value round-trips exactly; 1 MiB + 1 byte is refused with one warning
+ephpm_kv: values of 1, 4 and 16 MiB round-trip exactly on a 64M store; a value larger than the store is refused with one warning and loses nothing
 --INI--
 ephpm_kv.name=value_size
+ephpm_kv.size=64M
+ephpm_kv.eviction=noeviction
+memory_limit=512M
 --FILE--
 <?php
 require __DIR__ . '/kv.inc';
@@ -9,60 +12,82 @@ kv_record_errors();
 ephpm_kv_flush_all();
 
 $stats = ephpm_kv_stats();
-var_dump($stats['max_value_size']);
+var_dump($stats['max_value_size'] > 60 << 20 && $stats['max_value_size'] < $stats['size']);
 
-// 1 MiB of varied bytes, so that any lost or moved chunk shows.
-$mib = '';
-for ($i = 0; strlen($mib) < 1048576; $i++) {
-    $mib .= md5((string) $i, true);
+// Varied bytes, so that any lost, repeated or moved part shows.
+function varied(int $len, string $seed): string {
+    $out = '';
+    for ($i = 0; strlen($out) < $len; $i++) {
+        $out .= md5("$seed:$i", true);
+    }
+    return substr($out, 0, $len);
 }
-$mib = substr($mib, 0, 1048576);
-var_dump(strlen($mib));
-var_dump(ephpm_kv_set('big', $mib));
-$got = ephpm_kv_get('big');
-var_dump(strlen($got), $got === $mib);
+
+foreach ([1, 4, 16] as $mib) {
+    $value = varied(($mib << 20) + 7, "v$mib");
+    $ok = ephpm_kv_set("big$mib", $value, 600);
+    $got = ephpm_kv_get("big$mib");
+    echo "$mib MiB: set ", var_export($ok, true), ", same bytes back ", var_export($got === $value, true),
+        ", ttl ", ephpm_kv_ttl("big$mib") > 590 ? 'kept' : 'LOST', "\n";
+}
+var_dump(ephpm_kv_stats()['entries']);
 var_dump(kv_errors());
 
-echo "-- one byte over the limit\n";
-$over = $mib . 'x';
-var_dump(ephpm_kv_set('big', $over));
-var_dump(kv_errors());
-var_dump(ephpm_kv_get('big') === $mib); // the old value is still there
-var_dump(ephpm_kv_set('other', $over));
-var_dump(ephpm_kv_setnx('other', $over));
-var_dump(kv_errors());
-var_dump(ephpm_kv_exists('other'));
+echo "-- replaced by a small value, then deleted\n";
+var_dump(ephpm_kv_set('big4', 'small'), ephpm_kv_get('big4'));
+var_dump(ephpm_kv_del('big16'), ephpm_kv_get('big16'), ephpm_kv_exists('big16'));
+var_dump(ephpm_kv_incr('big1'), kv_errors());
 
-echo "-- setnx of exactly 1 MiB\n";
-var_dump(ephpm_kv_setnx('nx', $mib), ephpm_kv_get('nx') === $mib);
+echo "-- larger than the store\n";
+$max = ephpm_kv_stats()['max_value_size'];
+$over = str_repeat('o', $max + 1);
+var_dump(ephpm_kv_set('big1', $over));
 var_dump(kv_errors());
+var_dump(ephpm_kv_get('big1') === varied((1 << 20) + 7, 'v1')); // the old value is still there
+var_dump(ephpm_kv_setnx('other', $over), ephpm_kv_exists('other'));
+var_dump(kv_errors());
+unset($over);
+
+echo "-- what the store cannot hold beside what it has (noeviction) is refused whole\n";
+$used = ephpm_kv_stats()['bytes_used'];
+var_dump(ephpm_kv_set('too-much', str_repeat('t', $max - (4 << 20))));
+$errors = kv_errors();
+var_dump(count($errors), str_contains($errors[0], 'store is full'));
+var_dump(ephpm_kv_exists('too-much'), ephpm_kv_stats()['bytes_used'] === $used);
 ?>
 --EXPECTF--
-int(1048576)
-int(1048576)
 bool(true)
-int(1048576)
-bool(true)
+1 MiB: set true, same bytes back true, ttl kept
+4 MiB: set true, same bytes back true, ttl kept
+16 MiB: set true, same bytes back true, ttl kept
+int(3)
 array(0) {
 }
--- one byte over the limit
+-- replaced by a small value, then deleted
+bool(true)
+string(5) "small"
+int(1)
+NULL
+bool(false)
+bool(false)
+array(0) {
+}
+-- larger than the store
 bool(false)
 array(1) {
   [0]=>
-  string(%d) "E_WARNING: ephpm_kv_set(): %s1048577%s1048576%s"
+  string(%d) "E_WARNING: ephpm_kv_set(): value is %d bytes, over the store's value limit of %d bytes (%s)"
 }
 bool(true)
 bool(false)
 bool(false)
-array(2) {
+array(1) {
   [0]=>
-  string(%d) "E_WARNING: ephpm_kv_set(): %s1048577%slimit%s"
-  [1]=>
-  string(%d) "E_WARNING: ephpm_kv_setnx(): %s1048577%slimit%s"
+  string(%d) "E_WARNING: ephpm_kv_setnx(): value is %d bytes, over the store's value limit of %d bytes (%s)"
 }
+-- what the store cannot hold beside what it has (noeviction) is refused whole
 bool(false)
--- setnx of exactly 1 MiB
+int(1)
 bool(true)
+bool(false)
 bool(true)
-array(0) {
-}

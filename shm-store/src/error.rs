@@ -18,7 +18,10 @@ pub enum StoreError {
     #[error("key is {len} bytes, over the store's key limit of {max} bytes")]
     KeyTooLong { len: usize, max: usize },
 
-    #[error("value is {len} bytes, over the store's value limit of {max} bytes")]
+    #[error(
+        "value is {len} bytes, over the store's value limit of {max} bytes \
+         (what the store can hold, or the max value size it was created with)"
+    )]
     ValueTooLarge { len: usize, max: usize },
 
     #[error(

@@ -96,7 +96,7 @@ impl Store {
         expires_at: u64,
         only_new: bool,
     ) -> Result<bool> {
-        let ctx = self.ctx();
+        let mut ctx = self.ctx();
         let part_len = self.segment.geometry().part_len as usize;
         let manifest = Manifest {
             magic: MANIFEST_MAGIC,
@@ -110,6 +110,7 @@ impl Store {
             parts: value.len().div_ceil(part_len) as u32,
             _reserved: 0,
         };
+        ctx.spare = Some(manifest.generation);
         // Parts that no committed manifest names go by themselves.
         let pending_until = ctx.now.saturating_add(PENDING.as_millis() as u64);
         let pending = match expires_at {
@@ -125,7 +126,8 @@ impl Store {
                 })?
             })
             .and_then(|()| {
-                // A part written late may have evicted an earlier one (a
+                // Eviction spares this value's parts, but an expiry sweep
+                // or another writer's eviction may have taken one (a
                 // value close to the store's size): all must be there.
                 for index in 0..manifest.parts {
                     if !self.with_part(manifest.generation, index, |g, k| {
@@ -141,7 +143,14 @@ impl Store {
             });
         if let Err(e) = written {
             self.drop_parts(&manifest);
-            return Err(e);
+            // A value whose TTL ran out while it was written is gone
+            // anyway: that is not a full store.
+            let expired = expires_at != 0 && expires_at <= self.clock.now_ms();
+            return if expired && matches!(e, StoreError::Full { .. }) {
+                Ok(true)
+            } else {
+                Err(e)
+            };
         }
         let record = bytemuck::bytes_of(&manifest);
         let committed = self.with_key(key, |g, k| {

@@ -5,11 +5,12 @@
 //! endian (the segment never leaves the machine). Offsets are in bytes.
 //!
 //! ```text
-//! 0                     SegmentHeader (one 4 KiB page)
+//! 0                     SegmentHeader (one 4 KiB page; SegmentCounters at +256)
 //! 4096 + i * stride     stripe i, for i in 0..stripes, each `stride` bytes:
 //!     +0                  StripeHeader (4 KiB): robust pthread mutex (128 B),
-//!                         then StripeMeta (counters, free-list heads), and
-//!                         in its last 64 B the LockWake words
+//!                         then StripeMeta (counters, free-list heads), the
+//!                         ChangeSeq word at +3968 and, in its last 64 B,
+//!                         the LockWake words
 //!     +4096               slots: `slots_per_stripe` x Slot (16 B), open addressing
 //!     +4096 + slots*16    heap: `heap_size` bytes of blocks, tiling it exactly
 //! ```
@@ -31,7 +32,10 @@
 //! entry's block), `lru: u32` (the stripe's access clock at last use).
 //!
 //! **Block** (16-byte aligned, at least 32 B): a 32-byte [`BlockHeader`] then,
-//! for a live block, the key bytes and the value bytes.
+//! for a live block, the key bytes and the value bytes. A live block is of
+//! one of three kinds, told by its state: [`STATE_LIVE`] (a user's key and
+//! its value), [`STATE_LARGE`] (a user's key and a [`Manifest`]) or
+//! [`STATE_PART`] (a part's internal key and a slice of a large value).
 //! `size` (whole block), `state`, `prev_size` (size of the block just before,
 //! 0 for the first), then `seq`, `key_len`, `val_len`, `expires_at` (Unix ms,
 //! 0 = never) for a live block, or `next_free`/`prev_free` links for a free one.
@@ -54,6 +58,54 @@
 //! Everything else (slots, free lists, `prev_size`, counters) is derived state
 //! that the rebuild recomputes.
 //!
+//! **Large values** (version 3). A value longer than the header's
+//! `part_len` is cut into parts of `part_len` bytes (the last one shorter).
+//! Part `i` is an entry of its own, in state `PART`, under the 12-byte key
+//! [`part_key`]`(generation, i)`, in whatever stripe that key hashes to;
+//! the user's key holds a `LARGE` entry whose value is the [`Manifest`]
+//! (total length, part size, part count, generation). The generation comes
+//! from `SegmentCounters::next_generation`, a `fetch_add` on the segment,
+//! so no two writes ever share part keys. The rules, each step under one
+//! stripe lock and never two at once (`large.rs` has the code):
+//! - a write stores every part first, with an expiry no later than
+//!   `PENDING` (5 minutes) from now, then commits the manifest with one
+//!   ordinary entry write (the rules above), then gives the parts the
+//!   value's own expiry, then removes the parts of the value it replaced;
+//! - parts never change after they are written; a reader reads the
+//!   manifest, then each part by key, and checks each length. A part
+//!   missing means the value was replaced or deleted since (a new manifest
+//!   is read again) or a part was evicted (the same manifest: the value is
+//!   removed and reported missing). So a reader gets the old value, the
+//!   new one or a miss, never a mix;
+//! - `expire` sets the manifest's expiry, then each part's; a delete
+//!   removes the manifest, then the parts.
+//!
+//! A process killed between these steps leaves parts that no manifest
+//! names: those of a write not yet committed carry the pending expiry and
+//! are reclaimed like any expired entry; those of a removed value keep the
+//! value's expiry, and without one they are removed by
+//! `Store::remove_orphan_parts` (`ephpm-shm verify --repair`), which is
+//! safe beside running writers because it lists parts before manifests.
+//! Killed between the commit and the parts' new expiry, a write leaves a
+//! whole value that becomes a miss when the pending expiry passes. `stats`
+//! counts parts apart (`parts`), never as entries.
+//!
+//! **Change sequence** (version 3). [`ChangeSeq`] at [`CHANGE_SEQ_OFFSET`]
+//! in each stripe header is odd while some process holds the stripe
+//! mutex and may be changing the stripe, even otherwise: the taker of the
+//! mutex makes it odd (a `Relaxed` increment, unless a dead holder left it
+//! odd already) and issues a `Release` fence before touching the stripe;
+//! the guard's drop increments it with `Release` before unlocking. It is
+//! the word a lock-free reader validates against, seqlock-style: read it
+//! with `Acquire` (odd: fall back to the mutex), read what it needs with
+//! every offset bounds-checked, issue an `Acquire` fence, read it again
+//! `Relaxed`; equal means no holder changed anything in between, because a
+//! writer's odd store is ordered before its first change by its `Release`
+//! fence, and a reader that saw any byte of that change then sees the odd
+//! value (or a later one) by its `Acquire` fence. A holder killed while
+//! holding the mutex leaves the word odd; the next taker gets `EOWNERDEAD`,
+//! rebuilds the stripe and its guard makes the word even again.
+//!
 //! **Lock wake-ups.** [`LockWake`], at [`LOCK_WAKE_OFFSET`] in each stripe
 //! header, serves the advisory locks of `Store::lock` (session locks) whose
 //! keys fall in the stripe: `waiters` counts the processes waiting for one
@@ -62,13 +114,12 @@
 //! without any waiter writes neither word. Both are touched only
 //! with atomic operations, never under the stripe mutex, and zero is a valid
 //! initial state (a waiter killed while asleep only leaves `waiters` too
-//! high, which costs needless wake-up calls). They were added to version 2
-//! without changing it: older builds leave the words at zero and never wake
-//! anyone, and waiters' periodic checks still see every release.
+//! high, which costs needless wake-up calls).
 
 use bytemuck::{Pod, Zeroable};
 
-/// Identifies a ready segment: "EPHPMKV" + 1.
+/// Identifies a ready segment: "EPHPMKV" + 1 (the format's own number is
+/// [`LAYOUT_VERSION`]).
 pub const MAGIC_READY: u64 = u64::from_le_bytes(*b"EPHPMKV1");
 /// Written first by a creator; seen later, it means the creator died.
 pub const MAGIC_INIT: u64 = u64::from_le_bytes(*b"EPHPMKV0");

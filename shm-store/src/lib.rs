@@ -161,6 +161,7 @@ impl Store {
         Ctx {
             now: self.clock.now_ms(),
             policy: self.policy,
+            spare: None,
         }
     }
 

@@ -29,6 +29,9 @@ const EXACT_BIN_UNITS: u32 = 64;
 pub(crate) struct Ctx {
     pub now: u64,
     pub policy: EvictionPolicy,
+    /// The generation of the large value being written: eviction spares
+    /// its parts, so that writing one part never evicts another.
+    pub spare: Option<u64>,
 }
 
 /// A key, its hash and its bytes.
@@ -542,7 +545,7 @@ impl<'a> StripeView<'a> {
                 EvictionPolicy::NoEviction => false,
                 EvictionPolicy::AllKeysLru => true,
                 EvictionPolicy::VolatileLru => h.expires_at != 0,
-            };
+            } && !(h.state == STATE_PART && self.is_spared(s.block, ctx));
             if eligible {
                 let age = clock.wrapping_sub(s.lru);
                 if best.is_none_or(|(_, a)| age > a) {
@@ -562,6 +565,12 @@ impl<'a> StripeView<'a> {
             }
             None => false,
         }
+    }
+
+    /// Whether the part in block `off` belongs to the value being written.
+    fn is_spared(&self, off: u32, ctx: Ctx) -> bool {
+        ctx.spare
+            .is_some_and(|g| self.key_of(off).get(..8) == Some(&g.to_le_bytes()[..]))
     }
 
     fn full(ctx: Ctx, needed: usize) -> StoreError {
@@ -1131,6 +1140,7 @@ mod tests {
     const CTX: Ctx = Ctx {
         now: 1000,
         policy: EvictionPolicy::AllKeysLru,
+        spare: None,
     };
 
     #[test]
