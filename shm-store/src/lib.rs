@@ -80,6 +80,7 @@ impl std::ops::Deref for Stats {
 #[derive(Debug, Clone, Default)]
 pub struct VerifyReport {
     pub stripes_checked: usize,
+    /// User entries (parts of large values not counted).
     pub entries: u64,
     /// Each problem, prefixed with its stripe; empty when consistent.
     pub problems: Vec<String>,
@@ -423,7 +424,8 @@ impl Store {
         let mut report = VerifyReport::default();
         for i in 0..self.segment.geometry().stripes as usize {
             let guard = self.segment.lock_stripe(i)?;
-            report.entries += guard.view.meta.entries as u64;
+            let meta = &guard.view.meta;
+            report.entries += meta.entries.saturating_sub(meta.parts) as u64;
             report.problems.extend(
                 guard
                     .view

@@ -4,8 +4,8 @@
 mod common;
 
 use common::{
-    check_value, config, log_uniform_len, make_value, release, spawn_child, store_barrier,
-    wait_all_ok, Rng,
+    check_big_value, check_value, config, log_uniform_len, make_big_value, make_value, release,
+    spawn_child, store_barrier, wait_all_ok, Rng,
 };
 use shm_store::Store;
 use std::collections::BTreeMap;
@@ -244,11 +244,20 @@ fn readers_never_see_torn_values() {
     for i in 0..TORN_KEYS {
         let key = torn_key(i);
         let v = store.get(&key).unwrap().expect("every key was written");
-        check_value(&key, &v).unwrap_or_else(|e| panic!("final value of key {i}: {e}"));
+        check_any(&key, &v).unwrap_or_else(|e| panic!("final value of key {i}: {e}"));
     }
     let report = store.verify().unwrap();
     assert!(report.is_ok(), "verify: {:#?}", report.problems);
     assert_eq!(report.entries as usize, TORN_KEYS + 1); // + writers_done
+}
+
+/// Small values carry a 16-bit length, large ones (70 KiB and more) a 64-bit one.
+fn check_any(key: &[u8], v: &[u8]) -> Result<(), String> {
+    if v.len() > u16::MAX as usize {
+        check_big_value(key, v)
+    } else {
+        check_value(key, v)
+    }
 }
 
 #[test]
@@ -268,8 +277,14 @@ fn child_torn_writer() {
             rng.below(TORN_KEYS as u64) as usize
         };
         let key = torn_key(k);
-        let len = log_uniform_len(&mut rng, 10, 16 << 10);
-        let value = make_value(&key, rng.next_u64() as u32, len);
+        // One write in ten is a large value (kept in parts).
+        let value = if rng.below(10) == 0 {
+            let len = log_uniform_len(&mut rng, 70 << 10, 600 << 10);
+            make_big_value(&key, rng.next_u64(), len)
+        } else {
+            let len = log_uniform_len(&mut rng, 10, 16 << 10);
+            make_value(&key, rng.next_u64() as u32, len)
+        };
         store.set(&key, &value, None).unwrap();
     }
     store.incr_by(b"writers_done", 1).unwrap();
@@ -297,10 +312,10 @@ fn child_torn_reader() {
                 store
                     .get(&key)
                     .unwrap()
-                    .map(|v| (v.len(), check_value(&key, &v)))
+                    .map(|v| (v.len(), check_any(&key, &v)))
             } else {
                 store
-                    .get_with(&key, |v| (v.len(), check_value(&key, v)))
+                    .get_with(&key, |v| (v.len(), check_any(&key, v)))
                     .unwrap()
             };
             if let Some((len, verdict)) = result {
