@@ -254,6 +254,19 @@ impl Store {
         self.with_key(key, |g, k| g.view.del_if(k, expected, now))
     }
 
+    /// Sets a new TTL on a live key only if its value is exactly `expected`
+    /// (a lock owner keeping its own lock); `false` if the key is missing,
+    /// holds another value, or `ttl` is zero (then nothing changes).
+    pub fn expire_if(&self, key: &[u8], expected: &[u8], ttl: Duration) -> Result<bool> {
+        if ttl.is_zero() {
+            self.check_key(key)?;
+            return Ok(false);
+        }
+        let now = self.clock.now_ms();
+        let expires_at = self.expiry(now, Some(ttl));
+        self.with_key(key, |g, k| g.view.expire_if(k, expected, expires_at, now))
+    }
+
     pub fn exists(&self, key: &[u8]) -> Result<bool> {
         self.with_key(key, |g, k| g.view.exists(k, || self.clock.now_ms()))
     }
