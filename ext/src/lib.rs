@@ -8,7 +8,7 @@ mod session;
 mod settings;
 mod zend;
 
-use ext_php_rs::ffi::{zend_execute_data, zend_module_entry, zval};
+use ext_php_rs::ffi::zend_module_entry;
 use settings::Resolved;
 use shm_store::{Store, StoreConfig, StoreError, Ttl};
 use std::cell::RefCell;
@@ -17,8 +17,8 @@ use std::panic::catch_unwind;
 use std::sync::Mutex;
 use std::time::Duration;
 use zend::{
-    Args, Bailout, Item, Outcome, Raise, Reply, Signature, MAY_BE_ARRAY, MAY_BE_BOOL,
-    MAY_BE_FALSE, MAY_BE_LONG, MAY_BE_NULL, MAY_BE_STRING,
+    Args, Bailout, Item, Outcome, Raise, Reply, Signature, MAY_BE_ARRAY, MAY_BE_BOOL, MAY_BE_FALSE,
+    MAY_BE_LONG, MAY_BE_NULL, MAY_BE_STRING,
 };
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -168,23 +168,21 @@ fn ttl_from_seconds(seconds: i64) -> Option<Duration> {
 /// return value or a [`Failure`]; `$fail` is the value a failure returns.
 macro_rules! handler {
     ($name:ident, |$args:ident| $body:block, failure: $fail:expr) => {
-        unsafe extern "C" fn $name(ex: *mut zend_execute_data, rv: *mut zval) {
+        #[allow(non_camel_case_types)]
+        struct $name;
+
+        impl zend::Function for $name {
             fn failure() -> Reply {
                 $fail
             }
-            fn body($args: &Args<'_>) -> Result<Reply, Failure> {
-                $body
+            fn body(args: &Args<'_>) -> Result<Outcome, Bailout> {
+                fn body($args: &Args<'_>) -> Result<Reply, Failure> {
+                    $body
+                }
+                outcome(body(args), Self::failure)
             }
-            // SAFETY: the engine's own pointers, and this call is the
-            // handler's whole body.
-            unsafe {
-                zend::call_function(
-                    ex,
-                    rv,
-                    failure,
-                    |args| outcome(body(args), failure),
-                    recycle_value,
-                )
+            fn recycle(buffer: Vec<u8>) {
+                recycle_value(buffer);
             }
         }
     };
@@ -427,16 +425,12 @@ unsafe extern "C" fn post_deactivate() -> ext_php_rs::ffi::zend_result {
     0
 }
 
-unsafe extern "C" fn minfo(module: *mut zend_module_entry) {
-    let rows: Vec<(String, String)> = catch_unwind(|| {
-        stats_rows(store_for_info())
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.display()))
-            .collect()
-    })
-    .unwrap_or_default();
-    // SAFETY: the whole body of the info function, with its module entry.
-    unsafe { zend::print_info(module, rows) };
+/// phpinfo()'s rows.
+fn minfo() -> Vec<(String, String)> {
+    stats_rows(store_for_info())
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.display()))
+        .collect()
 }
 
 const KEY: (&std::ffi::CStr, u32, Option<&std::ffi::CStr>) = (c"key", MAY_BE_STRING, None);
@@ -455,61 +449,109 @@ fn signatures() -> Vec<Signature> {
     vec![
         sig(
             c"ephpm_kv_get",
-            kv_get as zend::Handler,
+            zend::handler::<kv_get>,
             MAY_BE_STRING | MAY_BE_NULL,
             1,
             &[KEY],
         ),
         sig(
             c"ephpm_kv_set",
-            kv_set,
+            zend::handler::<kv_set>,
             MAY_BE_BOOL,
             2,
             &[KEY, VALUE_ARG, TTL_OPT],
         ),
         sig(
             c"ephpm_kv_setnx",
-            kv_setnx,
+            zend::handler::<kv_setnx>,
             MAY_BE_BOOL,
             2,
             &[KEY, VALUE_ARG, TTL_OPT],
         ),
-        sig(c"ephpm_kv_del", kv_del, MAY_BE_LONG, 1, &[KEY]),
+        sig(
+            c"ephpm_kv_del",
+            zend::handler::<kv_del>,
+            MAY_BE_LONG,
+            1,
+            &[KEY],
+        ),
         sig(
             c"ephpm_kv_del_if",
-            kv_del_if,
+            zend::handler::<kv_del_if>,
             MAY_BE_BOOL,
             2,
             &[KEY, VALUE_ARG],
         ),
         sig(
             c"ephpm_kv_expire_if",
-            kv_expire_if,
+            zend::handler::<kv_expire_if>,
             MAY_BE_BOOL,
             3,
             &[KEY, VALUE_ARG, (c"ttl", MAY_BE_LONG, None)],
         ),
-        sig(c"ephpm_kv_exists", kv_exists, MAY_BE_BOOL, 1, &[KEY]),
-        sig(c"ephpm_kv_incr", kv_incr, int_or_false, 1, &[KEY]),
-        sig(c"ephpm_kv_decr", kv_decr, int_or_false, 1, &[KEY]),
+        sig(
+            c"ephpm_kv_exists",
+            zend::handler::<kv_exists>,
+            MAY_BE_BOOL,
+            1,
+            &[KEY],
+        ),
+        sig(
+            c"ephpm_kv_incr",
+            zend::handler::<kv_incr>,
+            int_or_false,
+            1,
+            &[KEY],
+        ),
+        sig(
+            c"ephpm_kv_decr",
+            zend::handler::<kv_decr>,
+            int_or_false,
+            1,
+            &[KEY],
+        ),
         sig(
             c"ephpm_kv_incr_by",
-            kv_incr_by,
+            zend::handler::<kv_incr_by>,
             int_or_false,
             2,
             &[KEY, (c"delta", MAY_BE_LONG, None)],
         ),
         sig(
             c"ephpm_kv_expire",
-            kv_expire,
+            zend::handler::<kv_expire>,
             MAY_BE_BOOL,
             2,
             &[KEY, (c"ttl", MAY_BE_LONG, None)],
         ),
-        sig(c"ephpm_kv_ttl", kv_ttl, MAY_BE_LONG, 1, &[KEY]),
-        sig(c"ephpm_kv_pttl", kv_pttl, MAY_BE_LONG, 1, &[KEY]),
-        sig(c"ephpm_kv_flush_all", kv_flush_all, MAY_BE_BOOL, 0, &[]),
-        sig(c"ephpm_kv_stats", kv_stats, MAY_BE_ARRAY, 0, &[]),
+        sig(
+            c"ephpm_kv_ttl",
+            zend::handler::<kv_ttl>,
+            MAY_BE_LONG,
+            1,
+            &[KEY],
+        ),
+        sig(
+            c"ephpm_kv_pttl",
+            zend::handler::<kv_pttl>,
+            MAY_BE_LONG,
+            1,
+            &[KEY],
+        ),
+        sig(
+            c"ephpm_kv_flush_all",
+            zend::handler::<kv_flush_all>,
+            MAY_BE_BOOL,
+            0,
+            &[],
+        ),
+        sig(
+            c"ephpm_kv_stats",
+            zend::handler::<kv_stats>,
+            MAY_BE_ARRAY,
+            0,
+            &[],
+        ),
     ]
 }
 

@@ -28,9 +28,9 @@
 
 use crate::{open_store, settings, zend};
 use shm_store::{HeldLock, LockOutcome, Store};
-use zend::Diagnostics;
 use std::cell::{Cell, RefCell};
 use std::time::Duration;
+use zend::Diagnostics;
 
 /// Data keys: the composer handler's default prefix.
 const DATA_PREFIX: &[u8] = b"php_session:";

@@ -95,7 +95,8 @@ fn function_entry(sig: &Signature) -> zend_function_entry {
 }
 
 pub type StartupFn = unsafe extern "C" fn(c_int, c_int) -> c_int;
-pub type InfoFn = unsafe extern "C" fn(*mut zend_module_entry);
+/// The rows of the module's phpinfo() table.
+pub type InfoFn = fn() -> Vec<(String, String)>;
 pub type PostDeactivateFn = unsafe extern "C" fn() -> zend_result;
 
 /// The module's lifecycle callbacks.
@@ -120,6 +121,7 @@ pub fn module_entry(
     requires: &[&'static CStr],
     hooks: Hooks,
 ) -> *mut zend_module_entry {
+    let _ = INFO_ROWS.set(hooks.minfo);
     let mut table: Vec<zend_function_entry> = functions.iter().map(function_entry).collect();
     table.push(zend_function_entry {
         fname: ptr::null(),
@@ -154,7 +156,7 @@ pub fn module_entry(
         module_shutdown_func: None,
         request_startup_func: Some(hooks.rinit),
         request_shutdown_func: None,
-        info_func: Some(hooks.minfo),
+        info_func: Some(info_entry),
         version: version.as_ptr(),
         globals_size: 0,
         globals_ptr: ptr::null_mut(),
@@ -360,6 +362,27 @@ impl Reply {
     }
 }
 
+/// A PHP function in safe terms: [`handler`] makes its engine entry point.
+pub trait Function {
+    /// The return value of a failure (and of a panic).
+    fn failure() -> Reply;
+    /// Parses the arguments with [`Args`], does the Rust work, and says
+    /// what to raise and return; never calls into the engine otherwise.
+    fn body(args: &Args<'_>) -> Result<Outcome, Bailout>;
+    /// Takes back a [`Reply::Bytes`] buffer once PHP has its copy.
+    fn recycle(_buffer: Vec<u8>) {}
+}
+
+/// The engine's entry point for the PHP function `F`.
+///
+/// # Safety
+/// Called by the engine only, as a function handler.
+pub unsafe extern "C" fn handler<F: Function>(ex: *mut zend_execute_data, rv: *mut zval) {
+    // SAFETY: the engine's own pointers, and this call is the handler's
+    // whole body.
+    unsafe { call_function(ex, rv, F::failure, F::body, F::recycle) }
+}
+
 /// The body of a PHP function's handler: runs `body` (which parses its
 /// arguments with [`Args`] and does its Rust work), then raises its error
 /// and sets its return value; a byte buffer returned is handed back to
@@ -369,7 +392,7 @@ impl Reply {
 /// # Safety
 /// `ex` and `rv` are the pointers the engine passed to the handler, and
 /// this call is the handler's whole body (nothing else on its frame).
-pub unsafe fn call_function(
+unsafe fn call_function(
     ex: *mut zend_execute_data,
     rv: *mut zval,
     failure: fn() -> Reply,
@@ -496,15 +519,7 @@ impl<'a> Args<'a> {
         let n = self.count();
         // SAFETY: "ss" then "l" write two (char*, size_t) pairs and a zend_long.
         let ok = engine(|| unsafe {
-            zend_parse_parameters(
-                n,
-                spec.as_ptr(),
-                &mut p1,
-                &mut l1,
-                &mut p2,
-                &mut l2,
-                &mut v,
-            )
+            zend_parse_parameters(n, spec.as_ptr(), &mut p1, &mut l1, &mut p2, &mut l2, &mut v)
         })?;
         Ok((ok == SUCCESS).then(|| (bytes(p1, l1), bytes(p2, l2), v)))
     }
@@ -519,13 +534,27 @@ fn bytes<'a>(p: *const c_char, len: usize) -> &'a [u8] {
     unsafe { std::slice::from_raw_parts(p.cast(), len) }
 }
 
+/// The module's phpinfo() rows, set by [`module_entry`].
+static INFO_ROWS: std::sync::OnceLock<InfoFn> = std::sync::OnceLock::new();
+
+/// The engine's MINFO entry point: the rows (computed with nothing of the
+/// engine's involved), then [`print_info`].
+unsafe extern "C" fn info_entry(module: *mut zend_module_entry) {
+    let rows = INFO_ROWS
+        .get()
+        .map(|rows| catch_unwind(rows).unwrap_or_default())
+        .unwrap_or_default();
+    // SAFETY: the whole body of the info function, with its module entry.
+    unsafe { print_info(module, rows) }
+}
+
 /// phpinfo(): a two-column table of `rows`, then the ini settings. Output
 /// can run PHP code (an output handler), so this is an [`engine`] call.
 ///
 /// # Safety
 /// Called as the whole body of the module's info function, with `module`
 /// the module entry it was given.
-pub unsafe fn print_info(module: *mut zend_module_entry, rows: Vec<(String, String)>) {
+unsafe fn print_info(module: *mut zend_module_entry, rows: Vec<(String, String)>) {
     let rows: Vec<(CString, CString)> = rows
         .into_iter()
         .map(|(label, value)| (c_message(&label), c_message(&value)))

@@ -191,7 +191,11 @@ fn a_live_owner_keeps_its_lock_past_the_foreign_ttl() {
     // An hour later the owner still runs: nobody takes its lock.
     clock.advance_ms(3_600_000);
     match store
-        .lock(b"lock", Duration::from_millis(20), Some(Duration::from_secs(300)))
+        .lock(
+            b"lock",
+            Duration::from_millis(20),
+            Some(Duration::from_secs(300)),
+        )
         .unwrap()
     {
         LockOutcome::TimedOut { holder_pid } => {
@@ -215,7 +219,10 @@ fn an_owner_that_cannot_be_checked_is_taken_over_after_its_deadline() {
     store.set(b"lock", record.as_bytes(), None).unwrap();
     let wait = Duration::from_millis(20);
     assert!(
-        matches!(store.lock(b"lock", wait, None).unwrap(), LockOutcome::TimedOut { .. }),
+        matches!(
+            store.lock(b"lock", wait, None).unwrap(),
+            LockOutcome::TimedOut { .. }
+        ),
         "taken before its deadline"
     );
     clock.advance_ms(1_000);

@@ -155,7 +155,9 @@ fn run_case(case: &str, h: &str) -> Result<String, String> {
     if logs.contains("panicked") {
         return Err(format!("a panic in php-fpm's log:\n{logs}"));
     }
-    Ok(format!("lock after the request {lock}; next request {result}"))
+    Ok(format!(
+        "lock after the request {lock}; next request {result}"
+    ))
 }
 
 #[test]
