@@ -357,3 +357,38 @@ fn child_waiter() {
     }
     ctx.report("done");
 }
+
+// ------------------------------------------------------------ expire_if
+
+#[test]
+fn expire_if_refreshes_only_the_expected_value() {
+    let tmp = TempDir::new().unwrap();
+    let clock = ManualClock::new(1_700_000_000_000);
+    let cfg = config(tmp.path(), "expire_if", SIZE, STRIPES);
+    let store = Store::open_with_clock(&cfg, Arc::new(clock.clone())).unwrap();
+    let ttl = Duration::from_secs(10);
+    assert!(
+        !store.expire_if(b"lock", b"token", ttl).unwrap(),
+        "missing key"
+    );
+    store
+        .set(b"lock", b"token-a", Some(Duration::from_secs(1)))
+        .unwrap();
+    for other in [&b"token-b"[..], b"token-", b"token-a ", b""] {
+        assert!(!store.expire_if(b"lock", other, ttl).unwrap(), "{other:?}");
+    }
+    assert!(!store
+        .expire_if(b"lock", b"token-a", Duration::ZERO)
+        .unwrap());
+    assert_eq!(store.ttl(b"lock").unwrap(), Ttl::Remaining(1_000));
+    assert!(store.expire_if(b"lock", b"token-a", ttl).unwrap());
+    assert_eq!(store.ttl(b"lock").unwrap(), Ttl::Remaining(10_000));
+    // Once expired, it is gone for expire_if too.
+    clock.advance_ms(10_000);
+    assert!(!store.expire_if(b"lock", b"token-a", ttl).unwrap());
+    assert_eq!(store.get(b"lock").unwrap(), None);
+    assert!(matches!(
+        store.expire_if(b"", b"v", ttl),
+        Err(shm_store::StoreError::EmptyKey)
+    ));
+}
