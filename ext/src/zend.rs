@@ -787,13 +787,13 @@ unsafe extern "C" fn ps_gc(
 /// `session.sid_bits_per_character`), drawn again if the id is taken.
 unsafe extern "C" fn ps_create_sid<H: SaveHandler>(mod_data: *mut *mut c_void) -> *mut zend_string {
     for _ in 0..3 {
-        // SAFETY: forwards ext/session's own arguments to its generator
-        // (which may raise an exception, or bail out: nothing of ours is
-        // held here).
-        let id = unsafe { php_session_create_id(mod_data) };
-        if id.is_null() {
-            return id;
-        }
+        // SAFETY: forwards ext/session's own arguments to its generator.
+        let id = match engine(|| unsafe { php_session_create_id(mod_data) }) {
+            Ok(id) if !id.is_null() => id,
+            Ok(null) => return null,
+            // SAFETY: nothing of ours is held here.
+            Err(Bailout) => unsafe { resume_bailout() },
+        };
         let mut d = Diagnostics::default();
         // SAFETY: a non-null result is a new string that we own.
         let taken = guarded(&mut d, false, |d| H::exists(unsafe { zstr(id) }, d));
