@@ -38,6 +38,13 @@ function ephpm_kv_incr_by(string $key, int $delta): int|false {}
 /** New TTL in seconds on a live key; $ttl <= 0 changes nothing and returns false. */
 function ephpm_kv_expire(string $key, int $ttl): bool {}
 
+/**
+ * Added by this project: a new TTL in seconds on the key, only if its value
+ * is exactly $value (a lock owner keeping its own lock alive); false when
+ * the key is missing, holds another value, or $ttl <= 0 (nothing changes).
+ */
+function ephpm_kv_expire_if(string $key, string $value, int $ttl): bool {}
+
 /** Seconds left, rounded up; -1 no expiry; -2 missing. */
 function ephpm_kv_ttl(string $key): int {}
 

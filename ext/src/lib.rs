@@ -8,17 +8,17 @@ mod session;
 mod settings;
 mod zend;
 
-use ext_php_rs::ffi::{zend_execute_data, zend_module_entry, zval};
+use ext_php_rs::ffi::zend_module_entry;
 use settings::Resolved;
 use shm_store::{Store, StoreConfig, StoreError, Ttl};
 use std::cell::RefCell;
 use std::ffi::c_int;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::catch_unwind;
 use std::sync::Mutex;
 use std::time::Duration;
 use zend::{
-    Args, Return, Signature, MAY_BE_ARRAY, MAY_BE_BOOL, MAY_BE_FALSE, MAY_BE_LONG, MAY_BE_NULL,
-    MAY_BE_STRING,
+    Args, Bailout, Item, Outcome, Raise, Reply, Signature, MAY_BE_ARRAY, MAY_BE_BOOL, MAY_BE_FALSE,
+    MAY_BE_LONG, MAY_BE_NULL, MAY_BE_STRING,
 };
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -74,192 +74,224 @@ fn store() -> Result<&'static Store, String> {
 
 /// How a failed call ends, per `API.md`.
 enum Failure {
-    /// An exception (ValueError, TypeError) is pending: return nothing.
+    /// The engine bailed out while parsing the arguments: return at once.
+    Bailout,
+    /// An exception (TypeError, ArgumentCountError) is pending: return nothing.
     Thrown,
+    /// A bad argument: this `ValueError` is thrown.
+    ValueError(u32, String),
     /// An expected outcome (non-integer `incr`): the failure value, no warning.
     Quiet,
-    /// A run-time failure: the failure value and one warning.
-    Warned,
+    /// A run-time failure: the failure value and this one warning.
+    Warned(String),
 }
 
 impl From<String> for Failure {
     fn from(message: String) -> Self {
-        zend::warn(&message);
-        Failure::Warned
+        Failure::Warned(message)
     }
 }
 
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::EmptyKey => {
-                zend::throw_value_error(1, "must not be empty");
-                Failure::Thrown
-            }
+            StoreError::EmptyKey => Failure::ValueError(1, "must not be empty".into()),
             StoreError::KeyTooLong { max, .. } => {
-                zend::throw_value_error(1, &format!("must be at most {max} bytes long"));
-                Failure::Thrown
+                Failure::ValueError(1, format!("must be at most {max} bytes long"))
             }
             StoreError::NotAnInteger | StoreError::Overflow => Failure::Quiet,
-            other => Failure::from(other.to_string()),
+            other => Failure::Warned(other.to_string()),
         }
     }
 }
 
-/// Runs a handler body; a failure sets `failure_value` (unless an exception
-/// is pending). Panics become a warning, never an unwind into PHP.
-fn run(
-    ex: *mut zend_execute_data,
-    rv: *mut zval,
-    failure_value: impl FnOnce(Return<'_>),
-    body: impl FnOnce(&Args<'_>, Return<'_>) -> Result<(), Failure>,
-) {
-    // SAFETY: the engine calls handlers with valid execute data and return slot.
-    let (args, ret) = unsafe { (Args::new(ex), Return::new(rv)) };
-    let outcome = catch_unwind(AssertUnwindSafe(|| body(&args, ret)));
-    // SAFETY: as above; `ret` was consumed only on success.
-    let ret = unsafe { Return::new(rv) };
-    match outcome {
-        Ok(Ok(())) => {}
-        Ok(Err(Failure::Thrown)) => {}
-        Ok(Err(Failure::Quiet | Failure::Warned)) => failure_value(ret),
-        Err(_) => {
-            zend::warn("internal error in ephpm_kv (please report it)");
-            failure_value(ret);
-        }
+/// Parsed arguments, or how the call ends.
+fn parsed<T>(args: zend::Parsed<T>) -> Result<T, Failure> {
+    match args {
+        Ok(Some(args)) => Ok(args),
+        Ok(None) => Err(Failure::Thrown),
+        Err(Bailout) => Err(Failure::Bailout),
+    }
+}
+
+/// What a handler body's result asks the engine boundary to do: the
+/// warnings and exceptions are raised only there, after the body returned
+/// (no store lock or thread-local borrowed any more).
+fn outcome(result: Result<Reply, Failure>, failure: fn() -> Reply) -> Result<Outcome, Bailout> {
+    let failed = |raise| Outcome {
+        raise,
+        reply: failure(),
+    };
+    Ok(match result {
+        Ok(reply) => Outcome::reply(reply),
+        Err(Failure::Bailout) => return Err(Bailout),
+        Err(Failure::Thrown) => Outcome::reply(Reply::Pending),
+        Err(Failure::ValueError(arg, message)) => Outcome {
+            raise: Some(Raise::ValueError(arg, message)),
+            reply: Reply::Pending,
+        },
+        Err(Failure::Quiet) => failed(None),
+        Err(Failure::Warned(message)) => failed(Some(Raise::Warning(message))),
+    })
+}
+
+/// Gives `kv_get`'s buffer back to the thread for the next call (unless it
+/// grew large).
+fn recycle_value(buffer: Vec<u8>) {
+    if buffer.capacity() <= 256 << 10 {
+        VALUE.with(|value| {
+            if let Ok(mut value) = value.try_borrow_mut() {
+                *value = buffer;
+            }
+        });
     }
 }
 
 /// The parsed key argument: an empty key is a bad argument (`ValueError`)
 /// even when no store is available; the length limit is the store's.
-fn key(parsed: Option<&[u8]>) -> Result<&[u8], Failure> {
-    match parsed {
-        None => Err(Failure::Thrown),
-        Some([]) => Err(StoreError::EmptyKey.into()),
-        Some(key) => Ok(key),
+fn key(parsed: zend::Parsed<&[u8]>) -> Result<&[u8], Failure> {
+    match self::parsed(parsed)? {
+        [] => Err(StoreError::EmptyKey.into()),
+        key => Ok(key),
     }
+}
+
+fn checked_key(key: &[u8]) -> Result<&[u8], Failure> {
+    self::key(Ok(Some(key)))
 }
 
 fn ttl_from_seconds(seconds: i64) -> Option<Duration> {
     (seconds > 0).then(|| Duration::from_secs(seconds as u64))
 }
 
+/// A PHP function: `$body` (with the call's `Args` as `$args`) gives the
+/// return value or a [`Failure`]; `$fail` is the value a failure returns.
 macro_rules! handler {
-    ($name:ident, |$args:ident, $ret:ident| $body:block, failure: |$fret:ident| $fail:expr) => {
-        unsafe extern "C" fn $name(ex: *mut zend_execute_data, rv: *mut zval) {
-            run(ex, rv, |$fret| $fail, |$args, $ret| $body);
+    ($name:ident, |$args:ident| $body:block, failure: $fail:expr) => {
+        #[allow(non_camel_case_types)]
+        struct $name;
+
+        impl zend::Function for $name {
+            fn failure() -> Reply {
+                $fail
+            }
+            fn body(args: &Args<'_>) -> Result<Outcome, Bailout> {
+                fn body($args: &Args<'_>) -> Result<Reply, Failure> {
+                    $body
+                }
+                outcome(body(args), Self::failure)
+            }
+            fn recycle(buffer: Vec<u8>) {
+                recycle_value(buffer);
+            }
         }
     };
 }
 
-handler!(kv_get, |args, ret| {
+handler!(kv_get, |args| {
     let key = key(args.string())?;
     let store = store()?;
-    let found = VALUE.with(|buf| {
-        let mut buf = buf.borrow_mut();
-        store.get_with(key, |value| {
-            buf.clear();
-            buf.extend_from_slice(value);
-        })
-    })?;
-    match found {
-        Some(()) => VALUE.with(|buf| {
-            let mut buf = buf.borrow_mut();
-            ret.bytes(&buf);
-            if buf.capacity() > 256 << 10 {
-                *buf = Vec::new();
-            }
-        }),
-        None => ret.null(),
+    // Out of the thread-local while in use: nothing stays borrowed when the
+    // string for PHP is allocated (which can end the request).
+    let mut buffer = VALUE.with(|value| {
+        value
+            .try_borrow_mut()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default()
+    });
+    // A large value is gathered from its parts straight into the buffer.
+    match store.get_into(key, &mut buffer) {
+        Ok(true) => Ok(Reply::Bytes(buffer)),
+        other => {
+            recycle_value(buffer);
+            other?;
+            Ok(Reply::Null)
+        }
     }
-    Ok(())
-}, failure: |ret| ret.null());
+}, failure: Reply::Null);
 
-handler!(kv_set, |args, ret| {
-    let (key, value, ttl) = args.string_string_long(0).ok_or(Failure::Thrown)?;
-    let (key, store) = (self::key(Some(key))?, store()?);
+handler!(kv_set, |args| {
+    let (key, value, ttl) = parsed(args.string_string_long(Some(0)))?;
+    let (key, store) = (checked_key(key)?, store()?);
     store.set(key, value, ttl_from_seconds(ttl))?;
-    ret.bool(true);
-    Ok(())
-}, failure: |ret| ret.bool(false));
+    Ok(Reply::Bool(true))
+}, failure: Reply::Bool(false));
 
-handler!(kv_setnx, |args, ret| {
-    let (key, value, ttl) = args.string_string_long(0).ok_or(Failure::Thrown)?;
-    let (key, store) = (self::key(Some(key))?, store()?);
-    ret.bool(store.setnx(key, value, ttl_from_seconds(ttl))?);
-    Ok(())
-}, failure: |ret| ret.bool(false));
+handler!(kv_setnx, |args| {
+    let (key, value, ttl) = parsed(args.string_string_long(Some(0)))?;
+    let (key, store) = (checked_key(key)?, store()?);
+    Ok(Reply::Bool(store.setnx(key, value, ttl_from_seconds(ttl))?))
+}, failure: Reply::Bool(false));
 
-handler!(kv_del, |args, ret| {
+handler!(kv_del, |args| {
     let key = key(args.string())?;
     let store = store()?;
-    ret.long(store.del(key)? as i64);
-    Ok(())
-}, failure: |ret| ret.long(0));
+    Ok(Reply::Long(store.del(key)? as i64))
+}, failure: Reply::Long(0));
 
-handler!(kv_del_if, |args, ret| {
-    let (key, expected) = args.string_string().ok_or(Failure::Thrown)?;
-    let (key, store) = (self::key(Some(key))?, store()?);
-    ret.bool(store.del_if(key, expected)?);
-    Ok(())
-}, failure: |ret| ret.bool(false));
+handler!(kv_del_if, |args| {
+    let (key, expected) = parsed(args.string_string())?;
+    let (key, store) = (checked_key(key)?, store()?);
+    Ok(Reply::Bool(store.del_if(key, expected)?))
+}, failure: Reply::Bool(false));
 
-handler!(kv_exists, |args, ret| {
+handler!(kv_expire_if, |args| {
+    let (key, expected, ttl) = parsed(args.string_string_long(None))?;
+    let (key, store) = (checked_key(key)?, store()?);
+    // Like ephpm_kv_expire: a TTL of 0 or less changes nothing (false).
+    let ttl = ttl_from_seconds(ttl).unwrap_or(Duration::ZERO);
+    Ok(Reply::Bool(store.expire_if(key, expected, ttl)?))
+}, failure: Reply::Bool(false));
+
+handler!(kv_exists, |args| {
     let key = key(args.string())?;
     let store = store()?;
-    ret.bool(store.exists(key)?);
-    Ok(())
-}, failure: |ret| ret.bool(false));
+    Ok(Reply::Bool(store.exists(key)?))
+}, failure: Reply::Bool(false));
 
-fn incr(args: &Args<'_>, ret: Return<'_>, delta: Option<i64>) -> Result<(), Failure> {
+fn incr(args: &Args<'_>, delta: Option<i64>) -> Result<Reply, Failure> {
     let (key, delta) = match delta {
-        Some(d) => (args.string(), d),
-        None => args
-            .string_long(None)
-            .ok_or(Failure::Thrown)
-            .map(|(k, d)| (Some(k), d))?,
+        Some(d) => (key(args.string())?, d),
+        None => {
+            let (key, delta) = parsed(args.string_long(None))?;
+            (checked_key(key)?, delta)
+        }
     };
-    let key = self::key(key)?;
-    ret.long(store()?.incr_by(key, delta)?);
-    Ok(())
+    Ok(Reply::Long(store()?.incr_by(key, delta)?))
 }
 
-handler!(kv_incr, |args, ret| { incr(args, ret, Some(1)) }, failure: |ret| ret.bool(false));
-handler!(kv_decr, |args, ret| { incr(args, ret, Some(-1)) }, failure: |ret| ret.bool(false));
-handler!(kv_incr_by, |args, ret| { incr(args, ret, None) }, failure: |ret| ret.bool(false));
+handler!(kv_incr, |args| { incr(args, Some(1)) }, failure: Reply::Bool(false));
+handler!(kv_decr, |args| { incr(args, Some(-1)) }, failure: Reply::Bool(false));
+handler!(kv_incr_by, |args| { incr(args, None) }, failure: Reply::Bool(false));
 
-handler!(kv_expire, |args, ret| {
-    let (key, ttl) = args.string_long(None).ok_or(Failure::Thrown)?;
-    let (key, store) = (self::key(Some(key))?, store()?);
+handler!(kv_expire, |args| {
+    let (key, ttl) = parsed(args.string_long(None))?;
+    let (key, store) = (checked_key(key)?, store()?);
     let applied = match ttl_from_seconds(ttl) {
         Some(ttl) => store.expire(key, ttl)?,
         // ePHPm: a TTL of 0 or less changes nothing (the key is still checked).
         None => store.expire(key, Duration::ZERO)?,
     };
-    ret.bool(applied);
-    Ok(())
-}, failure: |ret| ret.bool(false));
+    Ok(Reply::Bool(applied))
+}, failure: Reply::Bool(false));
 
-handler!(kv_ttl, |args, ret| {
+handler!(kv_ttl, |args| {
     let key = key(args.string())?;
     let store = store()?;
-    ret.long(store.ttl(key)?.as_seconds_code());
-    Ok(())
-}, failure: |ret| ret.long(Ttl::Missing.as_seconds_code()));
+    Ok(Reply::Long(store.ttl(key)?.as_seconds_code()))
+}, failure: Reply::Long(Ttl::Missing.as_seconds_code()));
 
-handler!(kv_pttl, |args, ret| {
+handler!(kv_pttl, |args| {
     let key = key(args.string())?;
     let store = store()?;
-    ret.long(store.ttl(key)?.as_millis_code());
-    Ok(())
-}, failure: |ret| ret.long(Ttl::Missing.as_millis_code()));
+    Ok(Reply::Long(store.ttl(key)?.as_millis_code()))
+}, failure: Reply::Long(Ttl::Missing.as_millis_code()));
 
-handler!(kv_flush_all, |args, ret| {
-    args.none().ok_or(Failure::Thrown)?;
+handler!(kv_flush_all, |args| {
+    parsed(args.none())?;
     store()?.flush_all()?;
-    ret.bool(true);
-    Ok(())
-}, failure: |ret| ret.bool(false));
+    Ok(Reply::Bool(true))
+}, failure: Reply::Bool(false));
 
 /// The store for phpinfo(): the one this request uses if it has one, else
 /// the existing segment, never a new one (`php -i` or `php-fpm -i` run as
@@ -348,27 +380,22 @@ impl StatValue {
     }
 }
 
-/// `ephpm_kv_stats()` works without a store too: it then says why.
-unsafe extern "C" fn kv_stats(ex: *mut zend_execute_data, rv: *mut zval) {
-    // SAFETY: the engine passes valid pointers to handlers.
-    let (args, ret) = unsafe { (Args::new(ex), Return::new(rv)) };
-    if args.none().is_none() {
-        return;
-    }
-    let rows = catch_unwind(|| stats_rows(store().map(StoreRef::Shared))).unwrap_or_default();
-    ret.array(
-        rows.into_iter()
-            .map(|(k, v)| {
-                let z = match v {
-                    StatValue::Int(n) => zend::zval_long(i64::try_from(n).unwrap_or(i64::MAX)),
-                    StatValue::Text(t) => zend::zval_string(&t),
-                    StatValue::Bool(b) => zend::zval_bool(b),
-                };
-                (k, z)
-            })
-            .collect(),
-    );
-}
+// `ephpm_kv_stats()` works without a store too: it then says why.
+handler!(kv_stats, |args| {
+    parsed(args.none())?;
+    let items = stats_rows(store().map(StoreRef::Shared))
+        .into_iter()
+        .map(|(k, v)| {
+            let item = match v {
+                StatValue::Int(n) => Item::Long(i64::try_from(n).unwrap_or(i64::MAX)),
+                StatValue::Text(t) => Item::Text(t),
+                StatValue::Bool(b) => Item::Bool(b),
+            };
+            (k, item)
+        })
+        .collect();
+    Ok(Reply::Array(items))
+}, failure: Reply::Array(Vec::new()));
 
 unsafe extern "C" fn minit(_type: c_int, module_number: c_int) -> c_int {
     let defaults: Vec<(&'static str, &'static str, bool)> = settings::ALL
@@ -377,14 +404,14 @@ unsafe extern "C" fn minit(_type: c_int, module_number: c_int) -> c_int {
         .collect();
     zend::register_ini(&defaults, module_number);
     if !zend::register_session_module::<session::Handler>(c"ephpm") {
-        zend::warn("ephpm_kv: cannot register the session save handler \"ephpm\"");
+        zend::warn_at_startup("ephpm_kv: cannot register the session save handler \"ephpm\"");
     }
     // Check php.ini now so a bad value is reported at startup; the segment
     // itself is opened by the first request of each worker.
     let session_settings = settings::session_lock_wait(|s| zend::ini_value(s.name)).map(drop);
     for problem in [current_settings().map(drop), session_settings] {
         if let Err(message) = problem {
-            zend::warn(&format!("ephpm_kv: {message}"));
+            zend::warn_at_startup(&format!("ephpm_kv: {message}"));
         }
     }
     0
@@ -400,13 +427,12 @@ unsafe extern "C" fn post_deactivate() -> ext_php_rs::ffi::zend_result {
     0
 }
 
-unsafe extern "C" fn minfo(module: *mut zend_module_entry) {
-    let rows = catch_unwind(|| stats_rows(store_for_info())).unwrap_or_default();
-    let rows: Vec<(String, String)> = rows
+/// phpinfo()'s rows.
+fn minfo() -> Vec<(String, String)> {
+    stats_rows(store_for_info())
         .iter()
         .map(|(k, v)| (k.to_string(), v.display()))
-        .collect();
-    zend::print_info(module, &rows);
+        .collect()
 }
 
 const KEY: (&std::ffi::CStr, u32, Option<&std::ffi::CStr>) = (c"key", MAY_BE_STRING, None);
@@ -425,54 +451,109 @@ fn signatures() -> Vec<Signature> {
     vec![
         sig(
             c"ephpm_kv_get",
-            kv_get as zend::Handler,
+            zend::handler::<kv_get>,
             MAY_BE_STRING | MAY_BE_NULL,
             1,
             &[KEY],
         ),
         sig(
             c"ephpm_kv_set",
-            kv_set,
+            zend::handler::<kv_set>,
             MAY_BE_BOOL,
             2,
             &[KEY, VALUE_ARG, TTL_OPT],
         ),
         sig(
             c"ephpm_kv_setnx",
-            kv_setnx,
+            zend::handler::<kv_setnx>,
             MAY_BE_BOOL,
             2,
             &[KEY, VALUE_ARG, TTL_OPT],
         ),
-        sig(c"ephpm_kv_del", kv_del, MAY_BE_LONG, 1, &[KEY]),
+        sig(
+            c"ephpm_kv_del",
+            zend::handler::<kv_del>,
+            MAY_BE_LONG,
+            1,
+            &[KEY],
+        ),
         sig(
             c"ephpm_kv_del_if",
-            kv_del_if,
+            zend::handler::<kv_del_if>,
             MAY_BE_BOOL,
             2,
             &[KEY, VALUE_ARG],
         ),
-        sig(c"ephpm_kv_exists", kv_exists, MAY_BE_BOOL, 1, &[KEY]),
-        sig(c"ephpm_kv_incr", kv_incr, int_or_false, 1, &[KEY]),
-        sig(c"ephpm_kv_decr", kv_decr, int_or_false, 1, &[KEY]),
+        sig(
+            c"ephpm_kv_expire_if",
+            zend::handler::<kv_expire_if>,
+            MAY_BE_BOOL,
+            3,
+            &[KEY, VALUE_ARG, (c"ttl", MAY_BE_LONG, None)],
+        ),
+        sig(
+            c"ephpm_kv_exists",
+            zend::handler::<kv_exists>,
+            MAY_BE_BOOL,
+            1,
+            &[KEY],
+        ),
+        sig(
+            c"ephpm_kv_incr",
+            zend::handler::<kv_incr>,
+            int_or_false,
+            1,
+            &[KEY],
+        ),
+        sig(
+            c"ephpm_kv_decr",
+            zend::handler::<kv_decr>,
+            int_or_false,
+            1,
+            &[KEY],
+        ),
         sig(
             c"ephpm_kv_incr_by",
-            kv_incr_by,
+            zend::handler::<kv_incr_by>,
             int_or_false,
             2,
             &[KEY, (c"delta", MAY_BE_LONG, None)],
         ),
         sig(
             c"ephpm_kv_expire",
-            kv_expire,
+            zend::handler::<kv_expire>,
             MAY_BE_BOOL,
             2,
             &[KEY, (c"ttl", MAY_BE_LONG, None)],
         ),
-        sig(c"ephpm_kv_ttl", kv_ttl, MAY_BE_LONG, 1, &[KEY]),
-        sig(c"ephpm_kv_pttl", kv_pttl, MAY_BE_LONG, 1, &[KEY]),
-        sig(c"ephpm_kv_flush_all", kv_flush_all, MAY_BE_BOOL, 0, &[]),
-        sig(c"ephpm_kv_stats", kv_stats, MAY_BE_ARRAY, 0, &[]),
+        sig(
+            c"ephpm_kv_ttl",
+            zend::handler::<kv_ttl>,
+            MAY_BE_LONG,
+            1,
+            &[KEY],
+        ),
+        sig(
+            c"ephpm_kv_pttl",
+            zend::handler::<kv_pttl>,
+            MAY_BE_LONG,
+            1,
+            &[KEY],
+        ),
+        sig(
+            c"ephpm_kv_flush_all",
+            zend::handler::<kv_flush_all>,
+            MAY_BE_BOOL,
+            0,
+            &[],
+        ),
+        sig(
+            c"ephpm_kv_stats",
+            zend::handler::<kv_stats>,
+            MAY_BE_ARRAY,
+            0,
+            &[],
+        ),
     ]
 }
 

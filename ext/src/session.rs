@@ -12,19 +12,33 @@
 //! at once and is woken within microseconds of a release; a wait longer
 //! than `ephpm_kv.session_lock_wait_ms` fails `session_start()` with a
 //! warning and nothing of that request is written to the session.
+//!
+//! The lock has no TTL: a live request keeps it however long it runs.
+//! Only a waiter in another pid namespace, which cannot see whether the
+//! owner still runs, takes it over after [`LOCK_TTL`]. A lock lost all the
+//! same (`ephpm_kv_flush_all()`, an eviction, such a takeover) makes
+//! `write`, `touch` and `destroy` refuse with a warning ("session lock not
+//! held"): they never overwrite what another request may have written.
+//!
+//! Nothing here calls into the engine: each callback puts its warnings
+//! into a [`zend::Diagnostics`], raised by `zend.rs` once the callback has
+//! returned and `OPEN` is no longer borrowed, so that an error handler
+//! that throws, exits or fails fatally finds every state put back. A lock
+//! still held at the end of the request is released by [`end_of_request`].
 
 use crate::{open_store, settings, zend};
 use shm_store::{HeldLock, LockOutcome, Store};
 use std::cell::{Cell, RefCell};
 use std::time::Duration;
+use zend::Diagnostics;
 
 /// Data keys: the composer handler's default prefix.
 const DATA_PREFIX: &[u8] = b"php_session:";
 /// Lock keys: the composer handler's lock prefix for that data prefix.
 const LOCK_PREFIX: &[u8] = b"php_session:lock:";
 /// A lock whose owner cannot be checked (a process in another pid
-/// namespace sharing the segment) ends after this; any other is taken over
-/// as soon as its owner is gone.
+/// namespace sharing the segment) is taken over after this; any other is
+/// kept as long as its owner runs and taken over as soon as it is gone.
 const LOCK_TTL: Duration = Duration::from_secs(300);
 
 /// Between `open` and `close`: the session store, and the lock if held.
@@ -59,20 +73,66 @@ fn short(id: &[u8]) -> String {
     }
 }
 
-fn warn(message: &str) {
-    zend::warn(&format!("ephpm: {message}"));
+fn warn(d: &mut Diagnostics, message: &str) {
+    d.warn(&format!("ephpm: {message}"));
 }
 
 /// Runs `op` on the open session's store; `None` (with a warning) if the
-/// handler is not open.
-fn with_open<R>(op: impl FnOnce(&mut OpenSession) -> Option<R>) -> Option<R> {
-    OPEN.with(|open| match open.borrow_mut().as_mut() {
-        Some(session) => op(session),
-        None => {
-            warn("the session handler is not open");
+/// handler is not open. `op` must not call into the engine (it cannot: its
+/// warnings go into `d`).
+fn with_open<R>(
+    d: &mut Diagnostics,
+    op: impl FnOnce(&mut OpenSession, &mut Diagnostics) -> Option<R>,
+) -> Option<R> {
+    OPEN.with(|open| match open.try_borrow_mut() {
+        Ok(mut open) => match open.as_mut() {
+            Some(session) => op(session, d),
+            None => {
+                warn(d, "the session handler is not open");
+                None
+            }
+        },
+        // Not possible while no callback calls into the engine; a warning,
+        // not a panic, should it ever be.
+        Err(_) => {
+            warn(d, "the session handler is busy (please report it)");
             None
         }
     })
+}
+
+/// Whether this request may change session `id`: without locking, always;
+/// with it, only while the key of its lock still holds this request's
+/// record (else a warning, and the caller refuses).
+fn lock_still_held(session: &OpenSession, id: &[u8], what: &str, d: &mut Diagnostics) -> bool {
+    let Some(lock) = &session.lock else {
+        return true;
+    };
+    if lock.key() != key(LOCK_PREFIX, id) {
+        return true;
+    }
+    match lock.is_held() {
+        Ok(true) => true,
+        Ok(false) => {
+            warn(
+                d,
+                &format!(
+                    "session lock not held: the lock on session {} was lost \
+                     (flushed, evicted or taken over); not {what} it, as \
+                     another request may have written it meanwhile",
+                    short(id)
+                ),
+            );
+            false
+        }
+        Err(e) => {
+            warn(
+                d,
+                &format!("cannot check the lock on session {}: {e}", short(id)),
+            );
+            false
+        }
+    }
 }
 
 fn session_store(save_path: &str) -> Result<&'static Store, String> {
@@ -88,7 +148,7 @@ fn session_store(save_path: &str) -> Result<&'static Store, String> {
 }
 
 /// Releases the lock of the open session, if any.
-fn release(session: &mut OpenSession) -> bool {
+fn release(session: &mut OpenSession, d: &mut Diagnostics) -> bool {
     let Some(lock) = session.lock.take() else {
         return true;
     };
@@ -96,30 +156,33 @@ fn release(session: &mut OpenSession) -> bool {
     match lock.release() {
         Ok(true) => true,
         Ok(false) => {
-            warn(&format!(
-                "the lock on session {} had expired before it was released; \
-                 another request may have used the session meanwhile",
-                short(&id)
-            ));
+            warn(
+                d,
+                &format!(
+                    "the lock on session {} was lost before it was released \
+                     (flushed, evicted or taken over)",
+                    short(&id)
+                ),
+            );
             true
         }
         Err(e) => {
-            warn(&format!(
-                "cannot release the lock on session {}: {e}",
-                short(&id)
-            ));
+            warn(
+                d,
+                &format!("cannot release the lock on session {}: {e}", short(&id)),
+            );
             false
         }
     }
 }
 
 /// Takes the session's lock unless this request holds it already.
-fn lock(session: &mut OpenSession, id: &[u8], wait: Duration) -> bool {
+fn lock(session: &mut OpenSession, id: &[u8], wait: Duration, d: &mut Diagnostics) -> bool {
     let lock_key = key(LOCK_PREFIX, id);
     if session.lock.as_ref().is_some_and(|l| l.key() == lock_key) {
         return true;
     }
-    release(session);
+    release(session, d);
     match session.store.lock(&lock_key, wait, Some(LOCK_TTL)) {
         Ok(LockOutcome::Acquired(lock)) => {
             session.lock = Some(lock);
@@ -130,119 +193,151 @@ fn lock(session: &mut OpenSession, id: &[u8], wait: Duration) -> bool {
                 || "another request".to_string(),
                 |pid| format!("the request in pid {pid}"),
             );
-            warn(&format!(
-                "gave up waiting for the lock on session {} after {} ms \
-                 (ephpm_kv.session_lock_wait_ms), held by {holder}; the session \
-                 is not started and this request writes nothing to it",
-                short(id),
-                wait.as_millis()
-            ));
+            warn(
+                d,
+                &format!(
+                    "gave up waiting for the lock on session {} after {} ms \
+                     (ephpm_kv.session_lock_wait_ms), held by {holder}; the session \
+                     is not started and this request writes nothing to it",
+                    short(id),
+                    wait.as_millis()
+                ),
+            );
             false
         }
         Err(e) => {
-            warn(&format!("cannot lock session {}: {e}", short(id)));
+            warn(d, &format!("cannot lock session {}: {e}", short(id)));
             false
         }
     }
 }
 
-fn store_result<T>(what: &str, id: &[u8], result: shm_store::Result<T>) -> Option<T> {
+fn store_result<T>(
+    d: &mut Diagnostics,
+    what: &str,
+    id: &[u8],
+    result: shm_store::Result<T>,
+) -> Option<T> {
     result
-        .map_err(|e| warn(&format!("cannot {what} session {}: {e}", short(id))))
+        .map_err(|e| warn(d, &format!("cannot {what} session {}: {e}", short(id))))
         .ok()
 }
 
 pub struct Handler;
 
 impl zend::SaveHandler for Handler {
-    fn open(save_path: &str) -> bool {
+    fn open(save_path: &str, d: &mut Diagnostics) -> bool {
         match session_store(save_path) {
             Ok(store) => {
                 LAST_STORE.with(|last| last.set(Some(store)));
-                OPEN.with(|open| {
+                with_state(d, |open| {
                     // A second open without close keeps any lock held.
-                    let mut open = open.borrow_mut();
                     if open.as_ref().is_none_or(|s| !std::ptr::eq(s.store, store)) {
                         *open = Some(OpenSession { store, lock: None });
                     }
-                });
-                true
+                    Some(())
+                })
+                .is_some()
             }
             Err(message) => {
-                warn(&message);
+                warn(d, &message);
                 false
             }
         }
     }
 
-    fn close() -> bool {
-        OPEN.with(|open| open.borrow_mut().take())
+    fn close(d: &mut Diagnostics) -> bool {
+        with_state(d, |open| Some(open.take()))
+            .flatten()
             .as_mut()
-            .is_none_or(release)
+            .is_none_or(|session| release(session, d))
     }
 
-    fn read(id: &[u8], _max_lifetime: i64) -> Option<Vec<u8>> {
+    fn read(id: &[u8], _max_lifetime: i64, d: &mut Diagnostics) -> Option<Vec<u8>> {
         let wait = match settings::session_lock_wait(|s| zend::ini_value(s.name)) {
             Ok(wait) => wait,
             Err(message) => {
-                warn(&message);
+                warn(d, &message);
                 return None;
             }
         };
-        with_open(|session| {
+        with_open(d, |session, d| {
             if let Some(wait) = wait {
-                if !lock(session, id, wait) {
+                if !lock(session, id, wait, d) {
                     return None;
                 }
             }
             let data = session.store.get(&key(DATA_PREFIX, id));
-            store_result("read", id, data).map(Option::unwrap_or_default)
+            store_result(d, "read", id, data).map(Option::unwrap_or_default)
         })
     }
 
-    fn write(id: &[u8], data: &[u8], max_lifetime: i64) -> bool {
-        with_open(|session| {
+    fn write(id: &[u8], data: &[u8], max_lifetime: i64, d: &mut Diagnostics) -> bool {
+        with_open(d, |session, d| {
+            if !lock_still_held(session, id, "writing", d) {
+                return None;
+            }
             let written = session
                 .store
                 .set(&key(DATA_PREFIX, id), data, ttl(max_lifetime));
-            store_result("write", id, written)
+            store_result(d, "write", id, written)
         })
         .is_some()
     }
 
-    fn destroy(id: &[u8]) -> bool {
-        with_open(|session| store_result("destroy", id, session.store.del(&key(DATA_PREFIX, id))))
-            .is_some()
+    fn destroy(id: &[u8], d: &mut Diagnostics) -> bool {
+        with_open(d, |session, d| {
+            if !lock_still_held(session, id, "destroying", d) {
+                return None;
+            }
+            let deleted = session.store.del(&key(DATA_PREFIX, id));
+            store_result(d, "destroy", id, deleted)
+        })
+        .is_some()
     }
 
-    fn exists(id: &[u8]) -> bool {
+    fn exists(id: &[u8], d: &mut Diagnostics) -> bool {
         let store = OPEN
-            .with(|open| open.borrow().as_ref().map(|s| s.store))
+            .with(|open| open.try_borrow().ok()?.as_ref().map(|s| s.store))
             .or_else(|| LAST_STORE.with(Cell::get));
         store.is_some_and(|store| {
-            store_result("look up", id, store.exists(&key(DATA_PREFIX, id))).unwrap_or(false)
+            store_result(d, "look up", id, store.exists(&key(DATA_PREFIX, id))).unwrap_or(false)
         })
     }
 
-    fn touch(id: &[u8], data: &[u8], max_lifetime: i64) -> bool {
-        with_open(|session| {
+    fn touch(id: &[u8], data: &[u8], max_lifetime: i64, d: &mut Diagnostics) -> bool {
+        with_open(d, |session, d| {
+            if !lock_still_held(session, id, "refreshing", d) {
+                return None;
+            }
             let data_key = key(DATA_PREFIX, id);
             let refreshed = match ttl(max_lifetime) {
-                Some(ttl) => store_result("refresh", id, session.store.expire(&data_key, ttl))?,
+                Some(ttl) => store_result(d, "refresh", id, session.store.expire(&data_key, ttl))?,
                 None => false,
             };
             // Gone meanwhile (evicted, expired) or no TTL: write it again.
             if refreshed {
                 return Some(());
             }
-            store_result(
-                "write",
-                id,
-                session.store.set(&data_key, data, ttl(max_lifetime)),
-            )
+            let written = session.store.set(&data_key, data, ttl(max_lifetime));
+            store_result(d, "write", id, written)
         })
         .is_some()
     }
+}
+
+/// Runs `op` on the `OPEN` slot itself (open or not).
+fn with_state<R>(
+    d: &mut Diagnostics,
+    op: impl FnOnce(&mut Option<OpenSession>) -> Option<R>,
+) -> Option<R> {
+    OPEN.with(|open| match open.try_borrow_mut() {
+        Ok(mut open) => op(&mut open),
+        Err(_) => {
+            warn(d, "the session handler is busy (please report it)");
+            None
+        }
+    })
 }
 
 /// End of request, after every module's shutdown (ext/session has closed
@@ -250,6 +345,9 @@ impl zend::SaveHandler for Handler {
 /// middle of a session callback for instance, is released here, silently
 /// (PHP's output is gone by now).
 pub fn end_of_request() {
-    drop(OPEN.with(|open| open.borrow_mut().take()));
+    // `take` out of the cell first: the lock is released (dropped) with no
+    // borrow live.
+    let left = OPEN.with(|open| open.try_borrow_mut().ok().and_then(|mut o| o.take()));
+    drop(left);
     LAST_STORE.with(|last| last.set(None));
 }

@@ -95,7 +95,8 @@ fn function_entry(sig: &Signature) -> zend_function_entry {
 }
 
 pub type StartupFn = unsafe extern "C" fn(c_int, c_int) -> c_int;
-pub type InfoFn = unsafe extern "C" fn(*mut zend_module_entry);
+/// The rows of the module's phpinfo() table.
+pub type InfoFn = fn() -> Vec<(String, String)>;
 pub type PostDeactivateFn = unsafe extern "C" fn() -> zend_result;
 
 /// The module's lifecycle callbacks.
@@ -120,6 +121,7 @@ pub fn module_entry(
     requires: &[&'static CStr],
     hooks: Hooks,
 ) -> *mut zend_module_entry {
+    let _ = INFO_ROWS.set(hooks.minfo);
     let mut table: Vec<zend_function_entry> = functions.iter().map(function_entry).collect();
     table.push(zend_function_entry {
         fname: ptr::null(),
@@ -154,7 +156,7 @@ pub fn module_entry(
         module_shutdown_func: None,
         request_startup_func: Some(hooks.rinit),
         request_shutdown_func: None,
-        info_func: Some(hooks.minfo),
+        info_func: Some(info_entry),
         version: version.as_ptr(),
         globals_size: 0,
         globals_ptr: ptr::null_mut(),
@@ -214,9 +216,71 @@ fn c_message(message: &str) -> CString {
     CString::new(message.replace('\0', "\\0")).expect("NULs replaced")
 }
 
-/// Raises one `E_WARNING`, prefixed by PHP with the current function's name.
-pub fn warn(message: &str) {
-    let text = c_message(message);
+// ------------------------------------------------- the engine boundary
+//
+// A call into the engine that can run PHP code (a warning reaches the
+// user's error handler, which may throw, `exit()` or hit a fatal error) or
+// allocate (a memory_limit failure) may end in a bailout: a `longjmp` to the
+// engine's last `zend_try`, which skips every Rust frame in between without
+// running its destructors. So such calls are made only here, in two kinds
+// of places: argument parsing, before any Rust state is taken, and the
+// delivery of an outcome (warnings, exceptions, return values), after the
+// handler's Rust work is done and all its state put back. Each is wrapped
+// in `zend_try` (ext-php-rs's `try_catch`); a bailout comes back as
+// [`Bailout`], travels up through the Rust frames like any error (dropping
+// what they own), and the entry point that the engine called re-raises it
+// once nothing of ours is left on the stack.
+
+/// The engine bailed out during a call into it: the caller returns it up
+/// to the entry point, which resumes the bailout.
+#[derive(Debug)]
+#[must_use]
+pub struct Bailout;
+
+/// Runs one call into the engine under `zend_try`.
+fn engine<R>(call: impl FnOnce() -> R) -> Result<R, Bailout> {
+    match ext_php_rs::zend::try_catch(AssertUnwindSafe(call)) {
+        Ok(r) => Ok(r),
+        Err(ext_php_rs::zend::CatchError::Bailout) => Err(Bailout),
+        // A panic in our own closure: unwound inside it already; carried on
+        // in Rust to the entry point's `catch_unwind`.
+        Err(other) => std::panic::panic_any(other.to_string()),
+    }
+}
+
+/// Re-raises a bailout that [`engine`] caught.
+///
+/// # Safety
+/// Called by an entry point that the engine called (a function handler, a
+/// session callback, phpinfo), with every value of its own frame that has
+/// a destructor dropped already: the `longjmp` skips this frame.
+unsafe fn resume_bailout() -> ! {
+    // SAFETY: per the contract, no Rust frame that the jump skips owns
+    // anything; the engine's own `zend_try` is the target.
+    unsafe { ext_php_rs::zend::bailout() }
+}
+
+/// Warnings to raise once a callback's Rust work is done.
+/// (Kept as C strings: nothing is allocated by Rust while they are raised.)
+#[derive(Debug, Default)]
+pub struct Diagnostics(Vec<CString>);
+
+impl Diagnostics {
+    pub fn warn(&mut self, message: &str) {
+        self.0.push(c_message(message));
+    }
+
+    /// Raises each warning (`E_WARNING`, prefixed by PHP with the current
+    /// function's name); a caller of [`engine`].
+    fn raise(&self) {
+        for message in &self.0 {
+            warn_now(message);
+        }
+    }
+}
+
+/// Raises one `E_WARNING`; only inside [`engine`] (or at startup).
+fn warn_now(text: &CStr) {
     // SAFETY: the format is a literal "%s" and its one argument a valid C string.
     unsafe {
         php_error_docref(
@@ -228,25 +292,170 @@ pub fn warn(message: &str) {
     }
 }
 
-/// Throws `ValueError: f(): Argument #N ($name) <message>`.
-pub fn throw_value_error(arg_num: u32, message: &str) {
-    let text = c_message(message);
-    // SAFETY: as for `warn`.
-    unsafe { zend_argument_value_error(arg_num, c"%s".as_ptr(), text.as_ptr()) }
+/// Raises warnings at module startup (MINIT), where no user code runs.
+pub fn warn_at_startup(message: &str) {
+    warn_now(&c_message(message));
+}
+
+/// What a PHP function leaves: an error to raise, then its return value.
+pub struct Outcome {
+    pub raise: Option<Raise>,
+    pub reply: Reply,
+}
+
+impl Outcome {
+    pub fn reply(reply: Reply) -> Outcome {
+        Outcome { raise: None, reply }
+    }
+}
+
+pub enum Raise {
+    /// One `E_WARNING`.
+    Warning(String),
+    /// `ValueError: f(): Argument #N ($name) <message>`.
+    ValueError(u32, String),
+}
+
+/// A PHP function's return value.
+pub enum Reply {
+    /// An exception is pending (from argument parsing): leave it as it is.
+    Pending,
+    Null,
+    Bool(bool),
+    Long(i64),
+    Bytes(Vec<u8>),
+    /// An array with string keys.
+    Array(Vec<(&'static str, Item)>),
+}
+
+/// A value of a [`Reply::Array`].
+pub enum Item {
+    Long(i64),
+    Text(String),
+    Bool(bool),
+}
+
+impl Reply {
+    /// Stores the value in the return slot; allocates; inside [`engine`].
+    fn deliver(&self, rv: &mut Zval) {
+        match self {
+            Reply::Pending => {}
+            Reply::Null => rv.set_null(),
+            Reply::Bool(b) => rv.set_bool(*b),
+            Reply::Long(n) => rv.set_long(*n),
+            Reply::Bytes(b) => rv.set_zend_string(ZendStr::new(b, false)),
+            Reply::Array(entries) => {
+                let mut table = ZendHashTable::new();
+                for (key, item) in entries {
+                    let mut z = Zval::new();
+                    match item {
+                        Item::Long(n) => z.set_long(*n),
+                        Item::Text(t) => z.set_zend_string(ZendStr::new(t, false)),
+                        Item::Bool(b) => z.set_bool(*b),
+                    }
+                    // Inserting into a fresh table with string keys cannot fail.
+                    let _ = table.insert(*key, z);
+                }
+                rv.set_hashtable(table);
+            }
+        }
+    }
+}
+
+/// A PHP function in safe terms: [`handler`] makes its engine entry point.
+pub trait Function {
+    /// The return value of a failure (and of a panic).
+    fn failure() -> Reply;
+    /// Parses the arguments with [`Args`], does the Rust work, and says
+    /// what to raise and return; never calls into the engine otherwise.
+    fn body(args: &Args<'_>) -> Result<Outcome, Bailout>;
+    /// Takes back a [`Reply::Bytes`] buffer once PHP has its copy.
+    fn recycle(_buffer: Vec<u8>) {}
+}
+
+/// The engine's entry point for the PHP function `F`.
+///
+/// # Safety
+/// Called by the engine only, as a function handler.
+pub unsafe extern "C" fn handler<F: Function>(ex: *mut zend_execute_data, rv: *mut zval) {
+    // SAFETY: the engine's own pointers, and this call is the handler's
+    // whole body.
+    unsafe { call_function(ex, rv, F::failure, F::body, F::recycle) }
+}
+
+/// The body of a PHP function's handler: runs `body` (which parses its
+/// arguments with [`Args`] and does its Rust work), then raises its error
+/// and sets its return value; a byte buffer returned is handed back to
+/// `recycle` once copied into PHP's string. A panic becomes a warning and
+/// `failure`; a bailout is resumed after all that `body` owned is dropped.
+///
+/// # Safety
+/// `ex` and `rv` are the pointers the engine passed to the handler, and
+/// this call is the handler's whole body (nothing else on its frame).
+unsafe fn call_function(
+    ex: *mut zend_execute_data,
+    rv: *mut zval,
+    failure: fn() -> Reply,
+    body: impl FnOnce(&Args<'_>) -> Result<Outcome, Bailout>,
+    recycle: impl FnOnce(Vec<u8>),
+) {
+    // SAFETY: per the contract, valid for the whole call.
+    let args = unsafe { Args::new(ex) };
+    let outcome = match catch_unwind(AssertUnwindSafe(|| body(&args))) {
+        Ok(Ok(outcome)) => outcome,
+        // SAFETY: `body` has returned, dropping all it had; `args` only
+        // borrows the engine's frame.
+        Ok(Err(Bailout)) => unsafe { resume_bailout() },
+        Err(_) => Outcome {
+            raise: Some(Raise::Warning(
+                "internal error in ephpm_kv (please report it)".into(),
+            )),
+            reply: failure(),
+        },
+    };
+    // SAFETY: the return slot the engine passed; `Zval` is `zval`.
+    let slot = unsafe { &mut *rv.cast::<Zval>() };
+    let raise = outcome.raise.as_ref().map(|raise| match raise {
+        Raise::Warning(message) => (None, c_message(message)),
+        Raise::ValueError(arg, message) => (Some(*arg), c_message(message)),
+    });
+    let delivered = engine(|| {
+        match &raise {
+            Some((None, text)) => warn_now(text),
+            // SAFETY: as for `warn_now`.
+            Some((Some(arg), text)) => unsafe {
+                zend_argument_value_error(*arg, c"%s".as_ptr(), text.as_ptr())
+            },
+            None => {}
+        }
+        outcome.reply.deliver(slot);
+    });
+    drop(raise);
+    if let Reply::Bytes(buffer) = outcome.reply {
+        recycle(buffer);
+    }
+    if delivered.is_err() {
+        // SAFETY: the outcome is consumed and dropped, the buffer recycled.
+        unsafe { resume_bailout() }
+    }
 }
 
 /// The arguments of the current call, parsed by PHP's own rules (so weak
 /// mode coerces `5` to `"5"`, strict mode throws `TypeError`, and a wrong
-/// count throws `ArgumentCountError`). `None` means an exception is pending:
-/// return at once.
+/// count throws `ArgumentCountError`). Parsing can run PHP code (a
+/// deprecation reaching an error handler, `__toString`), so each parse is
+/// an [`engine`] call: `Err(Bailout)` to return at once, `Ok(None)` means an
+/// exception is pending.
 pub struct Args<'a> {
     ex: &'a zend_execute_data,
 }
 
+pub type Parsed<T> = Result<Option<T>, Bailout>;
+
 impl<'a> Args<'a> {
     /// # Safety
     /// `ex` is the execute data the engine passed to the running handler.
-    pub unsafe fn new(ex: *mut zend_execute_data) -> Args<'a> {
+    unsafe fn new(ex: *mut zend_execute_data) -> Args<'a> {
         // SAFETY: per the contract, valid for the whole call.
         Args {
             ex: unsafe { &*ex },
@@ -259,64 +468,60 @@ impl<'a> Args<'a> {
     }
 
     /// `()`
-    pub fn none(&self) -> Option<()> {
+    pub fn none(&self) -> Parsed<()> {
+        let n = self.count();
         // SAFETY: the spec "" takes no output pointers.
-        (unsafe { zend_parse_parameters(self.count(), c"".as_ptr()) } == SUCCESS).then_some(())
+        engine(|| (unsafe { zend_parse_parameters(n, c"".as_ptr()) } == SUCCESS).then_some(()))
     }
 
     /// `(string $a)`
-    pub fn string(&self) -> Option<&'a [u8]> {
+    pub fn string(&self) -> Parsed<&'a [u8]> {
         let (mut p, mut len) = (ptr::null_mut::<c_char>(), 0usize);
+        let n = self.count();
         // SAFETY: "s" writes a char* and a size_t through the two pointers.
-        let ok = unsafe { zend_parse_parameters(self.count(), c"s".as_ptr(), &mut p, &mut len) };
-        (ok == SUCCESS).then(|| bytes(p, len))
+        let ok = engine(|| unsafe { zend_parse_parameters(n, c"s".as_ptr(), &mut p, &mut len) })?;
+        Ok((ok == SUCCESS).then(|| bytes(p, len)))
     }
 
     /// `(string $a, int $b)` or, with a default, `(string $a, int $b = default)`
-    pub fn string_long(&self, default: Option<ZendLong>) -> Option<(&'a [u8], ZendLong)> {
-        let (mut p, mut len, mut n) = (ptr::null_mut::<c_char>(), 0usize, default.unwrap_or(0));
+    pub fn string_long(&self, default: Option<ZendLong>) -> Parsed<(&'a [u8], ZendLong)> {
+        let (mut p, mut len, mut v) = (ptr::null_mut::<c_char>(), 0usize, default.unwrap_or(0));
         let spec = if default.is_some() { c"s|l" } else { c"sl" };
+        let n = self.count();
         // SAFETY: "s" then "l" write a char*, a size_t and a zend_long.
-        let ok =
-            unsafe { zend_parse_parameters(self.count(), spec.as_ptr(), &mut p, &mut len, &mut n) };
-        (ok == SUCCESS).then(|| (bytes(p, len), n))
+        let ok = engine(|| unsafe {
+            zend_parse_parameters(n, spec.as_ptr(), &mut p, &mut len, &mut v)
+        })?;
+        Ok((ok == SUCCESS).then(|| (bytes(p, len), v)))
     }
 
     /// `(string $a, string $b)`
-    pub fn string_string(&self) -> Option<(&'a [u8], &'a [u8])> {
+    pub fn string_string(&self) -> Parsed<(&'a [u8], &'a [u8])> {
         let (mut p1, mut l1) = (ptr::null_mut::<c_char>(), 0usize);
         let (mut p2, mut l2) = (ptr::null_mut::<c_char>(), 0usize);
+        let n = self.count();
         // SAFETY: "ss" writes two (char*, size_t) pairs.
-        let ok = unsafe {
-            zend_parse_parameters(
-                self.count(),
-                c"ss".as_ptr(),
-                &mut p1,
-                &mut l1,
-                &mut p2,
-                &mut l2,
-            )
-        };
-        (ok == SUCCESS).then(|| (bytes(p1, l1), bytes(p2, l2)))
+        let ok = engine(|| unsafe {
+            zend_parse_parameters(n, c"ss".as_ptr(), &mut p1, &mut l1, &mut p2, &mut l2)
+        })?;
+        Ok((ok == SUCCESS).then(|| (bytes(p1, l1), bytes(p2, l2))))
     }
 
-    /// `(string $a, string $b, int $c = default)`
-    pub fn string_string_long(&self, default: ZendLong) -> Option<(&'a [u8], &'a [u8], ZendLong)> {
+    /// `(string $a, string $b, int $c)`, or with a default for `$c`
+    pub fn string_string_long(
+        &self,
+        default: Option<ZendLong>,
+    ) -> Parsed<(&'a [u8], &'a [u8], ZendLong)> {
         let (mut p1, mut l1) = (ptr::null_mut::<c_char>(), 0usize);
-        let (mut p2, mut l2, mut n) = (ptr::null_mut::<c_char>(), 0usize, default);
-        // SAFETY: "ss|l" writes two (char*, size_t) pairs and a zend_long.
-        let ok = unsafe {
-            zend_parse_parameters(
-                self.count(),
-                c"ss|l".as_ptr(),
-                &mut p1,
-                &mut l1,
-                &mut p2,
-                &mut l2,
-                &mut n,
-            )
-        };
-        (ok == SUCCESS).then(|| (bytes(p1, l1), bytes(p2, l2), n))
+        let (mut p2, mut l2) = (ptr::null_mut::<c_char>(), 0usize);
+        let mut v = default.unwrap_or(0);
+        let spec = if default.is_some() { c"ss|l" } else { c"ssl" };
+        let n = self.count();
+        // SAFETY: "ss" then "l" write two (char*, size_t) pairs and a zend_long.
+        let ok = engine(|| unsafe {
+            zend_parse_parameters(n, spec.as_ptr(), &mut p1, &mut l1, &mut p2, &mut l2, &mut v)
+        })?;
+        Ok((ok == SUCCESS).then(|| (bytes(p1, l1), bytes(p2, l2), v)))
     }
 }
 
@@ -329,68 +534,48 @@ fn bytes<'a>(p: *const c_char, len: usize) -> &'a [u8] {
     unsafe { std::slice::from_raw_parts(p.cast(), len) }
 }
 
-/// The return value slot of the current call.
-pub struct Return<'a>(&'a mut Zval);
+/// The module's phpinfo() rows, set by [`module_entry`].
+static INFO_ROWS: std::sync::OnceLock<InfoFn> = std::sync::OnceLock::new();
 
-impl Return<'_> {
-    /// # Safety
-    /// `rv` is the return value pointer the engine passed to the handler.
-    pub unsafe fn new<'a>(rv: *mut zval) -> Return<'a> {
-        // SAFETY: per the contract; `Zval` is the same type as `zval`.
-        Return(unsafe { &mut *rv })
-    }
-    pub fn null(self) {
-        self.0.set_null();
-    }
-    pub fn bool(self, b: bool) {
-        self.0.set_bool(b);
-    }
-    pub fn long(self, n: i64) {
-        self.0.set_long(n);
-    }
-    pub fn bytes(self, b: &[u8]) {
-        self.0.set_zend_string(ZendStr::new(b, false));
-    }
-    pub fn array(self, entries: Vec<(&str, Zval)>) {
-        let mut table = ZendHashTable::new();
-        for (key, value) in entries {
-            // Inserting into a fresh table with string keys cannot fail.
-            let _ = table.insert(key, value);
+/// The engine's MINFO entry point: the rows (computed with nothing of the
+/// engine's involved), then [`print_info`].
+unsafe extern "C" fn info_entry(module: *mut zend_module_entry) {
+    let rows = INFO_ROWS
+        .get()
+        .map(|rows| catch_unwind(rows).unwrap_or_default())
+        .unwrap_or_default();
+    // SAFETY: the whole body of the info function, with its module entry.
+    unsafe { print_info(module, rows) }
+}
+
+/// phpinfo(): a two-column table of `rows`, then the ini settings. Output
+/// can run PHP code (an output handler), so this is an [`engine`] call.
+///
+/// # Safety
+/// Called as the whole body of the module's info function, with `module`
+/// the module entry it was given.
+unsafe fn print_info(module: *mut zend_module_entry, rows: Vec<(String, String)>) {
+    let rows: Vec<(CString, CString)> = rows
+        .into_iter()
+        .map(|(label, value)| (c_message(&label), c_message(&value)))
+        .collect();
+    let printed = engine(|| {
+        // SAFETY: phpinfo calls this with output active; the strings are
+        // valid C strings for the duration of each call; `module` is ours.
+        unsafe {
+            php_info_print_table_start();
+            for (label, value) in &rows {
+                php_info_print_table_row(2, label.as_ptr(), value.as_ptr());
+            }
+            php_info_print_table_end();
+            display_ini_entries(module);
         }
-        self.0.set_hashtable(table);
-    }
-}
-
-pub fn zval_long(n: i64) -> Zval {
-    let mut z = Zval::new();
-    z.set_long(n);
-    z
-}
-
-pub fn zval_string(s: &str) -> Zval {
-    let mut z = Zval::new();
-    z.set_zend_string(ZendStr::new(s, false));
-    z
-}
-
-pub fn zval_bool(b: bool) -> Zval {
-    let mut z = Zval::new();
-    z.set_bool(b);
-    z
-}
-
-/// phpinfo(): a two-column table of `rows`, then the ini settings.
-pub fn print_info(module: *mut zend_module_entry, rows: &[(String, String)]) {
-    // SAFETY: phpinfo calls this with output active; the strings are valid C
-    // strings for the duration of each call; `module` is our module entry.
-    unsafe {
-        php_info_print_table_start();
-        for (label, value) in rows {
-            let (l, v) = (c_message(label), c_message(value));
-            php_info_print_table_row(2, l.as_ptr(), v.as_ptr());
-        }
-        php_info_print_table_end();
-        display_ini_entries(module);
+    });
+    drop(rows);
+    if printed.is_err() {
+        // SAFETY: `rows` is dropped, and the caller's frame holds nothing
+        // else (the contract).
+        unsafe { resume_bailout() }
     }
 }
 
@@ -398,18 +583,19 @@ pub fn print_info(module: *mut zend_module_entry, rows: &[(String, String)]) {
 
 /// The callbacks of a session save handler, in safe terms. Ids and data
 /// are PHP's strings as bytes; a `false`/`None` result makes PHP's session
-/// function fail (the handler raises its own warning first).
+/// function fail. A callback never calls into the engine: it puts what to
+/// warn about into `d`, and the warnings are raised after it has returned.
 pub trait SaveHandler {
-    fn open(save_path: &str) -> bool;
-    fn close() -> bool;
+    fn open(save_path: &str, d: &mut Diagnostics) -> bool;
+    fn close(d: &mut Diagnostics) -> bool;
     /// The session's data, empty for a new session.
-    fn read(id: &[u8], max_lifetime: i64) -> Option<Vec<u8>>;
-    fn write(id: &[u8], data: &[u8], max_lifetime: i64) -> bool;
-    fn destroy(id: &[u8]) -> bool;
+    fn read(id: &[u8], max_lifetime: i64, d: &mut Diagnostics) -> Option<Vec<u8>>;
+    fn write(id: &[u8], data: &[u8], max_lifetime: i64, d: &mut Diagnostics) -> bool;
+    fn destroy(id: &[u8], d: &mut Diagnostics) -> bool;
     /// Whether a session with this id exists (`session.use_strict_mode`).
-    fn exists(id: &[u8]) -> bool;
+    fn exists(id: &[u8], d: &mut Diagnostics) -> bool;
     /// Keeps an unchanged session alive (`session.lazy_write`).
-    fn touch(id: &[u8], data: &[u8], max_lifetime: i64) -> bool;
+    fn touch(id: &[u8], data: &[u8], max_lifetime: i64, d: &mut Diagnostics) -> bool;
 }
 
 /// `ps_module` of ext/session/php_session.h (PHP 8.x).
@@ -456,13 +642,36 @@ fn result(ok: bool) -> zend_result {
     }
 }
 
-/// Runs a callback; a panic becomes a warning and a failure, never an
+/// Runs a callback; a panic becomes a warning and `failure`, never an
 /// unwind into PHP.
-fn guarded<R>(failure: R, callback: impl FnOnce() -> R) -> R {
-    catch_unwind(AssertUnwindSafe(callback)).unwrap_or_else(|_| {
-        warn("internal error in the ephpm session handler (please report it)");
-        failure
-    })
+fn guarded<R>(d: &mut Diagnostics, failure: R, callback: impl FnOnce(&mut Diagnostics) -> R) -> R {
+    match catch_unwind(AssertUnwindSafe(|| callback(d))) {
+        Ok(r) => r,
+        Err(_) => {
+            d.warn("internal error in the ephpm session handler (please report it)");
+            failure
+        }
+    }
+}
+
+/// Raises a callback's warnings (and runs `then`, an allocation for
+/// PHP) once the callback has returned; a bailout in there is resumed
+/// after the warnings are dropped.
+///
+/// # Safety
+/// Called by a session callback that the engine called, as its last step,
+/// with nothing else on its frame to drop.
+unsafe fn finish<R>(d: Diagnostics, then: impl FnOnce() -> R) -> R {
+    let done = engine(|| {
+        d.raise();
+        then()
+    });
+    drop(d);
+    match done {
+        Ok(r) => r,
+        // SAFETY: per the contract; `d` is dropped.
+        Err(Bailout) => unsafe { resume_bailout() },
+    }
 }
 
 /// # Safety
@@ -479,18 +688,24 @@ unsafe extern "C" fn ps_open<H: SaveHandler>(
 ) -> zend_result {
     // SAFETY: ext/session passes its current session.save_path, a C string.
     let path = unsafe { CStr::from_ptr(save_path) }.to_string_lossy();
-    let ok = guarded(false, || H::open(&path));
+    let mut d = Diagnostics::default();
+    let ok = guarded(&mut d, false, |d| H::open(&path, d));
+    drop(path);
     if ok {
         // SAFETY: mod_data is ext/session's slot for this handler.
         unsafe { *mod_data = ptr::addr_of!(OPEN_MARKER).cast_mut().cast() };
     }
-    result(ok)
+    // SAFETY: the last step; `path` is dropped.
+    unsafe { finish(d, || result(ok)) }
 }
 
 unsafe extern "C" fn ps_close<H: SaveHandler>(mod_data: *mut *mut c_void) -> zend_result {
     // SAFETY: as in ps_open.
     unsafe { *mod_data = ptr::null_mut() };
-    result(guarded(false, H::close))
+    let mut d = Diagnostics::default();
+    let ok = guarded(&mut d, false, |d| H::close(d));
+    // SAFETY: the last step.
+    unsafe { finish(d, || result(ok)) }
 }
 
 unsafe extern "C" fn ps_read<H: SaveHandler>(
@@ -501,15 +716,31 @@ unsafe extern "C" fn ps_read<H: SaveHandler>(
 ) -> zend_result {
     // SAFETY: ext/session passes the session id, valid during the call.
     let id = unsafe { zstr(key) };
-    match guarded(None, || H::read(id, max_lifetime)) {
-        Some(data) => {
-            // Allocated only now, outside every store lock: a memory_limit
-            // failure here ends the request without leaving a lock held.
+    let mut d = Diagnostics::default();
+    let data = guarded(&mut d, None, |d| H::read(id, max_lifetime, d));
+    let raised = engine(|| d.raise());
+    drop(d);
+    if raised.is_err() {
+        drop(data);
+        // SAFETY: the warnings and the data are dropped; `id` only borrows.
+        unsafe { resume_bailout() }
+    }
+    let Some(data) = data else {
+        return FAILURE;
+    };
+    // The string for PHP is allocated only now, after the warnings, with
+    // no store lock or Rust state taken: a memory_limit failure here ends
+    // the request and leaves nothing held.
+    let made = engine(|| ZendStr::new(&data, false).into_raw());
+    drop(data);
+    match made {
+        Ok(string) => {
             // SAFETY: `val` is where ext/session expects a new string it owns.
-            unsafe { *val = ZendStr::new(&data, false).into_raw() };
+            unsafe { *val = string };
             SUCCESS
         }
-        None => FAILURE,
+        // SAFETY: the data is dropped.
+        Err(Bailout) => unsafe { resume_bailout() },
     }
 }
 
@@ -521,7 +752,10 @@ unsafe extern "C" fn ps_write<H: SaveHandler>(
 ) -> zend_result {
     // SAFETY: both strings are ext/session's, valid during the call.
     let (id, data) = unsafe { (zstr(key), zstr(val)) };
-    result(guarded(false, || H::write(id, data, max_lifetime)))
+    let mut d = Diagnostics::default();
+    let ok = guarded(&mut d, false, |d| H::write(id, data, max_lifetime, d));
+    // SAFETY: the last step.
+    unsafe { finish(d, || result(ok)) }
 }
 
 unsafe extern "C" fn ps_destroy<H: SaveHandler>(
@@ -530,7 +764,10 @@ unsafe extern "C" fn ps_destroy<H: SaveHandler>(
 ) -> zend_result {
     // SAFETY: as in ps_read.
     let id = unsafe { zstr(key) };
-    result(guarded(false, || H::destroy(id)))
+    let mut d = Diagnostics::default();
+    let ok = guarded(&mut d, false, |d| H::destroy(id, d));
+    // SAFETY: the last step.
+    unsafe { finish(d, || result(ok)) }
 }
 
 /// Nothing to collect: the store expires sessions by their TTL.
@@ -551,9 +788,19 @@ unsafe extern "C" fn ps_gc(
 unsafe extern "C" fn ps_create_sid<H: SaveHandler>(mod_data: *mut *mut c_void) -> *mut zend_string {
     for _ in 0..3 {
         // SAFETY: forwards ext/session's own arguments to its generator.
-        let id = unsafe { php_session_create_id(mod_data) };
+        let id = match engine(|| unsafe { php_session_create_id(mod_data) }) {
+            Ok(id) if !id.is_null() => id,
+            Ok(null) => return null,
+            // SAFETY: nothing of ours is held here.
+            Err(Bailout) => unsafe { resume_bailout() },
+        };
+        let mut d = Diagnostics::default();
         // SAFETY: a non-null result is a new string that we own.
-        if id.is_null() || !guarded(false, || H::exists(unsafe { zstr(id) })) {
+        let taken = guarded(&mut d, false, |d| H::exists(unsafe { zstr(id) }, d));
+        // SAFETY: a step on a clean frame (`d` is moved in); on a bailout
+        // the id string is left to the engine's request memory.
+        let taken = unsafe { finish(d, || taken) };
+        if !taken {
             return id;
         }
         // SAFETY: ours, and not handed to anyone.
@@ -570,7 +817,10 @@ unsafe extern "C" fn ps_validate_sid<H: SaveHandler>(
 ) -> zend_result {
     // SAFETY: as in ps_read.
     let id = unsafe { zstr(key) };
-    result(guarded(false, || H::exists(id)))
+    let mut d = Diagnostics::default();
+    let ok = guarded(&mut d, false, |d| H::exists(id, d));
+    // SAFETY: the last step.
+    unsafe { finish(d, || result(ok)) }
 }
 
 unsafe extern "C" fn ps_update_timestamp<H: SaveHandler>(
@@ -581,7 +831,10 @@ unsafe extern "C" fn ps_update_timestamp<H: SaveHandler>(
 ) -> zend_result {
     // SAFETY: as in ps_write.
     let (id, data) = unsafe { (zstr(key), zstr(val)) };
-    result(guarded(false, || H::touch(id, data, max_lifetime)))
+    let mut d = Diagnostics::default();
+    let ok = guarded(&mut d, false, |d| H::touch(id, data, max_lifetime, d));
+    // SAFETY: the last step.
+    unsafe { finish(d, || result(ok)) }
 }
 
 /// Makes `session.save_handler = <name>` use `H`; called from MINIT (after

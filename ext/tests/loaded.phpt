@@ -52,6 +52,7 @@ ephpm_kv_del
 ephpm_kv_del_if
 ephpm_kv_exists
 ephpm_kv_expire
+ephpm_kv_expire_if
 ephpm_kv_flush_all
 ephpm_kv_get
 ephpm_kv_incr

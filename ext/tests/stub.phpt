@@ -170,6 +170,7 @@ ephpm_kv_del(string $key): int
 ephpm_kv_del_if(string $key, string $value): bool
 ephpm_kv_exists(string $key): bool
 ephpm_kv_expire(string $key, int $ttl): bool
+ephpm_kv_expire_if(string $key, string $value, int $ttl): bool
 ephpm_kv_flush_all(): bool
 ephpm_kv_get(string $key): ?string
 ephpm_kv_incr(string $key): int|false

@@ -113,6 +113,15 @@ final class InMemoryKvOps implements LockingKvOpsInterface
         return true;
     }
 
+    public function expireIf(string $key, string $value, int $ttlSeconds): bool
+    {
+        if (($this->live($key)[0] ?? null) !== $value) {
+            return false;
+        }
+
+        return $this->expire($key, $ttlSeconds);
+    }
+
     /** @return null|array{0: string, 1: ?int} the entry, or null (dropping it) when missing or expired */
     private function live(string $key): ?array
     {

@@ -19,6 +19,12 @@ namespace Ephpm\SessionHandler;
  * holder die) and close()/destroy() release it, so that concurrent requests
  * of one session run one after the other. A lock not acquired within
  * $lockWaitMs raises one E_USER_WARNING and the request proceeds without it.
+ * Each read, write, updateTimestamp and destroy refreshes the lock's TTL
+ * (compare-and-expire on the owner token), so a request that keeps using
+ * its session keeps its lock; one whose lock was lost meanwhile (it expired
+ * and another request took it, or it was deleted) refuses to write or
+ * destroy the session, with one E_USER_WARNING ("session lock ... not
+ * held"), instead of overwriting what the other request wrote.
  */
 final class KvSessionHandler implements \SessionHandlerInterface, \SessionUpdateTimestampHandlerInterface, \SessionIdInterface
 {
@@ -56,9 +62,9 @@ final class KvSessionHandler implements \SessionHandlerInterface, \SessionUpdate
                 $ops::class
             ));
         }
-        if ($locking && ($ops === null || $ops instanceof SapiKvOps) && !\function_exists('ephpm_kv_del_if')) {
+        if ($locking && ($ops === null || $ops instanceof SapiKvOps) && !\function_exists('ephpm_kv_expire_if')) {
             throw new \RuntimeException(
-                'session locking needs ephpm_kv_del_if(), which this ephpm_kv extension lacks: update the extension'
+                'session locking needs ephpm_kv_del_if() and ephpm_kv_expire_if(), which this ephpm_kv extension lacks: update the extension'
             );
         }
         $this->ops = $ops;
@@ -100,6 +106,9 @@ final class KvSessionHandler implements \SessionHandlerInterface, \SessionUpdate
 
     public function write(string $id, string $data): bool
     {
+        if (!$this->lockStillHeld($id, 'writing')) {
+            return false;
+        }
         $key = $this->prefix . $id;
 
         return $this->ops === null
@@ -109,6 +118,9 @@ final class KvSessionHandler implements \SessionHandlerInterface, \SessionUpdate
 
     public function updateTimestamp(string $id, string $data): bool
     {
+        if (!$this->lockStillHeld($id, 'refreshing')) {
+            return false;
+        }
         $key = $this->prefix . $id;
         $refreshed = $this->ops === null
             ? \ephpm_kv_expire($key, $this->ttl())
@@ -119,6 +131,11 @@ final class KvSessionHandler implements \SessionHandlerInterface, \SessionUpdate
 
     public function destroy(string $id): bool
     {
+        if (!$this->lockStillHeld($id, 'destroying')) {
+            $this->releaseLock();
+
+            return false;
+        }
         $key = $this->prefix . $id;
         if ($this->ops === null) {
             \ephpm_kv_del($key);
@@ -153,6 +170,8 @@ final class KvSessionHandler implements \SessionHandlerInterface, \SessionUpdate
         \assert($ops === null || $ops instanceof LockingKvOpsInterface);
         $lockKey = $this->prefix . 'lock:' . $id;
         if ($this->lockKey === $lockKey) {
+            $this->lockStillHeld($id, 'reading');
+
             return;
         }
         $this->releaseLock();
@@ -173,6 +192,38 @@ final class KvSessionHandler implements \SessionHandlerInterface, \SessionUpdate
         }
         $this->lockKey = $lockKey;
         $this->lockToken = $token;
+    }
+
+    /**
+     * Whether this handler may change session $id: true without a lock of
+     * its own (locking off, or not acquired: see the class docs); with one,
+     * only while the lock still holds this handler's token, whose TTL is
+     * then refreshed. Otherwise one E_USER_WARNING.
+     */
+    private function lockStillHeld(string $id, string $doing): bool
+    {
+        if ($this->lockKey === null || $this->lockToken === null) {
+            return true;
+        }
+        $ops = $this->ops;
+        \assert($ops === null || $ops instanceof LockingKvOpsInterface);
+        $ttl = $this->lockTtlSeconds;
+        if ($ttl > 0) {
+            $held = $ops === null
+                ? \ephpm_kv_expire_if($this->lockKey, $this->lockToken, $ttl)
+                : $ops->expireIf($this->lockKey, $this->lockToken, $ttl);
+        } else {
+            // A lock without TTL: nothing to refresh, only to compare.
+            $held = ($ops === null ? \ephpm_kv_get($this->lockKey) : $ops->get($this->lockKey)) === $this->lockToken;
+        }
+        if (!$held) {
+            \trigger_error(
+                \sprintf('ephpm session lock for %s not held (it expired or was taken over); not %s the session', $id, $doing),
+                \E_USER_WARNING
+            );
+        }
+
+        return $held;
     }
 
     private function releaseLock(): void

@@ -15,4 +15,10 @@ interface LockingKvOpsInterface extends KvOpsInterface
 
     /** Deletes $key only if its value equals $value; true when deleted. */
     public function delIf(string $key, string $value): bool;
+
+    /**
+     * Sets a new TTL on $key only if its value equals $value (a lock owner
+     * keeping its lock); false when missing, another value, or $ttlSeconds <= 0.
+     */
+    public function expireIf(string $key, string $value, int $ttlSeconds): bool;
 }

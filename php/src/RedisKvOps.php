@@ -19,6 +19,14 @@ final class RedisKvOps implements LockingKvOpsInterface
         return 0
         LUA;
 
+    /** Compare-and-expire: a new TTL (ARGV[2] s) on KEYS[1] only when its value is ARGV[1]. */
+    private const EXPIRE_IF_SCRIPT = <<<'LUA'
+        if redis.call('GET', KEYS[1]) == ARGV[1] then
+            return redis.call('EXPIRE', KEYS[1], ARGV[2])
+        end
+        return 0
+        LUA;
+
     public function __construct(private readonly \Redis|\RedisCluster $redis)
     {
     }
@@ -98,5 +106,14 @@ final class RedisKvOps implements LockingKvOpsInterface
     public function delIf(string $key, string $value): bool
     {
         return (int) $this->redis->eval(self::DEL_IF_SCRIPT, [$key, $value], 1) === 1;
+    }
+
+    public function expireIf(string $key, string $value, int $ttlSeconds): bool
+    {
+        if ($ttlSeconds <= 0) {
+            return false;
+        }
+
+        return (int) $this->redis->eval(self::EXPIRE_IF_SCRIPT, [$key, $value, (string) $ttlSeconds], 1) === 1;
     }
 }

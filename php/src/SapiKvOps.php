@@ -78,4 +78,13 @@ final class SapiKvOps implements LockingKvOpsInterface
     {
         return \ephpm_kv_del_if($key, $value);
     }
+
+    public function expireIf(string $key, string $value, int $ttlSeconds): bool
+    {
+        if ($ttlSeconds <= 0) {
+            return false;
+        }
+
+        return \ephpm_kv_expire_if($key, $value, $ttlSeconds);
+    }
 }

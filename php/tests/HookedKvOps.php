@@ -35,4 +35,9 @@ final class HookedKvOps extends PlainKvOps implements LockingKvOpsInterface
     {
         return $this->inner->delIf($key, $value);
     }
+
+    public function expireIf(string $key, string $value, int $ttlSeconds): bool
+    {
+        return $this->inner->expireIf($key, $value, $ttlSeconds);
+    }
 }

@@ -186,4 +186,20 @@ abstract class KvOpsContractTestCase extends TestCase
         self::assertFalse($this->ops->exists($k));
         self::assertFalse($this->ops->delIf($k, 'token-a'));
     }
+
+    public function testExpireIfRefreshesOnlyOnEqualValue(): void
+    {
+        $k = $this->key('lock-ttl');
+        self::assertFalse($this->ops->expireIf($k, 'token', 10), 'expireIf of a missing key');
+        $this->ops->set($k, 'token-a', 5);
+        self::assertFalse($this->ops->expireIf($k, 'token-b', 100));
+        self::assertFalse($this->ops->expireIf($k, 'token-a ', 100));
+        self::assertLessThanOrEqual(5, $this->ops->ttl($k));
+        self::assertFalse($this->ops->expireIf($k, 'token-a', 0), 'a TTL <= 0 changes nothing');
+        self::assertLessThanOrEqual(5, $this->ops->ttl($k));
+        self::assertTrue($this->ops->expireIf($k, 'token-a', 100));
+        self::assertGreaterThan(90, $this->ops->ttl($k));
+        self::assertSame('token-a', $this->ops->get($k));
+        $this->ops->del($k);
+    }
 }

@@ -350,6 +350,48 @@ final class KvSessionHandlerTest extends TestCase
         self::assertFalse($this->ops->exists('s:lock:id'));
     }
 
+    public function testUsingTheSessionRefreshesTheLock(): void
+    {
+        $h = $this->handler(locking: true, lockTtlSeconds: 10);
+        $h->read('id');
+        // Each use within the TTL renews it: 25 s in all, lock still ours.
+        foreach ([8_000, 8_000, 9_000] as $step) {
+            $this->now += $step;
+            self::assertTrue($h->write('id', 'n|i:1;'));
+            self::assertSame(10_000, $this->ops->pttl('s:lock:id'));
+        }
+        $this->now += 9_000;
+        self::assertTrue($h->updateTimestamp('id', 'n|i:1;'));
+        self::assertSame(10_000, $this->ops->pttl('s:lock:id'));
+        $h->close();
+        self::assertFalse($this->ops->exists('s:lock:id'));
+    }
+
+    public function testALostLockRefusesTheWriteWithAWarning(): void
+    {
+        $first = $this->handler(locking: true, lockTtlSeconds: 10);
+        $first->read('id');
+        // The lock expires; another request takes it and writes the session.
+        $this->now += 10_000;
+        $second = $this->handler(locking: true, lockTtlSeconds: 10);
+        self::assertSame('', $second->read('id'));
+        self::assertTrue($second->write('id', 'by|s:6:"second";'));
+        $second->close();
+
+        $written = $this->collectingWarnings(static fn () => $first->write('id', 'by|s:5:"first";'));
+        self::assertFalse($written);
+        self::assertSame(
+            [[E_USER_WARNING, 'ephpm session lock for id not held (it expired or was taken over); not writing the session']],
+            $this->warnings
+        );
+        self::assertSame('by|s:6:"second";', $this->ops->get('s:id'), "the other request's write stays");
+        $this->warnings = [];
+        self::assertFalse($this->collectingWarnings(static fn () => $first->destroy('id')));
+        self::assertCount(1, $this->warnings);
+        self::assertSame('by|s:6:"second";', $this->ops->get('s:id'), 'not destroyed either');
+        $first->close();
+    }
+
     public function testLockOfADeadHolderExpiresAfterItsTtl(): void
     {
         $dead = $this->handler(locking: true, lockTtlSeconds: 10);

@@ -183,6 +183,21 @@ impl Store {
         Ok(true)
     }
 
+    /// The manifest of the large value at `key`, if that value is exactly
+    /// `expected` (compared whole).
+    pub(crate) fn large_matching(&self, key: &[u8], expected: &[u8]) -> Result<Option<Manifest>> {
+        let now = self.clock.now_ms();
+        let Some(Former::Large(manifest)) = self.with_key(key, |g, k| g.view.peek(k, now))? else {
+            return Ok(None);
+        };
+        if manifest.total_len != expected.len() as u64 {
+            return Ok(None);
+        }
+        let mut value = Vec::new();
+        let same = self.read_parts(&manifest, &mut value)? && value == expected;
+        Ok(same.then_some(manifest))
+    }
+
     /// Appends every part of `manifest` to `out`; `false` (and `out` left
     /// partial) if one is missing or has the wrong length.
     fn read_parts(&self, manifest: &Manifest, out: &mut Vec<u8>) -> Result<bool> {

@@ -324,19 +324,43 @@ impl Store {
         }
         // A large value: compare it whole, then remove exactly the write
         // that was compared (its manifest names it).
-        let Some(Former::Large(manifest)) = self.with_key(key, |g, k| g.view.peek(k, now))? else {
+        let Some(manifest) = self.large_matching(key, expected)? else {
             return Ok(false);
         };
-        let mut value = Vec::new();
-        if !self.read_large(key, manifest, &mut value)? || value != expected {
-            return Ok(false);
-        }
         let record = bytemuck::bytes_of(&manifest);
         let removed = self.with_key(key, |g, k| g.view.del_if(k, record, Kind::Large, now))?;
         if removed {
             self.drop_parts(&manifest);
         }
         Ok(removed)
+    }
+
+    /// Sets a new TTL on a live key only if its value is exactly `expected`
+    /// (a lock owner keeping its own lock); `false` if the key is missing,
+    /// holds another value, or `ttl` is zero (then nothing changes).
+    pub fn expire_if(&self, key: &[u8], expected: &[u8], ttl: Duration) -> Result<bool> {
+        if ttl.is_zero() {
+            self.check_key(key)?;
+            return Ok(false);
+        }
+        let now = self.clock.now_ms();
+        let expires_at = self.expiry(now, Some(ttl));
+        if !self.is_large(expected.len()) {
+            return self.with_key(key, |g, k| {
+                g.view.expire_if(k, expected, Kind::Inline, expires_at, now)
+            });
+        }
+        let Some(manifest) = self.large_matching(key, expected)? else {
+            return Ok(false);
+        };
+        let record = bytemuck::bytes_of(&manifest);
+        if !self.with_key(key, |g, k| {
+            g.view.expire_if(k, record, Kind::Large, expires_at, now)
+        })? {
+            return Ok(false);
+        }
+        self.expire_parts(&manifest, expires_at)?;
+        Ok(true)
     }
 
     pub fn exists(&self, key: &[u8]) -> Result<bool> {

@@ -3,20 +3,32 @@
 //!
 //! A lock is a key whose value names its owner: process id, the process's
 //! start time (so a reused pid is not mistaken for the owner), its pid
-//! namespace and a token unique within the process. That record gives:
+//! namespace, a token unique within the process and a deadline. That
+//! record gives:
 //! - release by the owner only: [`HeldLock`] deletes the key only if it
 //!   still holds this owner's record;
+//! - no expiry under a live owner: the key has no TTL in the store, so an
+//!   owner that can be checked (same pid namespace: `/proc` says it runs
+//!   and started when the record says) keeps its lock for as long as it
+//!   runs, however long that is;
 //! - no waiting on a dead owner: a waiter that finds the owner gone (no such
 //!   process, a zombie, or another process with the same pid) removes the
-//!   record and takes the lock at once, without waiting for any TTL;
+//!   record and takes the lock at once;
 //! - prompt hand-over: a release wakes the waiters of its stripe through a
 //!   futex in the segment (see `layout.rs`), so a waiter does not sleep
 //!   through a release; it also wakes every [`OWNER_CHECK_INTERVAL`] to
 //!   check that the owner is still alive.
 //!
 //! An owner in another pid namespace (a container sharing the segment)
-//! cannot be checked: such a lock is waited for until it is released or
-//! its TTL ends.
+//! cannot be checked: only such a waiter uses the record's deadline
+//! (`until=`, Unix ms, 0 for none, from the `foreign_ttl` given to
+//! [`Store::lock`]) and takes the lock over once it has passed. A value
+//! that is not an owner record (other code's lock) is waited for until it
+//! is removed or expires by its own TTL.
+//!
+//! A lock can still be lost without its owner's doing: `flush_all`, an
+//! eviction under `allkeys-lru`, a foreign waiter after the deadline. An
+//! owner asks [`HeldLock::is_held`] before acting on what the lock protects.
 
 use crate::error::Result;
 use crate::{Store, StoreError};
@@ -40,13 +52,16 @@ struct Owner {
     /// Inode of the owner's pid namespace: pids only mean something in it.
     pid_ns: u64,
     token: u64,
+    /// Unix ms after which a waiter that cannot check the owner (another
+    /// pid namespace) may take the lock over; 0: never.
+    until: u64,
 }
 
 impl Owner {
     fn record(&self) -> Vec<u8> {
         format!(
-            "{RECORD_TAG} pid={} start={} ns={} token={}",
-            self.pid, self.start, self.pid_ns, self.token
+            "{RECORD_TAG} pid={} start={} ns={} token={} until={}",
+            self.pid, self.start, self.pid_ns, self.token, self.until
         )
         .into_bytes()
     }
@@ -72,6 +87,7 @@ impl Owner {
             start: field("start")?,
             pid_ns: field("ns")?,
             token: field("token")?,
+            until: field("until")?,
         };
         words.next().is_none().then_some(owner)
     }
@@ -194,8 +210,18 @@ impl HeldLock<'_> {
         self.took_over_from
     }
 
-    /// Releases the lock; `false` if it was no longer ours (its TTL ended
-    /// and someone else took it), in which case nothing is removed.
+    /// Whether the lock's key still holds this owner's record: `false` once
+    /// the lock was lost (flushed, evicted, or taken over after its
+    /// deadline by a waiter that could not check this owner).
+    pub fn is_held(&self) -> Result<bool> {
+        let ours = self
+            .store
+            .get_with(&self.key, |value| value == self.record.as_slice())?;
+        Ok(ours == Some(true))
+    }
+
+    /// Releases the lock; `false` if it was no longer ours (see
+    /// [`HeldLock::is_held`]), in which case nothing is removed.
     pub fn release(mut self) -> Result<bool> {
         self.release_once()
     }
@@ -228,13 +254,15 @@ impl Drop for HeldLock<'_> {
 
 impl Store {
     /// Takes the advisory lock `key`, waiting up to `wait` for its holder to
-    /// release it (or to die). `ttl` bounds how long the lock outlives an
-    /// owner that cannot be checked (see the module docs); `None`: never.
+    /// release it (or to die). The lock has no TTL: `foreign_ttl` is only
+    /// how long a waiter that cannot check this owner (another pid
+    /// namespace) waits before it takes the lock over (see the module
+    /// docs); `None`: never.
     pub fn lock(
         &self,
         key: &[u8],
         wait: Duration,
-        ttl: Option<Duration>,
+        foreign_ttl: Option<Duration>,
     ) -> Result<LockOutcome<'_>> {
         static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
         let (pid, start, pid_ns) = this_process().ok_or_else(|| {
@@ -249,6 +277,13 @@ impl Store {
             start,
             pid_ns,
             token: NEXT_TOKEN.fetch_add(1, Ordering::Relaxed),
+            until: match foreign_ttl {
+                Some(ttl) if !ttl.is_zero() => self
+                    .clock
+                    .now_ms()
+                    .saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX)),
+                _ => 0,
+            },
         };
         let record = owner.record();
         let wake = self.segment.lock_wake(self.stripe_of(key));
@@ -265,7 +300,7 @@ impl Store {
             // Registered first, so that no other thread of this process
             // judges the new record abandoned.
             held_tokens().push(owner.token);
-            if self.setnx(key, &record, ttl)? {
+            if self.setnx(key, &record, None)? {
                 return Ok(LockOutcome::Acquired(HeldLock {
                     store: self,
                     key: key.to_vec(),
@@ -281,7 +316,14 @@ impl Store {
                 None => continue,
                 Some(holder) => holder,
             };
-            if judge(&holder) == Verdict::Dead && self.del_if(key, &holder)? {
+            let abandoned = match judge(&holder) {
+                Verdict::Alive => false,
+                Verdict::Dead => true,
+                // Only the deadline tells, if the record has one.
+                Verdict::Unknown => Owner::parse(&holder)
+                    .is_some_and(|o| o.until != 0 && self.clock.now_ms() >= o.until),
+            };
+            if abandoned && self.del_if(key, &holder)? {
                 took_over_from = Owner::parse(&holder).map(|o| o.pid);
                 continue;
             }
@@ -331,15 +373,18 @@ mod tests {
             start: 7,
             pid_ns: 4026531836,
             token: 9,
+            until: 1_700_000_000_123,
         };
         assert_eq!(Owner::parse(&owner.record()), Some(owner));
         for foreign in [
             &b""[..],
             b"3f2a9c",
             b"ephpm-lock pid=1",
-            b"ephpm-lock pid=1 start=2 ns=3 token=4 extra",
-            b"ephpm-lock pid=x start=2 ns=3 token=4",
-            b"ephpm-lock start=2 pid=1 ns=3 token=4",
+            b"ephpm-lock pid=1 start=2 ns=3 token=4",
+            b"ephpm-lock pid=1 start=2 ns=3 token=4 until=5 extra",
+            b"ephpm-lock pid=x start=2 ns=3 token=4 until=5",
+            b"ephpm-lock start=2 pid=1 ns=3 token=4 until=5",
+            b"ephpm-lock pid=1 start=2 ns=3 token=4 until=-1",
         ] {
             assert_eq!(Owner::parse(foreign), None, "{foreign:?}");
         }
@@ -354,6 +399,7 @@ mod tests {
                 start,
                 pid_ns,
                 token,
+                until: 0,
             }
             .record()
         };
@@ -374,6 +420,7 @@ mod tests {
                 start,
                 pid_ns,
                 token: 1,
+                until: 0,
             }
             .record()
         };
@@ -410,6 +457,7 @@ mod tests {
             start: stat.start,
             pid_ns,
             token: 1,
+            until: 0,
         }
         .record();
         assert_eq!(judge(&record), Verdict::Dead);

@@ -739,6 +739,29 @@ impl<'a> StripeView<'a> {
         }
     }
 
+    /// Sets a new absolute expiry on a live key only if it is of `kind` and
+    /// its block's value is exactly `expected` (for a large value: its manifest).
+    pub fn expire_if(
+        &mut self,
+        key: Key<'_>,
+        expected: &[u8],
+        kind: Kind,
+        expires_at: u64,
+        now: u64,
+    ) -> bool {
+        match self.lookup(key, || now) {
+            Some(i)
+                if self.kind_of(i) == kind && self.value_of(self.slots[i].block) == expected =>
+            {
+                let off = self.slots[i].block;
+                self.hdr_mut(off).expires_at = expires_at;
+                self.note_expiry(expires_at);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Adds `delta` to the decimal integer stored at `key` (0 if absent, then
     /// created without expiry); the expiry of an existing key is kept.
     pub fn incr_by(&mut self, key: Key<'_>, delta: i64, ctx: Ctx) -> Result<i64, StoreError> {

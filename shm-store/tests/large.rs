@@ -184,6 +184,13 @@ fn large_and_small_values_replace_each_other_without_leaking_parts() {
     *other.last_mut().unwrap() ^= 1;
     assert!(!store.del_if(k, &other).unwrap());
     assert!(!store.del_if(k, b"short").unwrap());
+    // expire_if too, and it reaches the parts.
+    let ttl = Duration::from_secs(100);
+    assert!(!store.expire_if(k, &other, ttl).unwrap());
+    assert_eq!(store.ttl(k).unwrap().as_seconds_code(), -1);
+    assert!(store.expire_if(k, &big, ttl).unwrap());
+    assert_eq!(store.ttl(k).unwrap().as_seconds_code(), 100);
+    assert_eq!(store.get(k).unwrap().unwrap(), big);
     assert!(store.del_if(k, &big).unwrap());
     assert!(store.del(b"nx").unwrap());
     let stats = store.stats().unwrap();

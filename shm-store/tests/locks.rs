@@ -1,11 +1,13 @@
 //! Advisory locks (`Store::lock`) between processes: mutual exclusion, a
 //! dead owner's lock taken over at once, release by the owner only, the
-//! wait bound, and the hand-over from a release to a sleeping waiter.
+//! wait bound, and the hand-over from a release to a sleeping waiter; no
+//! TTL under a live owner, a deadline for owners that cannot be checked.
 
 mod common;
 
 use common::{config, release, spawn_child, wait_all_ok};
-use shm_store::{LockOutcome, Store};
+use shm_store::{LockOutcome, ManualClock, Store, Ttl};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tempfile::TempDir;
 
@@ -156,14 +158,13 @@ fn child_hold_lock() {
 fn only_the_owner_releases() {
     let tmp = TempDir::new().unwrap();
     let store = Store::open(&config(tmp.path(), "owner", SIZE, STRIPES)).unwrap();
-    let first = held(
-        store
-            .lock(b"lock", Duration::ZERO, Some(Duration::from_millis(30)))
-            .unwrap(),
-    );
-    std::thread::sleep(Duration::from_millis(60));
-    // The first lock's TTL ended: a second owner gets it.
+    let first = held(store.lock(b"lock", Duration::ZERO, None).unwrap());
+    assert!(first.is_held().unwrap());
+    // The first lock is lost (as by flush_all): a second owner gets it.
+    assert!(store.del(b"lock").unwrap());
     let second = held(store.lock(b"lock", Duration::ZERO, None).unwrap());
+    assert!(!first.is_held().unwrap(), "still held after it was lost");
+    assert!(second.is_held().unwrap());
     assert!(!first.release().unwrap(), "released someone else's lock");
     assert!(
         store.exists(b"lock").unwrap(),
@@ -171,6 +172,71 @@ fn only_the_owner_releases() {
     );
     assert!(second.release().unwrap());
     assert!(!store.exists(b"lock").unwrap());
+}
+
+// ----------------------------------------------- no TTL under a live owner
+
+#[test]
+fn a_live_owner_keeps_its_lock_past_the_foreign_ttl() {
+    let tmp = TempDir::new().unwrap();
+    let clock = ManualClock::new(1_700_000_000_000);
+    let cfg = config(tmp.path(), "live", SIZE, STRIPES);
+    let store = Store::open_with_clock(&cfg, Arc::new(clock.clone())).unwrap();
+    let first = held(
+        store
+            .lock(b"lock", Duration::ZERO, Some(Duration::from_secs(300)))
+            .unwrap(),
+    );
+    assert_eq!(store.ttl(b"lock").unwrap(), Ttl::Persistent);
+    // An hour later the owner still runs: nobody takes its lock.
+    clock.advance_ms(3_600_000);
+    match store
+        .lock(
+            b"lock",
+            Duration::from_millis(20),
+            Some(Duration::from_secs(300)),
+        )
+        .unwrap()
+    {
+        LockOutcome::TimedOut { holder_pid } => {
+            assert_eq!(holder_pid, Some(std::process::id()))
+        }
+        LockOutcome::Acquired(_) => panic!("took the lock of a live owner"),
+    }
+    assert!(first.is_held().unwrap());
+    assert!(first.release().unwrap());
+}
+
+#[test]
+fn an_owner_that_cannot_be_checked_is_taken_over_after_its_deadline() {
+    let tmp = TempDir::new().unwrap();
+    let clock = ManualClock::new(1_700_000_000_000);
+    let cfg = config(tmp.path(), "foreign", SIZE, STRIPES);
+    let store = Store::open_with_clock(&cfg, Arc::new(clock.clone())).unwrap();
+    // An owner in another pid namespace (inode 1 is none of ours).
+    let until = 1_700_000_000_000u64 + 1_000;
+    let record = format!("ephpm-lock pid=1 start=1 ns=1 token=1 until={until}");
+    store.set(b"lock", record.as_bytes(), None).unwrap();
+    let wait = Duration::from_millis(20);
+    assert!(
+        matches!(
+            store.lock(b"lock", wait, None).unwrap(),
+            LockOutcome::TimedOut { .. }
+        ),
+        "taken before its deadline"
+    );
+    clock.advance_ms(1_000);
+    let lock = held(store.lock(b"lock", wait, None).unwrap());
+    assert_eq!(lock.took_over_from(), Some(1));
+    drop(lock);
+    // Without a deadline (until=0) it is waited for, never taken.
+    let record = "ephpm-lock pid=1 start=1 ns=1 token=1 until=0";
+    store.set(b"lock", record.as_bytes(), None).unwrap();
+    clock.advance_ms(86_400_000);
+    assert!(matches!(
+        store.lock(b"lock", wait, None).unwrap(),
+        LockOutcome::TimedOut { .. }
+    ));
 }
 
 #[test]
@@ -290,4 +356,39 @@ fn child_waiter() {
             .unwrap();
     }
     ctx.report("done");
+}
+
+// ------------------------------------------------------------ expire_if
+
+#[test]
+fn expire_if_refreshes_only_the_expected_value() {
+    let tmp = TempDir::new().unwrap();
+    let clock = ManualClock::new(1_700_000_000_000);
+    let cfg = config(tmp.path(), "expire_if", SIZE, STRIPES);
+    let store = Store::open_with_clock(&cfg, Arc::new(clock.clone())).unwrap();
+    let ttl = Duration::from_secs(10);
+    assert!(
+        !store.expire_if(b"lock", b"token", ttl).unwrap(),
+        "missing key"
+    );
+    store
+        .set(b"lock", b"token-a", Some(Duration::from_secs(1)))
+        .unwrap();
+    for other in [&b"token-b"[..], b"token-", b"token-a ", b""] {
+        assert!(!store.expire_if(b"lock", other, ttl).unwrap(), "{other:?}");
+    }
+    assert!(!store
+        .expire_if(b"lock", b"token-a", Duration::ZERO)
+        .unwrap());
+    assert_eq!(store.ttl(b"lock").unwrap(), Ttl::Remaining(1_000));
+    assert!(store.expire_if(b"lock", b"token-a", ttl).unwrap());
+    assert_eq!(store.ttl(b"lock").unwrap(), Ttl::Remaining(10_000));
+    // Once expired, it is gone for expire_if too.
+    clock.advance_ms(10_000);
+    assert!(!store.expire_if(b"lock", b"token-a", ttl).unwrap());
+    assert_eq!(store.get(b"lock").unwrap(), None);
+    assert!(matches!(
+        store.expire_if(b"", b"v", ttl),
+        Err(shm_store::StoreError::EmptyKey)
+    ));
 }

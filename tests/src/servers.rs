@@ -487,6 +487,8 @@ pub struct Pool {
     pub kv_name: Option<String>,
     /// Further lines of the pool section.
     pub lines: Vec<String>,
+    /// `pm.max_children` (`pm = static`): [`FPM_WORKERS`] unless set.
+    pub workers: usize,
 }
 
 impl Pool {
@@ -496,7 +498,14 @@ impl Pool {
             user: None,
             kv_name: None,
             lines: Vec::new(),
+            workers: FPM_WORKERS,
         }
+    }
+
+    /// Runs `n` workers (one: every request of the pool hits the same process).
+    pub fn workers(mut self, n: usize) -> Pool {
+        self.workers = n;
+        self
     }
 
     pub fn user(mut self, user: User) -> Pool {
@@ -547,10 +556,11 @@ impl Fpm {
                  listen = {sock}\n\
                  listen.mode = 0666\n\
                  pm = static\n\
-                 pm.max_children = {FPM_WORKERS}\n\
+                 pm.max_children = {workers}\n\
                  catch_workers_output = yes\n\
                  decorate_workers_output = no\n",
                 name = pool.name,
+                workers = pool.workers,
                 sock = dir.join(format!("{}.sock", pool.name)).display(),
             ));
             if let Some(user) = &pool.user {
@@ -596,7 +606,7 @@ impl Fpm {
     /// Waits until the master has all its workers, none of them in `old`,
     /// and every pool's socket exists.
     fn wait_workers(&mut self, old: &BTreeSet<u32>) -> Vec<u32> {
-        let want = FPM_WORKERS * self.pools.len();
+        let want: usize = self.pools.iter().map(|p| p.workers).sum();
         let sockets: Vec<PathBuf> = self.pools.iter().map(|p| self.socket(&p.name)).collect();
         let deadline = Instant::now() + START_TIMEOUT;
         loop {

@@ -431,3 +431,60 @@ fn unknown_cookie_without_strict_mode_reads_empty_and_is_created() {
     assert_eq!((n, used.as_str()), (1, sid), "{}", answer.body);
     assert!(key_exists(&main, sid));
 }
+
+/// A holds the session and waits for `b_done`; B writes the session once
+/// A's lock was deleted from outside (as `flush_all` or an eviction would).
+const LOST_A_BODY: &str = r#"session_start();
+$_SESSION['by'] = 'a';
+ephpm_kv_set('a_mark', '1');
+for ($i = 0; $i < 1000 && !ephpm_kv_exists('b_done'); $i++) {
+    usleep(10000);
+}
+echo 'a done';"#;
+
+const LOST_B_BODY: &str = r#"session_start();
+$_SESSION['by'] = 'b';
+session_write_close();
+ephpm_kv_set('b_done', '1');
+echo 'b done';"#;
+
+#[test]
+fn a_live_lock_has_no_ttl_and_a_lost_one_refuses_the_write() {
+    let (site, _fpm, nginx) = servers(vec![native_pool()]);
+    site.page("pttl.php", PTTL_PAGE);
+    site.page("counter.php", &native(COUNTER_BODY));
+    site.page("a.php", &native(LOST_A_BODY));
+    site.page("b.php", &native_waiting_at_most(1000, LOST_B_BODY));
+    let main = nginx.pool("main");
+    let mut browser = Browser::new(&main);
+    browser.page("counter.php");
+    let sid = browser.sid();
+    let a_browser = browser.clone();
+    let a = thread::spawn(move || a_browser.get("a.php"));
+    wait_for(Duration::from_secs(10), "A to set a_mark", || {
+        kv_exists(&main, "a_mark").then_some(())
+    });
+    let lock_key = format!("php_session:lock:{sid}");
+    // Held by a live request: no TTL that could end it.
+    assert_eq!(
+        pttl(&main, &lock_key),
+        -1,
+        "the lock of a live request has a TTL"
+    );
+    assert_eq!(main.kv("del", &lock_key, "").json, "1");
+    let b = browser.get("b.php");
+    assert_eq!((b.status, b.body.as_str()), (200, "b done"), "{}", b.body);
+    let a = a.join().unwrap();
+    println!("A answered: {}", a.body);
+    assert!(
+        a.body.contains("ephpm: session lock not held"),
+        "A's refused write warns: {}",
+        a.body
+    );
+    assert_eq!(
+        stored_session(&main, &sid),
+        "\"n|i:1;by|s:1:\\\"b\\\";\"",
+        "B's write, not overwritten by A"
+    );
+    assert!(!lock_exists(&main, &sid), "lock left behind");
+}
