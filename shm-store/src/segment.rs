@@ -8,13 +8,20 @@ use crate::layout::{
     LockWake, SegmentHeader, Slot, StripeMeta, LAYOUT_VERSION, LOCK_WAKE_OFFSET, MAGIC_INIT,
     MAGIC_READY, MAX_STRIPES, MUTEX_AREA, PAGE, SEGMENT_HEADER_SIZE, SLOT_SIZE, STRIPE_HEADER_SIZE,
 };
-use crate::shared_mutex::{Acquired, RobustMutex};
+use crate::shared_mutex::{thread_alive, Acquired, LockError, RobustMutex};
 use crate::stripe::StripeView;
 use memmap2::{MmapOptions, MmapRaw};
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long a stripe lock is waited for before it is reported unusable.
+/// Operations hold a stripe lock for microseconds (a rebuild of a large
+/// stripe for milliseconds): only a holder that is stuck, or a mutex whose
+/// bytes were overwritten, keeps it this long.
+pub(crate) const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Whether `open` may create the segment.
 #[derive(Debug, Clone, Copy)]
@@ -29,6 +36,8 @@ pub(crate) struct Segment {
     map: MmapRaw,
     geometry: Geometry,
     path: PathBuf,
+    name: String,
+    lock_timeout: Duration,
     created: bool,
     /// When the segment was created (Unix ms), from its header.
     created_unix_ms: u64,
@@ -46,12 +55,39 @@ impl std::fmt::Debug for Segment {
 /// A stripe whose lock this thread holds; unlocks on drop.
 pub(crate) struct StripeGuard<'a> {
     mutex: RobustMutex,
+    stripe: usize,
+    path: &'a Path,
     pub view: StripeView<'a>,
+}
+
+impl StripeGuard<'_> {
+    /// If an operation found damage in the stripe: rebuilds it (so the next
+    /// operation works) and reports the damage.
+    pub(crate) fn repair_if_damaged(&mut self) -> Result<()> {
+        match self.view.take_damage() {
+            None => Ok(()),
+            Some(damage) => {
+                self.view.rebuild();
+                Err(StoreError::Damaged {
+                    stripe: self.stripe,
+                    path: self.path.to_path_buf(),
+                    detail: damage.to_string(),
+                })
+            }
+        }
+    }
 }
 
 impl Drop for StripeGuard<'_> {
     fn drop(&mut self) {
-        self.mutex.unlock();
+        if std::thread::panicking() {
+            // A panic may have left the stripe half updated: repair it
+            // before anyone else sees it, as if this holder had died.
+            self.view.rebuild();
+        }
+        // SAFETY: the guard exists only while this thread holds the lock
+        // (see `lock_stripe`), and is dropped once.
+        unsafe { self.mutex.unlock() };
     }
 }
 
@@ -239,7 +275,9 @@ impl Segment {
             // Nobody ever stored data here: either we create it, or a creator
             // died before finishing (it held the flock we now hold).
             return match mode {
-                OpenMode::CreateOrAttach(geometry) => Self::initialise(&file, path, dir, geometry),
+                OpenMode::CreateOrAttach(geometry) => {
+                    Self::initialise(&file, path, dir, name, geometry)
+                }
                 OpenMode::AttachOnly => Err(not_a_segment(&path, "its creation never finished")),
             };
         }
@@ -280,6 +318,8 @@ impl Segment {
             map,
             geometry,
             path,
+            name: name.to_owned(),
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
             created: false,
             created_unix_ms: header.created_unix_ms,
         })
@@ -293,7 +333,13 @@ impl Segment {
     }
 
     /// Formats a new segment. Called with the file's flock held.
-    fn initialise(file: &File, path: PathBuf, dir: &Path, geometry: Geometry) -> Result<Segment> {
+    fn initialise(
+        file: &File,
+        path: PathBuf,
+        dir: &Path,
+        name: &str,
+        geometry: Geometry,
+    ) -> Result<Segment> {
         let truncate = |file: &File| {
             file.set_len(0)
                 .map_err(|e| StoreError::io("cannot truncate segment", &path, e))
@@ -323,6 +369,8 @@ impl Segment {
             map,
             geometry,
             path,
+            name: name.to_owned(),
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
             created: true,
             created_unix_ms: ready.created_unix_ms,
         };
@@ -359,6 +407,18 @@ impl Segment {
 
     pub(crate) fn created(&self) -> bool {
         self.created
+    }
+
+    pub(crate) fn set_lock_timeout(&mut self, timeout: Duration) {
+        self.lock_timeout = timeout;
+    }
+
+    fn unusable(&self, i: usize, e: LockError) -> StoreError {
+        StoreError::LockUnusable {
+            stripe: i,
+            name: self.name.clone(),
+            reason: e.to_string(),
+        }
     }
 
     fn stripe_base(&self, i: usize) -> *mut u8 {
@@ -400,17 +460,14 @@ impl Segment {
         // every bit pattern is valid for these plain-data types. The lock
         // guarantees no other thread or process touches them meanwhile.
         unsafe {
-            StripeView {
-                meta: &mut *base.add(MUTEX_AREA).cast::<StripeMeta>(),
-                slots: std::slice::from_raw_parts_mut(
-                    base.add(STRIPE_HEADER_SIZE).cast::<Slot>(),
-                    slots,
-                ),
-                heap: std::slice::from_raw_parts_mut(
+            StripeView::new(
+                &mut *base.add(MUTEX_AREA).cast::<StripeMeta>(),
+                std::slice::from_raw_parts_mut(base.add(STRIPE_HEADER_SIZE).cast::<Slot>(), slots),
+                std::slice::from_raw_parts_mut(
                     base.add(STRIPE_HEADER_SIZE + slots * SLOT_SIZE),
                     self.geometry.heap_size as usize,
                 ),
-            }
+            )
         }
     }
 
@@ -418,16 +475,63 @@ impl Segment {
     /// before the guard is returned.
     pub(crate) fn lock_stripe(&self, i: usize) -> Result<StripeGuard<'_>> {
         let mutex = self.mutex(i);
-        let acquired = mutex.lock()?;
-        // SAFETY: we now hold stripe i's lock; the guard releases it when it
-        // is dropped, and the view cannot be used past the guard.
+        let acquired = mutex
+            .lock(self.lock_timeout)
+            .map_err(|e| self.unusable(i, e))?;
+        Ok(self.guard(i, mutex, acquired))
+    }
+
+    fn guard(&self, i: usize, mutex: RobustMutex, acquired: Acquired) -> StripeGuard<'_> {
+        // SAFETY: the caller holds stripe i's lock; the guard releases it
+        // when it is dropped, and the view cannot be used past the guard.
         let mut guard = StripeGuard {
             mutex,
+            stripe: i,
+            path: &self.path,
             view: unsafe { self.view(i) },
         };
         if acquired == Acquired::OwnerDied {
             guard.view.rebuild();
         }
-        Ok(guard)
+        guard
+    }
+
+    /// Locks stripe `i` like [`Segment::lock_stripe`]; if its lock is
+    /// unusable (not obtained in time, or garbled bytes) and the lock word
+    /// names no live thread, re-initialises the mutex and takes it. The
+    /// second value says whether the lock was taken over (the caller then
+    /// rebuilds the stripe). Refused with [`StoreError::LockHeld`] when a
+    /// live thread is named as holder.
+    ///
+    /// What this cannot see: a process of another pid namespace, or one
+    /// that is inside `pthread_mutex_lock` at this instant, using the same
+    /// stripe; the operator runs this (`ephpm-shm verify --repair`) when no
+    /// process is stuck in the store.
+    pub(crate) fn take_over_stripe(&self, i: usize) -> Result<(StripeGuard<'_>, Option<String>)> {
+        let mutex = self.mutex(i);
+        let reason = match mutex.lock(self.lock_timeout) {
+            Ok(acquired) => return Ok((self.guard(i, mutex, acquired), None)),
+            Err(e) => e.to_string(),
+        };
+        if mutex.looks_initialised() {
+            if let Some(tid) = mutex.holder().filter(|&t| thread_alive(t)) {
+                return Err(StoreError::LockHeld {
+                    stripe: i,
+                    name: self.name.clone(),
+                    tid,
+                });
+            }
+        }
+        // SAFETY: the lock could not be taken within the bound, and no live
+        // thread is named as its holder (a garbled mutex names none that
+        // means anything): nobody is inside the critical section, so
+        // re-initialising the mutex does not break anyone's exclusion.
+        // Waiters asleep on the old word time out with an error.
+        unsafe { mutex.init() }
+            .map_err(|e| StoreError::io("cannot re-initialise a stripe lock in", &self.path, e))?;
+        let acquired = mutex
+            .lock(self.lock_timeout)
+            .map_err(|e| self.unusable(i, e))?;
+        Ok((self.guard(i, mutex, acquired), Some(reason)))
     }
 }
