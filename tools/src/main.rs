@@ -17,8 +17,23 @@ const FILE_PREFIX: &str = "ephpm_kv.";
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
-  1  key not found, verify found problems, rm refused (store in use), flush declined
+  1  key not found, verify found problems, a damaged stripe was found (and rebuilt),
+     rm refused (store in use), flush declined
   2  usage error, store cannot be opened (missing, insecure, incompatible...), other errors";
+
+const VERIFY_HELP: &str = "\
+--repair rebuilds a stripe from its heap, as the store does by itself after a
+process died holding the stripe's lock; entries in a damaged part of a heap
+are lost. A stripe lock that cannot be taken within 5 s is taken over (its
+mutex re-initialised) only if the thread recorded as its holder no longer
+exists: so no process may be inside the store's code for that stripe (stuck,
+stopped with SIGSTOP or in a debugger, or in another pid namespace) while it
+runs.
+
+Exit codes:
+  0  consistent (after --repair: consistent now)
+  1  problems found (after --repair: problems left)
+  2  the store cannot be opened, or a lock is held by a live thread";
 
 #[derive(Parser)]
 #[command(
@@ -108,8 +123,16 @@ enum Cmd {
         secs: u64,
     },
     /// Check every invariant of the store
-    #[command(after_help = EXIT_CODES)]
-    Verify { name: String },
+    #[command(after_help = VERIFY_HELP)]
+    Verify {
+        name: String,
+        /// Rebuild stripes with problems, and re-initialise stripe locks that
+        /// are unusable (not obtained within 5 s, or garbled) when the thread
+        /// they name as holder is gone. Run it when no process is stuck inside
+        /// the store; `rm` is the other way out
+        #[arg(long)]
+        repair: bool,
+    },
     /// Delete every key of the store
     #[command(after_help = EXIT_CODES)]
     Flush {
@@ -196,7 +219,11 @@ impl Fail {
 
 impl From<StoreError> for Fail {
     fn from(e: StoreError) -> Fail {
-        Fail::other(e.to_string())
+        match e {
+            // Found and repaired: reported like a miss, with the reason.
+            StoreError::Damaged { .. } => Fail::not_found(e.to_string()),
+            e => Fail::other(e.to_string()),
+        }
     }
 }
 
@@ -310,7 +337,36 @@ fn run(cli: Cli) -> Res {
                 Err(key_not_found(&key, &name))
             }
         }
-        Cmd::Verify { name } => {
+        Cmd::Verify { name, repair: true } => {
+            let report = attach(dir, &name)?.repair()?;
+            let mut out = out.lock();
+            for line in &report.repaired {
+                writeln!(out, "repaired {line}")?;
+            }
+            for p in &report.remaining {
+                writeln!(out, "{p}")?;
+            }
+            if report.remaining.is_empty() {
+                writeln!(
+                    out,
+                    "ok: {} entries in {} stripes",
+                    report.entries, report.stripes_checked
+                )?;
+                out.flush()?;
+                Ok(())
+            } else {
+                out.flush()?;
+                Err(Fail::not_found(format!(
+                    "{} problem(s) left in {name} after the repair; remove it with \
+                     `ephpm-shm rm {name}`",
+                    report.remaining.len()
+                )))
+            }
+        }
+        Cmd::Verify {
+            name,
+            repair: false,
+        } => {
             let report = attach(dir, &name)?.verify()?;
             if report.is_ok() {
                 println!(
@@ -325,9 +381,9 @@ fn run(cli: Cli) -> Res {
                 }
                 out.flush()?;
                 Err(Fail::not_found(format!(
-                    "{} problem(s) found in {}",
+                    "{} problem(s) found in {name}; `ephpm-shm verify --repair {name}` \
+                     rebuilds the damaged stripes (see `ephpm-shm verify --help`)",
                     report.problems.len(),
-                    name
                 )))
             }
         }
@@ -456,7 +512,7 @@ fn keys(store: &Store, pattern: Option<&str>, limit: Option<u64>) -> Res {
     let mut error: Option<io::Error> = None;
     let limit = limit.unwrap_or(u64::MAX);
     // Each entry is written as the scan visits it: no list is kept.
-    store.scan(|e| {
+    let scanned = store.scan(|e| {
         if error.is_some() || printed >= limit {
             return;
         }
@@ -473,14 +529,15 @@ fn keys(store: &Store, pattern: Option<&str>, limit: Option<u64>) -> Res {
             error = Some(err);
         }
         printed += 1;
-    })?;
+    });
     let result = match error {
         Some(e) => Err(e),
         None => out.flush(),
     };
     match result {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other?),
+        // Damage found on the way is reported after the keys that were listed.
+        other => other.map_err(Fail::from).and(scanned.map_err(Fail::from)),
     }
 }
 
