@@ -106,6 +106,28 @@ fn not_a_segment(path: &Path, reason: impl Into<String>) -> StoreError {
     }
 }
 
+fn no_space(path: &Path, dir: &Path, size: u64, source: std::io::Error) -> StoreError {
+    StoreError::NoSpace {
+        path: path.to_path_buf(),
+        dir: dir.to_path_buf(),
+        size,
+        source,
+    }
+}
+
+/// Removes the file at `path` if it is still `file` (same device and inode),
+/// emptied first so that nothing is kept even if the removal fails. Called
+/// with the file's flock held, after a failed creation.
+fn remove_if_same(file: &File, path: &Path) {
+    let (Ok(ours), Ok(there)) = (file.metadata(), std::fs::symlink_metadata(path)) else {
+        return;
+    };
+    if ours.dev() == there.dev() && ours.ino() == there.ino() {
+        let _ = file.set_len(0);
+        let _ = std::fs::remove_file(path);
+    }
+}
+
 /// Releases the creation `flock` when dropped.
 struct CreationLock<'a>(&'a File);
 
@@ -227,6 +249,24 @@ impl Segment {
     /// them initialises it.
     pub(crate) fn open(dir: &Path, name: &str, mode: OpenMode) -> Result<Segment> {
         validate_name(name)?;
+        // A creator that fails removes its file; an opener that was waiting
+        // for its flock then holds the lock of a file without a name, and
+        // opens the path again. Each retry means another creation failed.
+        for _ in 0..8 {
+            if let Some(segment) = Self::open_once(dir, name, mode)? {
+                return Ok(segment);
+            }
+        }
+        Err(StoreError::io(
+            "the segment was removed again and again while opening",
+            &segment_path(dir, name),
+            std::io::Error::from_raw_os_error(libc::ENOENT),
+        ))
+    }
+
+    /// One attempt of [`Segment::open`]; `None` when the file locked was
+    /// removed meanwhile.
+    fn open_once(dir: &Path, name: &str, mode: OpenMode) -> Result<Option<Segment>> {
         let path = segment_path(dir, name);
         let create = matches!(mode, OpenMode::CreateOrAttach(_));
         let mut options = OpenOptions::new();
@@ -244,6 +284,10 @@ impl Segment {
                 "remove the link".into(),
             ),
             Some(libc::ENOENT) if !create => StoreError::NotFound { path: path.clone() },
+            Some(libc::ENOSPC) | Some(libc::EDQUOT) => match mode {
+                OpenMode::CreateOrAttach(g) => no_space(&path, dir, g.total_size, e),
+                OpenMode::AttachOnly => StoreError::io("cannot open segment", &path, e),
+            },
             Some(libc::EACCES) => insecure(
                 &path,
                 "permission denied (another user owns it?)".into(),
@@ -258,10 +302,13 @@ impl Segment {
         // the lock explicitly when this function returns.
         let _unlock = CreationLock(&file);
 
-        let len = file
+        let md = file
             .metadata()
-            .map_err(|e| StoreError::io("cannot stat segment", &path, e))?
-            .len();
+            .map_err(|e| StoreError::io("cannot stat segment", &path, e))?;
+        if md.nlink() == 0 {
+            return Ok(None);
+        }
+        let len = md.len();
         let header = if len == 0 {
             None
         } else {
@@ -276,7 +323,12 @@ impl Segment {
             // died before finishing (it held the flock we now hold).
             return match mode {
                 OpenMode::CreateOrAttach(geometry) => {
-                    Self::initialise(&file, path, dir, name, geometry)
+                    let created = Self::initialise(&file, path.clone(), dir, name, geometry);
+                    if created.is_err() {
+                        // Not left behind as an empty file: it never held data.
+                        remove_if_same(&file, &path);
+                    }
+                    created.map(Some)
                 }
                 OpenMode::AttachOnly => Err(not_a_segment(&path, "its creation never finished")),
             };
@@ -314,7 +366,7 @@ impl Segment {
             }
         }
         let map = Self::map(&file, &path, geometry.total_size)?;
-        Ok(Segment {
+        Ok(Some(Segment {
             map,
             geometry,
             path,
@@ -322,7 +374,7 @@ impl Segment {
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             created: false,
             created_unix_ms: header.created_unix_ms,
-        })
+        }))
     }
 
     fn map(file: &File, path: &Path, len: u64) -> Result<MmapRaw> {
@@ -345,7 +397,15 @@ impl Segment {
                 .map_err(|e| StoreError::io("cannot truncate segment", &path, e))
         };
         truncate(file)?;
-        write_header(file, &path, &header_for(&geometry, MAGIC_INIT))?;
+        write_header(file, &path, &header_for(&geometry, MAGIC_INIT)).map_err(|e| match e {
+            // A full tmpfs refuses even the header's page.
+            StoreError::Io { source, .. }
+                if matches!(source.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT)) =>
+            {
+                no_space(&path, dir, geometry.total_size, source)
+            }
+            e => e,
+        })?;
         // Reserve every page now: on a full tmpfs a lazily allocated page
         // would kill the process with SIGBUS on first touch instead.
         // SAFETY: the descriptor is open for writing for the whole call.
@@ -354,12 +414,9 @@ impl Segment {
             truncate(file)?;
             let source = std::io::Error::from_raw_os_error(rc);
             return Err(match rc {
-                libc::ENOSPC | libc::EFBIG => StoreError::NoSpace {
-                    path,
-                    dir: dir.to_path_buf(),
-                    size: geometry.total_size,
-                    source,
-                },
+                libc::ENOSPC | libc::EFBIG | libc::EDQUOT => {
+                    no_space(&path, dir, geometry.total_size, source)
+                }
                 _ => StoreError::io("cannot reserve space for segment", &path, source),
             });
         }

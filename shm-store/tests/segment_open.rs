@@ -691,11 +691,15 @@ fn store_larger_than_its_tmpfs_fails_with_no_space_and_leaves_no_data() {
         other => panic!("4 MiB store on a 1 MiB tmpfs gave {other:?}, expected NoSpace"),
     }
     let path = seg_path(dir, "big");
-    if let Ok(md) = fs::metadata(&path) {
-        assert_eq!(md.len(), 0, "the failed segment kept {} bytes", md.len());
-    }
-    // A tool does not take the leftover for a store.
-    assert!(Store::attach(dir, "big").is_err());
+    assert!(
+        fs::symlink_metadata(&path).is_err(),
+        "the failed creation left {}",
+        path.display()
+    );
+    assert!(matches!(
+        Store::attach(dir, "big"),
+        Err(StoreError::NotFound { .. })
+    ));
     // A store that fits is fine on the same tmpfs.
     let small = Store::open(&config(dir, "small", 256 << 10, 1)).unwrap();
     assert!(small.created());
@@ -703,4 +707,102 @@ fn store_larger_than_its_tmpfs_fails_with_no_space_and_leaves_no_data() {
     assert!(small.verify().unwrap().is_ok());
     drop(small);
     drop(mount);
+}
+
+/// A tmpfs that is 100 % full refuses even the header's page: the error is
+/// the "not enough space" hint, not a raw write error, and no empty file is
+/// left behind.
+#[test]
+fn full_tmpfs_gives_the_no_space_hint_and_leaves_no_file() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED full_tmpfs: not root, cannot mount a tmpfs");
+        return;
+    }
+    let tmp = TempDir::new().unwrap();
+    let mount = match TmpfsMount::mount(tmp.path(), "1m") {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("SKIPPED full_tmpfs: mounting a tmpfs failed: {e}");
+            return;
+        }
+    };
+    let dir = tmp.path();
+    // Fill it to the last page.
+    let filler = dir.join("filler");
+    let mut f = fs::File::create(&filler).unwrap();
+    let page = [0xAAu8; 4096];
+    loop {
+        match f.write(&page) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                assert_eq!(e.raw_os_error(), Some(libc::ENOSPC), "{e}");
+                break;
+            }
+        }
+    }
+    drop(f);
+    let small = config(dir, "small", 256 << 10, 1);
+    match Store::open(&small) {
+        Err(e @ StoreError::NoSpace { .. }) => {
+            assert!(e.to_string().contains("not enough space in"), "{e}");
+        }
+        other => panic!("a store on a full tmpfs gave {other:?}, expected NoSpace"),
+    }
+    let path = seg_path(dir, "small");
+    assert!(
+        fs::symlink_metadata(&path).is_err(),
+        "the failed creation left {}",
+        path.display()
+    );
+    // Once there is room, the same store is created.
+    fs::remove_file(&filler).unwrap();
+    let store = Store::open(&small).unwrap();
+    assert!(store.created());
+    drop(store);
+    drop(mount);
+}
+
+/// An opener waiting for the creation lock of a file that its failed
+/// creator removes meanwhile opens the path again instead of initialising a
+/// file without a name (which no other process would ever find).
+#[test]
+fn opener_waiting_on_a_removed_file_opens_the_path_again() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path().to_path_buf();
+    let path = seg_path(&dir, "gone");
+    write_private(&path, b"");
+    let held = fs::File::open(&path).unwrap();
+    held.lock().unwrap();
+    let ino = fs::metadata(&path).unwrap().ino();
+    let opener = {
+        let dir = dir.clone();
+        std::thread::spawn(move || Store::open(&cfg(&dir, "gone")).map(|s| s.created()))
+    };
+    // Wait until the opener is blocked on our flock (a "->" line in /proc/locks).
+    let start = Instant::now();
+    loop {
+        let locks = fs::read_to_string("/proc/locks").unwrap();
+        let blocked = locks
+            .lines()
+            .any(|l| l.contains("->") && l.contains(&format!(":{ino} ")));
+        if blocked {
+            break;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "the opener never waited for the lock"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    fs::remove_file(&path).unwrap();
+    held.unlock().unwrap();
+    assert!(
+        opener.join().unwrap().unwrap(),
+        "the opener did not create the segment"
+    );
+    // The segment is at its path, where others find it.
+    let other = Store::attach(&dir, "gone").unwrap();
+    assert!(other.verify().unwrap().is_ok());
 }
