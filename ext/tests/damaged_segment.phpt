@@ -36,7 +36,7 @@ var_dump(kv_errors());
 NULL
 array(1) {
   [0]=>
-  string(%d) "E_WARNING: ephpm_kv_get(): stripe 0 of segment %s/ephpm_kv.damaged_segment is damaged (a slot points at a broken block (0)); it was rebuilt, entries in the damaged part are lost (`ephpm-shm verify` checks the whole store)"
+  string(%d) "E_WARNING: ephpm_kv_get(): stripe 0 of segment %s/ephpm_kv.damaged_segment is damaged (a slot points at a broken block at heap offset 0); it was rebuilt, entries in the damaged part are lost (`ephpm-shm verify` checks the whole store)"
 }
 -- rebuilt: a plain miss now, the other entry intact
 NULL

@@ -160,18 +160,26 @@ impl RobustMutex {
         if !self.looks_initialised() {
             return Err(LockError::Garbled);
         }
-        // pthread_mutex_timedlock takes an absolute CLOCK_REALTIME deadline.
-        let deadline = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or_default()
-            + timeout;
-        let deadline = libc::timespec {
-            tv_sec: deadline.as_secs() as libc::time_t,
-            tv_nsec: deadline.subsec_nanos() as libc::c_long,
-        };
         // SAFETY: `raw` is a valid, initialised shared mutex (constructor
-        // contract; its kind was checked above), the timespec lives for the call.
-        match unsafe { libc::pthread_mutex_timedlock(self.raw, &deadline) } {
+        // contract; its kind was checked above).
+        let rc = match unsafe { libc::pthread_mutex_trylock(self.raw) } {
+            // Busy: wait, up to the deadline (the clock is read only then).
+            libc::EBUSY => {
+                // pthread_mutex_timedlock takes an absolute CLOCK_REALTIME deadline.
+                let deadline = SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    + timeout;
+                let deadline = libc::timespec {
+                    tv_sec: deadline.as_secs() as libc::time_t,
+                    tv_nsec: deadline.subsec_nanos() as libc::c_long,
+                };
+                // SAFETY: as above; the timespec lives for the call.
+                unsafe { libc::pthread_mutex_timedlock(self.raw, &deadline) }
+            }
+            rc => rc,
+        };
+        match rc {
             0 => Ok(Acquired::Clean),
             libc::EOWNERDEAD => {
                 // SAFETY: we hold the lock (EOWNERDEAD returns it locked); marking

@@ -94,6 +94,7 @@ pub(crate) struct StripeView<'a> {
 /// returns a harmless placeholder instead of panicking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Damage {
+    /// What is wrong, written to be followed by `at`.
     pub what: &'static str,
     /// The offending offset or value.
     pub at: u64,
@@ -101,7 +102,7 @@ pub(crate) struct Damage {
 
 impl std::fmt::Display for Damage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({})", self.what, self.at)
+        write!(f, "{} {}", self.what, self.at)
     }
 }
 
@@ -223,9 +224,9 @@ impl<'a> StripeView<'a> {
     /// Whether the stripe's counters are possible.
     fn check_meta(&self) -> bool {
         if self.meta.entries > self.max_entries() {
-            self.note("entry count over the stripe's capacity", self.meta.entries);
+            self.note("entry count over the stripe's capacity:", self.meta.entries);
         } else if self.meta.used_bytes > self.heap.len() as u64 {
-            self.note("used bytes over the heap size", self.meta.used_bytes);
+            self.note("used bytes over the heap size:", self.meta.used_bytes);
         }
         !self.is_damaged()
     }
@@ -238,7 +239,7 @@ impl<'a> StripeView<'a> {
 
     fn hdr(&self, off: u32) -> &BlockHeader {
         if !self.header_fits(off) {
-            self.note("block offset outside the heap or unaligned", off);
+            self.note("block offset outside the heap or unaligned:", off);
             return &NO_HEADER;
         }
         let o = off as usize;
@@ -247,7 +248,7 @@ impl<'a> StripeView<'a> {
 
     fn hdr_mut(&mut self, off: u32) -> &mut BlockHeader {
         if !self.header_fits(off) {
-            self.note("block offset outside the heap or unaligned", off);
+            self.note("block offset outside the heap or unaligned:", off);
             self.scratch = NO_HEADER;
             return &mut self.scratch;
         }
@@ -261,7 +262,7 @@ impl<'a> StripeView<'a> {
         match self.heap.get(start..start + len) {
             Some(key) => key,
             None => {
-                self.note("key length runs past the heap", len as u64);
+                self.note("key length runs past the heap:", len as u64);
                 &[]
             }
         }
@@ -273,7 +274,7 @@ impl<'a> StripeView<'a> {
         match self.heap.get(start..start + h.val_len as usize) {
             Some(value) => value,
             None => {
-                self.note("value length runs past the heap", h.val_len);
+                self.note("value length runs past the heap:", h.val_len);
                 &[]
             }
         }
@@ -326,7 +327,12 @@ impl<'a> StripeView<'a> {
             h.seq_or_next = head;
             h.key_len_or_prev = NO_BLOCK;
         }
-        if head != NO_BLOCK && self.check_block(head, STATE_FREE, "free list holds a broken block")
+        if head != NO_BLOCK
+            && self.check_block(
+                head,
+                STATE_FREE,
+                "free list holds a broken block at heap offset",
+            )
         {
             self.hdr_mut(head).key_len_or_prev = off;
         }
@@ -338,10 +344,10 @@ impl<'a> StripeView<'a> {
         let h = *self.hdr(off);
         let bin = bin_for(h.size);
         let (next, prev) = (h.seq_or_next, h.key_len_or_prev);
-        let broken = "free list holds a broken block";
+        let broken = "free list holds a broken block at heap offset";
         if prev == NO_BLOCK {
             if self.meta.free_heads[bin] != off {
-                self.note("free block missing from its list", off);
+                self.note("free block missing from its list at heap offset", off);
                 return;
             }
             self.meta.free_heads[bin] = next;
@@ -376,7 +382,11 @@ impl<'a> StripeView<'a> {
             let mut off = self.meta.free_heads[bin];
             for _ in 0..FIT_SCAN_LIMIT {
                 if off == NO_BLOCK
-                    || !self.check_block(off, STATE_FREE, "free list holds a broken block")
+                    || !self.check_block(
+                        off,
+                        STATE_FREE,
+                        "free list holds a broken block at heap offset",
+                    )
                 {
                     break;
                 }
@@ -397,12 +407,16 @@ impl<'a> StripeView<'a> {
     /// the block is left in state `WRITING`.
     fn take_block(&mut self, size: u32) -> Option<u32> {
         let off = self.find_free(size)?;
-        if !self.check_block(off, STATE_FREE, "free list holds a broken block") {
+        if !self.check_block(
+            off,
+            STATE_FREE,
+            "free list holds a broken block at heap offset",
+        ) {
             return None;
         }
         let have = self.hdr(off).size;
         if have < size {
-            self.note("free block filed in a bin it is too small for", off);
+            self.note("free block too small for its bin at heap offset", off);
             return None;
         }
         self.unlink_free(off);
@@ -450,7 +464,11 @@ impl<'a> StripeView<'a> {
         let next = start.saturating_add(self.hdr(start).size);
         if next < self.heap_len()
             && self.hdr(next).state == STATE_FREE
-            && self.check_block(next, STATE_FREE, "free block with a broken size")
+            && self.check_block(
+                next,
+                STATE_FREE,
+                "free block with a broken size at heap offset",
+            )
         {
             self.unlink_free(next);
             let merged = self.hdr(start).size + self.hdr(next).size;
@@ -479,7 +497,11 @@ impl<'a> StripeView<'a> {
                 return None;
             }
             if s.hash == key.hash {
-                if !self.check_block(s.block, STATE_LIVE, "a slot points at a broken block") {
+                if !self.check_block(
+                    s.block,
+                    STATE_LIVE,
+                    "a slot points at a broken block at heap offset",
+                ) {
                     return None;
                 }
                 if self.key_of(s.block) == key.bytes {
@@ -488,7 +510,10 @@ impl<'a> StripeView<'a> {
             }
             i = (i + 1) & mask;
         }
-        self.note("the slot index has no empty slot", self.slots.len() as u64);
+        self.note(
+            "no empty slot in the slot index, slots:",
+            self.slots.len() as u64,
+        );
         None
     }
 
@@ -499,7 +524,7 @@ impl<'a> StripeView<'a> {
         while !self.slots[i].is_empty() {
             probes += 1;
             if probes == self.slots.len() {
-                self.note("the slot index has no empty slot", probes as u64);
+                self.note("no empty slot in the slot index, slots:", probes as u64);
                 return;
             }
             i = (i + 1) & mask;
@@ -542,11 +567,15 @@ impl<'a> StripeView<'a> {
     /// then the slot.
     fn drop_entry(&mut self, i: usize) {
         let off = self.slots[i].block;
-        if !self.check_block(off, STATE_LIVE, "a slot points at a broken block") {
+        if !self.check_block(
+            off,
+            STATE_LIVE,
+            "a slot points at a broken block at heap offset",
+        ) {
             return;
         }
         let Some(entries) = self.meta.entries.checked_sub(1) else {
-            self.note("entry count below the entries indexed", 0u64);
+            self.note("entry count below the entries indexed:", 0u64);
             return;
         };
         self.free_block(off);
@@ -663,7 +692,11 @@ impl<'a> StripeView<'a> {
             if s.is_empty() {
                 continue;
             }
-            if !self.check_block(s.block, STATE_LIVE, "a slot points at a broken block") {
+            if !self.check_block(
+                s.block,
+                STATE_LIVE,
+                "a slot points at a broken block at heap offset",
+            ) {
                 return false;
             }
             let h = self.hdr(s.block);
@@ -888,7 +921,11 @@ impl<'a> StripeView<'a> {
             .iter()
             .filter(|s| {
                 !s.is_empty()
-                    && self.check_block(s.block, STATE_LIVE, "a slot points at a broken block")
+                    && self.check_block(
+                        s.block,
+                        STATE_LIVE,
+                        "a slot points at a broken block at heap offset",
+                    )
             })
             .filter_map(|s| {
                 let h = self.hdr(s.block);
