@@ -26,8 +26,8 @@ mod ttl;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
-    parse_size, validate_name, EvictionPolicy, Geometry, StoreConfig, DEFAULT_MAX_KEY_LEN,
-    DEFAULT_MAX_VALUE_LEN, DEFAULT_SIZE,
+    default_dir, parse_size, validate_name, EvictionPolicy, Geometry, StoreConfig,
+    DEFAULT_MAX_KEY_LEN, DEFAULT_MAX_VALUE_LEN, DEFAULT_SIZE,
 };
 pub use error::{Result, StoreError};
 pub use layout::LAYOUT_VERSION;

@@ -2,7 +2,7 @@
 //! header, mapping it, and handing out locked views of its stripes. One of the
 //! two modules with `unsafe` (the other is `shared_mutex`).
 
-use crate::config::{segment_path, validate_name, Geometry};
+use crate::config::{default_dir, resolve_dir, segment_path, validate_name, Geometry};
 use crate::error::{Result, StoreError};
 use crate::layout::{
     LockWake, SegmentHeader, Slot, StripeMeta, LAYOUT_VERSION, LOCK_WAKE_OFFSET, MAGIC_INIT,
@@ -137,6 +137,79 @@ impl Drop for CreationLock<'_> {
     }
 }
 
+/// The effective user id of this process.
+pub(crate) fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+enum DirError {
+    Missing,
+    Store(StoreError),
+}
+
+/// Makes sure the per-user directory exists (if `create`) and is private: a
+/// directory (not a link) of this user, mode 0700 or stricter. One that
+/// another user made is refused (it names this user, so it was planted).
+fn private_dir(dir: &Path, segment: &Path, create: bool) -> Result<(), DirError> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if create {
+        match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+            // The umask may have taken bits away from 0700: set it exactly.
+            Ok(()) => std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| {
+                    DirError::Store(StoreError::io("cannot set the mode of directory", dir, e))
+                })?,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(DirError::Store(StoreError::io(
+                    "cannot create the store directory",
+                    dir,
+                    e,
+                )))
+            }
+        }
+    }
+    let md = match std::fs::symlink_metadata(dir) {
+        Ok(md) => md,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(DirError::Missing),
+        Err(e) => {
+            return Err(DirError::Store(StoreError::io(
+                "cannot stat directory",
+                dir,
+                e,
+            )))
+        }
+    };
+    let refuse = |reason: String, fix: String| {
+        let reason = format!("its directory {} {reason}", dir.display());
+        Err(DirError::Store(insecure(segment, reason, fix)))
+    };
+    if !md.file_type().is_dir() {
+        return refuse("is not a directory".into(), "remove it".into());
+    }
+    if md.uid() != euid() {
+        return refuse(
+            format!(
+                "belongs to uid {}, this process runs as uid {}",
+                md.uid(),
+                euid()
+            ),
+            "remove that directory (another user created it), or configure another one".into(),
+        );
+    }
+    if md.mode() & 0o077 != 0 {
+        return refuse(
+            format!(
+                "has mode {:o}, which lets other users in",
+                md.mode() & 0o777
+            ),
+            format!("run `chmod 700 {}`", dir.display()),
+        );
+    }
+    Ok(())
+}
+
 /// Refuses a file that another user could have planted or can read.
 fn check_ownership(file: &File, path: &Path) -> Result<()> {
     let md = file
@@ -149,8 +222,7 @@ fn check_ownership(file: &File, path: &Path) -> Result<()> {
             "remove it".into(),
         ));
     }
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let euid = unsafe { libc::geteuid() };
+    let euid = euid();
     if md.uid() != euid {
         return Err(insecure(
             path,
@@ -249,6 +321,16 @@ impl Segment {
     /// them initialises it.
     pub(crate) fn open(dir: &Path, name: &str, mode: OpenMode) -> Result<Segment> {
         validate_name(name)?;
+        let dir = &resolve_dir(dir);
+        if *dir == default_dir() {
+            let create = matches!(mode, OpenMode::CreateOrAttach(_));
+            private_dir(dir, &segment_path(dir, name), create).map_err(|e| match e {
+                DirError::Missing => StoreError::NotFound {
+                    path: segment_path(dir, name),
+                },
+                DirError::Store(e) => e,
+            })?;
+        }
         // A creator that fails removes its file; an opener that was waiting
         // for its flock then holds the lock of a file without a name, and
         // opens the path again. Each retry means another creation failed.
@@ -590,5 +672,57 @@ impl Segment {
             .lock(self.lock_timeout)
             .map_err(|e| self.unusable(i, e))?;
         Ok((self.guard(i, mutex, acquired), Some(reason)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn refused(r: Result<(), DirError>) -> String {
+        match r {
+            Err(DirError::Store(e @ StoreError::Insecure { .. })) => e.to_string(),
+            Err(DirError::Store(e)) => panic!("expected Insecure, got {e}"),
+            Err(DirError::Missing) => panic!("expected Insecure, got Missing"),
+            Ok(()) => panic!("expected Insecure, got Ok"),
+        }
+    }
+
+    #[test]
+    fn private_dir_is_created_0700_and_checked() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("ephpm-test");
+        let seg = dir.join("ephpm_kv.x");
+        assert!(matches!(
+            private_dir(&dir, &seg, false),
+            Err(DirError::Missing)
+        ));
+        assert!(!dir.exists(), "created without create");
+        // SAFETY: umask has no preconditions; restored below.
+        let old = unsafe { libc::umask(0o077 | 0o700) };
+        let made = private_dir(&dir, &seg, true);
+        // SAFETY: as above.
+        unsafe { libc::umask(old) };
+        assert!(made.is_ok());
+        let md = std::fs::symlink_metadata(&dir).unwrap();
+        assert_eq!(md.mode() & 0o777, 0o700);
+        assert!(private_dir(&dir, &seg, true).is_ok(), "existing dir");
+
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let e = refused(private_dir(&dir, &seg, true));
+        assert!(e.contains("mode 755") && e.contains("chmod 700"), "{e}");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+
+        if euid() == 0 {
+            std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).unwrap();
+            let e = refused(private_dir(&dir, &seg, true));
+            assert!(e.contains("belongs to uid 65534"), "{e}");
+        }
+
+        let link = tmp.path().join("ephpm-link");
+        std::os::unix::fs::symlink(tmp.path(), &link).unwrap();
+        let e = refused(private_dir(&link, &seg, true));
+        assert!(e.contains("is not a directory"), "{e}");
     }
 }

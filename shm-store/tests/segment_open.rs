@@ -806,3 +806,44 @@ fn opener_waiting_on_a_removed_file_opens_the_path_again() {
     let other = Store::attach(&dir, "gone").unwrap();
     assert!(other.verify().unwrap().is_ok());
 }
+
+/// Without a directory, stores live in `/dev/shm/ephpm-<uid>`: created
+/// 0700, owned by this user, found again by an attach through either the
+/// empty (default) directory or the path itself.
+#[test]
+fn default_directory_is_per_user_and_private() {
+    if !Path::new("/dev/shm").is_dir() {
+        eprintln!("SKIPPED default_directory_is_per_user: no /dev/shm");
+        return;
+    }
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    let dir = shm_store::default_dir();
+    assert_eq!(dir, PathBuf::from(format!("/dev/shm/ephpm-{euid}")));
+    let name = format!("default-dir-test-{}", std::process::id());
+    let cfg = StoreConfig::new(&name).size(256 << 10).stripes(1);
+    let path = cfg.path().unwrap();
+    assert_eq!(path, dir.join(format!("ephpm_kv.{name}")));
+    struct Remove(PathBuf);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = fs::remove_file(&self.0);
+        }
+    }
+    let _remove = Remove(path.clone());
+    let store = Store::open(&cfg).unwrap();
+    assert_eq!(store.path(), path);
+    store.set(b"k", b"v", None).unwrap();
+    let md = fs::symlink_metadata(&dir).unwrap();
+    assert!(md.is_dir());
+    assert_eq!(md.uid(), euid);
+    assert_eq!(md.mode() & 0o077, 0, "mode {:o}", md.mode() & 0o777);
+    for attach_dir in [Path::new(""), dir.as_path()] {
+        let other = Store::attach(attach_dir, &name).unwrap();
+        assert_eq!(other.get(b"k").unwrap(), Some(b"v".to_vec()));
+    }
+    assert!(matches!(
+        Store::attach(Path::new(""), "default-dir-test-missing"),
+        Err(StoreError::NotFound { .. })
+    ));
+}

@@ -43,9 +43,10 @@ Exit codes:
     after_help = EXIT_CODES
 )]
 struct Cli {
-    /// Directory holding the segment files (ephpm_kv.<name>)
-    #[arg(long, global = true, default_value = "/dev/shm", value_name = "DIR")]
-    dir: PathBuf,
+    /// Directory holding the segment files (ephpm_kv.<name>) [default:
+    /// /dev/shm/ephpm-<uid>, the per-user directory of the user running the tool]
+    #[arg(long, global = true, value_name = "DIR")]
+    dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -253,10 +254,11 @@ fn attach(dir: &Path, name: &str) -> Res<Store> {
 }
 
 fn run(cli: Cli) -> Res {
-    let dir = cli.dir.as_path();
+    let default = cli.dir.is_none();
+    let dir = &cli.dir.unwrap_or_else(shm_store::default_dir);
     let out = io::stdout();
     match cli.command {
-        Cmd::List { json } => list(dir, json),
+        Cmd::List { json } => list(dir, json, default),
         Cmd::Stats { name, json, format } => {
             let store = attach(dir, &name)?;
             let format = if json { Format::Json } else { format };
@@ -621,10 +623,21 @@ fn used_percent(s: &Stats) -> f64 {
     }
 }
 
-fn list(dir: &Path, json: bool) -> Res {
-    let rd = std::fs::read_dir(dir)
-        .map_err(|e| Fail::other(format!("cannot read directory {}: {e}", dir.display())))?;
+fn list(dir: &Path, json: bool, default_dir: bool) -> Res {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => Some(rd),
+        // The per-user directory appears with the user's first store.
+        Err(e) if default_dir && e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(Fail::other(format!(
+                "cannot read directory {}: {e}",
+                dir.display()
+            )))
+        }
+    };
     let mut names: Vec<String> = rd
+        .into_iter()
+        .flatten()
         .filter_map(|e| e.ok())
         .filter_map(|e| e.file_name().to_str().map(str::to_owned))
         .filter_map(|f| f.strip_prefix(FILE_PREFIX).map(str::to_owned))
