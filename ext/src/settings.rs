@@ -27,9 +27,11 @@ pub const SIZE: Setting = Setting {
     default: "64M",
     runtime: false,
 };
+/// Empty: the per-user directory `/dev/shm/ephpm-<uid>` of the worker
+/// that opens the store (resolved then, not at startup as root).
 pub const DIR: Setting = Setting {
     name: "ephpm_kv.dir",
-    default: "/dev/shm",
+    default: "",
     runtime: false,
 };
 pub const EVICTION: Setting = Setting {
@@ -105,8 +107,12 @@ pub fn resolve(value_of: impl Fn(&Setting) -> String) -> Result<Resolved, String
         None => return Err(invalid(&ENABLED, &enabled, "On or Off")),
     }
     let dir = value_of(&DIR);
-    if !dir.starts_with('/') {
-        return Err(invalid(&DIR, &dir, "an absolute directory path"));
+    if !dir.is_empty() && !dir.starts_with('/') {
+        return Err(invalid(
+            &DIR,
+            &dir,
+            "an absolute directory path, or empty for /dev/shm/ephpm-<uid>",
+        ));
     }
     let mut config = StoreConfig::new("default").dir(dir);
     for setting in [NAME, SIZE, EVICTION, STRIPES, MAX_VALUE_SIZE] {
@@ -245,7 +251,9 @@ mod tests {
         assert_eq!(cfg.name, "default");
         assert_eq!(cfg.size, 64 << 20);
         assert_eq!(cfg.eviction, EvictionPolicy::AllKeysLru);
-        assert_eq!(cfg.dir.to_str(), Some("/dev/shm"));
+        // Empty: the per-user default, resolved by the worker that opens it.
+        assert_eq!(cfg.dir.to_str(), Some(""));
+        assert!(cfg.path().unwrap().starts_with(shm_store::default_dir()));
     }
 
     #[test]

@@ -75,7 +75,9 @@ impl FromStr for EvictionPolicy {
 pub struct StoreConfig {
     /// Store name: `[A-Za-z0-9._-]{1,64}`, never a path.
     pub name: String,
-    /// Directory holding the segment file (default `/dev/shm`).
+    /// Directory holding the segment file. Empty (the default): the
+    /// per-user directory [`default_dir`] of the process that opens the
+    /// store, resolved at open time.
     pub dir: PathBuf,
     /// Total segment size in bytes, reserved up front.
     pub size: u64,
@@ -94,7 +96,7 @@ impl StoreConfig {
     pub fn new(name: impl Into<String>) -> Self {
         StoreConfig {
             name: name.into(),
-            dir: PathBuf::from("/dev/shm"),
+            dir: PathBuf::new(),
             size: DEFAULT_SIZE,
             stripes: None,
             max_key_len: DEFAULT_MAX_KEY_LEN,
@@ -126,7 +128,25 @@ impl StoreConfig {
     /// The segment's file path: `<dir>/ephpm_kv.<name>`.
     pub fn path(&self) -> Result<PathBuf> {
         validate_name(&self.name)?;
-        Ok(segment_path(&self.dir, &self.name))
+        Ok(segment_path(&resolve_dir(&self.dir), &self.name))
+    }
+}
+
+/// The default directory of the segments: `/dev/shm/ephpm-<uid>`, for the
+/// effective user id of this process. Created mode 0700 on first use and
+/// refused unless it is a directory of this user that nobody else can
+/// enter, so that store names of different users never meet (and no other
+/// user can see which stores exist).
+pub fn default_dir() -> PathBuf {
+    PathBuf::from(format!("/dev/shm/ephpm-{}", crate::segment::euid()))
+}
+
+/// `dir`, or [`default_dir`] if it is empty.
+pub(crate) fn resolve_dir(dir: &std::path::Path) -> PathBuf {
+    if dir.as_os_str().is_empty() {
+        default_dir()
+    } else {
+        dir.to_path_buf()
     }
 }
 

@@ -100,8 +100,37 @@ pub enum StoreError {
     #[error("segment {path} does not exist")]
     NotFound { path: PathBuf },
 
-    #[error("stripe lock is unrecoverable (pthread error {0}); the segment must be recreated")]
-    LockFailed(i32),
+    #[error(
+        "stripe {stripe}'s lock is unusable ({reason}): run `ephpm-shm verify --repair {name}`, \
+         or remove the store with `ephpm-shm rm {name}`"
+    )]
+    LockUnusable {
+        stripe: usize,
+        name: String,
+        reason: String,
+    },
+
+    #[error(
+        "stripe {stripe}'s lock is held by thread {tid}, which is alive: stop the process \
+         that runs it first, or remove the store with `ephpm-shm rm --force {name}`"
+    )]
+    LockHeld {
+        stripe: usize,
+        name: String,
+        tid: u32,
+    },
+
+    /// An operation found a length or offset in the stripe that cannot be
+    /// right; the stripe has been rebuilt from its heap.
+    #[error(
+        "stripe {stripe} of segment {path} is damaged ({detail}); it was rebuilt, entries in \
+         the damaged part are lost (`ephpm-shm verify` checks the whole store)"
+    )]
+    Damaged {
+        stripe: usize,
+        path: PathBuf,
+        detail: String,
+    },
 }
 
 impl StoreError {

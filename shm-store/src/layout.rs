@@ -106,6 +106,20 @@
 //! holding the mutex leaves the word odd; the next taker gets `EOWNERDEAD`,
 //! rebuilds the stripe and its guard makes the word even again.
 //!
+//! **Damage.** Bytes that no crash can produce (a bug, a stray write) are
+//! treated as damage, never trusted: a reader checks every offset and length
+//! it takes from the segment against these rules before use (a block offset
+//! is 16-byte aligned with its header inside the heap; a block's `size`
+//! keeps it inside the heap and leaves either nothing or room for a header
+//! after it; a live block's key and value fit in it and the key is not
+//! empty; a free-list link names a free block; the slot index always has an
+//! empty slot, so a probe that visits every slot has met damage). The
+//! holder of the stripe lock that finds damage rebuilds the stripe as after
+//! a crash: the heap walk keeps the blocks before a broken `size` and frees
+//! the rest. A stripe mutex whose bytes are not a robust shared mutex, or
+//! that cannot be taken within a bound, is reported unusable and is only
+//! re-initialised by an operator's repair once its recorded holder is gone.
+//!
 //! **Lock wake-ups.** [`LockWake`], at [`LOCK_WAKE_OFFSET`] in each stripe
 //! header, serves the advisory locks of `Store::lock` (session locks) whose
 //! keys fall in the stripe: `waiters` counts the processes waiting for one

@@ -27,8 +27,8 @@ mod ttl;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
-    parse_size, validate_name, EvictionPolicy, Geometry, StoreConfig, DEFAULT_MAX_KEY_LEN,
-    DEFAULT_PART_LEN, DEFAULT_SIZE,
+    default_dir, parse_size, validate_name, EvictionPolicy, Geometry, StoreConfig,
+    DEFAULT_MAX_KEY_LEN, DEFAULT_PART_LEN, DEFAULT_SIZE,
 };
 pub use error::{Result, StoreError};
 pub use large::PENDING as LARGE_VALUE_PENDING;
@@ -213,14 +213,18 @@ impl Store {
         self.check_key(key)?;
         let hash = hash_key(key);
         let mut guard = self.segment.lock_stripe(self.stripe_of_hash(hash))?;
-        Ok(op(
+        let out = op(
             &mut guard,
             Key {
                 hash,
                 bytes: key,
                 part: false,
             },
-        ))
+        );
+        // Damage found on the way: the stripe is rebuilt and the result,
+        // computed from damaged data, is dropped.
+        guard.repair_if_damaged()?;
+        Ok(out)
     }
 
     /// Runs `read` on the value of a live key. An inline value is read in
@@ -423,14 +427,23 @@ impl Store {
     }
 
     /// Calls `visit` with every live entry; holds one stripe lock at a time
-    /// and never while `visit` runs.
+    /// and never while `visit` runs. A damaged stripe is rebuilt and what
+    /// survived is visited; the first damage is then returned as
+    /// [`StoreError::Damaged`] once every stripe has been visited.
     pub fn scan(&self, mut visit: impl FnMut(&ScanEntry)) -> Result<()> {
+        let mut damage = None;
         for i in 0..self.segment.geometry().stripes as usize {
             let now = self.clock.now_ms();
-            let entries = self.segment.lock_stripe(i)?.view.scan(now);
+            let mut guard = self.segment.lock_stripe(i)?;
+            let mut entries = guard.view.scan(now);
+            if let Err(e) = guard.repair_if_damaged() {
+                entries = guard.view.scan(now);
+                damage.get_or_insert(e);
+            }
+            drop(guard);
             entries.iter().for_each(&mut visit);
         }
-        Ok(())
+        damage.map_or(Ok(()), Err)
     }
 
     pub fn stats(&self) -> Result<Stats> {
@@ -443,11 +456,21 @@ impl Store {
         Ok(stats)
     }
 
-    /// Checks every invariant of every stripe, one stripe lock at a time.
+    /// Checks every invariant of every stripe, one stripe lock at a time,
+    /// changing nothing. A stripe whose lock is unusable is reported as a
+    /// problem and the others are still checked.
     pub fn verify(&self) -> Result<VerifyReport> {
         let mut report = VerifyReport::default();
         for i in 0..self.segment.geometry().stripes as usize {
-            let guard = self.segment.lock_stripe(i)?;
+            report.stripes_checked += 1;
+            let guard = match self.segment.lock_stripe(i) {
+                Ok(guard) => guard,
+                Err(e @ StoreError::LockUnusable { .. }) => {
+                    report.problems.push(e.to_string());
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let meta = &guard.view.meta;
             report.entries += meta.entries.saturating_sub(meta.parts) as u64;
             report.problems.extend(
@@ -457,8 +480,73 @@ impl Store {
                     .into_iter()
                     .map(|p| format!("stripe {i}: {p}")),
             );
+            // verify() lists what it found; it repairs nothing.
+            guard.view.take_damage();
+        }
+        Ok(report)
+    }
+
+    /// Checks every stripe like [`Store::verify`] and repairs what it can:
+    /// a stripe with problems is rebuilt from its heap (what the next
+    /// locker does after a holder died), and a lock that is unusable is
+    /// re-initialised first when no live thread holds it.
+    ///
+    /// Meant for an operator (`ephpm-shm verify --repair`) when no process is
+    /// stuck inside the store: a lock is taken over only after it could not
+    /// be obtained for the lock timeout and its holder, as recorded in the
+    /// lock, is not alive ([`StoreError::LockHeld`] otherwise).
+    pub fn repair(&self) -> Result<RepairReport> {
+        let mut report = RepairReport::default();
+        for i in 0..self.segment.geometry().stripes as usize {
+            let (mut guard, taken_over) = self.segment.take_over_stripe(i)?;
+            let problems = guard.view.verify();
+            guard.view.take_damage();
+            if let Some(reason) = &taken_over {
+                report.repaired.push(format!(
+                    "stripe {i}: lock was unusable ({reason}): re-initialised"
+                ));
+            }
+            if taken_over.is_some() || !problems.is_empty() {
+                guard.view.rebuild();
+                if !problems.is_empty() {
+                    report.repaired.push(format!(
+                        "stripe {i}: {} problem(s) (first: {}): rebuilt",
+                        problems.len(),
+                        problems[0]
+                    ));
+                }
+                report.remaining.extend(
+                    guard
+                        .view
+                        .verify()
+                        .into_iter()
+                        .map(|p| format!("stripe {i}: {p}")),
+                );
+                guard.view.take_damage();
+            }
+            report.entries += guard.view.meta.entries as u64;
             report.stripes_checked += 1;
         }
         Ok(report)
     }
+
+    /// The same handle with another bound on waiting for a stripe lock
+    /// (default 5 s); past it an operation fails with
+    /// [`StoreError::LockUnusable`] instead of waiting longer.
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Store {
+        self.segment.set_lock_timeout(timeout);
+        self
+    }
+}
+
+/// What [`Store::repair`] did.
+#[derive(Debug, Clone, Default)]
+pub struct RepairReport {
+    pub stripes_checked: usize,
+    /// Entries after the repair.
+    pub entries: u64,
+    /// One line per repair, prefixed with its stripe.
+    pub repaired: Vec<String>,
+    /// Problems left after the repair (none expected).
+    pub remaining: Vec<String>,
 }

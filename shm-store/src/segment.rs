@@ -2,14 +2,14 @@
 //! header, mapping it, and handing out locked views of its stripes. One of the
 //! two modules with `unsafe` (the other is `shared_mutex`).
 
-use crate::config::{segment_path, validate_name, Geometry};
+use crate::config::{default_dir, resolve_dir, segment_path, validate_name, Geometry};
 use crate::error::{Result, StoreError};
 use crate::layout::{
     ChangeSeq, LockWake, SegmentCounters, SegmentHeader, Slot, StripeMeta, CHANGE_SEQ_OFFSET,
     LAYOUT_VERSION, LOCK_WAKE_OFFSET, MAGIC_INIT, MAGIC_READY, MAX_STRIPES, MUTEX_AREA, PAGE,
     SEGMENT_COUNTERS_OFFSET, SEGMENT_HEADER_SIZE, SLOT_SIZE, STRIPE_HEADER_SIZE,
 };
-use crate::shared_mutex::{Acquired, RobustMutex};
+use crate::shared_mutex::{thread_alive, Acquired, LockError, RobustMutex};
 use crate::stripe::StripeView;
 use memmap2::{MmapOptions, MmapRaw};
 use std::fs::{File, OpenOptions};
@@ -17,6 +17,13 @@ use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// How long a stripe lock is waited for before it is reported unusable.
+/// Operations hold a stripe lock for microseconds (a rebuild of a large
+/// stripe for milliseconds): only a holder that is stuck, or a mutex whose
+/// bytes were overwritten, keeps it this long.
+pub(crate) const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Whether `open` may create the segment.
 #[derive(Debug, Clone, Copy)]
@@ -31,6 +38,8 @@ pub(crate) struct Segment {
     map: MmapRaw,
     geometry: Geometry,
     path: PathBuf,
+    name: String,
+    lock_timeout: Duration,
     created: bool,
     /// When the segment was created (Unix ms), from its header.
     created_unix_ms: u64,
@@ -49,14 +58,41 @@ impl std::fmt::Debug for Segment {
 pub(crate) struct StripeGuard<'a> {
     mutex: RobustMutex,
     change: &'a ChangeSeq,
+    stripe: usize,
+    path: &'a Path,
     pub view: StripeView<'a>,
+}
+
+impl StripeGuard<'_> {
+    /// If an operation found damage in the stripe: rebuilds it (so the next
+    /// operation works) and reports the damage.
+    pub(crate) fn repair_if_damaged(&mut self) -> Result<()> {
+        match self.view.take_damage() {
+            None => Ok(()),
+            Some(damage) => {
+                self.view.rebuild();
+                Err(StoreError::Damaged {
+                    stripe: self.stripe,
+                    path: self.path.to_path_buf(),
+                    detail: damage.to_string(),
+                })
+            }
+        }
+    }
 }
 
 impl Drop for StripeGuard<'_> {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // A panic may have left the stripe half updated: repair it
+            // before anyone else sees it, as if this holder had died.
+            self.view.rebuild();
+        }
         // Every change of this holder is written before the sequence is even again.
         self.change.seq.fetch_add(1, Ordering::Release);
-        self.mutex.unlock();
+        // SAFETY: the guard exists only while this thread holds the lock
+        // (see `lock_stripe`), and is dropped once.
+        unsafe { self.mutex.unlock() };
     }
 }
 
@@ -75,6 +111,28 @@ fn not_a_segment(path: &Path, reason: impl Into<String>) -> StoreError {
     }
 }
 
+fn no_space(path: &Path, dir: &Path, size: u64, source: std::io::Error) -> StoreError {
+    StoreError::NoSpace {
+        path: path.to_path_buf(),
+        dir: dir.to_path_buf(),
+        size,
+        source,
+    }
+}
+
+/// Removes the file at `path` if it is still `file` (same device and inode),
+/// emptied first so that nothing is kept even if the removal fails. Called
+/// with the file's flock held, after a failed creation.
+fn remove_if_same(file: &File, path: &Path) {
+    let (Ok(ours), Ok(there)) = (file.metadata(), std::fs::symlink_metadata(path)) else {
+        return;
+    };
+    if ours.dev() == there.dev() && ours.ino() == there.ino() {
+        let _ = file.set_len(0);
+        let _ = std::fs::remove_file(path);
+    }
+}
+
 /// Releases the creation `flock` when dropped.
 struct CreationLock<'a>(&'a File);
 
@@ -82,6 +140,79 @@ impl Drop for CreationLock<'_> {
     fn drop(&mut self) {
         let _ = self.0.unlock();
     }
+}
+
+/// The effective user id of this process.
+pub(crate) fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+enum DirError {
+    Missing,
+    Store(StoreError),
+}
+
+/// Makes sure the per-user directory exists (if `create`) and is private: a
+/// directory (not a link) of this user, mode 0700 or stricter. One that
+/// another user made is refused (it names this user, so it was planted).
+fn private_dir(dir: &Path, segment: &Path, create: bool) -> Result<(), DirError> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if create {
+        match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+            // The umask may have taken bits away from 0700: set it exactly.
+            Ok(()) => std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| {
+                    DirError::Store(StoreError::io("cannot set the mode of directory", dir, e))
+                })?,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(DirError::Store(StoreError::io(
+                    "cannot create the store directory",
+                    dir,
+                    e,
+                )))
+            }
+        }
+    }
+    let md = match std::fs::symlink_metadata(dir) {
+        Ok(md) => md,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(DirError::Missing),
+        Err(e) => {
+            return Err(DirError::Store(StoreError::io(
+                "cannot stat directory",
+                dir,
+                e,
+            )))
+        }
+    };
+    let refuse = |reason: String, fix: String| {
+        let reason = format!("its directory {} {reason}", dir.display());
+        Err(DirError::Store(insecure(segment, reason, fix)))
+    };
+    if !md.file_type().is_dir() {
+        return refuse("is not a directory".into(), "remove it".into());
+    }
+    if md.uid() != euid() {
+        return refuse(
+            format!(
+                "belongs to uid {}, this process runs as uid {}",
+                md.uid(),
+                euid()
+            ),
+            "remove that directory (another user created it), or configure another one".into(),
+        );
+    }
+    if md.mode() & 0o077 != 0 {
+        return refuse(
+            format!(
+                "has mode {:o}, which lets other users in",
+                md.mode() & 0o777
+            ),
+            format!("run `chmod 700 {}`", dir.display()),
+        );
+    }
+    Ok(())
 }
 
 /// Refuses a file that another user could have planted or can read.
@@ -96,8 +227,7 @@ fn check_ownership(file: &File, path: &Path) -> Result<()> {
             "remove it".into(),
         ));
     }
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let euid = unsafe { libc::geteuid() };
+    let euid = euid();
     if md.uid() != euid {
         return Err(insecure(
             path,
@@ -203,6 +333,34 @@ impl Segment {
     /// them initialises it.
     pub(crate) fn open(dir: &Path, name: &str, mode: OpenMode) -> Result<Segment> {
         validate_name(name)?;
+        let dir = &resolve_dir(dir);
+        if *dir == default_dir() {
+            let create = matches!(mode, OpenMode::CreateOrAttach(_));
+            private_dir(dir, &segment_path(dir, name), create).map_err(|e| match e {
+                DirError::Missing => StoreError::NotFound {
+                    path: segment_path(dir, name),
+                },
+                DirError::Store(e) => e,
+            })?;
+        }
+        // A creator that fails removes its file; an opener that was waiting
+        // for its flock then holds the lock of a file without a name, and
+        // opens the path again. Each retry means another creation failed.
+        for _ in 0..8 {
+            if let Some(segment) = Self::open_once(dir, name, mode)? {
+                return Ok(segment);
+            }
+        }
+        Err(StoreError::io(
+            "the segment was removed again and again while opening",
+            &segment_path(dir, name),
+            std::io::Error::from_raw_os_error(libc::ENOENT),
+        ))
+    }
+
+    /// One attempt of [`Segment::open`]; `None` when the file locked was
+    /// removed meanwhile.
+    fn open_once(dir: &Path, name: &str, mode: OpenMode) -> Result<Option<Segment>> {
         let path = segment_path(dir, name);
         let create = matches!(mode, OpenMode::CreateOrAttach(_));
         let mut options = OpenOptions::new();
@@ -220,6 +378,10 @@ impl Segment {
                 "remove the link".into(),
             ),
             Some(libc::ENOENT) if !create => StoreError::NotFound { path: path.clone() },
+            Some(libc::ENOSPC) | Some(libc::EDQUOT) => match mode {
+                OpenMode::CreateOrAttach(g) => no_space(&path, dir, g.total_size, e),
+                OpenMode::AttachOnly => StoreError::io("cannot open segment", &path, e),
+            },
             Some(libc::EACCES) => insecure(
                 &path,
                 "permission denied (another user owns it?)".into(),
@@ -234,10 +396,13 @@ impl Segment {
         // the lock explicitly when this function returns.
         let _unlock = CreationLock(&file);
 
-        let len = file
+        let md = file
             .metadata()
-            .map_err(|e| StoreError::io("cannot stat segment", &path, e))?
-            .len();
+            .map_err(|e| StoreError::io("cannot stat segment", &path, e))?;
+        if md.nlink() == 0 {
+            return Ok(None);
+        }
+        let len = md.len();
         let header = if len == 0 {
             None
         } else {
@@ -251,7 +416,14 @@ impl Segment {
             // Nobody ever stored data here: either we create it, or a creator
             // died before finishing (it held the flock we now hold).
             return match mode {
-                OpenMode::CreateOrAttach(geometry) => Self::initialise(&file, path, dir, geometry),
+                OpenMode::CreateOrAttach(geometry) => {
+                    let created = Self::initialise(&file, path.clone(), dir, name, geometry);
+                    if created.is_err() {
+                        // Not left behind as an empty file: it never held data.
+                        remove_if_same(&file, &path);
+                    }
+                    created.map(Some)
+                }
                 OpenMode::AttachOnly => Err(not_a_segment(&path, "its creation never finished")),
             };
         }
@@ -288,13 +460,15 @@ impl Segment {
             }
         }
         let map = Self::map(&file, &path, geometry.total_size)?;
-        Ok(Segment {
+        Ok(Some(Segment {
             map,
             geometry,
             path,
+            name: name.to_owned(),
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
             created: false,
             created_unix_ms: header.created_unix_ms,
-        })
+        }))
     }
 
     fn map(file: &File, path: &Path, len: u64) -> Result<MmapRaw> {
@@ -305,13 +479,27 @@ impl Segment {
     }
 
     /// Formats a new segment. Called with the file's flock held.
-    fn initialise(file: &File, path: PathBuf, dir: &Path, geometry: Geometry) -> Result<Segment> {
+    fn initialise(
+        file: &File,
+        path: PathBuf,
+        dir: &Path,
+        name: &str,
+        geometry: Geometry,
+    ) -> Result<Segment> {
         let truncate = |file: &File| {
             file.set_len(0)
                 .map_err(|e| StoreError::io("cannot truncate segment", &path, e))
         };
         truncate(file)?;
-        write_header(file, &path, &header_for(&geometry, MAGIC_INIT))?;
+        write_header(file, &path, &header_for(&geometry, MAGIC_INIT)).map_err(|e| match e {
+            // A full tmpfs refuses even the header's page.
+            StoreError::Io { source, .. }
+                if matches!(source.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT)) =>
+            {
+                no_space(&path, dir, geometry.total_size, source)
+            }
+            e => e,
+        })?;
         // Reserve every page now: on a full tmpfs a lazily allocated page
         // would kill the process with SIGBUS on first touch instead.
         // SAFETY: the descriptor is open for writing for the whole call.
@@ -320,12 +508,9 @@ impl Segment {
             truncate(file)?;
             let source = std::io::Error::from_raw_os_error(rc);
             return Err(match rc {
-                libc::ENOSPC | libc::EFBIG => StoreError::NoSpace {
-                    path,
-                    dir: dir.to_path_buf(),
-                    size: geometry.total_size,
-                    source,
-                },
+                libc::ENOSPC | libc::EFBIG | libc::EDQUOT => {
+                    no_space(&path, dir, geometry.total_size, source)
+                }
                 _ => StoreError::io("cannot reserve space for segment", &path, source),
             });
         }
@@ -335,6 +520,8 @@ impl Segment {
             map,
             geometry,
             path,
+            name: name.to_owned(),
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
             created: true,
             created_unix_ms: ready.created_unix_ms,
         };
@@ -371,6 +558,18 @@ impl Segment {
 
     pub(crate) fn created(&self) -> bool {
         self.created
+    }
+
+    pub(crate) fn set_lock_timeout(&mut self, timeout: Duration) {
+        self.lock_timeout = timeout;
+    }
+
+    fn unusable(&self, i: usize, e: LockError) -> StoreError {
+        StoreError::LockUnusable {
+            stripe: i,
+            name: self.name.clone(),
+            reason: e.to_string(),
+        }
     }
 
     fn stripe_base(&self, i: usize) -> *mut u8 {
@@ -440,17 +639,14 @@ impl Segment {
         // every bit pattern is valid for these plain-data types. The lock
         // guarantees no other thread or process touches them meanwhile.
         unsafe {
-            StripeView {
-                meta: &mut *base.add(MUTEX_AREA).cast::<StripeMeta>(),
-                slots: std::slice::from_raw_parts_mut(
-                    base.add(STRIPE_HEADER_SIZE).cast::<Slot>(),
-                    slots,
-                ),
-                heap: std::slice::from_raw_parts_mut(
+            StripeView::new(
+                &mut *base.add(MUTEX_AREA).cast::<StripeMeta>(),
+                std::slice::from_raw_parts_mut(base.add(STRIPE_HEADER_SIZE).cast::<Slot>(), slots),
+                std::slice::from_raw_parts_mut(
                     base.add(STRIPE_HEADER_SIZE + slots * SLOT_SIZE),
                     self.geometry.heap_size as usize,
                 ),
-            }
+            )
         }
     }
 
@@ -458,7 +654,13 @@ impl Segment {
     /// before the guard is returned.
     pub(crate) fn lock_stripe(&self, i: usize) -> Result<StripeGuard<'_>> {
         let mutex = self.mutex(i);
-        let acquired = mutex.lock()?;
+        let acquired = mutex
+            .lock(self.lock_timeout)
+            .map_err(|e| self.unusable(i, e))?;
+        Ok(self.guard(i, mutex, acquired))
+    }
+
+    fn guard(&self, i: usize, mutex: RobustMutex, acquired: Acquired) -> StripeGuard<'_> {
         let change = self.change_seq(i);
         // Odd from here until the guard is dropped; a holder that died left
         // it odd already (its changes are repaired below, not undone).
@@ -467,16 +669,109 @@ impl Segment {
         }
         // The odd value is visible before any change this holder makes.
         std::sync::atomic::fence(Ordering::Release);
-        // SAFETY: we now hold stripe i's lock; the guard releases it when it
-        // is dropped, and the view cannot be used past the guard.
+        // SAFETY: the caller holds stripe i's lock; the guard releases it
+        // when it is dropped, and the view cannot be used past the guard.
         let mut guard = StripeGuard {
             mutex,
             change,
+            stripe: i,
+            path: &self.path,
             view: unsafe { self.view(i) },
         };
         if acquired == Acquired::OwnerDied {
             guard.view.rebuild();
         }
-        Ok(guard)
+        guard
+    }
+
+    /// Locks stripe `i` like [`Segment::lock_stripe`]; if its lock is
+    /// unusable (not obtained in time, or garbled bytes) and the lock word
+    /// names no live thread, re-initialises the mutex and takes it. The
+    /// second value says whether the lock was taken over (the caller then
+    /// rebuilds the stripe). Refused with [`StoreError::LockHeld`] when a
+    /// live thread is named as holder.
+    ///
+    /// What this cannot see: a process of another pid namespace, or one
+    /// that is inside `pthread_mutex_lock` at this instant, using the same
+    /// stripe; the operator runs this (`ephpm-shm verify --repair`) when no
+    /// process is stuck in the store.
+    pub(crate) fn take_over_stripe(&self, i: usize) -> Result<(StripeGuard<'_>, Option<String>)> {
+        let mutex = self.mutex(i);
+        let reason = match mutex.lock(self.lock_timeout) {
+            Ok(acquired) => return Ok((self.guard(i, mutex, acquired), None)),
+            Err(e) => e.to_string(),
+        };
+        if mutex.looks_initialised() {
+            if let Some(tid) = mutex.holder().filter(|&t| thread_alive(t)) {
+                return Err(StoreError::LockHeld {
+                    stripe: i,
+                    name: self.name.clone(),
+                    tid,
+                });
+            }
+        }
+        // SAFETY: the lock could not be taken within the bound, and no live
+        // thread is named as its holder (a garbled mutex names none that
+        // means anything): nobody is inside the critical section, so
+        // re-initialising the mutex does not break anyone's exclusion.
+        // Waiters asleep on the old word time out with an error.
+        unsafe { mutex.init() }
+            .map_err(|e| StoreError::io("cannot re-initialise a stripe lock in", &self.path, e))?;
+        let acquired = mutex
+            .lock(self.lock_timeout)
+            .map_err(|e| self.unusable(i, e))?;
+        Ok((self.guard(i, mutex, acquired), Some(reason)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn refused(r: Result<(), DirError>) -> String {
+        match r {
+            Err(DirError::Store(e @ StoreError::Insecure { .. })) => e.to_string(),
+            Err(DirError::Store(e)) => panic!("expected Insecure, got {e}"),
+            Err(DirError::Missing) => panic!("expected Insecure, got Missing"),
+            Ok(()) => panic!("expected Insecure, got Ok"),
+        }
+    }
+
+    #[test]
+    fn private_dir_is_created_0700_and_checked() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("ephpm-test");
+        let seg = dir.join("ephpm_kv.x");
+        assert!(matches!(
+            private_dir(&dir, &seg, false),
+            Err(DirError::Missing)
+        ));
+        assert!(!dir.exists(), "created without create");
+        // SAFETY: umask has no preconditions; restored below.
+        let old = unsafe { libc::umask(0o077 | 0o700) };
+        let made = private_dir(&dir, &seg, true);
+        // SAFETY: as above.
+        unsafe { libc::umask(old) };
+        assert!(made.is_ok());
+        let md = std::fs::symlink_metadata(&dir).unwrap();
+        assert_eq!(md.mode() & 0o777, 0o700);
+        assert!(private_dir(&dir, &seg, true).is_ok(), "existing dir");
+
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let e = refused(private_dir(&dir, &seg, true));
+        assert!(e.contains("mode 755") && e.contains("chmod 700"), "{e}");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+
+        if euid() == 0 {
+            std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).unwrap();
+            let e = refused(private_dir(&dir, &seg, true));
+            assert!(e.contains("belongs to uid 65534"), "{e}");
+        }
+
+        let link = tmp.path().join("ephpm-link");
+        std::os::unix::fs::symlink(tmp.path(), &link).unwrap();
+        let e = refused(private_dir(&link, &seg, true));
+        assert!(e.contains("is not a directory"), "{e}");
     }
 }

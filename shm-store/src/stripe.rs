@@ -10,6 +10,7 @@ use crate::layout::{
     FREE_BINS, MIN_BLOCK, NO_BLOCK, STATE_FREE, STATE_LARGE, STATE_LIVE, STATE_PART, STATE_WRITING,
 };
 use crate::ttl::Ttl;
+use std::cell::Cell;
 use std::sync::atomic::{compiler_fence, Ordering};
 
 /// Expired slots a write examines on its way (the incremental sweep).
@@ -98,16 +99,16 @@ pub struct StripeStats {
 impl StripeStats {
     /// Adds another stripe's figures to these.
     pub fn add(&mut self, other: &StripeStats) {
-        self.entries += other.entries;
-        self.slots += other.slots;
-        self.bytes_used += other.bytes_used;
-        self.bytes_free += other.bytes_free;
-        self.hits += other.hits;
-        self.misses += other.misses;
-        self.expirations += other.expirations;
-        self.evictions += other.evictions;
-        self.recoveries += other.recoveries;
-        self.parts += other.parts;
+        self.entries = self.entries.saturating_add(other.entries);
+        self.slots = self.slots.saturating_add(other.slots);
+        self.bytes_used = self.bytes_used.saturating_add(other.bytes_used);
+        self.bytes_free = self.bytes_free.saturating_add(other.bytes_free);
+        self.hits = self.hits.saturating_add(other.hits);
+        self.misses = self.misses.saturating_add(other.misses);
+        self.expirations = self.expirations.saturating_add(other.expirations);
+        self.evictions = self.evictions.saturating_add(other.evictions);
+        self.recoveries = self.recoveries.saturating_add(other.recoveries);
+        self.parts = self.parts.saturating_add(other.parts);
     }
 }
 
@@ -115,6 +116,45 @@ pub(crate) struct StripeView<'a> {
     pub meta: &'a mut StripeMeta,
     pub slots: &'a mut [Slot],
     pub heap: &'a mut [u8],
+    /// The first damage an operation found (see [`Damage`]).
+    damage: Cell<Option<Damage>>,
+    /// Where writes to a block outside the heap go (never read back).
+    scratch: BlockHeader,
+}
+
+/// Damage found in a stripe: a length or offset read from the segment that
+/// cannot be right. The operation that finds it stops touching the
+/// stripe's data as soon as it can, and whoever holds the lock rebuilds the
+/// stripe (see `Segment`'s `StripeGuard`). Until then every accessor
+/// returns a harmless placeholder instead of panicking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Damage {
+    /// What is wrong, written to be followed by `at`.
+    pub what: &'static str,
+    /// The offending offset or value.
+    pub at: u64,
+}
+
+impl std::fmt::Display for Damage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.what, self.at)
+    }
+}
+
+/// What `hdr` returns for an offset outside the heap.
+static NO_HEADER: BlockHeader = BlockHeader {
+    size: 0,
+    state: 0,
+    prev_size: 0,
+    seq_or_next: NO_BLOCK,
+    key_len_or_prev: NO_BLOCK,
+    val_len: 0,
+    expires_at: 0,
+};
+
+/// Counters read from the segment may hold anything: they wrap, never panic.
+fn bump(counter: &mut u64) {
+    *counter = counter.wrapping_add(1);
 }
 
 fn block_size_for(key_len: usize, val_len: usize) -> u32 {
@@ -157,6 +197,83 @@ fn is_expired(h: &BlockHeader, now: u64) -> bool {
 }
 
 impl<'a> StripeView<'a> {
+    pub fn new(meta: &'a mut StripeMeta, slots: &'a mut [Slot], heap: &'a mut [u8]) -> Self {
+        StripeView {
+            meta,
+            slots,
+            heap,
+            damage: Cell::new(None),
+            scratch: NO_HEADER,
+        }
+    }
+
+    // ---------- damage ----------
+
+    /// Records damage (the first one found is kept).
+    fn note(&self, what: &'static str, at: impl Into<u64>) {
+        if self.damage.get().is_none() {
+            self.damage.set(Some(Damage {
+                what,
+                at: at.into(),
+            }));
+        }
+    }
+
+    pub fn is_damaged(&self) -> bool {
+        self.damage.get().is_some()
+    }
+
+    /// The damage found since the last call, if any.
+    pub fn take_damage(&self) -> Option<Damage> {
+        self.damage.take()
+    }
+
+    /// Whether `off` can hold a block header: aligned and inside the heap.
+    fn header_fits(&self, off: u32) -> bool {
+        off.is_multiple_of(BLOCK_ALIGN) && off as usize + BLOCK_HEADER_SIZE <= self.heap.len()
+    }
+
+    /// Whether a block of `size` bytes at `off` is possible: at least a
+    /// header, aligned, inside the heap and not leaving a tail too small
+    /// for a header.
+    fn size_fits(&self, off: u32, size: u32) -> bool {
+        let room = self.heap_len().saturating_sub(off);
+        size >= MIN_BLOCK
+            && size.is_multiple_of(BLOCK_ALIGN)
+            && size <= room
+            && (size == room || room - size >= MIN_BLOCK)
+    }
+
+    /// Whether `off` starts a whole block in `state` (with [`STATE_LIVE`]:
+    /// a live block of any kind, with key and value inside it); records the
+    /// damage as `what` if not. Every offset read from a slot or a
+    /// free-list link passes here before use.
+    fn check_block(&self, off: u32, state: u32, what: &'static str) -> bool {
+        let ok = self.header_fits(off) && {
+            let h = self.hdr(off);
+            (h.state == state || (state == STATE_LIVE && is_live(h.state)))
+                && self.size_fits(off, h.size)
+                && (state != STATE_LIVE
+                    || (h.key_len_or_prev > 0
+                        && BLOCK_HEADER_SIZE as u64 + h.key_len_or_prev as u64 + h.val_len as u64
+                            <= h.size as u64))
+        };
+        if !ok {
+            self.note(what, off);
+        }
+        ok
+    }
+
+    /// Whether the stripe's counters are possible.
+    fn check_meta(&self) -> bool {
+        if self.meta.entries > self.max_entries() {
+            self.note("entry count over the stripe's capacity:", self.meta.entries);
+        } else if self.meta.used_bytes > self.heap.len() as u64 {
+            self.note("used bytes over the heap size:", self.meta.used_bytes);
+        }
+        !self.is_damaged()
+    }
+
     // ---------- raw block access ----------
 
     fn heap_len(&self) -> u32 {
@@ -164,30 +281,52 @@ impl<'a> StripeView<'a> {
     }
 
     fn hdr(&self, off: u32) -> &BlockHeader {
+        if !self.header_fits(off) {
+            self.note("block offset outside the heap or unaligned:", off);
+            return &NO_HEADER;
+        }
         let o = off as usize;
         bytemuck::from_bytes(&self.heap[o..o + BLOCK_HEADER_SIZE])
     }
 
     fn hdr_mut(&mut self, off: u32) -> &mut BlockHeader {
+        if !self.header_fits(off) {
+            self.note("block offset outside the heap or unaligned:", off);
+            self.scratch = NO_HEADER;
+            return &mut self.scratch;
+        }
         let o = off as usize;
         bytemuck::from_bytes_mut(&mut self.heap[o..o + BLOCK_HEADER_SIZE])
     }
 
     fn key_of(&self, off: u32) -> &[u8] {
         let start = off as usize + BLOCK_HEADER_SIZE;
-        &self.heap[start..start + self.hdr(off).key_len_or_prev as usize]
+        let len = self.hdr(off).key_len_or_prev as usize;
+        match self.heap.get(start..start + len) {
+            Some(key) => key,
+            None => {
+                self.note("key length runs past the heap:", len as u64);
+                &[]
+            }
+        }
     }
 
     fn value_of(&self, off: u32) -> &[u8] {
         let h = self.hdr(off);
         let start = off as usize + BLOCK_HEADER_SIZE + h.key_len_or_prev as usize;
-        &self.heap[start..start + h.val_len as usize]
+        match self.heap.get(start..start + h.val_len as usize) {
+            Some(value) => value,
+            None => {
+                self.note("value length runs past the heap:", h.val_len);
+                &[]
+            }
+        }
     }
 
     /// Records `off`'s size in the header of the block after it.
     fn update_next_prev_size(&mut self, off: u32) {
         let size = self.hdr(off).size;
-        let next = off + size;
+        let next = off.saturating_add(size);
         if next < self.heap_len() {
             self.hdr_mut(next).prev_size = size;
         }
@@ -231,7 +370,13 @@ impl<'a> StripeView<'a> {
             h.seq_or_next = head;
             h.key_len_or_prev = NO_BLOCK;
         }
-        if head != NO_BLOCK {
+        if head != NO_BLOCK
+            && self.check_block(
+                head,
+                STATE_FREE,
+                "free list holds a broken block at heap offset",
+            )
+        {
             self.hdr_mut(head).key_len_or_prev = off;
         }
         self.meta.free_heads[bin] = off;
@@ -242,15 +387,20 @@ impl<'a> StripeView<'a> {
         let h = *self.hdr(off);
         let bin = bin_for(h.size);
         let (next, prev) = (h.seq_or_next, h.key_len_or_prev);
+        let broken = "free list holds a broken block at heap offset";
         if prev == NO_BLOCK {
+            if self.meta.free_heads[bin] != off {
+                self.note("free block missing from its list at heap offset", off);
+                return;
+            }
             self.meta.free_heads[bin] = next;
             if next == NO_BLOCK {
                 self.meta.free_bitmap[bin / 64] &= !(1 << (bin % 64));
             }
-        } else {
+        } else if self.check_block(prev, STATE_FREE, broken) {
             self.hdr_mut(prev).seq_or_next = next;
         }
-        if next != NO_BLOCK {
+        if next != NO_BLOCK && self.check_block(next, STATE_FREE, broken) {
             self.hdr_mut(next).key_len_or_prev = prev;
         }
     }
@@ -274,7 +424,13 @@ impl<'a> StripeView<'a> {
             // A range bin may hold blocks smaller than `size`: first fit, bounded.
             let mut off = self.meta.free_heads[bin];
             for _ in 0..FIT_SCAN_LIMIT {
-                if off == NO_BLOCK {
+                if off == NO_BLOCK
+                    || !self.check_block(
+                        off,
+                        STATE_FREE,
+                        "free list holds a broken block at heap offset",
+                    )
+                {
                     break;
                 }
                 if self.hdr(off).size >= size {
@@ -294,8 +450,22 @@ impl<'a> StripeView<'a> {
     /// the block is left in state `WRITING`.
     fn take_block(&mut self, size: u32) -> Option<u32> {
         let off = self.find_free(size)?;
-        self.unlink_free(off);
+        if !self.check_block(
+            off,
+            STATE_FREE,
+            "free list holds a broken block at heap offset",
+        ) {
+            return None;
+        }
         let have = self.hdr(off).size;
+        if have < size {
+            self.note("free block too small for its bin at heap offset", off);
+            return None;
+        }
+        self.unlink_free(off);
+        if self.is_damaged() {
+            return None;
+        }
         if have - size >= MIN_BLOCK {
             let rest = off + size;
             *self.hdr_mut(rest) = BlockHeader {
@@ -314,7 +484,7 @@ impl<'a> StripeView<'a> {
             self.link_free(rest);
         }
         self.hdr_mut(off).state = STATE_WRITING;
-        self.meta.used_bytes += self.hdr(off).size as u64;
+        self.meta.used_bytes = self.meta.used_bytes.wrapping_add(self.hdr(off).size as u64);
         Some(off)
     }
 
@@ -322,7 +492,7 @@ impl<'a> StripeView<'a> {
     fn free_block(&mut self, off: u32) {
         let size = self.hdr(off).size;
         self.hdr_mut(off).state = STATE_FREE;
-        self.meta.used_bytes -= size as u64;
+        self.meta.used_bytes = self.meta.used_bytes.wrapping_sub(size as u64);
         let mut start = off;
         let prev_size = self.hdr(off).prev_size;
         if prev_size != 0 && prev_size <= off {
@@ -334,8 +504,15 @@ impl<'a> StripeView<'a> {
                 start = prev;
             }
         }
-        let next = start + self.hdr(start).size;
-        if next < self.heap_len() && self.hdr(next).state == STATE_FREE {
+        let next = start.saturating_add(self.hdr(start).size);
+        if next < self.heap_len()
+            && self.hdr(next).state == STATE_FREE
+            && self.check_block(
+                next,
+                STATE_FREE,
+                "free block with a broken size at heap offset",
+            )
+        {
             self.unlink_free(next);
             let merged = self.hdr(start).size + self.hdr(next).size;
             self.hdr_mut(start).size = merged;
@@ -357,25 +534,44 @@ impl<'a> StripeView<'a> {
     fn find_slot(&self, key: Key<'_>) -> Option<usize> {
         let mask = self.mask();
         let mut i = key.hash as usize & mask;
-        loop {
+        for _ in 0..self.slots.len() {
             let s = self.slots[i];
             if s.is_empty() {
                 return None;
             }
-            if s.hash == key.hash
-                && self.key_of(s.block) == key.bytes
-                && (self.hdr(s.block).state == STATE_PART) == key.part
-            {
-                return Some(i);
+            if s.hash == key.hash {
+                if !self.check_block(
+                    s.block,
+                    STATE_LIVE,
+                    "a slot points at a broken block at heap offset",
+                ) {
+                    return None;
+                }
+                if self.key_of(s.block) == key.bytes
+                    && (self.hdr(s.block).state == STATE_PART) == key.part
+                {
+                    return Some(i);
+                }
             }
             i = (i + 1) & mask;
         }
+        self.note(
+            "no empty slot in the slot index, slots:",
+            self.slots.len() as u64,
+        );
+        None
     }
 
     fn insert_slot(&mut self, hash: u64, block: u32) {
         let mask = self.mask();
         let mut i = hash as usize & mask;
+        let mut probes = 0;
         while !self.slots[i].is_empty() {
+            probes += 1;
+            if probes == self.slots.len() {
+                self.note("no empty slot in the slot index, slots:", probes as u64);
+                return;
+            }
             i = (i + 1) & mask;
         }
         self.slots[i] = Slot {
@@ -391,7 +587,7 @@ impl<'a> StripeView<'a> {
         let mask = self.mask();
         let mut hole = i;
         let mut j = i;
-        loop {
+        for _ in 0..mask {
             j = (j + 1) & mask;
             let s = self.slots[j];
             if s.is_empty() {
@@ -416,11 +612,22 @@ impl<'a> StripeView<'a> {
     /// then the slot.
     fn drop_entry(&mut self, i: usize) {
         let off = self.slots[i].block;
+        if !self.check_block(
+            off,
+            STATE_LIVE,
+            "a slot points at a broken block at heap offset",
+        ) {
+            return;
+        }
+        let Some(entries) = self.meta.entries.checked_sub(1) else {
+            self.note("entry count below the entries indexed:", 0u64);
+            return;
+        };
         let part = self.hdr(off).state == STATE_PART;
         self.free_block(off);
         self.remove_slot(i);
-        self.meta.entries -= 1;
-        self.meta.parts -= part as u32;
+        self.meta.entries = entries;
+        self.meta.parts = self.meta.parts.saturating_sub(part as u32);
     }
 
     /// What the live entry in slot `i` is.
@@ -439,7 +646,7 @@ impl<'a> StripeView<'a> {
         let expires_at = self.hdr(self.slots[i].block).expires_at;
         if expires_at != 0 && expires_at <= now() {
             self.drop_entry(i);
-            self.meta.expirations += 1;
+            bump(&mut self.meta.expirations);
             return None;
         }
         Some(i)
@@ -455,12 +662,15 @@ impl<'a> StripeView<'a> {
         }
         let mask = self.mask();
         for _ in 0..SWEEP_STEP {
+            if self.is_damaged() {
+                return;
+            }
             let i = self.meta.sweep_cursor as usize & mask;
             let s = self.slots[i];
             if !s.is_empty() && is_expired(self.hdr(s.block), now) {
                 // A later entry may shift into slot i: look at it again.
                 self.drop_entry(i);
-                self.meta.expirations += 1;
+                bump(&mut self.meta.expirations);
             } else {
                 self.meta.sweep_cursor = ((i + 1) & mask) as u32;
             }
@@ -494,8 +704,11 @@ impl<'a> StripeView<'a> {
         for i in 0..self.slots.len() {
             // A later entry may shift into slot i: check it again.
             while !self.slots[i].is_empty() && is_expired(self.hdr(self.slots[i].block), now) {
+                if self.is_damaged() {
+                    return false;
+                }
                 self.drop_entry(i);
-                self.meta.expirations += 1;
+                bump(&mut self.meta.expirations);
             }
         }
         self.meta.min_expiry = self
@@ -513,7 +726,7 @@ impl<'a> StripeView<'a> {
     /// recently used of a sample, among those the policy allows. `false`
     /// when nothing may go.
     fn evict_one(&mut self, ctx: Ctx) -> bool {
-        if self.meta.entries == 0 {
+        if self.meta.entries == 0 || self.is_damaged() {
             return false;
         }
         if self.reclaim_expired(ctx.now) {
@@ -535,10 +748,17 @@ impl<'a> StripeView<'a> {
             if s.is_empty() {
                 continue;
             }
+            if !self.check_block(
+                s.block,
+                STATE_LIVE,
+                "a slot points at a broken block at heap offset",
+            ) {
+                return false;
+            }
             let h = self.hdr(s.block);
             if is_expired(h, ctx.now) {
                 self.drop_entry(i);
-                self.meta.expirations += 1;
+                bump(&mut self.meta.expirations);
                 return true;
             }
             let eligible = match ctx.policy {
@@ -560,8 +780,8 @@ impl<'a> StripeView<'a> {
         match best {
             Some((i, _)) => {
                 self.drop_entry(i);
-                self.meta.evictions += 1;
-                true
+                bump(&mut self.meta.evictions);
+                !self.is_damaged()
             }
             None => false,
         }
@@ -588,7 +808,7 @@ impl<'a> StripeView<'a> {
             if let Some(off) = self.take_block(size) {
                 return Ok(off);
             }
-            if !self.evict_one(ctx) {
+            if self.is_damaged() || !self.evict_one(ctx) {
                 return Err(Self::full(ctx, size as usize));
             }
         }
@@ -605,10 +825,14 @@ impl<'a> StripeView<'a> {
         read: impl FnOnce(&[u8]) -> R,
     ) -> Option<Entry<R>> {
         let Some(i) = self.lookup(key, now) else {
-            self.meta.misses += !key.part as u64;
+            if !key.part {
+                bump(&mut self.meta.misses);
+            }
             return None;
         };
-        self.meta.hits += !key.part as u64;
+        if !key.part {
+            bump(&mut self.meta.hits);
+        }
         self.touch(i);
         match self.former(i) {
             Former::Large(manifest) => Some(Entry::Large(manifest)),
@@ -638,12 +862,18 @@ impl<'a> StripeView<'a> {
         kind: Kind,
     ) -> Result<Option<Former>, StoreError> {
         self.sweep_step(ctx.now);
-        if self.lookup(key, || ctx.now).is_none() {
+        if !self.check_meta() {
+            return Err(Self::full(ctx, 0));
+        }
+        if self.lookup(key, || ctx.now).is_none() && !self.is_damaged() {
             while self.meta.entries >= self.max_entries() {
                 if !self.evict_one(ctx) {
                     return Err(Self::full(ctx, 0));
                 }
             }
+        }
+        if self.is_damaged() {
+            return Err(Self::full(ctx, 0));
         }
         let size = block_size_for(key.bytes.len(), value.len());
         let off = self.alloc(size, ctx)?;
@@ -682,11 +912,12 @@ impl<'a> StripeView<'a> {
                 self.free_block(old);
                 Ok(Some(former))
             }
+            None if self.is_damaged() => Ok(None),
             None => {
                 self.meta.access_clock = self.meta.access_clock.wrapping_add(1);
                 self.insert_slot(key.hash, off);
-                self.meta.entries += 1;
-                self.meta.parts += key.part as u32;
+                self.meta.entries = self.meta.entries.wrapping_add(1);
+                self.meta.parts = self.meta.parts.wrapping_add(key.part as u32);
                 Ok(None)
             }
         }
@@ -801,23 +1032,20 @@ impl<'a> StripeView<'a> {
         }
     }
 
-    /// Whether a slot points at a whole live block inside the heap: only a
-    /// damaged segment has others (`verify` reports them; `scan` skips them).
-    fn points_at_live_block(&self, slot: &Slot) -> bool {
-        let off = slot.block as usize;
-        if !off.is_multiple_of(BLOCK_ALIGN as usize) || off + BLOCK_HEADER_SIZE > self.heap.len() {
-            return false;
-        }
-        let h = self.hdr(slot.block);
-        let end = off + BLOCK_HEADER_SIZE + h.key_len_or_prev as usize + h.val_len as usize;
-        is_live(h.state) && end <= self.heap.len()
-    }
-
-    /// Live entries with their remaining lifetime and value size.
+    /// Live entries with their remaining lifetime and value size. A slot
+    /// that does not point at a whole live block is skipped and recorded as
+    /// damage (the caller rebuilds the stripe and reports it).
     pub fn scan(&self, now: u64) -> Vec<ScanEntry> {
         self.slots
             .iter()
-            .filter(|s| !s.is_empty() && self.points_at_live_block(s))
+            .filter(|s| {
+                !s.is_empty()
+                    && self.check_block(
+                        s.block,
+                        STATE_LIVE,
+                        "a slot points at a broken block at heap offset",
+                    )
+            })
             .filter_map(|s| {
                 let h = self.hdr(s.block);
                 let value_len = match h.state {
@@ -862,7 +1090,14 @@ impl<'a> StripeView<'a> {
     fn live_blocks(&self, now: u64) -> impl Iterator<Item = u32> + '_ {
         self.slots
             .iter()
-            .filter(|s| !s.is_empty() && self.points_at_live_block(s))
+            .filter(|s| {
+                !s.is_empty()
+                    && self.check_block(
+                        s.block,
+                        STATE_LIVE,
+                        "a slot points at a broken block at heap offset",
+                    )
+            })
             .map(|s| s.block)
             .filter(move |&off| !is_expired(self.hdr(off), now))
     }
@@ -874,7 +1109,7 @@ impl<'a> StripeView<'a> {
             parts: m.parts as u64,
             slots: self.slots.len() as u64,
             bytes_used: m.used_bytes,
-            bytes_free: self.heap.len() as u64 - m.used_bytes,
+            bytes_free: (self.heap.len() as u64).saturating_sub(m.used_bytes),
             hits: m.hits,
             misses: m.misses,
             expirations: m.expirations,
@@ -896,9 +1131,7 @@ impl<'a> StripeView<'a> {
         let (mut off, mut prev) = (0u32, 0u32);
         while off < heap_len {
             let h = *self.hdr(off);
-            let sane = h.size >= MIN_BLOCK
-                && h.size.is_multiple_of(BLOCK_ALIGN)
-                && h.size <= heap_len - off;
+            let sane = self.size_fits(off, h.size);
             let size = if sane { h.size } else { heap_len - off };
             let whole = BLOCK_HEADER_SIZE as u64 + h.key_len_or_prev as u64 + h.val_len as u64;
             let keep = sane && is_live(h.state) && h.key_len_or_prev > 0 && whole <= size as u64;
@@ -978,7 +1211,9 @@ impl<'a> StripeView<'a> {
             off += size;
         }
         self.meta.sweep_cursor = 0;
-        self.meta.recoveries += 1;
+        bump(&mut self.meta.recoveries);
+        // Whatever was found before is gone now.
+        self.damage.set(None);
     }
 
     // ---------- consistency check ----------
@@ -1144,11 +1379,7 @@ mod tests {
             o
         }
         fn view(&mut self) -> StripeView<'_> {
-            StripeView {
-                meta: &mut self.meta,
-                slots: &mut self.slots,
-                heap: &mut self.heap,
-            }
+            StripeView::new(&mut self.meta, &mut self.slots, &mut self.heap)
         }
     }
 
@@ -1269,7 +1500,74 @@ mod tests {
         };
         let keys: Vec<_> = v.scan(1000).into_iter().map(|e| e.key).collect();
         assert_eq!(keys, vec![b"good".to_vec()]);
+        assert!(v.take_damage().is_some(), "scan must report the damage");
         assert!(!v.verify().is_empty());
+    }
+
+    /// Rebuild is the repair of any damage: on a heap, index and counters of
+    /// pure garbage it must terminate, not panic, and leave a stripe that
+    /// verifies and works.
+    #[test]
+    fn rebuild_of_garbage_verifies_and_works() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..200 {
+            let mut o = Owned::new(64, 16 << 10);
+            {
+                let mut v = o.view();
+                for i in 0..20u32 {
+                    v.set(key(&i.to_le_bytes()), &[i as u8; 300], 0, CTX, Kind::Inline)
+                        .unwrap();
+                }
+            }
+            // Damage: every byte (round 0), or a few words here and there.
+            let words = if round == 0 {
+                o.heap.len() / 4
+            } else {
+                1 + round % 16
+            };
+            for _ in 0..words {
+                let at = if round == 0 {
+                    0
+                } else {
+                    next() as usize % (o.heap.len() / 4)
+                };
+                let word = next() as u32;
+                let word = match next() % 4 {
+                    0 => 0x7fff_ffff,
+                    1 => word & 0xfff0,
+                    _ => word,
+                };
+                o.heap[at * 4..at * 4 + 4].copy_from_slice(&word.to_ne_bytes());
+            }
+            let meta: &mut [u8] = bytemuck::bytes_of_mut(&mut o.meta);
+            for b in meta.iter_mut().step_by(1 + round % 7) {
+                *b = next() as u8;
+            }
+            for s in o.slots.iter_mut().step_by(1 + round % 5) {
+                *s = Slot {
+                    hash: next(),
+                    block: next() as u32 & 0xfff0,
+                    lru: 0,
+                };
+            }
+            let mut v = o.view();
+            v.rebuild();
+            assert_eq!(v.verify(), Vec::<String>::new(), "round {round}");
+            v.take_damage();
+            v.set(key(b"after"), b"works", 0, CTX, Kind::Inline)
+                .unwrap();
+            assert_eq!(
+                v.get(key(b"after"), || 1000, |b| b.to_vec()),
+                Some(Entry::Inline(b"works".to_vec()))
+            );
+            assert!(v.take_damage().is_none(), "round {round}");
+        }
     }
 
     #[test]

@@ -96,8 +96,17 @@ fn open(dir: &tempfile::TempDir, size: u64, policy: EvictionPolicy, clock: &Manu
     Store::open_with_clock(&cfg, Arc::new(clock.clone())).unwrap()
 }
 
+/// Cases per property: `PROPTEST_CASES` (the longer fuzz run, see the
+/// README's testing section) or the bounded default of the CI run.
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(64), ..ProptestConfig::default() })]
 
     /// With room to spare and no eviction, the store answers exactly as the model.
     #[test]

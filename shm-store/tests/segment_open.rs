@@ -691,11 +691,15 @@ fn store_larger_than_its_tmpfs_fails_with_no_space_and_leaves_no_data() {
         other => panic!("4 MiB store on a 1 MiB tmpfs gave {other:?}, expected NoSpace"),
     }
     let path = seg_path(dir, "big");
-    if let Ok(md) = fs::metadata(&path) {
-        assert_eq!(md.len(), 0, "the failed segment kept {} bytes", md.len());
-    }
-    // A tool does not take the leftover for a store.
-    assert!(Store::attach(dir, "big").is_err());
+    assert!(
+        fs::symlink_metadata(&path).is_err(),
+        "the failed creation left {}",
+        path.display()
+    );
+    assert!(matches!(
+        Store::attach(dir, "big"),
+        Err(StoreError::NotFound { .. })
+    ));
     // A store that fits is fine on the same tmpfs.
     let small = Store::open(&config(dir, "small", 256 << 10, 1)).unwrap();
     assert!(small.created());
@@ -703,4 +707,143 @@ fn store_larger_than_its_tmpfs_fails_with_no_space_and_leaves_no_data() {
     assert!(small.verify().unwrap().is_ok());
     drop(small);
     drop(mount);
+}
+
+/// A tmpfs that is 100 % full refuses even the header's page: the error is
+/// the "not enough space" hint, not a raw write error, and no empty file is
+/// left behind.
+#[test]
+fn full_tmpfs_gives_the_no_space_hint_and_leaves_no_file() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED full_tmpfs: not root, cannot mount a tmpfs");
+        return;
+    }
+    let tmp = TempDir::new().unwrap();
+    let mount = match TmpfsMount::mount(tmp.path(), "1m") {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("SKIPPED full_tmpfs: mounting a tmpfs failed: {e}");
+            return;
+        }
+    };
+    let dir = tmp.path();
+    // Fill it to the last page.
+    let filler = dir.join("filler");
+    let mut f = fs::File::create(&filler).unwrap();
+    let page = [0xAAu8; 4096];
+    loop {
+        match f.write(&page) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                assert_eq!(e.raw_os_error(), Some(libc::ENOSPC), "{e}");
+                break;
+            }
+        }
+    }
+    drop(f);
+    let small = config(dir, "small", 256 << 10, 1);
+    match Store::open(&small) {
+        Err(e @ StoreError::NoSpace { .. }) => {
+            assert!(e.to_string().contains("not enough space in"), "{e}");
+        }
+        other => panic!("a store on a full tmpfs gave {other:?}, expected NoSpace"),
+    }
+    let path = seg_path(dir, "small");
+    assert!(
+        fs::symlink_metadata(&path).is_err(),
+        "the failed creation left {}",
+        path.display()
+    );
+    // Once there is room, the same store is created.
+    fs::remove_file(&filler).unwrap();
+    let store = Store::open(&small).unwrap();
+    assert!(store.created());
+    drop(store);
+    drop(mount);
+}
+
+/// An opener waiting for the creation lock of a file that its failed
+/// creator removes meanwhile opens the path again instead of initialising a
+/// file without a name (which no other process would ever find).
+#[test]
+fn opener_waiting_on_a_removed_file_opens_the_path_again() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path().to_path_buf();
+    let path = seg_path(&dir, "gone");
+    write_private(&path, b"");
+    let held = fs::File::open(&path).unwrap();
+    held.lock().unwrap();
+    let ino = fs::metadata(&path).unwrap().ino();
+    let opener = {
+        let dir = dir.clone();
+        std::thread::spawn(move || Store::open(&cfg(&dir, "gone")).map(|s| s.created()))
+    };
+    // Wait until the opener is blocked on our flock (a "->" line in /proc/locks).
+    let start = Instant::now();
+    loop {
+        let locks = fs::read_to_string("/proc/locks").unwrap();
+        let blocked = locks
+            .lines()
+            .any(|l| l.contains("->") && l.contains(&format!(":{ino} ")));
+        if blocked {
+            break;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "the opener never waited for the lock"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    fs::remove_file(&path).unwrap();
+    held.unlock().unwrap();
+    assert!(
+        opener.join().unwrap().unwrap(),
+        "the opener did not create the segment"
+    );
+    // The segment is at its path, where others find it.
+    let other = Store::attach(&dir, "gone").unwrap();
+    assert!(other.verify().unwrap().is_ok());
+}
+
+/// Without a directory, stores live in `/dev/shm/ephpm-<uid>`: created
+/// 0700, owned by this user, found again by an attach through either the
+/// empty (default) directory or the path itself.
+#[test]
+fn default_directory_is_per_user_and_private() {
+    if !Path::new("/dev/shm").is_dir() {
+        eprintln!("SKIPPED default_directory_is_per_user: no /dev/shm");
+        return;
+    }
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    let dir = shm_store::default_dir();
+    assert_eq!(dir, PathBuf::from(format!("/dev/shm/ephpm-{euid}")));
+    let name = format!("default-dir-test-{}", std::process::id());
+    let cfg = StoreConfig::new(&name).size(256 << 10).stripes(1);
+    let path = cfg.path().unwrap();
+    assert_eq!(path, dir.join(format!("ephpm_kv.{name}")));
+    struct Remove(PathBuf);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = fs::remove_file(&self.0);
+        }
+    }
+    let _remove = Remove(path.clone());
+    let store = Store::open(&cfg).unwrap();
+    assert_eq!(store.path(), path);
+    store.set(b"k", b"v", None).unwrap();
+    let md = fs::symlink_metadata(&dir).unwrap();
+    assert!(md.is_dir());
+    assert_eq!(md.uid(), euid);
+    assert_eq!(md.mode() & 0o077, 0, "mode {:o}", md.mode() & 0o777);
+    for attach_dir in [Path::new(""), dir.as_path()] {
+        let other = Store::attach(attach_dir, &name).unwrap();
+        assert_eq!(other.get(b"k").unwrap(), Some(b"v".to_vec()));
+    }
+    assert!(matches!(
+        Store::attach(Path::new(""), "default-dir-test-missing"),
+        Err(StoreError::NotFound { .. })
+    ));
 }

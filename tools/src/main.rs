@@ -17,8 +17,23 @@ const FILE_PREFIX: &str = "ephpm_kv.";
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
-  1  key not found, verify found problems, rm refused (store in use), flush declined
+  1  key not found, verify found problems, a damaged stripe was found (and rebuilt),
+     rm refused (store in use), flush declined
   2  usage error, store cannot be opened (missing, insecure, incompatible...), other errors";
+
+const VERIFY_HELP: &str = "\
+--repair rebuilds a stripe from its heap, as the store does by itself after a
+process died holding the stripe's lock; entries in a damaged part of a heap
+are lost. A stripe lock that cannot be taken within 5 s is taken over (its
+mutex re-initialised) only if the thread recorded as its holder no longer
+exists: so no process may be inside the store's code for that stripe (stuck,
+stopped with SIGSTOP or in a debugger, or in another pid namespace) while it
+runs.
+
+Exit codes:
+  0  consistent (after --repair: consistent now)
+  1  problems found (after --repair: problems left)
+  2  the store cannot be opened, or a lock is held by a live thread";
 
 #[derive(Parser)]
 #[command(
@@ -28,9 +43,10 @@ Exit codes:
     after_help = EXIT_CODES
 )]
 struct Cli {
-    /// Directory holding the segment files (ephpm_kv.<name>)
-    #[arg(long, global = true, default_value = "/dev/shm", value_name = "DIR")]
-    dir: PathBuf,
+    /// Directory holding the segment files (ephpm_kv.<name>) [default:
+    /// /dev/shm/ephpm-<uid>, the per-user directory of the user running the tool]
+    #[arg(long, global = true, value_name = "DIR")]
+    dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -108,8 +124,16 @@ enum Cmd {
         secs: u64,
     },
     /// Check every invariant of the store
-    #[command(after_help = EXIT_CODES)]
-    Verify { name: String },
+    #[command(after_help = VERIFY_HELP)]
+    Verify {
+        name: String,
+        /// Rebuild stripes with problems, and re-initialise stripe locks that
+        /// are unusable (not obtained within 5 s, or garbled) when the thread
+        /// they name as holder is gone. Run it when no process is stuck inside
+        /// the store; `rm` is the other way out
+        #[arg(long)]
+        repair: bool,
+    },
     /// Delete every key of the store
     #[command(after_help = EXIT_CODES)]
     Flush {
@@ -196,7 +220,11 @@ impl Fail {
 
 impl From<StoreError> for Fail {
     fn from(e: StoreError) -> Fail {
-        Fail::other(e.to_string())
+        match e {
+            // Found and repaired: reported like a miss, with the reason.
+            StoreError::Damaged { .. } => Fail::not_found(e.to_string()),
+            e => Fail::other(e.to_string()),
+        }
     }
 }
 
@@ -226,10 +254,11 @@ fn attach(dir: &Path, name: &str) -> Res<Store> {
 }
 
 fn run(cli: Cli) -> Res {
-    let dir = cli.dir.as_path();
+    let default = cli.dir.is_none();
+    let dir = &cli.dir.unwrap_or_else(shm_store::default_dir);
     let out = io::stdout();
     match cli.command {
-        Cmd::List { json } => list(dir, json),
+        Cmd::List { json } => list(dir, json, default),
         Cmd::Stats { name, json, format } => {
             let store = attach(dir, &name)?;
             let format = if json { Format::Json } else { format };
@@ -310,7 +339,36 @@ fn run(cli: Cli) -> Res {
                 Err(key_not_found(&key, &name))
             }
         }
-        Cmd::Verify { name } => {
+        Cmd::Verify { name, repair: true } => {
+            let report = attach(dir, &name)?.repair()?;
+            let mut out = out.lock();
+            for line in &report.repaired {
+                writeln!(out, "repaired {line}")?;
+            }
+            for p in &report.remaining {
+                writeln!(out, "{p}")?;
+            }
+            if report.remaining.is_empty() {
+                writeln!(
+                    out,
+                    "ok: {} entries in {} stripes",
+                    report.entries, report.stripes_checked
+                )?;
+                out.flush()?;
+                Ok(())
+            } else {
+                out.flush()?;
+                Err(Fail::not_found(format!(
+                    "{} problem(s) left in {name} after the repair; remove it with \
+                     `ephpm-shm rm {name}`",
+                    report.remaining.len()
+                )))
+            }
+        }
+        Cmd::Verify {
+            name,
+            repair: false,
+        } => {
             let report = attach(dir, &name)?.verify()?;
             if report.is_ok() {
                 println!(
@@ -325,9 +383,9 @@ fn run(cli: Cli) -> Res {
                 }
                 out.flush()?;
                 Err(Fail::not_found(format!(
-                    "{} problem(s) found in {}",
+                    "{} problem(s) found in {name}; `ephpm-shm verify --repair {name}` \
+                     rebuilds the damaged stripes (see `ephpm-shm verify --help`)",
                     report.problems.len(),
-                    name
                 )))
             }
         }
@@ -456,7 +514,7 @@ fn keys(store: &Store, pattern: Option<&str>, limit: Option<u64>) -> Res {
     let mut error: Option<io::Error> = None;
     let limit = limit.unwrap_or(u64::MAX);
     // Each entry is written as the scan visits it: no list is kept.
-    store.scan(|e| {
+    let scanned = store.scan(|e| {
         if error.is_some() || printed >= limit {
             return;
         }
@@ -473,14 +531,15 @@ fn keys(store: &Store, pattern: Option<&str>, limit: Option<u64>) -> Res {
             error = Some(err);
         }
         printed += 1;
-    })?;
+    });
     let result = match error {
         Some(e) => Err(e),
         None => out.flush(),
     };
     match result {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other?),
+        // Damage found on the way is reported after the keys that were listed.
+        other => other.map_err(Fail::from).and(scanned.map_err(Fail::from)),
     }
 }
 
@@ -564,10 +623,21 @@ fn used_percent(s: &Stats) -> f64 {
     }
 }
 
-fn list(dir: &Path, json: bool) -> Res {
-    let rd = std::fs::read_dir(dir)
-        .map_err(|e| Fail::other(format!("cannot read directory {}: {e}", dir.display())))?;
+fn list(dir: &Path, json: bool, default_dir: bool) -> Res {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => Some(rd),
+        // The per-user directory appears with the user's first store.
+        Err(e) if default_dir && e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(Fail::other(format!(
+                "cannot read directory {}: {e}",
+                dir.display()
+            )))
+        }
+    };
     let mut names: Vec<String> = rd
+        .into_iter()
+        .flatten()
         .filter_map(|e| e.ok())
         .filter_map(|e| e.file_name().to_str().map(str::to_owned))
         .filter_map(|f| f.strip_prefix(FILE_PREFIX).map(str::to_owned))

@@ -426,13 +426,172 @@ fn verify_healthy_and_damaged() {
         "{stdout}"
     );
     assert!(stderr.contains("problem(s) found"), "{stderr}");
-    // Reading a damaged store skips what is broken instead of crashing.
-    for args in [vec!["keys", "v"], vec!["stats", "v"], vec!["list"]] {
+    assert!(stderr.contains("verify --repair v"), "{stderr}");
+    // Reading a damaged store does not crash; stats and list read counters only.
+    for args in [vec!["stats", "v"], vec!["list"]] {
         let out = bin(dir.path()).args(&args).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
+    // keys lists what is intact and reports the damage (and the stripe is rebuilt).
+    let out = bin(dir.path()).args(["keys", "v"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("stripe 0 of segment") && stderr.contains("is damaged"),
+        "{stderr}"
+    );
+    assert!(!out.stdout.is_empty());
+    bin(dir.path()).args(["verify", "v"]).assert().success();
+}
+
+/// Offset of stripe 0's heap in a one-stripe store.
+fn heap_of(store: &Store) -> u64 {
+    4096 + 4096 + store.geometry().slots_per_stripe as u64 * 16
+}
+
+fn write_at(path: &Path, offset: u64, bytes: &[u8]) {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    f.write_all_at(bytes, offset).unwrap();
+}
+
+/// The issue's reproduction: key_len = 0x7fffffff in a block header made
+/// `verify` panic (exit 101) and `get` fail with an internal error.
+#[test]
+fn huge_key_len_is_diagnosed_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(
+        &StoreConfig::new("k")
+            .dir(dir.path())
+            .size(1 << 20)
+            .stripes(1),
+    )
+    .unwrap();
+    s.set(b"victim", b"value", None).unwrap();
+    s.set(b"other", b"kept", None).unwrap();
+    // The victim's block is the heap's first; key_len is its fifth word.
+    write_at(s.path(), heap_of(&s) + 16, &0x7fff_ffffu32.to_ne_bytes());
+
+    let out = bin(dir.path()).args(["verify", "k"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("bad key/value lengths"), "{stdout}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    let out = bin(dir.path())
+        .args(["get", "k", "victim"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(out.stdout.is_empty());
+    assert!(stderr.contains("stripe 0 of segment"), "{stderr}");
+    assert!(stderr.contains("damaged"), "{stderr}");
+    // The get rebuilt the stripe: a miss now, the other key intact.
+    bin(dir.path()).args(["verify", "k"]).assert().success();
+    bin(dir.path())
+        .args(["get", "k", "victim"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("not found"));
+    bin(dir.path())
+        .args(["get", "k", "other"])
+        .assert()
+        .success()
+        .stdout("kept");
+}
+
+/// Bytes of a stripe's mutex overwritten (its lock word names a thread
+/// that does not exist): the tools used to hang for ever.
+#[test]
+fn unusable_stripe_lock_is_reported_and_repaired() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(
+        &StoreConfig::new("m")
+            .dir(dir.path())
+            .size(1 << 20)
+            .stripes(1),
+    )
+    .unwrap();
+    s.set(b"k", b"v", None).unwrap();
+    write_at(s.path(), 4096, &0x3fff_fff0u32.to_ne_bytes());
+    drop(s);
+
+    for (args, code) in [
+        (vec!["verify", "m"], 1),
+        (vec!["stats", "m"], 2),
+        (vec!["keys", "m"], 2),
+        (vec!["get", "m", "k"], 2),
+    ] {
+        let out = bin(dir.path()).args(&args).output().unwrap();
+        let all = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {all}");
+        assert!(
+            all.contains("stripe 0's lock is unusable")
+                && all.contains("run `ephpm-shm verify --repair m`"),
+            "{args:?}: {all}"
+        );
+    }
+    let out = stdout_of(bin(dir.path()).args(["verify", "--repair", "m"]));
+    assert!(
+        out.contains("repaired stripe 0: lock was unusable"),
+        "{out}"
+    );
+    assert!(out.ends_with("ok: 1 entries in 1 stripes\n"), "{out}");
+    bin(dir.path())
+        .args(["verify", "m"])
+        .assert()
+        .success()
+        .stdout("ok: 1 entries in 1 stripes\n");
+    bin(dir.path())
+        .args(["get", "m", "k"])
+        .assert()
+        .success()
+        .stdout("v");
+}
+
+/// Garbled mutex bytes are refused at once; a damaged heap is rebuilt by
+/// `verify --repair`.
+#[test]
+fn verify_repair_rebuilds_a_damaged_heap_and_a_garbled_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(
+        &StoreConfig::new("r")
+            .dir(dir.path())
+            .size(1 << 20)
+            .stripes(1),
+    )
+    .unwrap();
+    for i in 0..50 {
+        s.set(format!("key{i}").as_bytes(), &[b'x'; 100], None)
+            .unwrap();
+    }
+    write_at(s.path(), 4096 + 16, &[0x5a; 8]);
+    write_at(s.path(), heap_of(&s) + 2048, &[0xFF; 512]);
+    drop(s);
+    bin(dir.path())
+        .args(["verify", "r"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("not a robust shared mutex"));
+    let out = stdout_of(bin(dir.path()).args(["verify", "--repair", "r"]));
+    assert!(
+        out.contains("repaired stripe 0: lock was unusable"),
+        "{out}"
+    );
+    assert!(out.contains("rebuilt"), "{out}");
+    let out = stdout_of(bin(dir.path()).args(["verify", "r"]));
+    assert!(out.starts_with("ok: "), "{out}");
+    let kept: usize = out["ok: ".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(kept > 0 && kept < 50, "{out}");
 }
 
 /// `session` says on stderr who holds the session's lock, if anyone.
