@@ -524,8 +524,17 @@ impl Store {
                 );
                 guard.view.take_damage();
             }
-            report.entries += guard.view.meta.entries as u64;
+            let meta = &guard.view.meta;
+            report.entries += meta.entries.saturating_sub(meta.parts) as u64;
             report.stripes_checked += 1;
+        }
+        // Parts of large values that no manifest names any more (left by a
+        // process killed while it replaced or deleted one).
+        let orphans = self.remove_orphan_parts()?;
+        if orphans > 0 {
+            report.repaired.push(format!(
+                "{orphans} part(s) of large values that no key named any more: removed"
+            ));
         }
         Ok(report)
     }

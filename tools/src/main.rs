@@ -729,6 +729,10 @@ struct StatsJson {
     expirations: u64,
     evictions: u64,
     recoveries: u64,
+    /// Entries holding the parts of large values (not counted in `entries`).
+    large_value_parts: u64,
+    /// Values longer than this are kept in parts of this size.
+    part_bytes: u32,
     stripes: u32,
     slots_per_stripe: u32,
     heap_bytes_per_stripe: u32,
@@ -762,6 +766,8 @@ fn stats(store: &Store, name: &str, format: Format) -> Res {
         expirations: s.expirations,
         evictions: s.evictions,
         recoveries: s.recoveries,
+        large_value_parts: s.parts,
+        part_bytes: g.part_len,
         stripes: g.stripes,
         slots_per_stripe: g.slots_per_stripe,
         heap_bytes_per_stripe: g.heap_size,
@@ -784,7 +790,7 @@ fn stats(store: &Store, name: &str, format: Format) -> Res {
             writeln!(out, "{text}")?;
         }
         Format::Prometheus => {
-            let metrics: [(&str, &str, &str, f64); 14] = [
+            let metrics: [(&str, &str, &str, f64); 15] = [
                 (
                     "segment_bytes",
                     "gauge",
@@ -810,6 +816,12 @@ fn stats(store: &Store, name: &str, format: Format) -> Res {
                     j.free_bytes as f64,
                 ),
                 ("entries", "gauge", "Live entries.", j.entries as f64),
+                (
+                    "large_value_parts",
+                    "gauge",
+                    "Entries holding parts of large values.",
+                    j.large_value_parts as f64,
+                ),
                 (
                     "hits_total",
                     "counter",
@@ -900,6 +912,12 @@ fn stats(store: &Store, name: &str, format: Format) -> Res {
                 j.free_bytes
             )?;
             writeln!(out, "entries:      {} (of {} slots)", j.entries, j.slots)?;
+            writeln!(
+                out,
+                "large values: {} parts of up to {}",
+                j.large_value_parts,
+                human_size(u64::from(j.part_bytes))
+            )?;
             writeln!(out, "hits:         {}", j.hits)?;
             writeln!(out, "misses:       {}", j.misses)?;
             writeln!(out, "hit ratio:    {ratio}")?;

@@ -884,3 +884,61 @@ fn reads_while_two_writer_processes_hammer_the_store() {
     assert!(keys.lines().any(|l| l.starts_with("w1:")), "{keys}");
     assert!(rounds >= 3);
 }
+
+#[test]
+fn large_values_read_whole_count_their_parts_and_orphans_are_repaired() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = make(dir.path(), "big", 16 << 20);
+    let value: Vec<u8> = (0..(3 << 20) + 5).map(|i: u32| (i % 251) as u8).collect();
+    s.set(b"big", &value, None).unwrap();
+    let out = bin(dir.path())
+        .args(["get", "big", "big"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(
+        out == value,
+        "get returned {} bytes, not the value",
+        out.len()
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout_of(bin(dir.path()).args(["stats", "big", "--json"]))).unwrap();
+    let part = json["part_bytes"].as_u64().unwrap();
+    assert_eq!(json["entries"], 1);
+    assert_eq!(
+        json["large_value_parts"].as_u64().unwrap(),
+        (value.len() as u64).div_ceil(part)
+    );
+    let text = stdout_of(bin(dir.path()).args(["stats", "big"]));
+    assert!(
+        text.contains("large values: 49 parts of up to 64.0 KiB"),
+        "{text}"
+    );
+    // Parts whose manifest was evicted (allkeys-lru) are found by the repair.
+    // (Eviction may take every part before the manifest: then try again.)
+    let lru = s.with_policy(shm_store::EvictionPolicy::AllKeysLru);
+    assert!(lru.del(b"big").unwrap());
+    let mut i = 0u64;
+    let left = (0..10)
+        .find_map(|round| {
+            lru.set(format!("big{round}").as_bytes(), &value, None)
+                .unwrap();
+            while lru.exists(format!("big{round}").as_bytes()).unwrap() {
+                lru.set(format!("fill:{i}").as_bytes(), &[0; 3000], None)
+                    .unwrap();
+                i += 1;
+            }
+            let left = lru.stats().unwrap().parts;
+            (left > 0).then_some(left)
+        })
+        .expect("the manifest was never evicted before its parts");
+    let repaired = stdout_of(bin(dir.path()).args(["verify", "big", "--repair"]));
+    assert!(
+        repaired.contains(&format!("{left} part(s) of large values")),
+        "{repaired}"
+    );
+    assert_eq!(lru.stats().unwrap().parts, 0);
+    stdout_of(bin(dir.path()).args(["verify", "big"]));
+}
