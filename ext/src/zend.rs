@@ -11,6 +11,7 @@ use ext_php_rs::ffi::{
 use ext_php_rs::flags::IniEntryPermission;
 use ext_php_rs::types::{ZendHashTable, ZendStr, Zval};
 use ext_php_rs::zend::IniEntryDef;
+use std::cell::Cell;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
@@ -336,7 +337,17 @@ pub enum Item {
 }
 
 impl Reply {
-    /// Stores the value in the return slot; allocates; inside [`engine`].
+    /// Whether delivering it allocates nothing (and so cannot bail out).
+    fn is_scalar(&self) -> bool {
+        matches!(
+            self,
+            Reply::Pending | Reply::Null | Reply::Bool(_) | Reply::Long(_)
+        )
+    }
+
+    /// Stores the value in the return slot; inside [`engine`] unless it
+    /// [is scalar](Reply::is_scalar) (the engine's fresh `NULL` return slot
+    /// then has nothing to release).
     fn deliver(&self, rv: &mut Zval) {
         match self {
             Reply::Pending => {}
@@ -371,6 +382,30 @@ pub trait Function {
     fn body(args: &Args<'_>) -> Result<Outcome, Bailout>;
     /// Takes back a [`Reply::Bytes`] buffer once PHP has its copy.
     fn recycle(_buffer: Vec<u8>) {}
+}
+
+thread_local! {
+    /// The bytes of a return value while PHP's string is allocated from
+    /// them (see [`deliver_parked`]).
+    static DELIVERING: Cell<Option<Vec<u8>>> = const { Cell::new(None) };
+}
+
+/// Sets `slot` to a PHP string with the bytes of `buffer`, which is moved
+/// into [`DELIVERING`] first: the allocation may bail out (memory_limit),
+/// and the jump then skips this frame with nothing in it to drop; the
+/// buffer stays parked until the next delivery replaces it.
+///
+/// # Safety
+/// The caller's frames up to the engine's entry point own nothing with a
+/// destructor (the jump skips them), as in [`resume_bailout`].
+unsafe fn deliver_parked(slot: &mut Zval, buffer: Vec<u8>) {
+    let (ptr, len) = (buffer.as_ptr(), buffer.len());
+    // Moving a Vec leaves its heap bytes where they are.
+    drop(DELIVERING.with(|parked| parked.replace(Some(buffer))));
+    // SAFETY: `ptr` and `len` describe the parked buffer, which nothing
+    // changes until this function returns.
+    let bytes = unsafe { std::slice::from_raw_parts(ptr, len) };
+    slot.set_zend_string(ZendStr::new(bytes, false));
 }
 
 /// The engine's entry point for the PHP function `F`.
@@ -415,6 +450,28 @@ unsafe fn call_function(
     };
     // SAFETY: the return slot the engine passed; `Zval` is `zval`.
     let slot = unsafe { &mut *rv.cast::<Zval>() };
+    let outcome = match outcome {
+        // Nothing to raise or allocate: no call into the engine at all.
+        Outcome { raise: None, reply } if reply.is_scalar() => {
+            reply.deliver(slot);
+            return;
+        }
+        // A string only (a `get` hit): copied into PHP's string with no
+        // `zend_try`, the buffer parked where a bailout cannot lose it.
+        Outcome {
+            raise: None,
+            reply: Reply::Bytes(buffer),
+        } => {
+            // SAFETY: the buffer moved into `DELIVERING`, nothing of this
+            // frame owns anything, and only this thread touches the slot.
+            unsafe { deliver_parked(slot, buffer) };
+            if let Some(buffer) = DELIVERING.with(Cell::take) {
+                recycle(buffer);
+            }
+            return;
+        }
+        other => other,
+    };
     let raise = outcome.raise.as_ref().map(|raise| match raise {
         Raise::Warning(message) => (None, c_message(message)),
         Raise::ValueError(arg, message) => (Some(*arg), c_message(message)),
@@ -467,6 +524,46 @@ impl<'a> Args<'a> {
         unsafe { self.ex.This.u2.num_args }
     }
 
+    /// Argument `n` (from 0), which must be below [`Args::count`]: the
+    /// engine's `ZEND_CALL_ARG(ex, n + 1)`, the frame's slots that follow
+    /// the `zend_execute_data` itself.
+    fn arg(&self, n: u32) -> &'a zval {
+        const FRAME_SLOTS: usize =
+            std::mem::size_of::<zend_execute_data>().div_ceil(std::mem::size_of::<zval>());
+        debug_assert!(n < self.count());
+        let frame: *const zend_execute_data = self.ex;
+        // SAFETY: the engine lays the `count()` arguments of a call out as
+        // zvals right after its execute data (`ZEND_CALL_FRAME_SLOT`), all
+        // initialised before the handler runs and alive until it returns.
+        unsafe { &*frame.cast::<zval>().add(FRAME_SLOTS + n as usize) }
+    }
+
+    /// The arguments as they are, when their count is in `required..=kinds.len()`
+    /// and each is exactly of its kind (`b's'` string, `b'l'` int): then
+    /// parsing could not convert, warn, throw or run any PHP code, and
+    /// needs no call into the engine. `None`: leave it to PHP's parser.
+    fn exact<const N: usize>(&self, kinds: [u8; N], required: usize) -> Option<[Exact<'a>; N]> {
+        let count = self.count() as usize;
+        if count < required || count > N {
+            return None;
+        }
+        let mut out = [Exact::Absent; N];
+        for (i, kind) in kinds.iter().enumerate().take(count) {
+            let z = self.arg(i as u32);
+            // SAFETY: the type byte of an initialised zval.
+            let type_ = unsafe { z.u1.v.type_ };
+            out[i] = match (kind, type_) {
+                // SAFETY: a zval of type IS_STRING holds a live zend_string,
+                // which outlives the call like the argument itself.
+                (b's', IS_STRING) => Exact::Bytes(unsafe { (*z.value.str_).as_bytes() }),
+                // SAFETY: a zval of type IS_LONG holds a zend_long.
+                (b'l', IS_LONG) => Exact::Long(unsafe { z.value.lval }),
+                _ => return None,
+            };
+        }
+        Some(out)
+    }
+
     /// `()`
     pub fn none(&self) -> Parsed<()> {
         let n = self.count();
@@ -476,6 +573,9 @@ impl<'a> Args<'a> {
 
     /// `(string $a)`
     pub fn string(&self) -> Parsed<&'a [u8]> {
+        if let Some([Exact::Bytes(a)]) = self.exact([b's'], 1) {
+            return Ok(Some(a));
+        }
         let (mut p, mut len) = (ptr::null_mut::<c_char>(), 0usize);
         let n = self.count();
         // SAFETY: "s" writes a char* and a size_t through the two pointers.
@@ -485,6 +585,11 @@ impl<'a> Args<'a> {
 
     /// `(string $a, int $b)` or, with a default, `(string $a, int $b = default)`
     pub fn string_long(&self, default: Option<ZendLong>) -> Parsed<(&'a [u8], ZendLong)> {
+        match self.exact([b's', b'l'], if default.is_some() { 1 } else { 2 }) {
+            Some([Exact::Bytes(a), Exact::Long(b)]) => return Ok(Some((a, b))),
+            Some([Exact::Bytes(a), Exact::Absent]) => return Ok(default.map(|b| (a, b))),
+            _ => {}
+        }
         let (mut p, mut len, mut v) = (ptr::null_mut::<c_char>(), 0usize, default.unwrap_or(0));
         let spec = if default.is_some() { c"s|l" } else { c"sl" };
         let n = self.count();
@@ -497,6 +602,9 @@ impl<'a> Args<'a> {
 
     /// `(string $a, string $b)`
     pub fn string_string(&self) -> Parsed<(&'a [u8], &'a [u8])> {
+        if let Some([Exact::Bytes(a), Exact::Bytes(b)]) = self.exact([b's', b's'], 2) {
+            return Ok(Some((a, b)));
+        }
         let (mut p1, mut l1) = (ptr::null_mut::<c_char>(), 0usize);
         let (mut p2, mut l2) = (ptr::null_mut::<c_char>(), 0usize);
         let n = self.count();
@@ -512,6 +620,13 @@ impl<'a> Args<'a> {
         &self,
         default: Option<ZendLong>,
     ) -> Parsed<(&'a [u8], &'a [u8], ZendLong)> {
+        match self.exact([b's', b's', b'l'], if default.is_some() { 2 } else { 3 }) {
+            Some([Exact::Bytes(a), Exact::Bytes(b), Exact::Long(c)]) => return Ok(Some((a, b, c))),
+            Some([Exact::Bytes(a), Exact::Bytes(b), Exact::Absent]) => {
+                return Ok(default.map(|c| (a, b, c)))
+            }
+            _ => {}
+        }
         let (mut p1, mut l1) = (ptr::null_mut::<c_char>(), 0usize);
         let (mut p2, mut l2) = (ptr::null_mut::<c_char>(), 0usize);
         let mut v = default.unwrap_or(0);
@@ -523,6 +638,19 @@ impl<'a> Args<'a> {
         })?;
         Ok((ok == SUCCESS).then(|| (bytes(p1, l1), bytes(p2, l2), v)))
     }
+}
+
+/// Type bytes of `zval.u1.v.type_` (Zend/zend_types.h).
+const IS_LONG: u8 = 4;
+const IS_STRING: u8 = 6;
+
+/// An argument read by [`Args::exact`].
+#[derive(Clone, Copy)]
+enum Exact<'a> {
+    /// Not passed (an optional parameter).
+    Absent,
+    Bytes(&'a [u8]),
+    Long(ZendLong),
 }
 
 fn bytes<'a>(p: *const c_char, len: usize) -> &'a [u8] {

@@ -97,6 +97,11 @@ impl Store {
         only_new: bool,
     ) -> Result<bool> {
         let mut ctx = self.ctx();
+        // Not worth writing the parts for a key that is there (the commit
+        // below still decides, atomically).
+        if only_new && self.with_key(key, |g, k| g.view.exists(k, || ctx.now))? {
+            return Ok(false);
+        }
         let part_len = self.segment.geometry().part_len as usize;
         let manifest = Manifest {
             magic: MANIFEST_MAGIC,

@@ -93,9 +93,10 @@
 //! **Change sequence** (version 3). [`ChangeSeq`] at [`CHANGE_SEQ_OFFSET`]
 //! in each stripe header is odd while some process holds the stripe
 //! mutex and may be changing the stripe, even otherwise: the taker of the
-//! mutex makes it odd (a `Relaxed` increment, unless a dead holder left it
-//! odd already) and issues a `Release` fence before touching the stripe;
-//! the guard's drop increments it with `Release` before unlocking. It is
+//! mutex makes it odd (a `Relaxed` store of the next value, unless a dead
+//! holder left it odd already; only the mutex holder ever writes it) and
+//! issues a `Release` fence before touching the stripe; the guard's drop
+//! stores the next, even value with `Release` before unlocking. It is
 //! the word a lock-free reader validates against, seqlock-style: read it
 //! with `Acquire` (odd: fall back to the mutex), read what it needs with
 //! every offset bounds-checked, issue an `Acquire` fence, read it again

@@ -88,8 +88,13 @@ impl Drop for StripeGuard<'_> {
             // before anyone else sees it, as if this holder had died.
             self.view.rebuild();
         }
-        // Every change of this holder is written before the sequence is even again.
-        self.change.seq.fetch_add(1, Ordering::Release);
+        // Every change of this holder is written before the sequence is
+        // even again. Only the mutex holder writes the word: no atomic
+        // read-modify-write is needed.
+        let seq = self.change.seq.load(Ordering::Relaxed);
+        self.change
+            .seq
+            .store(seq.wrapping_add(1), Ordering::Release);
         // SAFETY: the guard exists only while this thread holds the lock
         // (see `lock_stripe`), and is dropped once.
         unsafe { self.mutex.unlock() };
@@ -664,8 +669,9 @@ impl Segment {
         let change = self.change_seq(i);
         // Odd from here until the guard is dropped; a holder that died left
         // it odd already (its changes are repaired below, not undone).
-        if change.seq.load(Ordering::Relaxed).is_multiple_of(2) {
-            change.seq.fetch_add(1, Ordering::Relaxed);
+        let seq = change.seq.load(Ordering::Relaxed);
+        if seq.is_multiple_of(2) {
+            change.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
         }
         // The odd value is visible before any change this holder makes.
         std::sync::atomic::fence(Ordering::Release);

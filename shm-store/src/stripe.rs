@@ -547,8 +547,12 @@ impl<'a> StripeView<'a> {
                 ) {
                     return None;
                 }
-                if self.key_of(s.block) == key.bytes
-                    && (self.hdr(s.block).state == STATE_PART) == key.part
+                // Checked: the header, key and value lie inside the heap.
+                let h = self.hdr(s.block);
+                let start = s.block as usize + BLOCK_HEADER_SIZE;
+                if h.key_len_or_prev as usize == key.bytes.len()
+                    && (h.state == STATE_PART) == key.part
+                    && self.heap[start..start + key.bytes.len()] == *key.bytes
                 {
                     return Some(i);
                 }
