@@ -471,8 +471,7 @@ impl Store {
                 }
                 Err(e) => return Err(e),
             };
-            let meta = &guard.view.meta;
-            report.entries += meta.entries.saturating_sub(meta.parts) as u64;
+            report.entries += guard.view.user_entries() as u64;
             report.problems.extend(
                 guard
                     .view
@@ -524,8 +523,7 @@ impl Store {
                 );
                 guard.view.take_damage();
             }
-            let meta = &guard.view.meta;
-            report.entries += meta.entries.saturating_sub(meta.parts) as u64;
+            report.entries += guard.view.user_entries() as u64;
             report.stripes_checked += 1;
         }
         // Parts of large values that no manifest names any more (left by a

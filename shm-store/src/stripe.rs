@@ -264,6 +264,20 @@ impl<'a> StripeView<'a> {
         ok
     }
 
+    /// [`StripeView::check_block`] for the block a slot points at: any live kind.
+    fn check_slot_block(&self, off: u32) -> bool {
+        self.check_block(
+            off,
+            STATE_LIVE,
+            "a slot points at a broken block at heap offset",
+        )
+    }
+
+    /// Entries of user keys: the index's entries less the parts of large values.
+    pub fn user_entries(&self) -> u32 {
+        self.meta.entries.saturating_sub(self.meta.parts)
+    }
+
     /// Whether the stripe's counters are possible.
     fn check_meta(&self) -> bool {
         if self.meta.entries > self.max_entries() {
@@ -540,11 +554,7 @@ impl<'a> StripeView<'a> {
                 return None;
             }
             if s.hash == key.hash {
-                if !self.check_block(
-                    s.block,
-                    STATE_LIVE,
-                    "a slot points at a broken block at heap offset",
-                ) {
+                if !self.check_slot_block(s.block) {
                     return None;
                 }
                 // Checked: the header, key and value lie inside the heap.
@@ -616,11 +626,7 @@ impl<'a> StripeView<'a> {
     /// then the slot.
     fn drop_entry(&mut self, i: usize) {
         let off = self.slots[i].block;
-        if !self.check_block(
-            off,
-            STATE_LIVE,
-            "a slot points at a broken block at heap offset",
-        ) {
+        if !self.check_slot_block(off) {
             return;
         }
         let Some(entries) = self.meta.entries.checked_sub(1) else {
@@ -752,11 +758,7 @@ impl<'a> StripeView<'a> {
             if s.is_empty() {
                 continue;
             }
-            if !self.check_block(
-                s.block,
-                STATE_LIVE,
-                "a slot points at a broken block at heap offset",
-            ) {
+            if !self.check_slot_block(s.block) {
                 return false;
             }
             let h = self.hdr(s.block);
@@ -1042,14 +1044,7 @@ impl<'a> StripeView<'a> {
     pub fn scan(&self, now: u64) -> Vec<ScanEntry> {
         self.slots
             .iter()
-            .filter(|s| {
-                !s.is_empty()
-                    && self.check_block(
-                        s.block,
-                        STATE_LIVE,
-                        "a slot points at a broken block at heap offset",
-                    )
-            })
+            .filter(|s| !s.is_empty() && self.check_slot_block(s.block))
             .filter_map(|s| {
                 let h = self.hdr(s.block);
                 let value_len = match h.state {
@@ -1094,14 +1089,7 @@ impl<'a> StripeView<'a> {
     fn live_blocks(&self, now: u64) -> impl Iterator<Item = u32> + '_ {
         self.slots
             .iter()
-            .filter(|s| {
-                !s.is_empty()
-                    && self.check_block(
-                        s.block,
-                        STATE_LIVE,
-                        "a slot points at a broken block at heap offset",
-                    )
-            })
+            .filter(|s| !s.is_empty() && self.check_slot_block(s.block))
             .map(|s| s.block)
             .filter(move |&off| !is_expired(self.hdr(off), now))
     }
@@ -1109,7 +1097,7 @@ impl<'a> StripeView<'a> {
     pub fn stats(&self) -> StripeStats {
         let m = &self.meta;
         StripeStats {
-            entries: m.entries.saturating_sub(m.parts) as u64,
+            entries: self.user_entries() as u64,
             parts: m.parts as u64,
             slots: self.slots.len() as u64,
             bytes_used: m.used_bytes,
