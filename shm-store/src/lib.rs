@@ -92,6 +92,17 @@ impl VerifyReport {
     }
 }
 
+/// What `verify` finds in stripe `i`, each line prefixed with the stripe;
+/// it repairs nothing, so the damage it notes on the way is dropped.
+fn stripe_problems(i: usize, view: &stripe::StripeView<'_>) -> Vec<String> {
+    let problems = view.verify();
+    view.take_damage();
+    problems
+        .into_iter()
+        .map(|p| format!("stripe {i}: {p}"))
+        .collect()
+}
+
 /// Milliseconds of a TTL, at least 1 for any non-zero duration.
 fn ttl_ms(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
@@ -472,15 +483,7 @@ impl Store {
                 Err(e) => return Err(e),
             };
             report.entries += guard.view.user_entries() as u64;
-            report.problems.extend(
-                guard
-                    .view
-                    .verify()
-                    .into_iter()
-                    .map(|p| format!("stripe {i}: {p}")),
-            );
-            // verify() lists what it found; it repairs nothing.
-            guard.view.take_damage();
+            report.problems.extend(stripe_problems(i, &guard.view));
         }
         Ok(report)
     }
@@ -514,14 +517,7 @@ impl Store {
                         problems[0]
                     ));
                 }
-                report.remaining.extend(
-                    guard
-                        .view
-                        .verify()
-                        .into_iter()
-                        .map(|p| format!("stripe {i}: {p}")),
-                );
-                guard.view.take_damage();
+                report.remaining.extend(stripe_problems(i, &guard.view));
             }
             report.entries += guard.view.user_entries() as u64;
             report.stripes_checked += 1;
