@@ -25,7 +25,7 @@
 //!   [`Store::remove_orphan_parts`] (`ephpm-shm verify --repair`) finds it.
 
 use crate::error::{Result, StoreError};
-use crate::layout::{hash_key, part_key, Manifest, MANIFEST_MAGIC};
+use crate::layout::{part_key, Manifest, MANIFEST_MAGIC};
 use crate::segment::StripeGuard;
 use crate::stripe::{Entry, Former, Key, Kind};
 use crate::Store;
@@ -53,17 +53,7 @@ impl Store {
         index: u32,
         op: impl FnOnce(&mut StripeGuard<'_>, Key<'_>) -> R,
     ) -> Result<R> {
-        let bytes = part_key(generation, index);
-        let hash = hash_key(&bytes);
-        let mut guard = self.segment.lock_stripe(self.stripe_of_hash(hash))?;
-        Ok(op(
-            &mut guard,
-            Key {
-                hash,
-                bytes: &bytes,
-                part: true,
-            },
-        ))
+        self.with_entry(&part_key(generation, index), true, op)
     }
 
     /// Removes the parts of a value nobody may read any more; best effort
@@ -285,7 +275,9 @@ impl Store {
         let mut candidates = Vec::new();
         for i in 0..stripes {
             let now = self.clock.now_ms();
-            candidates.extend(self.segment.lock_stripe(i)?.view.persistent_parts(now));
+            let mut guard = self.segment.lock_stripe(i)?;
+            candidates.extend(guard.view.persistent_parts(now));
+            guard.repair_if_damaged()?;
         }
         if candidates.is_empty() {
             return Ok(0);
@@ -293,22 +285,19 @@ impl Store {
         let mut named = std::collections::HashSet::new();
         for i in 0..stripes {
             let now = self.clock.now_ms();
-            named.extend(self.segment.lock_stripe(i)?.view.manifest_generations(now));
+            let mut guard = self.segment.lock_stripe(i)?;
+            named.extend(guard.view.manifest_generations(now));
+            guard.repair_if_damaged()?;
         }
         let mut removed = 0;
         for (key, generation) in candidates {
             if named.contains(&generation) {
                 continue;
             }
-            let hash = hash_key(&key);
             let now = self.clock.now_ms();
-            let mut guard = self.segment.lock_stripe(self.stripe_of_hash(hash))?;
-            let part = Key {
-                hash,
-                bytes: &key,
-                part: true,
-            };
-            removed += guard.view.del(part, now).is_some() as u64;
+            removed += self
+                .with_entry(&key, true, |g, k| g.view.del(k, now))?
+                .is_some() as u64;
         }
         Ok(removed)
     }

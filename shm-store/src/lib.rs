@@ -215,23 +215,27 @@ impl Store {
         self.stripe_of_hash(hash_key(key))
     }
 
-    /// Locks the stripe of `key` and runs `op` on it.
+    /// Locks the stripe of a user's `key` and runs `op` on it.
     fn with_key<R>(
         &self,
         key: &[u8],
         op: impl FnOnce(&mut StripeGuard<'_>, Key<'_>) -> R,
     ) -> Result<R> {
         self.check_key(key)?;
-        let hash = hash_key(key);
+        self.with_entry(key, false, op)
+    }
+
+    /// Locks the stripe of `bytes` (a user's key, or a part's key when
+    /// `part`) and runs `op` on it.
+    fn with_entry<R>(
+        &self,
+        bytes: &[u8],
+        part: bool,
+        op: impl FnOnce(&mut StripeGuard<'_>, Key<'_>) -> R,
+    ) -> Result<R> {
+        let hash = hash_key(bytes);
         let mut guard = self.segment.lock_stripe(self.stripe_of_hash(hash))?;
-        let out = op(
-            &mut guard,
-            Key {
-                hash,
-                bytes: key,
-                part: false,
-            },
-        );
+        let out = op(&mut guard, Key { hash, bytes, part });
         // Damage found on the way: the stripe is rebuilt and the result,
         // computed from damaged data, is dropped.
         guard.repair_if_damaged()?;
@@ -432,7 +436,8 @@ impl Store {
             let mut guard = self.segment.lock_stripe(i)?;
             let before = guard.view.meta.expirations;
             guard.view.reclaim_expired(now);
-            purged += guard.view.meta.expirations - before;
+            purged += guard.view.meta.expirations.wrapping_sub(before);
+            guard.repair_if_damaged()?;
         }
         Ok(purged)
     }
