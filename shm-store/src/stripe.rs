@@ -958,15 +958,25 @@ impl<'a> StripeView<'a> {
     /// exactly `expected` (for a large value: its manifest).
     pub fn del_if(&mut self, key: Key<'_>, expected: &[u8], kind: Kind, now: u64) -> bool {
         self.sweep_step(now);
-        match self.lookup(key, || now) {
-            Some(i)
-                if self.kind_of(i) == kind && self.value_of(self.slots[i].block) == expected =>
-            {
+        match self.lookup_matching(key, expected, kind, now) {
+            Some(i) => {
                 self.drop_entry(i);
                 true
             }
-            _ => false,
+            None => false,
         }
+    }
+
+    /// Slot of a live key of `kind` whose block's value is exactly `expected`.
+    fn lookup_matching(
+        &mut self,
+        key: Key<'_>,
+        expected: &[u8],
+        kind: Kind,
+        now: u64,
+    ) -> Option<usize> {
+        let i = self.lookup(key, || now)?;
+        (self.kind_of(i) == kind && self.value_of(self.slots[i].block) == expected).then_some(i)
     }
 
     fn kind_of(&self, i: usize) -> Kind {
@@ -986,16 +996,14 @@ impl<'a> StripeView<'a> {
         expires_at: u64,
         now: u64,
     ) -> bool {
-        match self.lookup(key, || now) {
-            Some(i)
-                if self.kind_of(i) == kind && self.value_of(self.slots[i].block) == expected =>
-            {
+        match self.lookup_matching(key, expected, kind, now) {
+            Some(i) => {
                 let off = self.slots[i].block;
                 self.hdr_mut(off).expires_at = expires_at;
                 self.note_expiry(expires_at);
                 true
             }
-            _ => false,
+            None => false,
         }
     }
 
@@ -1042,18 +1050,16 @@ impl<'a> StripeView<'a> {
     /// that does not point at a whole live block is skipped and recorded as
     /// damage (the caller rebuilds the stripe and reports it).
     pub fn scan(&self, now: u64) -> Vec<ScanEntry> {
-        self.slots
-            .iter()
-            .filter(|s| !s.is_empty() && self.check_slot_block(s.block))
-            .filter_map(|s| {
-                let h = self.hdr(s.block);
+        self.live_blocks(now)
+            .filter_map(|off| {
+                let h = self.hdr(off);
                 let value_len = match h.state {
                     STATE_PART => return None,
-                    STATE_LARGE => parse_manifest(self.value_of(s.block))?.total_len as usize,
+                    STATE_LARGE => parse_manifest(self.value_of(off))?.total_len as usize,
                     _ => h.val_len as usize,
                 };
-                (!is_expired(h, now)).then(|| ScanEntry {
-                    key: self.key_of(s.block).to_vec(),
+                Some(ScanEntry {
+                    key: self.key_of(off).to_vec(),
                     value_len,
                     ttl: Ttl::from_expiry(h.expires_at, now),
                 })
