@@ -139,7 +139,7 @@ pub const MAGIC_READY: u64 = u64::from_le_bytes(*b"EPHPMKV1");
 /// Written first by a creator; seen later, it means the creator died.
 pub const MAGIC_INIT: u64 = u64::from_le_bytes(*b"EPHPMKV0");
 /// Bumped on any change of this layout.
-pub const LAYOUT_VERSION: u32 = 3;
+pub const LAYOUT_VERSION: u32 = 4;
 
 pub const PAGE: usize = 4096;
 pub const SEGMENT_HEADER_SIZE: usize = PAGE;
@@ -205,30 +205,52 @@ pub struct SegmentCounters {
     /// number from here, so part keys are never reused, across processes
     /// and restarts alike.
     pub next_generation: std::sync::atomic::AtomicU64,
+    /// Reads that found a value, summed from every process's own count
+    /// (each adds its count at the end of a request, see `Store::flush_stats`).
+    pub hits: std::sync::atomic::AtomicU64,
+    /// Reads that found nothing, counted the same way.
+    pub misses: std::sync::atomic::AtomicU64,
 }
 
-/// Per-stripe state, guarded by the stripe's mutex.
+/// Per-stripe state, guarded by the stripe's mutex. The first fields are
+/// the ones lock-free readers load (see "Lock-free reads" above).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]
 pub struct StripeMeta {
     pub seq: u32,
+    /// The stripe's LRU clock: advanced by every write, stamped into a
+    /// slot's `lru` when the entry is written and when a read finds the
+    /// stamp stale by more than [`lru_step`].
     pub access_clock: u32,
+    /// Slots of the index in use: a power of two, at least
+    /// `min(MIN_INDEX_SLOTS, slots_per_stripe)`, at most `slots_per_stripe`.
+    /// The index is the first `index_len` slots; it doubles when half full.
+    pub index_len: u32,
     pub entries: u32,
     pub sweep_cursor: u32,
+    /// How many of `entries` are parts of large values (not user keys).
+    pub parts: u32,
     pub used_bytes: u64,
-    pub hits: u64,
-    pub misses: u64,
     pub expirations: u64,
     pub evictions: u64,
     pub recoveries: u64,
     pub rng: u64,
     /// No entry of the stripe expires before this (a lower bound; `u64::MAX`: none).
     pub min_expiry: u64,
-    /// How many of `entries` are parts of large values (not user keys).
-    pub parts: u32,
-    pub _pad: u32,
     pub free_bitmap: [u64; FREE_BINS / 64],
     pub free_heads: [u32; FREE_BINS],
+}
+
+/// The index's size when a stripe is formatted: 64 slots (1 KiB, 16
+/// cache lines), doubled as entries come.
+pub const MIN_INDEX_SLOTS: u32 = 64;
+
+/// How stale (in writes to the stripe) a slot's `lru` stamp must be before
+/// a read stamps it again: 1/16 of the index, so a hot key costs a shared
+/// write at most once per `index_len / 16` writes, and eviction's
+/// recency is exact to within that step.
+pub fn lru_step(index_len: u32) -> u32 {
+    (index_len / 16).max(1)
 }
 
 /// Where the stripe's [`ChangeSeq`] lives: a cache line of its own, before
@@ -323,7 +345,13 @@ const _: () = assert!(std::mem::size_of::<SegmentHeader>() <= SEGMENT_COUNTERS_O
 const _: () = assert!(std::mem::offset_of!(SegmentHeader, max_value_len) == 48);
 const _: () = assert!(std::mem::offset_of!(SegmentHeader, created_unix_ms) == 64);
 const _: () = assert!(std::mem::size_of::<SegmentHeader>() == 72);
-const _: () = assert!(SEGMENT_COUNTERS_OFFSET + 64 <= SEGMENT_HEADER_SIZE);
+const _: () = assert!(
+    SEGMENT_COUNTERS_OFFSET + std::mem::size_of::<SegmentCounters>() <= SEGMENT_HEADER_SIZE
+);
+const _: () = assert!(std::mem::offset_of!(StripeMeta, access_clock) == 4);
+const _: () = assert!(std::mem::offset_of!(StripeMeta, index_len) == 8);
+const _: () = assert!(std::mem::offset_of!(Slot, block) == 8 && std::mem::offset_of!(Slot, lru) == 12);
+const _: () = assert!(std::mem::offset_of!(BlockHeader, expires_at) == 24);
 const _: () = assert!(MANIFEST_SIZE == 32 && std::mem::offset_of!(Manifest, generation) == 16);
 const _: () = assert!(MUTEX_AREA + std::mem::size_of::<StripeMeta>() <= CHANGE_SEQ_OFFSET);
 const _: () =

@@ -6,8 +6,8 @@
 use crate::config::EvictionPolicy;
 use crate::error::StoreError;
 use crate::layout::{
-    hash_key, is_live, BlockHeader, Manifest, Slot, StripeMeta, BLOCK_ALIGN, BLOCK_HEADER_SIZE,
-    FREE_BINS, MIN_BLOCK, NO_BLOCK, STATE_FREE, STATE_LARGE, STATE_LIVE, STATE_PART, STATE_WRITING,
+    hash_key, is_live, lru_step, BlockHeader, Manifest, Slot, StripeMeta, BLOCK_ALIGN, BLOCK_HEADER_SIZE,
+    FREE_BINS, MIN_BLOCK, MIN_INDEX_SLOTS, NO_BLOCK, STATE_FREE, STATE_LARGE, STATE_LIVE, STATE_PART, STATE_WRITING,
 };
 use crate::ttl::Ttl;
 use std::cell::Cell;
@@ -86,7 +86,10 @@ pub struct StripeStats {
     pub slots: u64,
     pub bytes_used: u64,
     pub bytes_free: u64,
+    /// Reads that found a value (in a store's total only: counted per
+    /// process and summed in the segment header, not per stripe).
     pub hits: u64,
+    /// Reads that found nothing (as `hits`).
     pub misses: u64,
     pub expirations: u64,
     pub evictions: u64,
@@ -114,7 +117,8 @@ impl StripeStats {
 
 pub(crate) struct StripeView<'a> {
     pub meta: &'a mut StripeMeta,
-    pub slots: &'a mut [Slot],
+    /// The whole slot region; the index is its first `meta.index_len` slots.
+    index_all: &'a mut [Slot],
     pub heap: &'a mut [u8],
     /// The first damage an operation found (see [`Damage`]).
     damage: Cell<Option<Damage>>,
@@ -200,7 +204,7 @@ impl<'a> StripeView<'a> {
     pub fn new(meta: &'a mut StripeMeta, slots: &'a mut [Slot], heap: &'a mut [u8]) -> Self {
         StripeView {
             meta,
-            slots,
+            index_all: slots,
             heap,
             damage: Cell::new(None),
             scratch: NO_HEADER,
@@ -288,6 +292,56 @@ impl<'a> StripeView<'a> {
         !self.is_damaged()
     }
 
+    // ---------- index size ----------
+
+    /// Slots in use: `meta.index_len` when it is possible, else (damage)
+    /// the whole region, which is always safe to probe.
+    fn index_len(&self) -> usize {
+        let n = self.meta.index_len as usize;
+        if n.is_power_of_two() && n <= self.index_all.len() {
+            return n;
+        }
+        self.note("index length impossible:", n as u64);
+        self.index_all.len()
+    }
+
+    /// The index: the slots in use.
+    pub fn slots(&self) -> &[Slot] {
+        &self.index_all[..self.index_len()]
+    }
+
+    fn slots_mut(&mut self) -> &mut [Slot] {
+        let n = self.index_len();
+        &mut self.index_all[..n]
+    }
+
+    /// The index size for `entries` entries: at most half full, at least
+    /// [`MIN_INDEX_SLOTS`], at most the whole region.
+    fn index_len_for(&self, entries: u32) -> u32 {
+        let all = self.index_all.len() as u32;
+        (entries.saturating_mul(2))
+            .checked_next_power_of_two()
+            .unwrap_or(all)
+            .clamp(MIN_INDEX_SLOTS.min(all), all)
+    }
+
+    /// Doubles the index before an insert would make it more than half
+    /// full (until it spans the whole region). The stripe's change
+    /// sequence is odd meanwhile, so lock-free readers retry; a crash half
+    /// way is repaired by the rebuild (the index is derived state).
+    fn grow_index_for_insert(&mut self) {
+        let n = self.slots().len();
+        if (self.meta.entries as usize + 1) * 2 <= n || n >= self.index_all.len() {
+            return;
+        }
+        let live: Vec<Slot> = self.slots().iter().filter(|s| !s.is_empty()).copied().collect();
+        self.meta.index_len = (n * 2) as u32;
+        self.slots_mut().fill(Slot::EMPTY);
+        for slot in live {
+            self.place(slot);
+        }
+    }
+
     // ---------- raw block access ----------
 
     fn heap_len(&self) -> u32 {
@@ -364,7 +418,8 @@ impl<'a> StripeView<'a> {
             val_len: 0,
             expires_at: 0,
         };
-        self.slots.fill(Slot::EMPTY);
+        self.index_all.fill(Slot::EMPTY);
+        self.meta.index_len = self.index_len_for(0);
         self.meta.entries = 0;
         self.meta.used_bytes = 0;
         self.meta.sweep_cursor = 0;
@@ -538,18 +593,18 @@ impl<'a> StripeView<'a> {
     // ---------- index ----------
 
     fn mask(&self) -> usize {
-        self.slots.len() - 1
+        self.slots().len() - 1
     }
 
     fn max_entries(&self) -> u32 {
-        (self.slots.len() - self.slots.len() / 8) as u32
+        (self.slots().len() - self.slots().len() / 8) as u32
     }
 
     fn find_slot(&self, key: Key<'_>) -> Option<usize> {
         let mask = self.mask();
         let mut i = key.hash as usize & mask;
-        for _ in 0..self.slots.len() {
-            let s = self.slots[i];
+        for _ in 0..self.slots().len() {
+            let s = self.slots()[i];
             if s.is_empty() {
                 return None;
             }
@@ -571,28 +626,30 @@ impl<'a> StripeView<'a> {
         }
         self.note(
             "no empty slot in the slot index, slots:",
-            self.slots.len() as u64,
+            self.slots().len() as u64,
         );
         None
     }
 
     fn insert_slot(&mut self, hash: u64, block: u32) {
+        let lru = self.meta.access_clock;
+        self.place(Slot { hash, block, lru });
+    }
+
+    /// Puts `slot` at the first free place of its probe run.
+    fn place(&mut self, slot: Slot) {
         let mask = self.mask();
-        let mut i = hash as usize & mask;
+        let mut i = slot.hash as usize & mask;
         let mut probes = 0;
-        while !self.slots[i].is_empty() {
+        while !self.slots()[i].is_empty() {
             probes += 1;
-            if probes == self.slots.len() {
+            if probes == self.slots().len() {
                 self.note("no empty slot in the slot index, slots:", probes as u64);
                 return;
             }
             i = (i + 1) & mask;
         }
-        self.slots[i] = Slot {
-            hash,
-            block,
-            lru: self.meta.access_clock,
-        };
+        self.slots_mut()[i] = slot;
     }
 
     /// Removes slot `i`, shifting later members of the probe run back so no
@@ -603,29 +660,34 @@ impl<'a> StripeView<'a> {
         let mut j = i;
         for _ in 0..mask {
             j = (j + 1) & mask;
-            let s = self.slots[j];
+            let s = self.slots()[j];
             if s.is_empty() {
                 break;
             }
             let home = s.hash as usize & mask;
             // `s` may move into the hole only if its home is not in (hole, j].
             if (j.wrapping_sub(home) & mask) >= (j.wrapping_sub(hole) & mask) {
-                self.slots[hole] = s;
+                self.slots_mut()[hole] = s;
                 hole = j;
             }
         }
-        self.slots[hole] = Slot::EMPTY;
+        self.slots_mut()[hole] = Slot::EMPTY;
     }
 
+    /// Stamps slot `i` with the LRU clock if its stamp is stale by more
+    /// than [`lru_step`] (so reading a hot key rarely writes).
     fn touch(&mut self, i: usize) {
-        self.meta.access_clock = self.meta.access_clock.wrapping_add(1);
-        self.slots[i].lru = self.meta.access_clock;
+        let clock = self.meta.access_clock;
+        let step = lru_step(self.slots().len() as u32);
+        if clock.wrapping_sub(self.slots()[i].lru) > step {
+            self.slots_mut()[i].lru = clock;
+        }
     }
 
     /// Removes the entry in slot `i`: the block is freed first (the commit),
     /// then the slot.
     fn drop_entry(&mut self, i: usize) {
-        let off = self.slots[i].block;
+        let off = self.slots()[i].block;
         if !self.check_slot_block(off) {
             return;
         }
@@ -642,7 +704,7 @@ impl<'a> StripeView<'a> {
 
     /// What the live entry in slot `i` is.
     fn former(&self, i: usize) -> Former {
-        let off = self.slots[i].block;
+        let off = self.slots()[i].block;
         match self.hdr(off).state {
             STATE_LARGE => parse_manifest(self.value_of(off)).map_or(Former::Inline, Former::Large),
             _ => Former::Inline,
@@ -653,7 +715,7 @@ impl<'a> StripeView<'a> {
     /// The clock is read only for an entry that has an expiry.
     fn lookup(&mut self, key: Key<'_>, now: impl FnOnce() -> u64) -> Option<usize> {
         let i = self.find_slot(key)?;
-        let expires_at = self.hdr(self.slots[i].block).expires_at;
+        let expires_at = self.hdr(self.slots()[i].block).expires_at;
         if expires_at != 0 && expires_at <= now() {
             self.drop_entry(i);
             bump(&mut self.meta.expirations);
@@ -676,7 +738,7 @@ impl<'a> StripeView<'a> {
                 return;
             }
             let i = self.meta.sweep_cursor as usize & mask;
-            let s = self.slots[i];
+            let s = self.slots()[i];
             if !s.is_empty() && is_expired(self.hdr(s.block), now) {
                 // A later entry may shift into slot i: look at it again.
                 self.drop_entry(i);
@@ -711,9 +773,9 @@ impl<'a> StripeView<'a> {
             return false;
         }
         let before = self.meta.entries;
-        for i in 0..self.slots.len() {
+        for i in 0..self.slots().len() {
             // A later entry may shift into slot i: check it again.
-            while !self.slots[i].is_empty() && is_expired(self.hdr(self.slots[i].block), now) {
+            while !self.slots()[i].is_empty() && is_expired(self.hdr(self.slots()[i].block), now) {
                 if self.is_damaged() {
                     return false;
                 }
@@ -722,7 +784,7 @@ impl<'a> StripeView<'a> {
             }
         }
         self.meta.min_expiry = self
-            .slots
+            .slots()
             .iter()
             .filter(|s| !s.is_empty())
             .map(|s| self.hdr(s.block).expires_at)
@@ -747,14 +809,14 @@ impl<'a> StripeView<'a> {
         let clock = self.meta.access_clock;
         let mut best: Option<(usize, u32)> = None;
         let mut sampled = 0;
-        for step in 0..self.slots.len() {
+        for step in 0..self.slots().len() {
             if step >= EVICTION_SCAN_LIMIT
                 && (best.is_some() || ctx.policy == EvictionPolicy::NoEviction)
             {
                 break;
             }
             let i = (start + step) & mask;
-            let s = self.slots[i];
+            let s = self.slots()[i];
             if s.is_empty() {
                 continue;
             }
@@ -823,26 +885,18 @@ impl<'a> StripeView<'a> {
     // ---------- operations ----------
 
     /// Looks a key up; `read` sees an inline value (or a part's bytes).
-    /// Hits and misses are counted for user keys only.
+    /// Hits and misses are counted by the caller, per process.
     pub fn get<R>(
         &mut self,
         key: Key<'_>,
         now: impl FnOnce() -> u64,
         read: impl FnOnce(&[u8]) -> R,
     ) -> Option<Entry<R>> {
-        let Some(i) = self.lookup(key, now) else {
-            if !key.part {
-                bump(&mut self.meta.misses);
-            }
-            return None;
-        };
-        if !key.part {
-            bump(&mut self.meta.hits);
-        }
+        let i = self.lookup(key, now)?;
         self.touch(i);
         match self.former(i) {
             Former::Large(manifest) => Some(Entry::Large(manifest)),
-            Former::Inline => Some(Entry::Inline(read(self.value_of(self.slots[i].block)))),
+            Former::Inline => Some(Entry::Inline(read(self.value_of(self.slots()[i].block)))),
         }
     }
 
@@ -885,6 +939,8 @@ impl<'a> StripeView<'a> {
         let off = self.alloc(size, ctx)?;
 
         self.meta.seq = self.meta.seq.wrapping_add(1);
+        // Every write advances the LRU clock; the entry is stamped with it.
+        self.meta.access_clock = self.meta.access_clock.wrapping_add(1);
         let start = off as usize + BLOCK_HEADER_SIZE;
         self.heap[start..start + key.bytes.len()].copy_from_slice(key.bytes);
         let vstart = start + key.bytes.len();
@@ -912,15 +968,16 @@ impl<'a> StripeView<'a> {
         match self.find_slot(key) {
             Some(i) => {
                 let former = self.former(i);
-                let old = self.slots[i].block;
-                self.slots[i].block = off;
-                self.touch(i);
+                let old = self.slots()[i].block;
+                let lru = self.meta.access_clock;
+                self.slots_mut()[i].block = off;
+                self.slots_mut()[i].lru = lru;
                 self.free_block(old);
                 Ok(Some(former))
             }
             None if self.is_damaged() => Ok(None),
             None => {
-                self.meta.access_clock = self.meta.access_clock.wrapping_add(1);
+                self.grow_index_for_insert();
                 self.insert_slot(key.hash, off);
                 self.meta.entries = self.meta.entries.wrapping_add(1);
                 self.meta.parts = self.meta.parts.wrapping_add(key.part as u32);
@@ -976,11 +1033,11 @@ impl<'a> StripeView<'a> {
         now: u64,
     ) -> Option<usize> {
         let i = self.lookup(key, || now)?;
-        (self.kind_of(i) == kind && self.value_of(self.slots[i].block) == expected).then_some(i)
+        (self.kind_of(i) == kind && self.value_of(self.slots()[i].block) == expected).then_some(i)
     }
 
     fn kind_of(&self, i: usize) -> Kind {
-        match self.hdr(self.slots[i].block).state {
+        match self.hdr(self.slots()[i].block).state {
             STATE_LARGE => Kind::Large,
             _ => Kind::Inline,
         }
@@ -998,7 +1055,7 @@ impl<'a> StripeView<'a> {
     ) -> bool {
         match self.lookup_matching(key, expected, kind, now) {
             Some(i) => {
-                let off = self.slots[i].block;
+                let off = self.slots()[i].block;
                 self.hdr_mut(off).expires_at = expires_at;
                 self.note_expiry(expires_at);
                 true
@@ -1013,7 +1070,7 @@ impl<'a> StripeView<'a> {
         let (current, expires_at) = match self.lookup(key, || ctx.now) {
             Some(i) if self.kind_of(i) == Kind::Large => return Err(StoreError::NotAnInteger),
             Some(i) => {
-                let off = self.slots[i].block;
+                let off = self.slots()[i].block;
                 let n = parse_i64(self.value_of(off)).ok_or(StoreError::NotAnInteger)?;
                 (n, self.hdr(off).expires_at)
             }
@@ -1033,7 +1090,7 @@ impl<'a> StripeView<'a> {
     /// Sets a new absolute expiry (0: none) on a live key; returns what it is.
     pub fn expire(&mut self, key: Key<'_>, expires_at: u64, now: u64) -> Option<Former> {
         let i = self.lookup(key, || now)?;
-        let off = self.slots[i].block;
+        let off = self.slots()[i].block;
         self.hdr_mut(off).expires_at = expires_at;
         self.note_expiry(expires_at);
         Some(self.former(i))
@@ -1041,7 +1098,7 @@ impl<'a> StripeView<'a> {
 
     pub fn ttl(&mut self, key: Key<'_>, now: u64) -> Ttl {
         match self.lookup(key, || now) {
-            Some(i) => Ttl::from_expiry(self.hdr(self.slots[i].block).expires_at, now),
+            Some(i) => Ttl::from_expiry(self.hdr(self.slots()[i].block).expires_at, now),
             None => Ttl::Missing,
         }
     }
@@ -1093,7 +1150,7 @@ impl<'a> StripeView<'a> {
 
     /// Blocks of the live, unexpired entries that the index points at.
     fn live_blocks(&self, now: u64) -> impl Iterator<Item = u32> + '_ {
-        self.slots
+        self.slots()
             .iter()
             .filter(|s| !s.is_empty() && self.check_slot_block(s.block))
             .map(|s| s.block)
@@ -1105,11 +1162,11 @@ impl<'a> StripeView<'a> {
         StripeStats {
             entries: self.user_entries() as u64,
             parts: m.parts as u64,
-            slots: self.slots.len() as u64,
+            slots: self.slots().len() as u64,
             bytes_used: m.used_bytes,
             bytes_free: (self.heap.len() as u64).saturating_sub(m.used_bytes),
-            hits: m.hits,
-            misses: m.misses,
+            hits: 0,
+            misses: 0,
             expirations: m.expirations,
             evictions: m.evictions,
             recoveries: m.recoveries,
@@ -1154,7 +1211,8 @@ impl<'a> StripeView<'a> {
         }
 
         // Pass 2: index the live blocks; of two with one key the newer wins.
-        self.slots.fill(Slot::EMPTY);
+        self.index_all.fill(Slot::EMPTY);
+        self.meta.index_len = self.index_len_for(live.len().min(u32::MAX as usize) as u32);
         self.meta.entries = 0;
         self.meta.parts = 0;
         // A lower bound stays valid: anything at or below the true minimum.
@@ -1170,9 +1228,9 @@ impl<'a> StripeView<'a> {
             };
             match self.find_slot(key) {
                 Some(i) => {
-                    let other = self.slots[i].block;
+                    let other = self.slots()[i].block;
                     if is_newer(self.hdr(off).seq_or_next, self.hdr(other).seq_or_next) {
-                        self.slots[i].block = off;
+                        self.slots_mut()[i].block = off;
                         self.hdr_mut(other).state = STATE_FREE;
                     } else {
                         self.hdr_mut(off).state = STATE_FREE;
@@ -1302,7 +1360,7 @@ impl<'a> StripeView<'a> {
         let mask = self.mask();
         let mut seen_blocks = std::collections::HashSet::new();
         let mut occupied = 0u32;
-        for (i, s) in self.slots.iter().enumerate() {
+        for (i, s) in self.slots().iter().enumerate() {
             if s.is_empty() {
                 continue;
             }
@@ -1321,7 +1379,7 @@ impl<'a> StripeView<'a> {
             // Probe invariant: no empty slot between home and i.
             let mut j = s.hash as usize & mask;
             while j != i {
-                if self.slots[j].is_empty() {
+                if self.slots()[j].is_empty() {
                     problems.push(format!("slot {i} unreachable from its home slot"));
                     break;
                 }
@@ -1343,7 +1401,7 @@ impl<'a> StripeView<'a> {
             ));
         }
         let mut keys = std::collections::HashSet::new();
-        for s in self.slots.iter().filter(|s| !s.is_empty()) {
+        for s in self.slots().iter().filter(|s| !s.is_empty()) {
             let state = blocks.get(&s.block).copied();
             if state.is_some_and(is_live)
                 && !keys.insert((self.key_of(s.block), state == Some(STATE_PART)))
@@ -1428,7 +1486,7 @@ mod tests {
         let mut o = Owned::new(64, 16 << 10);
         let mut v = o.view();
         v.set(key(b"k"), b"old", 0, CTX, Kind::Inline).unwrap();
-        let old = v.slots[v.find_slot(key(b"k")).unwrap()].block;
+        let old = v.slots()[v.find_slot(key(b"k")).unwrap()].block;
         v.set(key(b"k"), b"new", 0, CTX, Kind::Inline).unwrap();
         // Simulate a death after the new block went live, before the old was freed.
         v.hdr_mut(old).state = STATE_LIVE;
@@ -1484,14 +1542,14 @@ mod tests {
         let mut o = Owned::new(64, 16 << 10);
         let mut v = o.view();
         v.set(key(b"good"), b"v", 0, CTX, Kind::Inline).unwrap();
-        let i = (0..64).find(|&i| v.slots[i].is_empty()).unwrap();
-        v.slots[i] = Slot {
+        let i = (0..64).find(|&i| v.slots()[i].is_empty()).unwrap();
+        v.slots_mut()[i] = Slot {
             hash: 7,
             block: u32::MAX,
             lru: 0,
         };
-        let j = (0..64).find(|&j| v.slots[j].is_empty()).unwrap();
-        v.slots[j] = Slot {
+        let j = (0..64).find(|&j| v.slots()[j].is_empty()).unwrap();
+        v.slots_mut()[j] = Slot {
             hash: 9,
             block: 16 << 10,
             lru: 0,
