@@ -20,6 +20,7 @@ mod error;
 mod large;
 mod layout;
 mod lock;
+mod read;
 mod segment;
 mod shared_mutex;
 mod stripe;
@@ -50,6 +51,27 @@ pub struct Store {
     segment: Segment,
     policy: EvictionPolicy,
     clock: Arc<dyn Clock>,
+    /// This handle's reads not yet added into the segment's counters.
+    pending: Pending,
+}
+
+/// Hits and misses counted by one handle (in this process only), added
+/// into the segment's counters by [`Store::flush_stats`].
+#[derive(Debug, Default)]
+struct Pending {
+    hits: std::sync::atomic::AtomicU64,
+    misses: std::sync::atomic::AtomicU64,
+    /// Reads (and `exists`) that took the stripe lock; never reset.
+    locked: std::sync::atomic::AtomicU64,
+}
+
+/// A handle flushes its counts by itself after this many reads.
+const FLUSH_EVERY: u64 = 4096;
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.flush_stats();
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -126,6 +148,7 @@ impl Store {
             segment,
             policy: config.eviction,
             clock,
+            pending: Pending::default(),
         })
     }
 
@@ -137,6 +160,7 @@ impl Store {
             segment,
             policy: EvictionPolicy::default(),
             clock: Arc::new(SystemClock),
+            pending: Pending::default(),
         })
     }
 
@@ -167,6 +191,32 @@ impl Store {
     pub fn with_policy(mut self, policy: EvictionPolicy) -> Store {
         self.policy = policy;
         self
+    }
+
+    fn note_locked_read(&self) {
+        self.pending
+            .locked
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How many reads and `exists` calls of this handle took the stripe
+    /// lock instead of the lock-free path: those that met a stripe being
+    /// changed [`READ_ATTEMPTS`] times, an expired entry or a large value.
+    pub fn locked_reads(&self) -> u64 {
+        self.pending
+            .locked
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn count(&self, hit: bool) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let counter = match hit {
+            true => &self.pending.hits,
+            false => &self.pending.misses,
+        };
+        if counter.fetch_add(1, Relaxed) + 1 >= FLUSH_EVERY {
+            self.flush_stats();
+        }
     }
 
     fn ctx(&self) -> Ctx {
@@ -242,41 +292,98 @@ impl Store {
         Ok(out)
     }
 
-    /// Runs `read` on the value of a live key. An inline value is read in
-    /// place, under its stripe lock; a large one is first gathered from
-    /// its parts into a buffer, and `read` runs with no lock held.
+    /// Runs `read` on the value of a live key (a copy of it: values are
+    /// read without the stripe lock, see [`Store::read_begin`]).
     pub fn get_with<R>(&self, key: &[u8], read: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
-        let mut read = Some(read);
-        let found = self.with_key(key, |g, k| {
-            g.view
-                .get(k, || self.clock.now_ms(), |v| read.take().map(|f| f(v)))
-        })?;
-        match found {
-            None => Ok(None),
-            Some(Entry::Inline(r)) => Ok(r),
-            Some(Entry::Large(manifest)) => {
-                let mut buf = Vec::new();
-                let read = read.take().expect("not called for a large value");
-                Ok(self
-                    .read_large(key, manifest, &mut buf)?
-                    .then(|| read(&buf)))
+        let mut small = [0u8; 256];
+        let mut attempt = 0;
+        let mut buf = Vec::new();
+        loop {
+            match self.read_begin(key, attempt)? {
+                ReadStart::Missing => return Ok(None),
+                ReadStart::Copied(value) => return Ok(Some(read(&value))),
+                ReadStart::Ready(ticket) if ticket.len() <= small.len() => {
+                    let out = &mut small[..ticket.len()];
+                    if self.read_finish(&ticket, out) {
+                        return Ok(Some(read(out)));
+                    }
+                }
+                ReadStart::Ready(ticket) => {
+                    buf.resize(ticket.len(), 0);
+                    if self.read_finish(&ticket, &mut buf) {
+                        return Ok(Some(read(&buf)));
+                    }
+                }
             }
+            attempt += 1;
         }
     }
 
     /// Copies the value of a live key into `out` (cleared first); `false`
     /// if there is none.
     pub fn get_into(&self, key: &[u8], out: &mut Vec<u8>) -> Result<bool> {
-        out.clear();
+        let mut attempt = 0;
+        loop {
+            match self.read_begin(key, attempt)? {
+                ReadStart::Missing => {
+                    out.clear();
+                    return Ok(false);
+                }
+                ReadStart::Copied(value) => {
+                    *out = value;
+                    return Ok(true);
+                }
+                ReadStart::Ready(ticket) => {
+                    out.resize(ticket.len(), 0);
+                    if self.read_finish(&ticket, out) {
+                        return Ok(true);
+                    }
+                }
+            }
+            attempt += 1;
+        }
+    }
+
+    /// The locked read: under the stripe lock (which reclaims an expired
+    /// entry), or gathered from a large value's parts.
+    fn get_locked(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let mut out = Vec::new();
         let found = self.with_key(key, |g, k| {
             g.view
                 .get(k, || self.clock.now_ms(), |v| out.extend_from_slice(v))
         })?;
         match found {
-            None => Ok(false),
-            Some(Entry::Inline(())) => Ok(true),
-            Some(Entry::Large(manifest)) => self.read_large(key, manifest, out),
+            None => Ok(None),
+            Some(Entry::Inline(())) => Ok(Some(out)),
+            Some(Entry::Large(manifest)) => {
+                Ok(self.read_large(key, manifest, &mut out)?.then_some(out))
+            }
         }
+    }
+
+    /// The stripes' shape, for lock-free reads.
+    fn shape(&self) -> read::Shape {
+        let g = self.segment.geometry();
+        read::Shape {
+            slots: g.slots_per_stripe as usize,
+            heap_len: g.heap_size as usize,
+        }
+    }
+
+    /// Lock-free looks at `key` in its stripe while it is busy, up to
+    /// [`READ_ATTEMPTS`] in all (counting the `attempt` earlier ones).
+    fn probe(&self, key: &[u8], hash: u64, stripe: usize, attempt: u32) -> read::Probe {
+        let shared = self.segment.shared_stripe(stripe);
+        let now = || self.clock.now_ms();
+        let mut probe = read::Probe::Busy;
+        for _ in attempt..READ_ATTEMPTS {
+            probe = read::probe(&shared, self.shape(), key, hash, &now);
+            if probe != read::Probe::Busy {
+                break;
+            }
+            std::hint::spin_loop();
+        }
+        probe
     }
 
     /// Begins a read of `key` that copies its value once, straight into the
@@ -286,26 +393,62 @@ impl Store {
     /// changed meanwhile; from [`READ_ATTEMPTS`] on the value is read under
     /// the stripe lock and returned as [`ReadStart::Copied`].
     pub fn read_begin(&self, key: &[u8], attempt: u32) -> Result<ReadStart> {
-        let _ = attempt;
-        let mut out = Vec::new();
-        Ok(match self.get_into(key, &mut out)? {
-            true => ReadStart::Copied(out),
-            false => ReadStart::Missing,
-        })
+        self.check_key(key)?;
+        let hash = hash_key(key);
+        let stripe = self.stripe_of_hash(hash);
+        match self.probe(key, hash, stripe, attempt) {
+            read::Probe::Missing => {
+                self.count(false);
+                Ok(ReadStart::Missing)
+            }
+            read::Probe::Found(seen) => Ok(ReadStart::Ready(ReadTicket {
+                len: seen.len,
+                stripe,
+                seen,
+            })),
+            read::Probe::Busy | read::Probe::Locked => {
+                self.note_locked_read();
+                let value = self.get_locked(key)?;
+                self.count(value.is_some());
+                Ok(value.map_or(ReadStart::Missing, ReadStart::Copied))
+            }
+        }
     }
 
     /// Copies the value a [`ReadStart::Ready`] ticket describes into `out`
     /// (exactly `ticket.len()` bytes); `true` if `out` now holds the value,
     /// `false` if it changed since (begin again with the next attempt).
     pub fn read_finish(&self, ticket: &ReadTicket, out: &mut [u8]) -> bool {
-        let _ = (ticket, out);
-        false
+        let shared = self.segment.shared_stripe(ticket.stripe);
+        let seen = &ticket.seen;
+        if out.len() != seen.len
+            || !shared.copy_out(seen.value_at, out)
+            || !shared.unchanged_since(seen.seq)
+        {
+            return false;
+        }
+        if let Some((at, stamp)) = seen.stamp {
+            shared.set_u32(at, stamp);
+        }
+        self.count(true);
+        true
     }
 
     /// Adds this handle's hit and miss counts into the segment, so that
     /// [`Store::stats`] (in any process) includes them. Called at the end of
     /// each request, every few thousand reads, and when the handle is dropped.
-    pub fn flush_stats(&self) {}
+    pub fn flush_stats(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let counters = self.segment.counters();
+        let hits = self.pending.hits.swap(0, Relaxed);
+        let misses = self.pending.misses.swap(0, Relaxed);
+        if hits > 0 {
+            counters.hits.fetch_add(hits, Relaxed);
+        }
+        if misses > 0 {
+            counters.misses.fetch_add(misses, Relaxed);
+        }
+    }
 
     /// The value of a live key.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
@@ -410,8 +553,19 @@ impl Store {
         Ok(true)
     }
 
+    /// Whether a live entry has `key`; without the stripe lock, like a read.
     pub fn exists(&self, key: &[u8]) -> Result<bool> {
-        self.with_key(key, |g, k| g.view.exists(k, || self.clock.now_ms()))
+        self.check_key(key)?;
+        let hash = hash_key(key);
+        let stripe = self.stripe_of_hash(hash);
+        match self.probe(key, hash, stripe, 0) {
+            read::Probe::Missing => Ok(false),
+            read::Probe::Found(_) => Ok(true),
+            read::Probe::Busy | read::Probe::Locked => {
+                self.note_locked_read();
+                self.with_key(key, |g, k| g.view.exists(k, || self.clock.now_ms()))
+            }
+        }
     }
 
     /// Adds `delta` to the decimal integer at `key`; a missing key counts as
@@ -490,13 +644,20 @@ impl Store {
         damage.map_or(Ok(()), Err)
     }
 
+    /// The store's figures; this handle's own reads are flushed first, so
+    /// they are included (other processes' at their next request end).
     pub fn stats(&self) -> Result<Stats> {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.flush_stats();
         let mut stats = Stats::default();
         for i in 0..self.segment.geometry().stripes as usize {
             let s = self.segment.lock_stripe(i)?.view.stats();
             stats.total.add(&s);
             stats.stripes.push(s);
         }
+        let counters = self.segment.counters();
+        stats.total.hits = counters.hits.load(Relaxed);
+        stats.total.misses = counters.misses.load(Relaxed);
         Ok(stats)
     }
 
@@ -597,6 +758,8 @@ pub enum ReadStart {
 #[derive(Debug, Clone)]
 pub struct ReadTicket {
     len: usize,
+    stripe: usize,
+    seen: read::Seen,
 }
 
 impl ReadTicket {

@@ -101,6 +101,103 @@ impl Drop for StripeGuard<'_> {
     }
 }
 
+/// One stripe's bytes as a reader without the lock sees them: any byte may
+/// change under it at any time (a lock holder of this or another process
+/// writes). Every access is bounds-checked against the stripe, so nothing a
+/// racing or damaged writer leaves can take a reader outside the mapping;
+/// words are loaded atomically, byte ranges copied out, and whatever is read
+/// means something only once [`SharedStripe::unchanged_since`] confirms that
+/// no holder changed the stripe meanwhile (the argument is in `layout.rs`,
+/// "Lock-free reads").
+pub(crate) struct SharedStripe<'a> {
+    base: *mut u8,
+    len: usize,
+    change: &'a ChangeSeq,
+    _mapping: std::marker::PhantomData<&'a Segment>,
+}
+
+impl SharedStripe<'_> {
+    /// The change sequence to validate against, or `None` while a holder
+    /// may be changing the stripe (odd).
+    pub(crate) fn begin(&self) -> Option<u32> {
+        let seq = self.change.seq.load(Ordering::Acquire);
+        seq.is_multiple_of(2).then_some(seq)
+    }
+
+    /// Whether no lock holder changed the stripe since [`SharedStripe::begin`]
+    /// returned `seq`: everything read in between is then what the stripe
+    /// held at one instant.
+    pub(crate) fn unchanged_since(&self, seq: u32) -> bool {
+        // Orders every read above before the second load of the sequence.
+        std::sync::atomic::fence(Ordering::Acquire);
+        self.change.seq.load(Ordering::Relaxed) == seq
+    }
+
+    /// Pointer to `n` bytes at `off`, if they lie inside the stripe and
+    /// `off` is a multiple of `align`.
+    fn at(&self, off: usize, n: usize, align: usize) -> Option<*mut u8> {
+        (off.is_multiple_of(align) && off.checked_add(n)? <= self.len)
+            // SAFETY: off + n <= len, the stripe's length inside the mapping.
+            .then(|| unsafe { self.base.add(off) })
+    }
+
+    /// The 4-byte word at `off` (aligned, inside the stripe), loaded atomically.
+    pub(crate) fn u32_at(&self, off: usize) -> Option<u32> {
+        let p = self.at(off, 4, 4)?;
+        // SAFETY: in bounds and aligned (checked by `at`), in a mapping that
+        // outlives `self`; an atomic load of any bit pattern is valid.
+        Some(unsafe { std::sync::atomic::AtomicU32::from_ptr(p.cast()) }.load(Ordering::Relaxed))
+    }
+
+    /// The 8-byte word at `off` (aligned, inside the stripe), loaded atomically.
+    pub(crate) fn u64_at(&self, off: usize) -> Option<u64> {
+        let p = self.at(off, 8, 8)?;
+        // SAFETY: as for `u32_at`, with 8 bytes.
+        Some(unsafe { std::sync::atomic::AtomicU64::from_ptr(p.cast()) }.load(Ordering::Relaxed))
+    }
+
+    /// Stores the 4-byte word at `off` (aligned, inside the stripe)
+    /// atomically; `false` if out of bounds. For advisory words only (an
+    /// LRU stamp), which no reader or rebuild relies on.
+    pub(crate) fn set_u32(&self, off: usize, value: u32) -> bool {
+        let Some(p) = self.at(off, 4, 4) else {
+            return false;
+        };
+        // SAFETY: as for `u32_at`.
+        unsafe { std::sync::atomic::AtomicU32::from_ptr(p.cast()) }.store(value, Ordering::Relaxed);
+        true
+    }
+
+    /// Copies `out.len()` bytes from `off` into `out`; `false` (nothing
+    /// copied) if they do not lie inside the stripe. The bytes may be torn
+    /// by a concurrent writer: validate before using them.
+    pub(crate) fn copy_out(&self, off: usize, out: &mut [u8]) -> bool {
+        let Some(p) = self.at(off, out.len(), 1) else {
+            return false;
+        };
+        // SAFETY: the source lies inside the mapping (checked by `at`); the
+        // destination is the caller's exclusive buffer, which cannot be in
+        // the segment's mapping (never handed out as a Rust slice), so they
+        // do not overlap. No reference to the shared bytes is formed; the
+        // copy may race with a lock holder's stores, and its result is used
+        // only once the change sequence confirms it untorn (the seqlock
+        // argument in layout.rs; as in the kernel's seqlocks, the copy is a
+        // plain memcpy).
+        unsafe { std::ptr::copy_nonoverlapping(p.cast_const(), out.as_mut_ptr(), out.len()) };
+        true
+    }
+
+    /// Whether the bytes at `off` equal `expected` (`false` if out of bounds).
+    pub(crate) fn bytes_eq(&self, off: usize, expected: &[u8]) -> bool {
+        let mut chunk = [0u8; 128];
+        let chunk_len = chunk.len();
+        expected.chunks(chunk.len()).enumerate().all(|(i, want)| {
+            let got = &mut chunk[..want.len()];
+            self.copy_out(off.saturating_add(i * chunk_len), got) && got == want
+        })
+    }
+}
+
 fn insecure(path: &Path, reason: String, fix: String) -> StoreError {
     StoreError::Insecure {
         path: path.to_path_buf(),
@@ -631,6 +728,16 @@ impl Segment {
         // are only ever accessed atomically (never through a StripeView), so
         // shared references to them from many threads and processes are sound.
         unsafe { &*self.stripe_base(i).add(LOCK_WAKE_OFFSET).cast::<LockWake>() }
+    }
+
+    /// Stripe `i` for a lock-free read (see [`SharedStripe`]).
+    pub(crate) fn shared_stripe(&self, i: usize) -> SharedStripe<'_> {
+        SharedStripe {
+            base: self.stripe_base(i),
+            len: self.geometry.stripe_stride as usize,
+            change: self.change_seq(i),
+            _mapping: std::marker::PhantomData,
+        }
     }
 
     /// # Safety

@@ -186,6 +186,7 @@ fn sigkill_storm_leaves_a_consistent_store_and_never_blocks_observers() {
     let mut stall = Duration::ZERO;
     let mut stall_op = String::new();
     let (mut observer_ops, mut observer_verifies) = (0u64, 0u64);
+    let (mut observer_reads, mut observer_locked_reads) = (0u64, 0u64);
     for o in &observers {
         let line = o
             .reports()
@@ -204,7 +205,18 @@ fn sigkill_storm_leaves_a_consistent_store_and_never_blocks_observers() {
         }
         observer_ops += field("ops").parse::<u64>().unwrap();
         observer_verifies += field("verifies").parse::<u64>().unwrap();
+        observer_reads += field("reads").parse::<u64>().unwrap();
+        observer_locked_reads += field("locked_reads").parse::<u64>().unwrap();
     }
+    // The observers' reads checked every value they got: most of them must
+    // have been on the lock-free path, racing the hammers and their deaths.
+    eprintln!(
+        "observer reads: {observer_reads}, of which {observer_locked_reads} took the stripe lock"
+    );
+    assert!(
+        observer_locked_reads * 2 < observer_reads,
+        "most observer reads took the lock: {observer_locked_reads} of {observer_reads}"
+    );
     drop(store);
 
     // ---- reopen and check everything
@@ -456,8 +468,10 @@ fn child_observer() {
         }
     }
     ctx.report(format!(
-        "observer max_us={} max_op={max_op} ops={ops} verifies={verifies}",
-        max.as_micros()
+        "observer max_us={} max_op={max_op} ops={ops} verifies={verifies} reads={} locked_reads={}",
+        max.as_micros(),
+        2 * iter,
+        store.locked_reads()
     ));
     ctx.report("done");
 }

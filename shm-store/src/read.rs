@@ -1,0 +1,216 @@
+//! Lock-free reads: a probe of a stripe's index and a copy of the value,
+//! validated against the stripe's change sequence (a seqlock). Nothing
+//! here writes the segment, but for an occasional LRU stamp; every word is
+//! loaded through [`SharedStripe`], which bounds-checks it, and checked
+//! against the layout's rules before it is followed. What may go wrong
+//! under a racing writer (a torn word, an offset into a block being
+//! rewritten, a probe that never meets an empty slot) ends the attempt as
+//! [`Probe::Busy`]: the caller retries, then takes the stripe lock.
+
+use crate::layout::{
+    is_live, lru_step, BlockHeader, Slot, StripeMeta, BLOCK_ALIGN, BLOCK_HEADER_SIZE, MUTEX_AREA,
+    SLOT_SIZE, STATE_LIVE, STRIPE_HEADER_SIZE,
+};
+use crate::segment::SharedStripe;
+use std::mem::offset_of;
+
+/// What one lock-free attempt found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Probe {
+    /// No live entry has the key (validated).
+    Missing,
+    /// An inline value (validated up to the copy, which the caller does).
+    Found(Seen),
+    /// The stripe changed or was being changed meanwhile: try again.
+    Busy,
+    /// The entry needs the locked path: it has expired (the locked path
+    /// reclaims it), or it is a large value.
+    Locked,
+}
+
+/// Where an inline value was seen, for the copy that follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Seen {
+    /// The change sequence the probe was validated against.
+    pub seq: u32,
+    /// Offset of the value's first byte from the stripe's start.
+    pub value_at: usize,
+    pub len: usize,
+    /// The slot's `lru` word and the stamp to store there after a
+    /// successful copy, if the slot's stamp is stale.
+    pub stamp: Option<(usize, u32)>,
+}
+
+/// The stripe's shape, from the segment's geometry.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Shape {
+    pub slots: usize,
+    pub heap_len: usize,
+}
+
+impl Shape {
+    fn heap_start(&self) -> usize {
+        STRIPE_HEADER_SIZE + self.slots * SLOT_SIZE
+    }
+}
+
+fn meta_word(field: usize) -> usize {
+    MUTEX_AREA + field
+}
+
+/// One attempt to find the user key `key` (hash `hash`) in a stripe.
+/// `now` is called only for an entry that has an expiry.
+pub(crate) fn probe(
+    stripe: &SharedStripe<'_>,
+    shape: Shape,
+    key: &[u8],
+    hash: u64,
+    now: &impl Fn() -> u64,
+) -> Probe {
+    let Some(seq) = stripe.begin() else {
+        return Probe::Busy;
+    };
+    let found = find(stripe, shape, key, hash, now);
+    if !stripe.unchanged_since(seq) {
+        return Probe::Busy;
+    }
+    match found {
+        Found::Missing => Probe::Missing,
+        Found::Busy => Probe::Busy,
+        Found::Locked => Probe::Locked,
+        Found::Value {
+            value_at,
+            len,
+            stamp,
+        } => Probe::Found(Seen {
+            seq,
+            value_at,
+            len,
+            stamp,
+        }),
+    }
+}
+
+/// What [`find`] saw (not yet validated).
+enum Found {
+    Missing,
+    Busy,
+    Locked,
+    Value {
+        value_at: usize,
+        len: usize,
+        stamp: Option<(usize, u32)>,
+    },
+}
+
+fn find(
+    stripe: &SharedStripe<'_>,
+    shape: Shape,
+    key: &[u8],
+    hash: u64,
+    now: &impl Fn() -> u64,
+) -> Found {
+    let (Some(index_len), Some(clock)) = (
+        stripe.u32_at(meta_word(offset_of!(StripeMeta, index_len))),
+        stripe.u32_at(meta_word(offset_of!(StripeMeta, access_clock))),
+    ) else {
+        return Found::Busy;
+    };
+    let n = index_len as usize;
+    if !n.is_power_of_two() || n > shape.slots {
+        return Found::Busy;
+    }
+    let mask = n - 1;
+    let mut i = hash as usize & mask;
+    // At most every slot once: an index always has an empty slot, so a
+    // longer probe can only be a racing writer (or damage).
+    for _ in 0..n {
+        let slot = STRIPE_HEADER_SIZE + i * SLOT_SIZE;
+        let Some(slot_hash) = stripe.u64_at(slot) else {
+            return Found::Busy;
+        };
+        if slot_hash == 0 {
+            return Found::Missing;
+        }
+        if slot_hash == hash {
+            let Some(block) = stripe.u32_at(slot + offset_of!(Slot, block)) else {
+                return Found::Busy;
+            };
+            match entry(stripe, shape, block, key, now) {
+                Entry::Other => {}
+                Entry::Busy => return Found::Busy,
+                Entry::Locked => return Found::Locked,
+                Entry::Value { value_at, len } => {
+                    let lru_at = slot + offset_of!(Slot, lru);
+                    let lru = stripe.u32_at(lru_at).unwrap_or(clock);
+                    let stamp = (clock.wrapping_sub(lru) > lru_step(index_len))
+                        .then_some((lru_at, clock));
+                    return Found::Value {
+                        value_at,
+                        len,
+                        stamp,
+                    };
+                }
+            }
+        }
+        i = (i + 1) & mask;
+    }
+    Found::Busy
+}
+
+/// What a slot's block holds, as far as this key is concerned.
+enum Entry {
+    /// Another key (or a part) with the same hash.
+    Other,
+    Busy,
+    Locked,
+    Value { value_at: usize, len: usize },
+}
+
+fn entry(
+    stripe: &SharedStripe<'_>,
+    shape: Shape,
+    block: u32,
+    key: &[u8],
+    now: &impl Fn() -> u64,
+) -> Entry {
+    let block = block as usize;
+    if !block.is_multiple_of(BLOCK_ALIGN as usize) || block + BLOCK_HEADER_SIZE > shape.heap_len {
+        return Entry::Busy;
+    }
+    let at = shape.heap_start() + block;
+    let word = |field: usize| stripe.u32_at(at + field);
+    let (Some(size), Some(state), Some(key_len), Some(val_len), Some(expires_at)) = (
+        word(offset_of!(BlockHeader, size)),
+        word(offset_of!(BlockHeader, state)),
+        word(offset_of!(BlockHeader, key_len_or_prev)),
+        word(offset_of!(BlockHeader, val_len)),
+        stripe.u64_at(at + offset_of!(BlockHeader, expires_at)),
+    ) else {
+        return Entry::Busy;
+    };
+    let whole = BLOCK_HEADER_SIZE as u64 + key_len as u64 + val_len as u64;
+    if !is_live(state)
+        || size as usize > shape.heap_len - block
+        || whole > size as u64
+        || key_len == 0
+    {
+        // Being written, freed or moved under us (or damaged): the locked
+        // path sorts it out.
+        return Entry::Busy;
+    }
+    if key_len as usize != key.len() || state != STATE_LIVE && state != crate::layout::STATE_LARGE
+    {
+        return Entry::Other;
+    }
+    if !stripe.bytes_eq(at + BLOCK_HEADER_SIZE, key) {
+        return Entry::Other;
+    }
+    if state != STATE_LIVE || (expires_at != 0 && expires_at <= now()) {
+        return Entry::Locked;
+    }
+    Entry::Value {
+        value_at: at + BLOCK_HEADER_SIZE + key.len(),
+        len: val_len as usize,
+    }
+}
