@@ -11,7 +11,8 @@
 //!                         then StripeMeta (counters, free-list heads), the
 //!                         ChangeSeq word at +3968 and, in its last 64 B,
 //!                         the LockWake words
-//!     +4096               slots: `slots_per_stripe` x Slot (16 B), open addressing
+//!     +4096               slots: `slots_per_stripe` x Slot (16 B), open addressing;
+//!                         the index is the first `StripeMeta::index_len` of them
 //!     +4096 + slots*16    heap: `heap_size` bytes of blocks, tiling it exactly
 //! ```
 //!
@@ -24,12 +25,19 @@
 //!
 //! **Keys → stripes → slots.** `h = xxh3_64(key)` (seed 0; `0` is mapped to
 //! `1` because `0` marks an empty slot). The stripe is
-//! `((h >> 32) * stripes) >> 32`; the home slot is `h & (slots - 1)`. Linear
-//! probing; deletion shifts later entries back (no tombstones), so lookups
-//! never slow down as keys come and go.
+//! `((h >> 32) * stripes) >> 32`; the home slot is `h & (index_len - 1)`.
+//! Linear probing; deletion shifts later entries back (no tombstones), so
+//! lookups never slow down as keys come and go. The index starts at
+//! [`MIN_INDEX_SLOTS`] slots and doubles (a rehash under the lock) before an
+//! insert would make it more than half full, up to the whole slot region;
+//! a rebuild sizes it for the entries it finds, a flush shrinks it back. So
+//! a stripe's index spans about 32 B per entry (two slots), not the
+//! region's worst case, and the slots that lookups touch stay in cache.
 //!
 //! **Slot** (16 B): `hash: u64` (0 = empty), `block: u32` (heap offset of the
-//! entry's block), `lru: u32` (the stripe's access clock at last use).
+//! entry's block), `lru: u32` (the stripe's `access_clock` when the entry
+//! was written or last stamped by a read: the clock advances once per
+//! write, and a read stamps only a slot stale by more than [`lru_step`]).
 //!
 //! **Block** (16-byte aligned, at least 32 B): a 32-byte [`BlockHeader`] then,
 //! for a live block, the key bytes and the value bytes. A live block is of
@@ -97,15 +105,57 @@
 //! holder left it odd already; only the mutex holder ever writes it) and
 //! issues a `Release` fence before touching the stripe; the guard's drop
 //! stores the next, even value with `Release` before unlocking. It is
-//! the word a lock-free reader validates against, seqlock-style: read it
-//! with `Acquire` (odd: fall back to the mutex), read what it needs with
-//! every offset bounds-checked, issue an `Acquire` fence, read it again
-//! `Relaxed`; equal means no holder changed anything in between, because a
-//! writer's odd store is ordered before its first change by its `Release`
-//! fence, and a reader that saw any byte of that change then sees the odd
-//! value (or a later one) by its `Acquire` fence. A holder killed while
-//! holding the mutex leaves the word odd; the next taker gets `EOWNERDEAD`,
-//! rebuilds the stripe and its guard makes the word even again.
+//! the word lock-free reads validate against (below).
+//!
+//! **Lock-free reads** (version 4). `get`, `exists` and the one-copy
+//! `read_begin`/`read_finish` take no lock and write nothing shared (but
+//! a rare LRU stamp, an advisory word nobody relies on). A reader:
+//! 1. loads [`ChangeSeq`] with `Acquire`; odd means a holder may be
+//!    changing the stripe: it looks again, and after `READ_ATTEMPTS`
+//!    (`lib.rs`) looks it takes the stripe mutex instead;
+//! 2. loads `index_len` and `access_clock` (the first words of
+//!    [`StripeMeta`]), then probes: each slot's `hash`, `block` and `lru`,
+//!    and the block header's `size`, `state`, `key_len`, `val_len` and
+//!    `expires_at`, each with a `Relaxed` atomic load of an aligned word;
+//!    compares the key bytes and, later, copies the value bytes out with a
+//!    plain copy. Every offset and length is checked before it is followed
+//!    (`segment::SharedStripe` refuses anything outside the stripe;
+//!    `read.rs` checks `index_len` is a power of two within the region, the
+//!    block offset aligned with its header inside the heap, the block live
+//!    with key and value inside it); the probe visits at most `index_len`
+//!    slots. A check that fails ends the look as "busy", never as an
+//!    answer;
+//! 3. issues an `Acquire` fence and loads the sequence again (`Relaxed`):
+//!    unchanged means what it read is what the stripe held at one instant.
+//!    The copy of the value happens after this first validation (the caller
+//!    allocates its buffer in between, holding nothing) and is validated the
+//!    same way again after the copy.
+//!
+//! Why a torn read is always detected: a writer makes the sequence odd,
+//! then issues a `Release` fence, then changes the stripe; it makes it
+//! even again with a `Release` store after its last change. If a reader's
+//! load saw any byte a writer stored after its fence, the reader's
+//! `Acquire` fence makes the writer's odd store (ordered before that
+//! byte) visible to the second load of the sequence, which then differs
+//! from the first (or is odd). If the first load saw an even value, the
+//! `Acquire` on it makes every change before that value visible. So equal
+//! even values mean no change overlapped the reads. (Formally, Rust's model
+//! calls the racing plain copy a data race; the copy's bytes are never
+//! interpreted before the validation, which is the seqlock pattern of the
+//! Linux kernel and of crossbeam's `AtomicCell`. On x86-64 the fences are
+//! compiler barriers.) The sequence is 32 bits: a reader would have to
+//! stall through 2^31 lock holds between its two loads to be fooled.
+//!
+//! A writer killed mid-change leaves the sequence odd: readers take the
+//! mutex, get `EOWNERDEAD`, rebuild the stripe, and the guard makes the
+//! word even. An expired entry or a large value sends the reader to the
+//! locked path too (which reclaims the one, gathers the other's parts).
+//!
+//! **Statistics** (version 4). Hits and misses are counted by each handle,
+//! in its own memory, and added into [`SegmentCounters`] (two atomic adds)
+//! at the end of each PHP request, every 4096 reads, when the handle is
+//! dropped and before it reports `stats`; so the figures are exact at
+//! request boundaries. The other counters live in [`StripeMeta`].
 //!
 //! **Damage.** Bytes that no crash can produce (a bug, a stray write) are
 //! treated as damage, never trusted: a reader checks every offset and length
