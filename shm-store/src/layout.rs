@@ -41,9 +41,11 @@
 //!
 //! **Block** (16-byte aligned, at least 32 B): a 32-byte [`BlockHeader`] then,
 //! for a live block, the key bytes and the value bytes. A live block is of
-//! one of three kinds, told by its state: [`STATE_LIVE`] (a user's key and
-//! its value), [`STATE_LARGE`] (a user's key and a [`Manifest`]) or
-//! [`STATE_PART`] (a part's internal key and a slice of a large value).
+//! one of four kinds, told by its state: [`STATE_LIVE`] (a user's key and
+//! its value), [`STATE_INT`] (a user's key and an `i64`, at
+//! [`value_offset`], that reads render as decimal), [`STATE_LARGE`] (a
+//! user's key and a [`Manifest`]) or [`STATE_PART`] (a part's internal key
+//! and a slice of a large value).
 //! `size` (whole block), `state`, `prev_size` (size of the block just before,
 //! 0 for the first), then `seq`, `key_len`, `val_len`, `expires_at` (Unix ms,
 //! 0 = never) for a live block, or `next_free`/`prev_free` links for a free one.
@@ -61,7 +63,10 @@
 //!   freed only after that. If both are found live, the higher `seq` (compared
 //!   with wrap-around) wins, so a reader sees the old value or the new one,
 //!   never a mix, and no memory stays lost;
-//! - `expires_at` changes in one aligned 8-byte store.
+//! - `expires_at` changes in one aligned 8-byte store;
+//! - `incr` of an integer entry changes its `i64` in one aligned 8-byte
+//!   store (the old number or the new one); `incr` of a text value that
+//!   holds an integer writes a new integer entry by the rule above.
 //!
 //! Everything else (slots, free lists, `prev_size`, counters) is derived state
 //! that the rebuild recomputes.
@@ -219,9 +224,26 @@ pub const STATE_LARGE: u32 = u32::from_le_bytes(*b"LRGE");
 /// [`part_key`]); never seen by users.
 pub const STATE_PART: u32 = u32::from_le_bytes(*b"PART");
 
-/// Whether a block state is one of the three live kinds.
+/// A live entry whose value is an integer (what `incr` stores): a native
+/// `i64` at the block's first 8-byte boundary after the key (see
+/// [`value_offset`]), `val_len` 8; reads render it as decimal text, and
+/// `incr` updates it in place with one aligned 8-byte store.
+pub const STATE_INT: u32 = u32::from_le_bytes(*b"INT8");
+
+/// Whether a block state is one of the four live kinds.
 pub fn is_live(state: u32) -> bool {
-    matches!(state, STATE_LIVE | STATE_LARGE | STATE_PART)
+    matches!(state, STATE_LIVE | STATE_LARGE | STATE_PART | STATE_INT)
+}
+
+/// Where a live block's value starts, from the block's start: right after
+/// the key, or for [`STATE_INT`] at the next multiple of 8 (blocks are
+/// 16-byte aligned, so the integer is 8-byte aligned in memory).
+pub fn value_offset(state: u32, key_len: u32) -> u64 {
+    let after_key = BLOCK_HEADER_SIZE as u64 + key_len as u64;
+    match state {
+        STATE_INT => after_key.next_multiple_of(8),
+        _ => after_key,
+    }
 }
 
 #[repr(C)]
@@ -400,7 +422,8 @@ const _: () = assert!(
 );
 const _: () = assert!(std::mem::offset_of!(StripeMeta, access_clock) == 4);
 const _: () = assert!(std::mem::offset_of!(StripeMeta, index_len) == 8);
-const _: () = assert!(std::mem::offset_of!(Slot, block) == 8 && std::mem::offset_of!(Slot, lru) == 12);
+const _: () =
+    assert!(std::mem::offset_of!(Slot, block) == 8 && std::mem::offset_of!(Slot, lru) == 12);
 const _: () = assert!(std::mem::offset_of!(BlockHeader, expires_at) == 24);
 const _: () = assert!(MANIFEST_SIZE == 32 && std::mem::offset_of!(Manifest, generation) == 16);
 const _: () = assert!(MUTEX_AREA + std::mem::size_of::<StripeMeta>() <= CHANGE_SEQ_OFFSET);

@@ -8,8 +8,8 @@
 //! [`Probe::Busy`]: the caller retries, then takes the stripe lock.
 
 use crate::layout::{
-    is_live, lru_step, BlockHeader, Slot, StripeMeta, BLOCK_ALIGN, BLOCK_HEADER_SIZE, MUTEX_AREA,
-    SLOT_SIZE, STATE_LIVE, STRIPE_HEADER_SIZE,
+    is_live, lru_step, value_offset, BlockHeader, Slot, StripeMeta, BLOCK_ALIGN, BLOCK_HEADER_SIZE,
+    MUTEX_AREA, SLOT_SIZE, STATE_INT, STATE_LARGE, STATE_LIVE, STRIPE_HEADER_SIZE,
 };
 use crate::segment::SharedStripe;
 use std::mem::offset_of;
@@ -35,7 +35,11 @@ pub(crate) struct Seen {
     pub seq: u32,
     /// Offset of the value's first byte from the stripe's start.
     pub value_at: usize,
+    /// Length of the value as the caller gets it.
     pub len: usize,
+    /// An integer entry's number (read and validated with the probe): the
+    /// value is its decimal text, nothing is copied from the segment.
+    pub int: Option<i64>,
     /// The slot's `lru` word and the stamp to store there after a
     /// successful copy, if the slot's stamp is stale.
     pub stamp: Option<(usize, u32)>,
@@ -81,11 +85,13 @@ pub(crate) fn probe(
         Found::Value {
             value_at,
             len,
+            int,
             stamp,
         } => Probe::Found(Seen {
             seq,
             value_at,
             len,
+            int,
             stamp,
         }),
     }
@@ -99,6 +105,7 @@ enum Found {
     Value {
         value_at: usize,
         len: usize,
+        int: Option<i64>,
         stamp: Option<(usize, u32)>,
     },
 }
@@ -140,14 +147,15 @@ fn find(
                 Entry::Other => {}
                 Entry::Busy => return Found::Busy,
                 Entry::Locked => return Found::Locked,
-                Entry::Value { value_at, len } => {
+                Entry::Value { value_at, len, int } => {
                     let lru_at = slot + offset_of!(Slot, lru);
                     let lru = stripe.u32_at(lru_at).unwrap_or(clock);
-                    let stamp = (clock.wrapping_sub(lru) > lru_step(index_len))
-                        .then_some((lru_at, clock));
+                    let stamp =
+                        (clock.wrapping_sub(lru) > lru_step(index_len)).then_some((lru_at, clock));
                     return Found::Value {
                         value_at,
                         len,
+                        int,
                         stamp,
                     };
                 }
@@ -164,7 +172,11 @@ enum Entry {
     Other,
     Busy,
     Locked,
-    Value { value_at: usize, len: usize },
+    Value {
+        value_at: usize,
+        len: usize,
+        int: Option<i64>,
+    },
 }
 
 fn entry(
@@ -189,7 +201,8 @@ fn entry(
     ) else {
         return Entry::Busy;
     };
-    let whole = BLOCK_HEADER_SIZE as u64 + key_len as u64 + val_len as u64;
+    let value_start = value_offset(state, key_len);
+    let whole = value_start + val_len as u64;
     if !is_live(state)
         || size as usize > shape.heap_len - block
         || whole > size as u64
@@ -199,18 +212,30 @@ fn entry(
         // path sorts it out.
         return Entry::Busy;
     }
-    if key_len as usize != key.len() || state != STATE_LIVE && state != crate::layout::STATE_LARGE
-    {
+    if key_len as usize != key.len() || !matches!(state, STATE_LIVE | STATE_INT | STATE_LARGE) {
         return Entry::Other;
     }
     if !stripe.bytes_eq(at + BLOCK_HEADER_SIZE, key) {
         return Entry::Other;
     }
-    if state != STATE_LIVE || (expires_at != 0 && expires_at <= now()) {
+    if state == STATE_LARGE || (expires_at != 0 && expires_at <= now()) {
         return Entry::Locked;
     }
+    let value_at = at + value_start as usize;
+    if state == STATE_INT {
+        let (8, Some(n)) = (val_len, stripe.u64_at(value_at)) else {
+            return Entry::Busy;
+        };
+        let n = n as i64;
+        return Entry::Value {
+            value_at,
+            len: itoa::Buffer::new().format(n).len(),
+            int: Some(n),
+        };
+    }
     Entry::Value {
-        value_at: at + BLOCK_HEADER_SIZE + key.len(),
+        value_at,
         len: val_len as usize,
+        int: None,
     }
 }

@@ -6,8 +6,9 @@
 use crate::config::EvictionPolicy;
 use crate::error::StoreError;
 use crate::layout::{
-    hash_key, is_live, lru_step, BlockHeader, Manifest, Slot, StripeMeta, BLOCK_ALIGN, BLOCK_HEADER_SIZE,
-    FREE_BINS, MIN_BLOCK, MIN_INDEX_SLOTS, NO_BLOCK, STATE_FREE, STATE_LARGE, STATE_LIVE, STATE_PART, STATE_WRITING,
+    hash_key, is_live, lru_step, value_offset, BlockHeader, Manifest, Slot, StripeMeta,
+    BLOCK_ALIGN, BLOCK_HEADER_SIZE, FREE_BINS, MIN_BLOCK, MIN_INDEX_SLOTS, NO_BLOCK, STATE_FREE,
+    STATE_INT, STATE_LARGE, STATE_LIVE, STATE_PART, STATE_WRITING,
 };
 use crate::ttl::Ttl;
 use std::cell::Cell;
@@ -52,6 +53,9 @@ pub(crate) enum Kind {
     Inline,
     /// The block holds a [`Manifest`]; the bytes are in part entries.
     Large,
+    /// The block holds an `i64` (native endian, 8 bytes) that reads render
+    /// as decimal.
+    Int,
 }
 
 /// What a live entry was or is, for the callers that must look after a
@@ -119,6 +123,8 @@ pub(crate) struct StripeView<'a> {
     pub meta: &'a mut StripeMeta,
     /// The whole slot region; the index is its first `meta.index_len` slots.
     index_all: &'a mut [Slot],
+    /// `meta.index_len` as checked when it was last read or set.
+    index_n: usize,
     pub heap: &'a mut [u8],
     /// The first damage an operation found (see [`Damage`]).
     damage: Cell<Option<Damage>>,
@@ -161,8 +167,8 @@ fn bump(counter: &mut u64) {
     *counter = counter.wrapping_add(1);
 }
 
-fn block_size_for(key_len: usize, val_len: usize) -> u32 {
-    let n = BLOCK_HEADER_SIZE + key_len + val_len;
+fn block_size_for(state: u32, key_len: usize, val_len: usize) -> u32 {
+    let n = value_offset(state, key_len as u32) as usize + val_len;
     let align = BLOCK_ALIGN as usize;
     (n.div_ceil(align) * align) as u32
 }
@@ -202,13 +208,16 @@ fn is_expired(h: &BlockHeader, now: u64) -> bool {
 
 impl<'a> StripeView<'a> {
     pub fn new(meta: &'a mut StripeMeta, slots: &'a mut [Slot], heap: &'a mut [u8]) -> Self {
-        StripeView {
+        let mut view = StripeView {
             meta,
             index_all: slots,
+            index_n: 0,
             heap,
             damage: Cell::new(None),
             scratch: NO_HEADER,
-        }
+        };
+        view.index_n = view.checked_index_len();
+        view
     }
 
     // ---------- damage ----------
@@ -259,8 +268,9 @@ impl<'a> StripeView<'a> {
                 && self.size_fits(off, h.size)
                 && (state != STATE_LIVE
                     || (h.key_len_or_prev > 0
-                        && BLOCK_HEADER_SIZE as u64 + h.key_len_or_prev as u64 + h.val_len as u64
-                            <= h.size as u64))
+                        && value_offset(h.state, h.key_len_or_prev) + h.val_len as u64
+                            <= h.size as u64
+                        && (h.state != STATE_INT || h.val_len == 8)))
         };
         if !ok {
             self.note(what, off);
@@ -296,7 +306,7 @@ impl<'a> StripeView<'a> {
 
     /// Slots in use: `meta.index_len` when it is possible, else (damage)
     /// the whole region, which is always safe to probe.
-    fn index_len(&self) -> usize {
+    fn checked_index_len(&self) -> usize {
         let n = self.meta.index_len as usize;
         if n.is_power_of_two() && n <= self.index_all.len() {
             return n;
@@ -307,12 +317,16 @@ impl<'a> StripeView<'a> {
 
     /// The index: the slots in use.
     pub fn slots(&self) -> &[Slot] {
-        &self.index_all[..self.index_len()]
+        &self.index_all[..self.index_n]
     }
 
     fn slots_mut(&mut self) -> &mut [Slot] {
-        let n = self.index_len();
-        &mut self.index_all[..n]
+        &mut self.index_all[..self.index_n]
+    }
+
+    fn set_index_len(&mut self, len: u32) {
+        self.meta.index_len = len;
+        self.index_n = self.checked_index_len();
     }
 
     /// The index size for `entries` entries: at most half full, at least
@@ -334,8 +348,13 @@ impl<'a> StripeView<'a> {
         if (self.meta.entries as usize + 1) * 2 <= n || n >= self.index_all.len() {
             return;
         }
-        let live: Vec<Slot> = self.slots().iter().filter(|s| !s.is_empty()).copied().collect();
-        self.meta.index_len = (n * 2) as u32;
+        let live: Vec<Slot> = self
+            .slots()
+            .iter()
+            .filter(|s| !s.is_empty())
+            .copied()
+            .collect();
+        self.set_index_len((n * 2) as u32);
         self.slots_mut().fill(Slot::EMPTY);
         for slot in live {
             self.place(slot);
@@ -379,15 +398,32 @@ impl<'a> StripeView<'a> {
         }
     }
 
+    /// A live block's value bytes (for an integer entry, its 8 raw bytes).
     fn value_of(&self, off: u32) -> &[u8] {
         let h = self.hdr(off);
-        let start = off as usize + BLOCK_HEADER_SIZE + h.key_len_or_prev as usize;
+        let start = off as usize + value_offset(h.state, h.key_len_or_prev) as usize;
         match self.heap.get(start..start + h.val_len as usize) {
             Some(value) => value,
             None => {
                 self.note("value length runs past the heap:", h.val_len);
                 &[]
             }
+        }
+    }
+
+    /// The integer of an integer entry.
+    fn int_of(&self, off: u32) -> Option<i64> {
+        let bytes = self.value_of(off);
+        (self.hdr(off).state == STATE_INT && bytes.len() == 8)
+            .then(|| i64::from_ne_bytes(bytes.try_into().expect("8 bytes")))
+    }
+
+    /// Runs `f` on a live entry's value as users see it: an integer
+    /// entry's rendered as decimal text.
+    fn with_value_text<R>(&self, off: u32, f: impl FnOnce(&[u8]) -> R) -> R {
+        match self.int_of(off) {
+            Some(n) => f(itoa::Buffer::new().format(n).as_bytes()),
+            None => f(self.value_of(off)),
         }
     }
 
@@ -419,7 +455,7 @@ impl<'a> StripeView<'a> {
             expires_at: 0,
         };
         self.index_all.fill(Slot::EMPTY);
-        self.meta.index_len = self.index_len_for(0);
+        self.set_index_len(self.index_len_for(0));
         self.meta.entries = 0;
         self.meta.used_bytes = 0;
         self.meta.sweep_cursor = 0;
@@ -896,7 +932,9 @@ impl<'a> StripeView<'a> {
         self.touch(i);
         match self.former(i) {
             Former::Large(manifest) => Some(Entry::Large(manifest)),
-            Former::Inline => Some(Entry::Inline(read(self.value_of(self.slots()[i].block)))),
+            Former::Inline => Some(Entry::Inline(
+                self.with_value_text(self.slots()[i].block, read),
+            )),
         }
     }
 
@@ -935,7 +973,13 @@ impl<'a> StripeView<'a> {
         if self.is_damaged() {
             return Err(Self::full(ctx, 0));
         }
-        let size = block_size_for(key.bytes.len(), value.len());
+        let state = match (key.part, kind) {
+            (true, _) => STATE_PART,
+            (false, Kind::Inline) => STATE_LIVE,
+            (false, Kind::Large) => STATE_LARGE,
+            (false, Kind::Int) => STATE_INT,
+        };
+        let size = block_size_for(state, key.bytes.len(), value.len());
         let off = self.alloc(size, ctx)?;
 
         self.meta.seq = self.meta.seq.wrapping_add(1);
@@ -943,7 +987,7 @@ impl<'a> StripeView<'a> {
         self.meta.access_clock = self.meta.access_clock.wrapping_add(1);
         let start = off as usize + BLOCK_HEADER_SIZE;
         self.heap[start..start + key.bytes.len()].copy_from_slice(key.bytes);
-        let vstart = start + key.bytes.len();
+        let vstart = off as usize + value_offset(state, key.bytes.len() as u32) as usize;
         self.heap[vstart..vstart + value.len()].copy_from_slice(value);
         let seq = self.meta.seq;
         {
@@ -956,11 +1000,7 @@ impl<'a> StripeView<'a> {
         self.note_expiry(expires_at);
         // Key, value and header reach memory before the block becomes live.
         compiler_fence(Ordering::SeqCst);
-        self.hdr_mut(off).state = match (key.part, kind) {
-            (true, _) => STATE_PART,
-            (false, Kind::Inline) => STATE_LIVE,
-            (false, Kind::Large) => STATE_LARGE,
-        };
+        self.hdr_mut(off).state = state;
         compiler_fence(Ordering::SeqCst);
 
         // Eviction above may have moved or removed the old entry: find it
@@ -1033,12 +1073,19 @@ impl<'a> StripeView<'a> {
         now: u64,
     ) -> Option<usize> {
         let i = self.lookup(key, || now)?;
-        (self.kind_of(i) == kind && self.value_of(self.slots()[i].block) == expected).then_some(i)
+        // An integer entry compares as its text.
+        let found = match self.kind_of(i) {
+            Kind::Int => Kind::Inline,
+            other => other,
+        };
+        let off = self.slots()[i].block;
+        (found == kind && self.with_value_text(off, |v| v == expected)).then_some(i)
     }
 
     fn kind_of(&self, i: usize) -> Kind {
         match self.hdr(self.slots()[i].block).state {
             STATE_LARGE => Kind::Large,
+            STATE_INT => Kind::Int,
             _ => Kind::Inline,
         }
     }
@@ -1064,27 +1111,47 @@ impl<'a> StripeView<'a> {
         }
     }
 
-    /// Adds `delta` to the decimal integer stored at `key` (0 if absent, then
-    /// created without expiry); the expiry of an existing key is kept.
+    /// Adds `delta` to the integer stored at `key` (0 if absent, then
+    /// created without expiry); the expiry of an existing key is kept. An
+    /// integer entry is updated in place by one aligned 8-byte store; a
+    /// text value holding a decimal integer becomes an integer entry.
     pub fn incr_by(&mut self, key: Key<'_>, delta: i64, ctx: Ctx) -> Result<i64, StoreError> {
         let (current, expires_at) = match self.lookup(key, || ctx.now) {
-            Some(i) if self.kind_of(i) == Kind::Large => return Err(StoreError::NotAnInteger),
             Some(i) => {
                 let off = self.slots()[i].block;
-                let n = parse_i64(self.value_of(off)).ok_or(StoreError::NotAnInteger)?;
-                (n, self.hdr(off).expires_at)
+                match self.kind_of(i) {
+                    Kind::Large => return Err(StoreError::NotAnInteger),
+                    Kind::Int => {
+                        let n = self.int_of(off).ok_or(StoreError::NotAnInteger)?;
+                        let new = n.checked_add(delta).ok_or(StoreError::Overflow)?;
+                        self.write_int(i, off, new);
+                        return Ok(new);
+                    }
+                    Kind::Inline => {
+                        let n = parse_i64(self.value_of(off)).ok_or(StoreError::NotAnInteger)?;
+                        (n, self.hdr(off).expires_at)
+                    }
+                }
             }
             None => (0, 0),
         };
         let new = current.checked_add(delta).ok_or(StoreError::Overflow)?;
-        self.set(
-            key,
-            new.to_string().as_bytes(),
-            expires_at,
-            ctx,
-            Kind::Inline,
-        )?;
+        self.set(key, &new.to_ne_bytes(), expires_at, ctx, Kind::Int)?;
         Ok(new)
+    }
+
+    /// Stores `n` into the integer entry at slot `i`, block `off`: one
+    /// aligned 8-byte store (a fixed 8-byte copy compiles to one `mov`), so
+    /// a crash leaves the old number or the new one. It is a write: the LRU
+    /// clock advances and stamps the entry.
+    fn write_int(&mut self, i: usize, off: u32, n: i64) {
+        let start = off as usize + value_offset(STATE_INT, self.hdr(off).key_len_or_prev) as usize;
+        if let Some(bytes) = self.heap.get_mut(start..start + 8) {
+            bytes.copy_from_slice(&n.to_ne_bytes());
+        }
+        self.meta.access_clock = self.meta.access_clock.wrapping_add(1);
+        let clock = self.meta.access_clock;
+        self.slots_mut()[i].lru = clock;
     }
 
     /// Sets a new absolute expiry (0: none) on a live key; returns what it is.
@@ -1113,6 +1180,7 @@ impl<'a> StripeView<'a> {
                 let value_len = match h.state {
                     STATE_PART => return None,
                     STATE_LARGE => parse_manifest(self.value_of(off))?.total_len as usize,
+                    STATE_INT => self.with_value_text(off, <[u8]>::len),
                     _ => h.val_len as usize,
                 };
                 Some(ScanEntry {
@@ -1188,8 +1256,12 @@ impl<'a> StripeView<'a> {
             let h = *self.hdr(off);
             let sane = self.size_fits(off, h.size);
             let size = if sane { h.size } else { heap_len - off };
-            let whole = BLOCK_HEADER_SIZE as u64 + h.key_len_or_prev as u64 + h.val_len as u64;
-            let keep = sane && is_live(h.state) && h.key_len_or_prev > 0 && whole <= size as u64;
+            let whole = value_offset(h.state, h.key_len_or_prev) + h.val_len as u64;
+            let keep = sane
+                && is_live(h.state)
+                && h.key_len_or_prev > 0
+                && whole <= size as u64
+                && (h.state != STATE_INT || h.val_len == 8);
             {
                 let hm = self.hdr_mut(off);
                 if !sane {
@@ -1212,7 +1284,7 @@ impl<'a> StripeView<'a> {
 
         // Pass 2: index the live blocks; of two with one key the newer wins.
         self.index_all.fill(Slot::EMPTY);
-        self.meta.index_len = self.index_len_for(live.len().min(u32::MAX as usize) as u32);
+        self.set_index_len(self.index_len_for(live.len().min(u32::MAX as usize) as u32));
         self.meta.entries = 0;
         self.meta.parts = 0;
         // A lower bound stays valid: anything at or below the true minimum.
@@ -1301,11 +1373,13 @@ impl<'a> StripeView<'a> {
                     }
                     free_blocks += 1;
                 }
-                STATE_LIVE | STATE_LARGE | STATE_PART => {
+                STATE_LIVE | STATE_LARGE | STATE_PART | STATE_INT => {
                     used += h.size as u64;
-                    let whole =
-                        BLOCK_HEADER_SIZE as u64 + h.key_len_or_prev as u64 + h.val_len as u64;
-                    if whole > h.size as u64 || h.key_len_or_prev == 0 {
+                    let whole = value_offset(h.state, h.key_len_or_prev) + h.val_len as u64;
+                    if whole > h.size as u64
+                        || h.key_len_or_prev == 0
+                        || (h.state == STATE_INT && h.val_len != 8)
+                    {
                         problems.push(format!("live block at {off} has bad key/value lengths"));
                     }
                 }
