@@ -189,11 +189,22 @@ impl SharedStripe<'_> {
 
     /// Whether the bytes at `off` equal `expected` (`false` if out of bounds).
     pub(crate) fn bytes_eq(&self, off: usize, expected: &[u8]) -> bool {
-        let mut chunk = [0u8; 128];
-        let chunk_len = chunk.len();
-        expected.chunks(chunk.len()).enumerate().all(|(i, want)| {
-            let got = &mut chunk[..want.len()];
-            self.copy_out(off.saturating_add(i * chunk_len), got) && got == want
+        const CHUNK: usize = 64;
+        let Some(p) = self.at(off, expected.len(), 1) else {
+            return false;
+        };
+        expected.chunks(CHUNK).enumerate().all(|(i, want)| {
+            let mut buf = std::mem::MaybeUninit::<[u8; CHUNK]>::uninit();
+            // SAFETY: `at` checked that off + expected.len() lies inside the
+            // stripe, and chunk i starts i * CHUNK bytes in; the chunk is
+            // copied (racing writers as in `copy_out`) into a local buffer,
+            // and only the `want.len()` bytes written are read back.
+            let got = unsafe {
+                let dst = buf.as_mut_ptr().cast::<u8>();
+                std::ptr::copy_nonoverlapping(p.add(i * CHUNK).cast_const(), dst, want.len());
+                std::slice::from_raw_parts(dst.cast_const(), want.len())
+            };
+            got == want
         })
     }
 }
