@@ -70,3 +70,15 @@ function session_ids(int $count, array $exclude = []): array
     }
     return array_map('strval', array_keys($ids));
 }
+
+/** Busy CPU time of the whole machine (all processes, all cores) so far, in ns; null without /proc/stat. */
+function machine_busy_ns(): ?int
+{
+    $line = @file('/proc/stat', FILE_IGNORE_NEW_LINES)[0] ?? '';
+    if (!str_starts_with($line, 'cpu ')) {
+        return null;
+    }
+    // user nice system idle iowait irq softirq steal ..., in USER_HZ (100/s) ticks
+    $f = array_map('intval', preg_split('/\s+/', trim(substr($line, 4))));
+    return ($f[0] + $f[1] + $f[2] + $f[5] + $f[6] + ($f[7] ?? 0)) * 10000000;
+}

@@ -149,8 +149,12 @@ function run_cell(string $store, array $set, int $getPercent, int $procs, int $c
     foreach ($socks as $s) {
         fwrite($s, "$start\n");
     }
+    time_nanosleep(0, max(0, $start - hrtime(true)));
+    $busy0 = machine_busy_ns();
+    $wall0 = hrtime(true);
     $opsPerSecond = 0.0;
     $cpus = 0.0;
+    $cpuNs = 0;
     $ops = 0;
     $misses = 0;
     foreach ($socks as $c => $s) {
@@ -162,9 +166,12 @@ function run_cell(string $store, array $set, int $getPercent, int $procs, int $c
         }
         $opsPerSecond += $r['ops'] / ($r['ns'] / 1e9);
         $cpus += $r['cpu_ns'] / $r['ns'];
+        $cpuNs += $r['cpu_ns'];
         $ops += $r['ops'];
         $misses += $r['misses'];
     }
+    $busy1 = machine_busy_ns();
+    $wall = hrtime(true) - $wall0;
     foreach ($pids as $c => $pid) {
         pcntl_waitpid($pid, $status);
         if (!pcntl_wifexited($status) || pcntl_wexitstatus($status) !== 0) {
@@ -174,9 +181,12 @@ function run_cell(string $store, array $set, int $getPercent, int $procs, int $c
     if ($problem !== null) {
         bench_fail($store, $problem);
     }
-    // cpus: the cores the children really got (CPU time / run time, summed);
-    // below the process count when the machine is busy with something else.
-    return ['ops_per_s' => round($opsPerSecond), 'cpus' => round($cpus, 2), 'ops' => $ops, 'misses' => $misses];
+    // cpus: the cores the children really used (CPU time / run time, summed):
+    // below the process count when they slept waiting for a lock or the
+    // machine was busy with something else.
+    // other: the cores that everything else on the machine used meanwhile.
+    $other = $busy0 === null || $busy1 === null ? null : max(0.0, ($busy1 - $busy0 - $cpuNs) / $wall);
+    return ['ops_per_s' => round($opsPerSecond), 'cpus' => round($cpus, 2), 'other_cpus' => $other === null ? null : round($other, 2), 'ops' => $ops, 'misses' => $misses];
 }
 
 $setName = $argv[3] ?? '';
@@ -197,6 +207,6 @@ $rows = [];
 foreach (PROCESS_COUNTS as $procs) {
     $r = run_cell($store, $set, $getPercent, $procs, crc32("$setName $getPercent $procs") & 0xffffff, $value, $seconds);
     $rows[] = ['keys' => $setName, 'key_count' => count($set), 'get_percent' => $getPercent, 'procs' => $procs] + $r;
-    fwrite(STDERR, sprintf("  %-5s %-6s %d/%d, %d process(es): %s ops/s, %.2f CPUs\n", $store, $setName, $getPercent, 100 - $getPercent, $procs, number_format($r['ops_per_s']), $r['cpus']));
+    fwrite(STDERR, sprintf("  %-5s %-6s %d/%d, %d process(es): %s ops/s, %.2f CPUs (others: %s)\n", $store, $setName, $getPercent, 100 - $getPercent, $procs, number_format($r['ops_per_s']), $r['cpus'], $r['other_cpus'] ?? '?'));
 }
 echo json_encode(['store' => $store, 'seconds' => $seconds, 'rows' => $rows]), "\n";

@@ -15,6 +15,8 @@
 
 declare(strict_types=1);
 
+require __DIR__ . '/common.php';
+
 $mode = $argv[1] ?? '';
 $extSo = $argv[2] ?? '';
 $shmDir = $argv[3] ?? '';
@@ -86,6 +88,8 @@ $units = $mode === 'workload'
     : [['hot', '90'], ['hot', '50'], ['spread', '90'], ['spread', '50']];
 $perUnitSeconds = $mode === 'workload' ? (string) ((float) $seconds / PASSES) : $seconds;
 $raw = []; // label => list of worker results
+$busy0 = machine_busy_ns();
+$wall0 = hrtime(true);
 foreach ($units as $i => $unit) {
     fwrite(STDERR, sprintf("[%d/%d] %s %s\n", $i + 1, count($units), $mode, implode(' ', $unit)));
     foreach ($stores as $label => [$store, $flags]) {
@@ -108,6 +112,12 @@ if ($mode === 'workload') {
         }
     }
 }
+// What everything but our workers used of the machine while they ran.
+$busy1 = machine_busy_ns();
+$children = getrusage(1); // RUSAGE_CHILDREN: the workers and their children, all waited for
+$childNs = ($children['ru_utime.tv_sec'] + $children['ru_stime.tv_sec']) * 1000000000
+    + ($children['ru_utime.tv_usec'] + $children['ru_stime.tv_usec']) * 1000;
+$otherCores = $busy0 === null || $busy1 === null ? null : max(0.0, ($busy1 - $busy0 - $childNs) / (hrtime(true) - $wall0));
 foreach ($stores as [, , $segment]) {
     if ($segment !== null) {
         @unlink("$shmDir/ephpm_kv.$segment");
@@ -185,7 +195,7 @@ if ($mode === 'workload') {
         printf("| %s | %s | %s | %s | %s | %s |\n", $op, $fmt($a), $fmt($e1), $ratio($e1, $a), $fmt($e64), $ratio($e64, $a));
     }
     echo "\n";
-    echo "- APCu: `apc.shm_size=1024M`, `apc.entries_hint=65536`. ephpm 1G: `ephpm_kv.size=1024M`; ephpm 64M: the default size. Each store runs in php-cli processes of its own (php -n, only its extension), one group of ops per process (64 B, 1 KB, 16 KB, del, incr), the stores one after the other; an ephpm_kv segment lives on across its processes.\n";
+    echo "- APCu: `apc.shm_size=1024M`, `apc.entries_hint=65536`. ephpm 1G: `ephpm_kv.size=1024M`; ephpm 64M: the default size. Each store runs in php-cli processes of its own (php -n, only its extension), one group of ops per process (64 B, 1 KB, 16 KB, del, incr), the stores taking turns group by group; an ephpm_kv segment lives on across its processes.\n";
     echo "- get miss: 10,000 other session ids, never stored. exists: keys holding 64 B values. incr: keys holding integers (`0`), +1 each. "
         . "TTL: 3600 s. del (hit): before each round the keys are set again (64 B) outside the timed loop, so every timed del removes a live key.\n";
     // Anything that did not go as planned: misses among hits, failed sets, evictions.
@@ -221,7 +231,8 @@ if ($mode === 'workload') {
     printf(
         "php-cli %s, %d cores. 1 KB values; each process forked from one parent, all started at one instant, running %s s; "
         . "total ops/s of all processes; scaling = ops/s ÷ the same store's 1-process ops/s; "
-        . "CPUs = CPU time the processes got ÷ run time (below the process count when something else ran on the machine).%s\n\n",
+        . "CPUs = CPU time the processes used ÷ run time (below the process count when they slept on a lock or other work on the machine took the cores; "
+        . "what the rest of the machine used meanwhile is given below the table).%s\n\n",
         PHP_VERSION,
         $cores,
         $seconds,
@@ -261,6 +272,18 @@ if ($mode === 'workload') {
         echo "\\* more processes than cores ($cores).\n";
     }
     foreach ($results as $label => $r) {
+        $other = array_filter(array_map(fn($row) => $row['other_cpus'] ?? null, $r['rows'] ?? []), fn($x) => $x !== null);
+        if ($other) {
+            printf(
+                "- %s runs: other processes on the machine used %.2f cores on average meanwhile (at most %.2f, of %d).\n",
+                $label,
+                array_sum($other) / count($other),
+                max($other),
+                $cores,
+            );
+        }
+    }
+    foreach ($results as $label => $r) {
         foreach ($r['rows'] ?? [] as $row) {
             if ($row['misses'] > 0) {
                 printf("- %s, %s %d/%d, %d processes: %s gets missed.\n", $label, $row['keys'], $row['get_percent'], 100 - $row['get_percent'], $row['procs'], number_format($row['misses']));
@@ -269,6 +292,9 @@ if ($mode === 'workload') {
     }
 }
 
+if ($mode === 'workload' && $otherCores !== null) {
+    printf("- Meanwhile the rest of the machine (other processes) kept %.2f of its %d cores busy on average.\n", $otherCores, $cores);
+}
 if ($failed) {
     echo "\n**Failed: " . implode(', ', $failed) . "** (see the messages above the table; those columns read n/a).\n";
     exit(1);
