@@ -95,7 +95,11 @@ function child(string $store, $sock, array $set, int $getPercent, int $seed, str
     }
     shuffle($isGet);
     fwrite($sock, "ready\n");
-    $start = (int) trim((string) fgets($sock));
+    $line = fgets($sock);
+    if ($line === false) {
+        exit(1); // the parent gave up before the start
+    }
+    $start = (int) trim($line);
     while (($left = $start - hrtime(true)) > 0) {
         if ($left > 2000000) {
             usleep(1000);

@@ -1,8 +1,9 @@
 <?php
 /**
- * Runs workload.php or contention.php once per store, each store in a
- * php-cli process of its own (php -n plus only that store's extension and
- * settings), and prints one markdown table.
+ * Runs workload.php or contention.php for every store, each store in
+ * php-cli processes of its own (php -n plus only that store's extension and
+ * settings), the stores taking turns piece by piece, and prints one
+ * markdown table with notes.
  *
  *   php suite.php workload|contention EXT_SO SHM_DIR [SECONDS]
  *
@@ -149,7 +150,7 @@ foreach ($stores as $label => $_) {
             $p['rounds'] = count($p['samples']);
         }
         unset($p);
-        $results[$label]['loop_overhead_ns'] = $overhead[$label];
+        $results[$label]['loop_overhead_ns'] = $overhead[$label] ?? null;
     } else {
         // Per key set, mix and process count, the repeat with the median ops/s.
         $runs = [];
@@ -183,7 +184,7 @@ if ($mode === 'workload') {
             $rounds[] = $c['rounds'];
         }
     }
-    $overheads = array_map(fn($r) => $r['loop_overhead_ns'], array_filter($results));
+    $overheads = array_filter(array_map(fn($r) => $r['loop_overhead_ns'], array_filter($results)), fn($x) => $x !== null);
 
     printf(
         "php-cli %s, %d cores. %s s per op and store; 10,000 keys `sess_` + 26 random [a-z0-9] (fixed seed), "
