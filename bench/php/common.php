@@ -1,0 +1,84 @@
+<?php
+/**
+ * Shared by workload.php and contention.php. check_store() makes sure the
+ * store named on the command line is loaded and working before anything is
+ * timed, so that a missing extension or an unusable segment ends the run
+ * with one clear line on stderr (exit status 3) instead of a PHP fatal error
+ * halfway.
+ */
+
+declare(strict_types=1);
+
+function bench_fail(string $store, string $why): never
+{
+    fwrite(STDERR, "$store: $why\n");
+    exit(3);
+}
+
+/** Exits with a message unless $store ('apcu' or 'ephpm') can store and read back a value. */
+function check_store(string $store): void
+{
+    $warnings = [];
+    set_error_handler(function (int $no, string $msg) use (&$warnings): bool {
+        $warnings[] = $msg;
+        return true;
+    });
+    switch ($store) {
+        case 'apcu':
+            if (!extension_loaded('apcu')) {
+                bench_fail($store, 'the APCu extension is not loaded (install php8.2-apcu, or point $APCU_SO at apcu.so)');
+            }
+            if (!apcu_enabled()) {
+                bench_fail($store, 'APCu is loaded but not enabled (apc.enable_cli=1 missing?)');
+            }
+            $ok = apcu_store('bench:probe', 'x') && apcu_fetch('bench:probe') === 'x' && apcu_delete('bench:probe');
+            break;
+        case 'ephpm':
+            if (!extension_loaded('ephpm_kv')) {
+                bench_fail($store, 'the ephpm_kv extension is not loaded (is target/release/libephpm_kv.so built?)');
+            }
+            $ok = ephpm_kv_set('bench:probe', 'x') && ephpm_kv_get('bench:probe') === 'x' && ephpm_kv_del('bench:probe') === 1;
+            break;
+        default:
+            bench_fail($store, "unknown store (expected apcu or ephpm)");
+    }
+    restore_error_handler();
+    if (!$ok) {
+        bench_fail($store, 'a probe set/get/del failed' . ($warnings ? ': ' . implode('; ', $warnings) : ''));
+    }
+}
+
+/** ephpm_kv's eviction counter, or 0 for APCu (which has no such counter). */
+function evictions(string $store): int
+{
+    return $store === 'ephpm' ? (int) ephpm_kv_stats()['evictions'] : 0;
+}
+
+/** 10,000-ish session ids: 'sess_' + 26 characters of [a-z0-9] from mt_rand (seed it first). */
+function session_ids(int $count, array $exclude = []): array
+{
+    $alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+    $ids = [];
+    while (count($ids) < $count) {
+        $id = 'sess_';
+        for ($i = 0; $i < 26; $i++) {
+            $id .= $alphabet[mt_rand(0, 35)];
+        }
+        if (!isset($exclude[$id])) {
+            $ids[$id] = true;
+        }
+    }
+    return array_map('strval', array_keys($ids));
+}
+
+/** Busy CPU time of the whole machine (all processes, all cores) so far, in ns; null without /proc/stat. */
+function machine_busy_ns(): ?int
+{
+    $line = @file('/proc/stat', FILE_IGNORE_NEW_LINES)[0] ?? '';
+    if (!str_starts_with($line, 'cpu ')) {
+        return null;
+    }
+    // user nice system idle iowait irq softirq steal ..., in USER_HZ (100/s) ticks
+    $f = array_map('intval', preg_split('/\s+/', trim(substr($line, 4))));
+    return ($f[0] + $f[1] + $f[2] + $f[5] + $f[6] + ($f[7] ?? 0)) * 10000000;
+}
