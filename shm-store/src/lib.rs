@@ -587,8 +587,9 @@ impl Store {
     /// [`StoreError::NotAnInteger`] or [`StoreError::Overflow`] leave the
     /// value unchanged.
     pub fn incr_by(&self, key: &[u8], delta: i64) -> Result<i64> {
-        let ctx = self.ctx();
-        self.with_key(key, |g, k| g.view.incr_by(k, delta, ctx))?
+        // The clock is read only if needed (an entry with an expiry, or a
+        // new block to write): not for an integer updated in place.
+        self.with_key(key, |g, k| g.view.incr_by(k, delta, || self.ctx()))?
     }
 
     /// Sets a new TTL on a live key; `false` if missing or `ttl` is zero.

@@ -1115,8 +1115,13 @@ impl<'a> StripeView<'a> {
     /// created without expiry); the expiry of an existing key is kept. An
     /// integer entry is updated in place by one aligned 8-byte store; a
     /// text value holding a decimal integer becomes an integer entry.
-    pub fn incr_by(&mut self, key: Key<'_>, delta: i64, ctx: Ctx) -> Result<i64, StoreError> {
-        let (current, expires_at) = match self.lookup(key, || ctx.now) {
+    pub fn incr_by(
+        &mut self,
+        key: Key<'_>,
+        delta: i64,
+        ctx: impl Fn() -> Ctx,
+    ) -> Result<i64, StoreError> {
+        let (current, expires_at) = match self.lookup(key, || ctx().now) {
             Some(i) => {
                 let off = self.slots()[i].block;
                 match self.kind_of(i) {
@@ -1136,7 +1141,7 @@ impl<'a> StripeView<'a> {
             None => (0, 0),
         };
         let new = current.checked_add(delta).ok_or(StoreError::Overflow)?;
-        self.set(key, &new.to_ne_bytes(), expires_at, ctx, Kind::Int)?;
+        self.set(key, &new.to_ne_bytes(), expires_at, ctx(), Kind::Int)?;
         Ok(new)
     }
 
