@@ -230,7 +230,11 @@ fn c_message(message: &str) -> CString {
 // in `zend_try` (ext-php-rs's `try_catch`); a bailout comes back as
 // [`Bailout`], travels up through the Rust frames like any error (dropping
 // what they own), and the entry point that the engine called re-raises it
-// once nothing of ours is left on the stack.
+// once nothing of ours is left on the stack. The exceptions, on a hit's hot
+// path, are allocations of a return string without `zend_try`, made where
+// no Rust frame up to the entry point owns anything with a destructor (so
+// a bailout skips nothing that needed dropping): [`deliver_parked`] and
+// the one-copy read ([`read_into`]).
 
 /// The engine bailed out during a call into it: the caller returns it up
 /// to the entry point, which resumes the bailout.
@@ -391,7 +395,8 @@ thread_local! {
 /// Sets `slot` to a PHP string with the bytes of `buffer`, which is moved
 /// into [`DELIVERING`] first: the allocation may bail out (memory_limit),
 /// and the jump then skips this frame with nothing in it to drop; the
-/// buffer stays parked until the next delivery replaces it.
+/// buffer then stays parked until the next delivery replaces it (else it
+/// is dropped as soon as PHP has its copy).
 ///
 /// # Safety
 /// The caller's frames up to the engine's entry point own nothing with a
