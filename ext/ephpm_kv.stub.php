@@ -57,7 +57,9 @@ function ephpm_kv_flush_all(): bool {}
 /**
  * Figures of the store: version, available, error (when unavailable), path,
  * size, stripes, max_key_size, max_value_size, eviction, entries, bytes_used,
- * bytes_free, hits, misses, expirations, evictions, recoveries.
+ * bytes_free, hits, misses, expirations, evictions, recoveries. hits and
+ * misses count this process's gets so far and other processes' gets up to
+ * the end of their last request.
  *
  * @return array<string, int|string|bool>
  */

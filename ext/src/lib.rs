@@ -10,15 +10,15 @@ mod zend;
 
 use ext_php_rs::ffi::zend_module_entry;
 use settings::Resolved;
-use shm_store::{Store, StoreConfig, StoreError, Ttl};
+use shm_store::{ReadStart, ReadTicket, Store, StoreConfig, StoreError, Ttl, READ_ATTEMPTS};
 use std::cell::RefCell;
 use std::ffi::c_int;
 use std::panic::catch_unwind;
 use std::sync::Mutex;
 use std::time::Duration;
 use zend::{
-    Args, Bailout, Item, Outcome, Raise, Reply, Signature, MAY_BE_ARRAY, MAY_BE_BOOL, MAY_BE_FALSE,
-    MAY_BE_LONG, MAY_BE_NULL, MAY_BE_STRING,
+    Args, Bailout, Begun, Item, Opened, Outcome, Raise, Reply, Signature, MAY_BE_ARRAY,
+    MAY_BE_BOOL, MAY_BE_FALSE, MAY_BE_LONG, MAY_BE_NULL, MAY_BE_STRING,
 };
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -31,10 +31,6 @@ thread_local! {
     /// The store of the current request (settings can differ per php-fpm
     /// pool or Apache vhost, but not within a request), or why there is none.
     static CURRENT: RefCell<Option<Result<&'static Store, String>>> = const { RefCell::new(None) };
-    /// Values are copied here under the stripe lock, and into a PHP string
-    /// only after it is released: a PHP allocation can end the request with
-    /// a fatal error (memory_limit), which must never happen while a lock is held.
-    static VALUE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 fn current_settings() -> Result<Resolved, String> {
@@ -114,6 +110,12 @@ fn parsed<T>(args: zend::Parsed<T>) -> Result<T, Failure> {
     }
 }
 
+/// The outcome of a failure other than [`Failure::Bailout`] (which only
+/// argument parsing gives).
+fn failed(failure: Failure, failure_reply: fn() -> Reply) -> Outcome {
+    outcome(Err(failure), failure_reply).unwrap_or_else(|Bailout| Outcome::reply(Reply::Pending))
+}
+
 /// What a handler body's result asks the engine boundary to do: the
 /// warnings and exceptions are raised only there, after the body returned
 /// (no store lock or thread-local borrowed any more).
@@ -133,18 +135,6 @@ fn outcome(result: Result<Reply, Failure>, failure: fn() -> Reply) -> Result<Out
         Err(Failure::Quiet) => failed(None),
         Err(Failure::Warned(message)) => failed(Some(Raise::Warning(message))),
     })
-}
-
-/// Gives `kv_get`'s buffer back to the thread for the next call (unless it
-/// grew large).
-fn recycle_value(buffer: Vec<u8>) {
-    if buffer.capacity() <= 256 << 10 {
-        VALUE.with(|value| {
-            if let Ok(mut value) = value.try_borrow_mut() {
-                *value = buffer;
-            }
-        });
-    }
 }
 
 /// The parsed key argument: an empty key is a bad argument (`ValueError`)
@@ -181,34 +171,78 @@ macro_rules! handler {
                 }
                 outcome(body(args), Self::failure)
             }
-            fn recycle(buffer: Vec<u8>) {
-                recycle_value(buffer);
-            }
         }
     };
 }
 
-handler!(kv_get, |args| {
-    let key = key(args.string())?;
-    let store = store()?;
-    // Out of the thread-local while in use: nothing stays borrowed when the
-    // string for PHP is allocated (which can end the request).
-    let mut buffer = VALUE.with(|value| {
-        value
-            .try_borrow_mut()
-            .map(|mut v| std::mem::take(&mut *v))
-            .unwrap_or_default()
-    });
-    // A large value is gathered from its parts straight into the buffer.
-    match store.get_into(key, &mut buffer) {
-        Ok(true) => Ok(Reply::Bytes(buffer)),
-        other => {
-            recycle_value(buffer);
-            other?;
-            Ok(Reply::Null)
+/// `ephpm_kv_get`: the value is copied once, straight into PHP's string
+/// (see [`zend::ReadFunction`]); no store lock is held while PHP allocates it.
+#[allow(non_camel_case_types)]
+struct kv_get;
+
+impl zend::ReadFunction for kv_get {
+    type Reader<'a> = Get<'a>;
+
+    fn failure() -> Reply {
+        Reply::Null
+    }
+
+    fn open<'a>(args: &Args<'a>) -> Result<Opened<Get<'a>>, Bailout> {
+        let opened = key(args.string()).and_then(|key| {
+            Ok(Get {
+                store: store()?,
+                key,
+                ticket: None,
+            })
+        });
+        match opened {
+            Ok(get) => Ok(Opened::Reader(get)),
+            Err(failure) => outcome(Err(failure), Self::failure).map(Opened::Done),
         }
     }
-}, failure: Reply::Null);
+}
+
+/// One `ephpm_kv_get`: plain data (a bailout may skip it).
+struct Get<'a> {
+    store: &'static Store,
+    key: &'a [u8],
+    /// Where the last `begin` saw the value.
+    ticket: Option<ReadTicket>,
+}
+
+impl zend::Reader for Get<'_> {
+    fn begin(&mut self, attempt: u32) -> Begun {
+        let done = |reply| Begun::Done(Outcome::reply(reply));
+        match self.store.read_begin(self.key, attempt) {
+            // From READ_ATTEMPTS on the store reads under the lock instead;
+            // should it not, this does (so the retries always end).
+            Ok(ReadStart::Ready(_)) if attempt > READ_ATTEMPTS => {
+                let mut value = Vec::new();
+                match self.store.get_into(self.key, &mut value) {
+                    Ok(true) => done(Reply::Bytes(value)),
+                    Ok(false) => done(Reply::Null),
+                    Err(e) => {
+                        Begun::Done(failed(e.into(), <kv_get as zend::ReadFunction>::failure))
+                    }
+                }
+            }
+            Ok(ReadStart::Ready(ticket)) => {
+                let len = ticket.len();
+                self.ticket = Some(ticket);
+                Begun::Len(len)
+            }
+            Ok(ReadStart::Copied(value)) => done(Reply::Bytes(value)),
+            Ok(ReadStart::Missing) => done(Reply::Null),
+            Err(e) => Begun::Done(failed(e.into(), <kv_get as zend::ReadFunction>::failure)),
+        }
+    }
+
+    fn finish(&mut self, out: &mut [u8]) -> bool {
+        self.ticket
+            .as_ref()
+            .is_some_and(|ticket| self.store.read_finish(ticket, out))
+    }
+}
 
 handler!(kv_set, |args| {
     let (key, value, ttl) = parsed(args.string_string_long(Some(0)))?;
@@ -348,6 +382,8 @@ fn stats_rows(store: Result<StoreRef, String>) -> Vec<(&'static str, StatValue)>
     rows.push(("max_key_size", Int(g.max_key_len as u64)));
     rows.push(("max_value_size", Int(g.max_value_len as u64)));
     rows.push(("eviction", Text(store.policy().to_string())));
+    // This process's own reads are counted too.
+    store.flush_stats();
     match store.stats() {
         Ok(s) => rows.extend([
             ("entries", Int(s.entries)),
@@ -422,9 +458,23 @@ unsafe extern "C" fn rinit(_type: c_int, _module_number: c_int) -> c_int {
     0
 }
 
+/// After every module's request shutdown (ext/session's, which writes the
+/// session through the store, comes after ours): the session's end, then
+/// this process's hit and miss counts go into each segment it uses, so
+/// that the figures are exact at request boundaries. Nothing of PHP's is
+/// touched (no ini, no allocation, no output), and a store is never opened here.
 unsafe extern "C" fn post_deactivate() -> ext_php_rs::ffi::zend_result {
     let _ = catch_unwind(session::end_of_request);
+    let _ = catch_unwind(flush_stats);
     0
+}
+
+/// Adds this process's counts into every store it opened.
+fn flush_stats() {
+    let opened = OPENED.lock().unwrap_or_else(|e| e.into_inner());
+    for (_, store) in opened.iter() {
+        store.flush_stats();
+    }
 }
 
 /// phpinfo()'s rows.
@@ -451,7 +501,7 @@ fn signatures() -> Vec<Signature> {
     vec![
         sig(
             c"ephpm_kv_get",
-            zend::handler::<kv_get>,
+            zend::read_handler::<kv_get>,
             MAY_BE_STRING | MAY_BE_NULL,
             1,
             &[KEY],

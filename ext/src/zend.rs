@@ -230,7 +230,11 @@ fn c_message(message: &str) -> CString {
 // in `zend_try` (ext-php-rs's `try_catch`); a bailout comes back as
 // [`Bailout`], travels up through the Rust frames like any error (dropping
 // what they own), and the entry point that the engine called re-raises it
-// once nothing of ours is left on the stack.
+// once nothing of ours is left on the stack. The exceptions, on a hit's hot
+// path, are allocations of a return string without `zend_try`, made where
+// no Rust frame up to the entry point owns anything with a destructor (so
+// a bailout skips nothing that needed dropping): [`deliver_parked`] and
+// the one-copy read ([`read_into`]).
 
 /// The engine bailed out during a call into it: the caller returns it up
 /// to the entry point, which resumes the bailout.
@@ -380,8 +384,6 @@ pub trait Function {
     /// Parses the arguments with [`Args`], does the Rust work, and says
     /// what to raise and return; never calls into the engine otherwise.
     fn body(args: &Args<'_>) -> Result<Outcome, Bailout>;
-    /// Takes back a [`Reply::Bytes`] buffer once PHP has its copy.
-    fn recycle(_buffer: Vec<u8>) {}
 }
 
 thread_local! {
@@ -393,7 +395,8 @@ thread_local! {
 /// Sets `slot` to a PHP string with the bytes of `buffer`, which is moved
 /// into [`DELIVERING`] first: the allocation may bail out (memory_limit),
 /// and the jump then skips this frame with nothing in it to drop; the
-/// buffer stays parked until the next delivery replaces it.
+/// buffer then stays parked until the next delivery replaces it (else it
+/// is dropped as soon as PHP has its copy).
 ///
 /// # Safety
 /// The caller's frames up to the engine's entry point own nothing with a
@@ -406,6 +409,7 @@ unsafe fn deliver_parked(slot: &mut Zval, buffer: Vec<u8>) {
     // changes until this function returns.
     let bytes = unsafe { std::slice::from_raw_parts(ptr, len) };
     slot.set_zend_string(ZendStr::new(bytes, false));
+    drop(DELIVERING.with(Cell::take));
 }
 
 /// The engine's entry point for the PHP function `F`.
@@ -415,14 +419,12 @@ unsafe fn deliver_parked(slot: &mut Zval, buffer: Vec<u8>) {
 pub unsafe extern "C" fn handler<F: Function>(ex: *mut zend_execute_data, rv: *mut zval) {
     // SAFETY: the engine's own pointers, and this call is the handler's
     // whole body.
-    unsafe { call_function(ex, rv, F::failure, F::body, F::recycle) }
+    unsafe { call_function(ex, rv, F::failure, F::body) }
 }
 
 /// The body of a PHP function's handler: runs `body` (which parses its
 /// arguments with [`Args`] and does its Rust work), then raises its error
-/// and sets its return value; a byte buffer returned is handed back to
-/// `recycle` once copied into PHP's string. A panic becomes a warning and
-/// `failure`; a bailout is resumed after all that `body` owned is dropped.
+/// and sets its return value.
 ///
 /// # Safety
 /// `ex` and `rv` are the pointers the engine passed to the handler, and
@@ -432,42 +434,68 @@ unsafe fn call_function(
     rv: *mut zval,
     failure: fn() -> Reply,
     body: impl FnOnce(&Args<'_>) -> Result<Outcome, Bailout>,
-    recycle: impl FnOnce(Vec<u8>),
 ) {
     // SAFETY: per the contract, valid for the whole call.
     let args = unsafe { Args::new(ex) };
-    let outcome = match catch_unwind(AssertUnwindSafe(|| body(&args))) {
-        Ok(Ok(outcome)) => outcome,
-        // SAFETY: `body` has returned, dropping all it had; `args` only
-        // borrows the engine's frame.
-        Ok(Err(Bailout)) => unsafe { resume_bailout() },
-        Err(_) => Outcome {
-            raise: Some(Raise::Warning(
-                "internal error in ephpm_kv (please report it)".into(),
-            )),
-            reply: failure(),
-        },
-    };
+    // SAFETY: per the contract; `args` only borrows the engine's frame.
+    let outcome = unsafe { run(failure, || body(&args)) };
     // SAFETY: the return slot the engine passed; `Zval` is `zval`.
     let slot = unsafe { &mut *rv.cast::<Zval>() };
+    // SAFETY: the last step of the handler, whose frame owns nothing else.
+    unsafe { deliver(slot, outcome) }
+}
+
+/// The outcome of a Rust panic in a handler's work.
+fn internal_error(failure: fn() -> Reply) -> Outcome {
+    Outcome {
+        raise: Some(Raise::Warning(
+            "internal error in ephpm_kv (please report it)".into(),
+        )),
+        reply: failure(),
+    }
+}
+
+/// Runs a handler's Rust `work`: a panic becomes [`internal_error`]; a
+/// bailout (from argument parsing) is resumed once `work` has returned.
+///
+/// # Safety
+/// As for [`resume_bailout`]: the caller's frames up to the engine's entry
+/// point own nothing with a destructor.
+unsafe fn run<T>(failure: fn() -> Reply, work: impl FnOnce() -> Result<T, Bailout>) -> T
+where
+    T: From<Outcome>,
+{
+    match catch_unwind(AssertUnwindSafe(work)) {
+        Ok(Ok(done)) => done,
+        // SAFETY: `work` has returned, dropping all it had; the rest is
+        // the caller's contract.
+        Ok(Err(Bailout)) => unsafe { resume_bailout() },
+        Err(_) => internal_error(failure).into(),
+    }
+}
+
+/// Raises an outcome's error and sets its return value in `slot`.
+///
+/// # Safety
+/// The last step of a handler's entry point, whose frames own nothing
+/// else with a destructor; `slot` is its return slot.
+unsafe fn deliver(slot: &mut Zval, outcome: Outcome) {
     let outcome = match outcome {
         // Nothing to raise or allocate: no call into the engine at all.
         Outcome { raise: None, reply } if reply.is_scalar() => {
             reply.deliver(slot);
             return;
         }
-        // A string only (a `get` hit): copied into PHP's string with no
+        // A string only (a value read under the lock, or gathered from a
+        // large value's parts): copied into PHP's string with no
         // `zend_try`, the buffer parked where a bailout cannot lose it.
         Outcome {
             raise: None,
             reply: Reply::Bytes(buffer),
         } => {
-            // SAFETY: the buffer moved into `DELIVERING`, nothing of this
+            // SAFETY: the buffer moves into `DELIVERING`, nothing of this
             // frame owns anything, and only this thread touches the slot.
             unsafe { deliver_parked(slot, buffer) };
-            if let Some(buffer) = DELIVERING.with(Cell::take) {
-                recycle(buffer);
-            }
             return;
         }
         other => other,
@@ -488,12 +516,225 @@ unsafe fn call_function(
         outcome.reply.deliver(slot);
     });
     drop(raise);
-    if let Reply::Bytes(buffer) = outcome.reply {
-        recycle(buffer);
-    }
+    drop(outcome);
     if delivered.is_err() {
-        // SAFETY: the outcome is consumed and dropped, the buffer recycled.
+        // SAFETY: the outcome is consumed and dropped; the rest is the
+        // caller's contract.
         unsafe { resume_bailout() }
+    }
+}
+
+// ------------------------------------------ string results in one copy
+//
+// A value read from the store reaches PHP with one copy, straight into the
+// `zend_string` that PHP returns: the store says how long the value is
+// ([`Reader::begin`], with no lock held afterwards), PHP's string of that
+// length is allocated, and the store copies the value into it
+// ([`Reader::finish`]), saying whether it changed meanwhile; then it begins
+// again (the string is kept if the length is the same). The allocation is
+// made without a `zend_try` (on a hit's hot path): if it ends the request
+// (memory_limit), the jump skips the frames in between, which therefore
+// own nothing with a destructor at that moment: the reader has none
+// (checked at compile time), the previous string is released before a new
+// one is allocated, and no store lock or Rust borrow is held.
+
+/// How a read begins (again).
+pub enum Begun {
+    /// The value is this long: [`Reader::finish`] copies it into PHP's
+    /// string of that length.
+    Len(usize),
+    /// The call ends with this outcome: no value, a value read another way
+    /// ([`Reply::Bytes`]), or a failure.
+    Done(Outcome),
+}
+
+/// Reads one value for a [`ReadFunction`].
+pub trait Reader {
+    /// Attempt `attempt` (0, 1, ...: each after a `finish` that failed).
+    fn begin(&mut self, attempt: u32) -> Begun;
+    /// Copies the value seen by the last `begin` into `out`, exactly as
+    /// long as it said; `false` if the value changed since (begin again).
+    fn finish(&mut self, out: &mut [u8]) -> bool;
+}
+
+/// A PHP function that returns a value read by a [`Reader`] as a string
+/// (or whatever [`Begun::Done`] says); [`read_handler`] makes its entry point.
+pub trait ReadFunction {
+    /// A bailout may skip it: it must not need dropping.
+    type Reader<'a>: Reader;
+    /// The return value of a failure (and of a panic).
+    fn failure() -> Reply;
+    /// Parses the arguments with [`Args`] and makes the reader, or says
+    /// how the call ends; never calls into the engine otherwise.
+    fn open<'a>(args: &Args<'a>) -> Result<Opened<Self::Reader<'a>>, Bailout>;
+}
+
+/// What [`ReadFunction::open`] gives.
+pub enum Opened<R> {
+    Reader(R),
+    Done(Outcome),
+}
+
+impl<R> From<Outcome> for Opened<R> {
+    fn from(outcome: Outcome) -> Self {
+        Opened::Done(outcome)
+    }
+}
+
+/// The engine's entry point for the PHP function `F` (a [`ReadFunction`]).
+///
+/// # Safety
+/// Called by the engine only, as a function handler.
+pub unsafe extern "C" fn read_handler<F: ReadFunction>(ex: *mut zend_execute_data, rv: *mut zval) {
+    // A bailout during the string's allocation skips the reader.
+    const { assert!(!std::mem::needs_drop::<F::Reader<'static>>()) };
+    // SAFETY: the engine's own pointers, valid for the whole call.
+    let args = unsafe { Args::new(ex) };
+    // SAFETY: this frame holds only borrows of the engine's.
+    let opened = unsafe { run(F::failure, || F::open(&args)) };
+    // SAFETY: the return slot the engine passed; `Zval` is `zval`.
+    let slot = unsafe { &mut *rv.cast::<Zval>() };
+    let outcome = match opened {
+        // SAFETY: the reader needs no drop; this frame holds borrows only.
+        Opened::Reader(reader) => match unsafe { read_into(slot, reader, F::failure) } {
+            None => return,
+            Some(outcome) => outcome,
+        },
+        Opened::Done(outcome) => outcome,
+    };
+    // SAFETY: the last step; nothing else is on this frame.
+    unsafe { deliver(slot, outcome) }
+}
+
+/// Runs `reader` until the value is in a PHP string set in `slot` (`None`)
+/// or it says how the call ends instead (a panic in it: [`internal_error`]).
+///
+/// # Safety
+/// The caller's frames up to the engine's entry point own nothing with a
+/// destructor, and neither does `reader`: the allocation of the string may
+/// bail out and skip them all.
+unsafe fn read_into<R: Reader>(
+    slot: &mut Zval,
+    mut reader: R,
+    failure: fn() -> Reply,
+) -> Option<Outcome> {
+    // Ours until it is in `slot`: released on every other way out.
+    let mut string: Option<NewString> = None;
+    let mut attempt = 0;
+    loop {
+        let len = match catch_unwind(AssertUnwindSafe(|| reader.begin(attempt))) {
+            Ok(Begun::Len(len)) => len,
+            Ok(Begun::Done(outcome)) => {
+                release(string);
+                return Some(outcome);
+            }
+            Err(_) => {
+                release(string);
+                return Some(internal_error(failure));
+            }
+        };
+        let target = match string {
+            Some(s) if s.len() == len => s,
+            other => {
+                // Released first: if the allocation below bails out, there
+                // is no string of ours left to leak.
+                release(other);
+                string = None;
+                // SAFETY: nothing on this frame or the caller's needs
+                // dropping (the contract), and `string` is empty.
+                match unsafe { NewString::alloc(len) } {
+                    Some(s) => *string.insert(s),
+                    None => return Some(internal_error(failure)),
+                }
+            }
+        };
+        let copied = catch_unwind(AssertUnwindSafe(|| reader.finish(target.bytes())));
+        match copied {
+            Ok(true) => {
+                target.into_zval(slot);
+                return None;
+            }
+            Ok(false) => attempt += 1,
+            Err(_) => {
+                release(string);
+                return Some(internal_error(failure));
+            }
+        }
+    }
+}
+
+/// A `zend_string` made by [`NewString::alloc`] and not handed to PHP yet:
+/// a plain pointer (so a bailout that skips it skips no destructor), given
+/// to PHP with [`NewString::into_zval`] or released with [`release`].
+#[derive(Clone, Copy)]
+struct NewString(ptr::NonNull<zend_string>);
+
+/// `GC_STRING` of Zend/zend_types.h: `IS_STRING | GC_NOT_COLLECTABLE`
+/// (`1 << 4`, shifted by `GC_FLAGS_SHIFT`, 0), a string in request memory.
+const GC_STRING: u32 = IS_STRING as u32 | (1 << 4);
+
+impl NewString {
+    /// A string of `len` bytes in request memory, as the engine's
+    /// `zend_string_alloc` makes it (refcount 1, no hash); its bytes are
+    /// zeroed (so `bytes` is a valid `&mut [u8]`). `None` if `len` cannot
+    /// be a string's length.
+    ///
+    /// # Safety
+    /// The allocation ends the request with a bailout when it exceeds
+    /// memory_limit: the caller's frames up to the engine's entry point
+    /// own nothing with a destructor.
+    unsafe fn alloc(len: usize) -> Option<NewString> {
+        let header = std::mem::offset_of!(zend_string, val);
+        // Header, bytes, the terminating NUL; rounded as the engine rounds.
+        let size = header.checked_add(len)?.checked_add(1 + 7)? & !7;
+        let layout = std::alloc::Layout::from_size_align(size, 8).ok()?;
+        let raw = ext_php_rs::alloc::emalloc(layout).cast::<zend_string>();
+        let raw = ptr::NonNull::new(raw)?;
+        // SAFETY: `raw` is a fresh allocation of `size` bytes, aligned for
+        // `zend_string`, which has room for the header and `len + 1`
+        // bytes from `val` on.
+        unsafe {
+            let s = raw.as_ptr();
+            (*s).gc.refcount = 1;
+            (*s).gc.u.type_info = GC_STRING;
+            (*s).h = 0;
+            (*s).len = len;
+            let val = ptr::addr_of_mut!((*s).val).cast::<u8>();
+            val.write_bytes(0, len + 1);
+        }
+        Some(NewString(raw))
+    }
+
+    fn len(self) -> usize {
+        // SAFETY: a live string of ours (not handed to PHP).
+        unsafe { (*self.0.as_ptr()).len }
+    }
+
+    /// The string's bytes, to fill before it goes to PHP.
+    fn bytes<'a>(self) -> &'a mut [u8] {
+        // SAFETY: a live string of ours, which nothing else sees until
+        // `into_zval` or `release`; `len` bytes from `val` on, initialised
+        // by `alloc`; the slice is used before either.
+        unsafe {
+            let s = self.0.as_ptr();
+            std::slice::from_raw_parts_mut(ptr::addr_of_mut!((*s).val).cast::<u8>(), (*s).len)
+        }
+    }
+
+    /// Hands the string to PHP as the value of `slot`.
+    fn into_zval(self, slot: &mut Zval) {
+        // SAFETY: a string made by `alloc`, which PHP now owns.
+        slot.set_zend_string(unsafe { ext_php_rs::boxed::ZBox::from_raw(self.0.as_ptr()) });
+    }
+}
+
+/// Frees a string of ours that PHP did not get (a plain `efree`, which
+/// cannot bail out).
+fn release(string: Option<NewString>) {
+    if let Some(s) = string {
+        // SAFETY: made by `NewString::alloc`, not handed to PHP, and not
+        // used after this.
+        unsafe { ext_php_rs::ffi::ext_php_rs_zend_string_release(s.0.as_ptr()) };
     }
 }
 

@@ -20,6 +20,7 @@ foreach (['throw', 'exit', 'fatal'] as $kind) {
     boundary_child('session_at_end', $kind);
 }
 boundary_child('get_out_of_memory', 'none');
+boundary_child('get_out_of_memory_parts', 'none');
 ?>
 --EXPECTF--
 == oversized_set, handler throw
@@ -110,6 +111,10 @@ end of script
 handler(fatal): PHP Request Shutdown: ephpm: cannot write session ID…: value is 5015 bytes, over the store's value limit of 1024 bytes (what the store can hold, or the max value size it was created with)
 stderr: Fatal error: Allowed memory size of 16777216 bytes exhausted (tried to allocate %d bytes)
 == get_out_of_memory, handler none
+after: ephpm_kv_* work
+after: a new session works
+stderr: Fatal error: Allowed memory size of 16777216 bytes exhausted (tried to allocate %d bytes)
+== get_out_of_memory_parts, handler none
 after: ephpm_kv_* work
 after: a new session works
 stderr: Fatal error: Allowed memory size of 16777216 bytes exhausted (tried to allocate %d bytes)

@@ -14,6 +14,9 @@ ephpm_kv_set('a', '1');
 ephpm_kv_set('b', '2');
 ephpm_kv_get('a');
 ephpm_kv_get('missing');
+// This process's hits and misses reach the segment at the end of its
+// request, or when it reads the figures itself, as here.
+ephpm_kv_stats();
 
 function ri(array $ini): string {
     $cmd = preg_replace("/ -r ''$/", '', kv_child_cmd($ini, '')) . ' --ri ephpm_kv 2>&1';

@@ -515,3 +515,70 @@ fn request_terminate_timeout_mid_writes() {
     assert!(log.contains("execution timed out"), "php-fpm log:\n{log}");
     store_still_consistent(&site, &fpm, &main, "crash", &tags);
 }
+
+/// `hits` gets of a key that exists and `misses` of keys that do not, after
+/// `sleep_ms`; prints the worker's PID.
+const READS_PAGE: &str = r#"<?php
+usleep((int) ($_GET['sleep_ms'] ?? 0) * 1000);
+for ($i = 0; $i < (int) $_GET['hits']; $i++) {
+    if (ephpm_kv_get('present') !== 'here') {
+        echo "FAIL\n";
+    }
+}
+for ($i = 0; $i < (int) $_GET['misses']; $i++) {
+    ephpm_kv_get("absent:$i");
+}
+echo getmypid(), "\n";
+"#;
+
+/// The hits and misses counted by the workers, long-lived processes, are
+/// in the segment as soon as each of their requests has ended: another
+/// process (php-cli) sees exactly the gets of every request answered.
+#[test]
+fn hits_and_misses_are_exact_after_each_request() {
+    let (site, fpm, nginx) = one_pool("fpmstats", Pool::new("main"));
+    site.page("reads.php", READS_PAGE);
+    let main = nginx.pool("main");
+    assert_eq!(main.kv("set", "present", "here").json, "true");
+    let counts = || {
+        let out = site.php_run(
+            "fpmstats",
+            None,
+            r#"$s = ephpm_kv_stats(); echo $s["hits"], " ", $s["misses"];"#,
+        );
+        let mut figures = out.split(' ').map(|n| n.parse::<i64>().expect("a count"));
+        (figures.next().unwrap(), figures.next().unwrap())
+    };
+    let (mut hits, mut misses) = counts();
+    let mut pids = BTreeSet::new();
+    // Four at once (so several workers take part), then one at a time.
+    let bodies = main.concurrent_pages(4, "reads.php?hits=3&misses=2&sleep_ms=300");
+    for body in &bodies {
+        assert!(!body.contains("FAIL"), "reads.php: {body:?}");
+        pids.insert(first_pid(body));
+    }
+    (hits, misses) = (hits + 12, misses + 8);
+    assert_eq!(counts(), (hits, misses), "after 4 concurrent requests");
+    for round in 1..=12 {
+        let (h, m) = (round, round * 7 % 5);
+        let body = main.page(&format!("reads.php?hits={h}&misses={m}"));
+        assert!(!body.contains("FAIL"), "reads.php: {body:?}");
+        let pid = first_pid(&body);
+        pids.insert(pid);
+        (hits, misses) = (hits + h, misses + m);
+        assert_eq!(
+            counts(),
+            (hits, misses),
+            "after request {round} (worker {pid}: {h} hits, {m} misses)"
+        );
+    }
+    let workers: BTreeSet<u32> = fpm.workers().into_iter().collect();
+    assert!(
+        pids.is_subset(&workers),
+        "answers from {pids:?}, workers {workers:?}"
+    );
+    println!(
+        "16 requests by {} workers: every hit and miss counted once each request ended",
+        pids.len()
+    );
+}
