@@ -237,10 +237,10 @@ impl zend::Reader for Get<'_> {
         }
     }
 
-    fn finish(&mut self, out: &mut [u8]) -> bool {
+    fn finish(&mut self, out: &mut [std::mem::MaybeUninit<u8>]) -> bool {
         self.ticket
             .as_ref()
-            .is_some_and(|ticket| self.store.read_finish(ticket, out))
+            .is_some_and(|ticket| self.store.read_finish_uninit(ticket, out))
     }
 }
 

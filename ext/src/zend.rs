@@ -553,8 +553,9 @@ pub trait Reader {
     /// Attempt `attempt` (0, 1, ...: each after a `finish` that failed).
     fn begin(&mut self, attempt: u32) -> Begun;
     /// Copies the value seen by the last `begin` into `out`, exactly as
-    /// long as it said; `false` if the value changed since (begin again).
-    fn finish(&mut self, out: &mut [u8]) -> bool;
+    /// long as it said, writing every byte; `false` if the value changed
+    /// since (begin again; `out`'s bytes are then not to be relied on).
+    fn finish(&mut self, out: &mut [std::mem::MaybeUninit<u8>]) -> bool;
 }
 
 /// A PHP function that returns a value read by a [`Reader`] as a string
@@ -675,9 +676,9 @@ const GC_STRING: u32 = IS_STRING as u32 | (1 << 4);
 
 impl NewString {
     /// A string of `len` bytes in request memory, as the engine's
-    /// `zend_string_alloc` makes it (refcount 1, no hash); its bytes are
-    /// zeroed (so `bytes` is a valid `&mut [u8]`). `None` if `len` cannot
-    /// be a string's length.
+    /// `zend_string_alloc` makes it (refcount 1, no hash, the terminating
+    /// NUL written); its `len` bytes are left for the reader to write (see
+    /// `bytes`). `None` if `len` cannot be a string's length.
     ///
     /// # Safety
     /// The allocation ends the request with a bailout when it exceeds
@@ -700,7 +701,7 @@ impl NewString {
             (*s).h = 0;
             (*s).len = len;
             let val = ptr::addr_of_mut!((*s).val).cast::<u8>();
-            val.write_bytes(0, len + 1);
+            val.add(len).write(0);
         }
         Some(NewString(raw))
     }
@@ -710,14 +711,19 @@ impl NewString {
         unsafe { (*self.0.as_ptr()).len }
     }
 
-    /// The string's bytes, to fill before it goes to PHP.
-    fn bytes<'a>(self) -> &'a mut [u8] {
+    /// The string's bytes, to fill before it goes to PHP (all of them:
+    /// it goes to PHP only after a reader's `finish` wrote every byte).
+    fn bytes<'a>(self) -> &'a mut [std::mem::MaybeUninit<u8>] {
         // SAFETY: a live string of ours, which nothing else sees until
-        // `into_zval` or `release`; `len` bytes from `val` on, initialised
-        // by `alloc`; the slice is used before either.
+        // `into_zval` or `release`; `len` bytes from `val` on, allocated by
+        // `alloc` (possibly uninitialised, hence `MaybeUninit`); the slice
+        // is used before either.
         unsafe {
             let s = self.0.as_ptr();
-            std::slice::from_raw_parts_mut(ptr::addr_of_mut!((*s).val).cast::<u8>(), (*s).len)
+            std::slice::from_raw_parts_mut(
+                ptr::addr_of_mut!((*s).val).cast::<std::mem::MaybeUninit<u8>>(),
+                (*s).len,
+            )
         }
     }
 

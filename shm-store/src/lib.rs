@@ -418,23 +418,55 @@ impl Store {
     /// Copies the value a [`ReadStart::Ready`] ticket describes into `out`
     /// (exactly `ticket.len()` bytes); `true` if `out` now holds the value,
     /// `false` if it changed since (begin again with the next attempt).
+    /// A hit is counted once, by the call that returns `true`.
     pub fn read_finish(&self, ticket: &ReadTicket, out: &mut [u8]) -> bool {
+        self.finish(ticket, out.len(), |fill| match fill {
+            Fill::Copy(shared, at) => shared.copy_out(at, out),
+            Fill::Text(text) => {
+                out.copy_from_slice(text);
+                true
+            }
+        })
+    }
+
+    /// [`Store::read_finish`] into memory that need not be initialised (a
+    /// string just allocated for the value): on `true` every byte of `out`
+    /// has been written, on `false` none may be relied on.
+    pub fn read_finish_uninit(
+        &self,
+        ticket: &ReadTicket,
+        out: &mut [std::mem::MaybeUninit<u8>],
+    ) -> bool {
+        self.finish(ticket, out.len(), |fill| match fill {
+            Fill::Copy(shared, at) => shared.copy_out_uninit(at, out),
+            Fill::Text(text) => {
+                for (slot, &byte) in out.iter_mut().zip(text) {
+                    slot.write(byte);
+                }
+                true
+            }
+        })
+    }
+
+    /// The two `read_finish`es: `fill` writes the `len` bytes of the value.
+    fn finish(
+        &self,
+        ticket: &ReadTicket,
+        len: usize,
+        fill: impl FnOnce(Fill<'_, '_>) -> bool,
+    ) -> bool {
         let shared = self.segment.shared_stripe(ticket.stripe);
         let seen = &ticket.seen;
+        let mut digits = itoa::Buffer::new();
         let copied = match seen.int {
             // Read and validated with the probe: only rendered here.
             Some(n) => {
-                let mut digits = itoa::Buffer::new();
                 let text = digits.format(n).as_bytes();
-                let fits = out.len() == text.len();
-                if fits {
-                    out.copy_from_slice(text);
-                }
-                fits
+                len == text.len() && fill(Fill::Text(text))
             }
             None => {
-                out.len() == seen.len
-                    && shared.copy_out(seen.value_at, out)
+                len == seen.len
+                    && fill(Fill::Copy(&shared, seen.value_at))
                     && shared.unchanged_since(seen.seq)
             }
         };
@@ -749,6 +781,14 @@ impl Store {
         self.segment.set_lock_timeout(timeout);
         self
     }
+}
+
+/// Where the bytes of a value come from, for [`Store::finish`].
+enum Fill<'a, 's> {
+    /// From the stripe, at this offset.
+    Copy(&'a segment::SharedStripe<'s>, usize),
+    /// An integer entry's decimal text.
+    Text(&'a [u8]),
 }
 
 /// Tries a lock-free read makes before [`Store::read_begin`] takes the

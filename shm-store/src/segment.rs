@@ -187,6 +187,24 @@ impl SharedStripe<'_> {
         true
     }
 
+    /// [`SharedStripe::copy_out`] into a buffer that need not be
+    /// initialised (a fresh PHP string): on `true` all of `out` is written.
+    pub(crate) fn copy_out_uninit(
+        &self,
+        off: usize,
+        out: &mut [std::mem::MaybeUninit<u8>],
+    ) -> bool {
+        let Some(p) = self.at(off, out.len(), 1) else {
+            return false;
+        };
+        // SAFETY: as for `copy_out`; writing bytes into `MaybeUninit<u8>`
+        // storage is always allowed.
+        unsafe {
+            std::ptr::copy_nonoverlapping(p.cast_const(), out.as_mut_ptr().cast::<u8>(), out.len())
+        };
+        true
+    }
+
     /// Whether the bytes at `off` equal `expected` (`false` if out of bounds).
     pub(crate) fn bytes_eq(&self, off: usize, expected: &[u8]) -> bool {
         const CHUNK: usize = 64;
