@@ -34,7 +34,8 @@ $apcuSo = getenv('APCU_SO') ?: 'apcu.so';
 $apcu = "-n -d extension=$apcuSo -d apc.enable_cli=1 -d apc.shm_size=1024M -d apc.entries_hint=65536";
 $run = bin2hex(random_bytes(4)); // store names fresh for every run
 $ephpm = fn(string $name, ?string $size) => "-n -d extension=$extSo -d ephpm_kv.dir=$shmDir -d ephpm_kv.name=bench-$name-$run"
-    . ($size === null ? '' : " -d ephpm_kv.size=$size");
+    . ($size === null ? '' : " -d ephpm_kv.size=$size")
+    . (getenv('EPHPM_FLAGS') ? ' ' . getenv('EPHPM_FLAGS') : ''); // e.g. "-d ephpm_kv.stripes=64", for experiments
 $stores = $mode === 'workload'
     ? [
         'APCu 1G' => ['apcu', $apcu, null],
