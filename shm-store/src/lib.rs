@@ -378,10 +378,9 @@ impl Store {
         let mut probe = read::Probe::Busy;
         for _ in attempt..READ_ATTEMPTS {
             probe = read::probe(&shared, self.shape(), key, hash, &now);
-            if probe != read::Probe::Busy {
+            if probe != read::Probe::Busy || !shared.wait_even(READ_SPINS) {
                 break;
             }
-            std::hint::spin_loop();
         }
         probe
     }
@@ -790,6 +789,10 @@ enum Fill<'a, 's> {
     /// An integer entry's decimal text.
     Text(&'a [u8]),
 }
+
+/// How many times a lock-free read spins for a stripe being changed to be
+/// left alone (some microseconds) before it takes the stripe lock.
+const READ_SPINS: u32 = 512;
 
 /// Tries a lock-free read makes before [`Store::read_begin`] takes the
 /// stripe lock instead.

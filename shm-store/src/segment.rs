@@ -124,6 +124,21 @@ impl SharedStripe<'_> {
         seq.is_multiple_of(2).then_some(seq)
     }
 
+    /// Spins (at most `spins` times) while a holder may be changing the
+    /// stripe; `true` once the sequence is even. A holder changes a stripe
+    /// for a microsecond or two: waiting here is far cheaper than queueing
+    /// on its mutex (a futex sleep and wake-up), which a reader only does
+    /// once the spin is over (a holder that died leaves it odd for good).
+    pub(crate) fn wait_even(&self, spins: u32) -> bool {
+        for _ in 0..spins {
+            if self.change.seq.load(Ordering::Relaxed).is_multiple_of(2) {
+                return true;
+            }
+            std::hint::spin_loop();
+        }
+        false
+    }
+
     /// Whether no lock holder changed the stripe since [`SharedStripe::begin`]
     /// returned `seq`: everything read in between is then what the stripe
     /// held at one instant.
