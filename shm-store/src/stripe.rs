@@ -87,6 +87,7 @@ pub struct ScanEntry {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StripeStats {
     pub entries: u64,
+    /// Index slots in use (the index grows with the entries).
     pub slots: u64,
     pub bytes_used: u64,
     pub bytes_free: u64,

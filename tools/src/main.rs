@@ -722,6 +722,7 @@ struct StatsJson {
     free_bytes: u64,
     used_percent: f64,
     entries: u64,
+    /// Index slots in use (each stripe's index grows with its entries).
     slots: u64,
     hits: u64,
     misses: u64,
@@ -734,6 +735,7 @@ struct StatsJson {
     /// Values longer than this are kept in parts of this size.
     part_bytes: u32,
     stripes: u32,
+    /// The most slots a stripe's index can grow to.
     slots_per_stripe: u32,
     heap_bytes_per_stripe: u32,
     max_key_len: u32,
@@ -911,7 +913,11 @@ fn stats(store: &Store, name: &str, format: Format) -> Res {
                 human_size(j.free_bytes),
                 j.free_bytes
             )?;
-            writeln!(out, "entries:      {} (of {} slots)", j.entries, j.slots)?;
+            writeln!(
+                out,
+                "entries:      {} (index: {} slots in use)",
+                j.entries, j.slots
+            )?;
             writeln!(
                 out,
                 "large values: {} parts of up to {}",
@@ -926,7 +932,7 @@ fn stats(store: &Store, name: &str, format: Format) -> Res {
             writeln!(out, "recoveries:   {}", j.recoveries)?;
             writeln!(
                 out,
-                "stripes:      {} ({} slots, {} heap each)",
+                "stripes:      {} (up to {} slots, {} heap each)",
                 j.stripes,
                 j.slots_per_stripe,
                 human_size(u64::from(j.heap_bytes_per_stripe))
