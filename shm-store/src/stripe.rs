@@ -414,9 +414,23 @@ impl<'a> StripeView<'a> {
 
     /// The integer of an integer entry.
     fn int_of(&self, off: u32) -> Option<i64> {
-        let bytes = self.value_of(off);
-        (self.hdr(off).state == STATE_INT && bytes.len() == 8)
-            .then(|| i64::from_ne_bytes(bytes.try_into().expect("8 bytes")))
+        let h = self.hdr(off);
+        if h.state != STATE_INT {
+            return None;
+        }
+        let start = off as usize + value_offset(STATE_INT, h.key_len_or_prev) as usize;
+        let word: &[u8; 8] = self.heap.get(start..start + 8)?.try_into().ok()?;
+        Some(i64::from_ne_bytes(*word))
+    }
+
+    /// The 8 bytes of an integer entry's number, to update in place.
+    fn int_word_mut(&mut self, off: u32) -> Option<&mut [u8; 8]> {
+        let h = self.hdr(off);
+        if h.state != STATE_INT {
+            return None;
+        }
+        let start = off as usize + value_offset(STATE_INT, h.key_len_or_prev) as usize;
+        self.heap.get_mut(start..start + 8)?.try_into().ok()
     }
 
     /// Runs `f` on a live entry's value as users see it: an integer
@@ -1128,9 +1142,16 @@ impl<'a> StripeView<'a> {
                 match self.kind_of(i) {
                     Kind::Large => return Err(StoreError::NotAnInteger),
                     Kind::Int => {
-                        let n = self.int_of(off).ok_or(StoreError::NotAnInteger)?;
-                        let new = n.checked_add(delta).ok_or(StoreError::Overflow)?;
-                        self.write_int(i, off, new);
+                        let word = self.int_word_mut(off).ok_or(StoreError::NotAnInteger)?;
+                        let new = i64::from_ne_bytes(*word)
+                            .checked_add(delta)
+                            .ok_or(StoreError::Overflow)?;
+                        // An array assignment: one 8-byte store (a single
+                        // `mov` to an 8-byte aligned address, checked in the
+                        // disassembly), so a crash leaves the old number or
+                        // the new one.
+                        *word = new.to_ne_bytes();
+                        self.stamp_write(i);
                         return Ok(new);
                     }
                     Kind::Inline => {
@@ -1146,15 +1167,9 @@ impl<'a> StripeView<'a> {
         Ok(new)
     }
 
-    /// Stores `n` into the integer entry at slot `i`, block `off`: one
-    /// aligned 8-byte store (a fixed 8-byte copy compiles to one `mov`), so
-    /// a crash leaves the old number or the new one. It is a write: the LRU
-    /// clock advances and stamps the entry.
-    fn write_int(&mut self, i: usize, off: u32, n: i64) {
-        let start = off as usize + value_offset(STATE_INT, self.hdr(off).key_len_or_prev) as usize;
-        if let Some(bytes) = self.heap.get_mut(start..start + 8) {
-            bytes.copy_from_slice(&n.to_ne_bytes());
-        }
+    /// An in-place write to the entry at slot `i`: the LRU clock advances
+    /// and stamps it.
+    fn stamp_write(&mut self, i: usize) {
         self.meta.access_clock = self.meta.access_clock.wrapping_add(1);
         let clock = self.meta.access_clock;
         self.slots_mut()[i].lru = clock;
