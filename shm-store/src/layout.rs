@@ -118,12 +118,14 @@
 //! 1. loads [`ChangeSeq`] with `Acquire`; odd means a holder may be
 //!    changing the stripe: it looks again, and after `READ_ATTEMPTS`
 //!    (`lib.rs`) looks it takes the stripe mutex instead;
-//! 2. loads `index_len` and `access_clock` (the first words of
-//!    [`StripeMeta`]), then probes: each slot's `hash`, `block` and `lru`,
-//!    and the block header's `size`, `state`, `key_len`, `val_len` and
-//!    `expires_at`, each with a `Relaxed` atomic load of an aligned word;
-//!    compares the key bytes and, later, copies the value bytes out with a
-//!    plain copy. Every offset and length is checked before it is followed
+//! 2. copies out `access_clock` and `index_len` (the first words of
+//!    [`StripeMeta`]), then probes: each slot (`hash`, `block`, `lru`) and
+//!    the block header it names are copied out in one piece (a volatile
+//!    read of the aligned record), an integer entry's number is loaded
+//!    with one atomic 8-byte load; it compares the key bytes and, later,
+//!    copies the value bytes out with a plain copy. Any of these copies may
+//!    be torn by a writer; none is trusted before it is checked and the
+//!    whole is validated in step 3. Every offset and length is checked before it is followed
 //!    (`segment::SharedStripe` refuses anything outside the stripe;
 //!    `read.rs` checks `index_len` is a power of two within the region, the
 //!    block offset aligned with its header inside the heap, the block live

@@ -8,8 +8,8 @@
 //! [`Probe::Busy`]: the caller retries, then takes the stripe lock.
 
 use crate::layout::{
-    is_live, lru_step, value_offset, BlockHeader, Slot, StripeMeta, BLOCK_ALIGN, BLOCK_HEADER_SIZE,
-    MUTEX_AREA, SLOT_SIZE, STATE_INT, STATE_LARGE, STATE_LIVE, STRIPE_HEADER_SIZE,
+    is_live, lru_step, value_offset, BlockHeader, Slot, BLOCK_ALIGN, BLOCK_HEADER_SIZE, MUTEX_AREA,
+    SLOT_SIZE, STATE_INT, STATE_LARGE, STATE_LIVE, STRIPE_HEADER_SIZE,
 };
 use crate::segment::SharedStripe;
 use std::mem::offset_of;
@@ -117,10 +117,8 @@ fn find(
     hash: u64,
     now: &impl Fn() -> u64,
 ) -> Found {
-    let (Some(index_len), Some(clock)) = (
-        stripe.u32_at(meta_word(offset_of!(StripeMeta, index_len))),
-        stripe.u32_at(meta_word(offset_of!(StripeMeta, access_clock))),
-    ) else {
+    // The first words of the stripe's meta: seq, access_clock, index_len.
+    let Some([_, clock, index_len]) = stripe.read::<[u32; 3]>(meta_word(0)) else {
         return Found::Busy;
     };
     let n = index_len as usize;
@@ -133,23 +131,24 @@ fn find(
     // longer probe can only be a racing writer (or damage).
     for _ in 0..n {
         let slot = STRIPE_HEADER_SIZE + i * SLOT_SIZE;
-        let Some(slot_hash) = stripe.u64_at(slot) else {
+        let Some(Slot {
+            hash: slot_hash,
+            block,
+            lru,
+        }) = stripe.read::<Slot>(slot)
+        else {
             return Found::Busy;
         };
         if slot_hash == 0 {
             return Found::Missing;
         }
         if slot_hash == hash {
-            let Some(block) = stripe.u32_at(slot + offset_of!(Slot, block)) else {
-                return Found::Busy;
-            };
             match entry(stripe, shape, block, key, now) {
                 Entry::Other => {}
                 Entry::Busy => return Found::Busy,
                 Entry::Locked => return Found::Locked,
                 Entry::Value { value_at, len, int } => {
                     let lru_at = slot + offset_of!(Slot, lru);
-                    let lru = stripe.u32_at(lru_at).unwrap_or(clock);
                     let stamp =
                         (clock.wrapping_sub(lru) > lru_step(index_len)).then_some((lru_at, clock));
                     return Found::Value {
@@ -191,14 +190,15 @@ fn entry(
         return Entry::Busy;
     }
     let at = shape.heap_start() + block;
-    let word = |field: usize| stripe.u32_at(at + field);
-    let (Some(size), Some(state), Some(key_len), Some(val_len), Some(expires_at)) = (
-        word(offset_of!(BlockHeader, size)),
-        word(offset_of!(BlockHeader, state)),
-        word(offset_of!(BlockHeader, key_len_or_prev)),
-        word(offset_of!(BlockHeader, val_len)),
-        stripe.u64_at(at + offset_of!(BlockHeader, expires_at)),
-    ) else {
+    let Some(BlockHeader {
+        size,
+        state,
+        key_len_or_prev: key_len,
+        val_len,
+        expires_at,
+        ..
+    }) = stripe.read::<BlockHeader>(at)
+    else {
         return Entry::Busy;
     };
     let value_start = value_offset(state, key_len);

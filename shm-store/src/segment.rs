@@ -156,19 +156,24 @@ impl SharedStripe<'_> {
             .then(|| unsafe { self.base.add(off) })
     }
 
-    /// The 4-byte word at `off` (aligned, inside the stripe), loaded atomically.
-    pub(crate) fn u32_at(&self, off: usize) -> Option<u32> {
-        let p = self.at(off, 4, 4)?;
-        // SAFETY: in bounds and aligned (checked by `at`), in a mapping that
-        // outlives `self`; an atomic load of any bit pattern is valid.
-        Some(unsafe { std::sync::atomic::AtomicU32::from_ptr(p.cast()) }.load(Ordering::Relaxed))
-    }
-
     /// The 8-byte word at `off` (aligned, inside the stripe), loaded atomically.
     pub(crate) fn u64_at(&self, off: usize) -> Option<u64> {
         let p = self.at(off, 8, 8)?;
-        // SAFETY: as for `u32_at`, with 8 bytes.
+        // SAFETY: in bounds and aligned (checked by `at`), in a mapping that
+        // outlives `self`; an atomic load of any bit pattern is valid.
         Some(unsafe { std::sync::atomic::AtomicU64::from_ptr(p.cast()) }.load(Ordering::Relaxed))
+    }
+
+    /// A copy of the `T` at `off` (aligned for `T`, inside the stripe),
+    /// read in one piece: a slot or a block header. Like any copy from the
+    /// stripe it may be torn by a concurrent writer: every field is checked
+    /// before use and the whole validated by the change sequence.
+    pub(crate) fn read<T: bytemuck::Pod>(&self, off: usize) -> Option<T> {
+        let p = self.at(off, std::mem::size_of::<T>(), std::mem::align_of::<T>())?;
+        // SAFETY: in bounds and aligned for `T` (checked by `at`); `T` is
+        // plain data, valid for any bit pattern; a racing store can only
+        // make the copy stale, which the caller's validation detects.
+        Some(unsafe { p.cast::<T>().cast_const().read_volatile() })
     }
 
     /// Stores the 4-byte word at `off` (aligned, inside the stripe)
@@ -178,7 +183,8 @@ impl SharedStripe<'_> {
         let Some(p) = self.at(off, 4, 4) else {
             return false;
         };
-        // SAFETY: as for `u32_at`.
+        // SAFETY: in bounds and aligned (checked by `at`), in a mapping that
+        // outlives `self`; the word is plain data, valid for any value.
         unsafe { std::sync::atomic::AtomicU32::from_ptr(p.cast()) }.store(value, Ordering::Relaxed);
         true
     }
