@@ -58,10 +58,6 @@ impl Shape {
     }
 }
 
-fn meta_word(field: usize) -> usize {
-    MUTEX_AREA + field
-}
-
 /// One attempt to find the user key `key` (hash `hash`) in a stripe.
 /// `now` is called only for an entry that has an expiry.
 pub(crate) fn probe(
@@ -74,56 +70,30 @@ pub(crate) fn probe(
     let Some(seq) = stripe.begin() else {
         return Probe::Busy;
     };
-    let found = find(stripe, shape, key, hash, now);
+    let found = find(stripe, shape, key, hash, now, seq);
     if !stripe.unchanged_since(seq) {
         return Probe::Busy;
     }
-    match found {
-        Found::Missing => Probe::Missing,
-        Found::Busy => Probe::Busy,
-        Found::Locked => Probe::Locked,
-        Found::Value {
-            value_at,
-            len,
-            int,
-            stamp,
-        } => Probe::Found(Seen {
-            seq,
-            value_at,
-            len,
-            int,
-            stamp,
-        }),
-    }
+    found
 }
 
-/// What [`find`] saw (not yet validated).
-enum Found {
-    Missing,
-    Busy,
-    Locked,
-    Value {
-        value_at: usize,
-        len: usize,
-        int: Option<i64>,
-        stamp: Option<(usize, u32)>,
-    },
-}
-
+/// The probe itself; what it returns is not validated yet.
 fn find(
     stripe: &SharedStripe<'_>,
     shape: Shape,
     key: &[u8],
     hash: u64,
     now: &impl Fn() -> u64,
-) -> Found {
-    // The first words of the stripe's meta: seq, access_clock, index_len.
-    let Some([_, clock, index_len]) = stripe.read::<[u32; 3]>(meta_word(0)) else {
-        return Found::Busy;
+    seq: u32,
+) -> Probe {
+    // The first words of the stripe's meta (after the mutex): seq,
+    // access_clock, index_len (their offsets are asserted in layout.rs).
+    let Some([_, clock, index_len]) = stripe.read::<[u32; 3]>(MUTEX_AREA) else {
+        return Probe::Busy;
     };
     let n = index_len as usize;
     if !n.is_power_of_two() || n > shape.slots {
-        return Found::Busy;
+        return Probe::Busy;
     }
     let mask = n - 1;
     let mut i = hash as usize & mask;
@@ -137,32 +107,33 @@ fn find(
             lru,
         }) = stripe.read::<Slot>(slot)
         else {
-            return Found::Busy;
+            return Probe::Busy;
         };
         if slot_hash == 0 {
-            return Found::Missing;
+            return Probe::Missing;
         }
         if slot_hash == hash {
             match entry(stripe, shape, block, key, now) {
                 Entry::Other => {}
-                Entry::Busy => return Found::Busy,
-                Entry::Locked => return Found::Locked,
+                Entry::Busy => return Probe::Busy,
+                Entry::Locked => return Probe::Locked,
                 Entry::Value { value_at, len, int } => {
                     let lru_at = slot + offset_of!(Slot, lru);
                     let stamp =
                         (clock.wrapping_sub(lru) > lru_step(index_len)).then_some((lru_at, clock));
-                    return Found::Value {
+                    return Probe::Found(Seen {
+                        seq,
                         value_at,
                         len,
                         int,
                         stamp,
-                    };
+                    });
                 }
             }
         }
         i = (i + 1) & mask;
     }
-    Found::Busy
+    Probe::Busy
 }
 
 /// What a slot's block holds, as far as this key is concerned.
