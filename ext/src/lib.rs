@@ -392,8 +392,7 @@ fn stats_rows(store: Result<StoreRef, String>) -> Vec<(&'static str, StatValue)>
     rows.push(("max_key_size", Int(g.max_key_len as u64)));
     rows.push(("max_value_size", Int(g.max_value_len as u64)));
     rows.push(("eviction", Text(store.policy().to_string())));
-    // This process's own reads are counted too.
-    store.flush_stats();
+    // (`stats` adds this process's own reads in first.)
     match store.stats() {
         Ok(s) => rows.extend([
             ("entries", Int(s.entries)),
