@@ -116,8 +116,10 @@
 //! `read_begin`/`read_finish` take no lock and write nothing shared (but
 //! a rare LRU stamp, an advisory word nobody relies on). A reader:
 //! 1. loads [`ChangeSeq`] with `Acquire`; odd means a holder may be
-//!    changing the stripe: it looks again, and after `READ_ATTEMPTS`
-//!    (`lib.rs`) looks it takes the stripe mutex instead;
+//!    changing the stripe: it spins (a bounded number of times,
+//!    `READ_SPINS` in `lib.rs`) until the word is even and looks again;
+//!    after `READ_ATTEMPTS` looks, or a spin that ends with the word still
+//!    odd (a holder that died), it takes the stripe mutex instead;
 //! 2. copies out `access_clock` and `index_len` (the first words of
 //!    [`StripeMeta`]), then probes: each slot (`hash`, `block`, `lru`) and
 //!    the block header it names are copied out in one piece (a volatile
