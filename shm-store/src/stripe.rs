@@ -648,7 +648,9 @@ impl<'a> StripeView<'a> {
     }
 
     fn max_entries(&self) -> u32 {
-        (self.slots().len() - self.slots().len() / 8) as u32
+        // Of the whole region: the index grows before it is half full, and
+        // only once it spans the region does it fill up to 7/8.
+        (self.index_all.len() - self.index_all.len() / 8) as u32
     }
 
     fn find_slot(&self, key: Key<'_>) -> Option<usize> {
