@@ -152,7 +152,7 @@ fn apply(config: StoreConfig, setting: &Setting, text: &str) -> Result<StoreConf
             let policy: EvictionPolicy = text
                 .trim()
                 .parse()
-                .map_err(|_| "noeviction, allkeys-lru or volatile-lru")?;
+                .map_err(|_| "noeviction, allkeys-lru, volatile-lru or allkeys-random")?;
             config.eviction(policy)
         }
         n if n == STRIPES.name => match text.trim().parse::<u32>() {

@@ -44,6 +44,8 @@ pub enum EvictionPolicy {
     AllKeysLru,
     /// Evict the least recently used entries that have a TTL; refuse when none has.
     VolatileLru,
+    /// Evict an entry picked uniformly at random among the stripe's entries.
+    AllKeysRandom,
 }
 
 impl EvictionPolicy {
@@ -52,6 +54,7 @@ impl EvictionPolicy {
             EvictionPolicy::NoEviction => "noeviction",
             EvictionPolicy::AllKeysLru => "allkeys-lru",
             EvictionPolicy::VolatileLru => "volatile-lru",
+            EvictionPolicy::AllKeysRandom => "allkeys-random",
         }
     }
 }
@@ -69,8 +72,9 @@ impl FromStr for EvictionPolicy {
             "noeviction" => Ok(EvictionPolicy::NoEviction),
             "allkeys-lru" => Ok(EvictionPolicy::AllKeysLru),
             "volatile-lru" => Ok(EvictionPolicy::VolatileLru),
+            "allkeys-random" => Ok(EvictionPolicy::AllKeysRandom),
             other => Err(StoreError::InvalidConfig(format!(
-                "unknown eviction policy {other:?} (expected noeviction, allkeys-lru or volatile-lru)"
+                "unknown eviction policy {other:?} (expected noeviction, allkeys-lru, volatile-lru or allkeys-random)"
             ))),
         }
     }

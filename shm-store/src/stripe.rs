@@ -18,6 +18,8 @@ use std::sync::atomic::{compiler_fence, Ordering};
 const SWEEP_STEP: usize = 16;
 /// Eviction picks the least recently used of this many sampled candidates.
 const EVICTION_SAMPLES: usize = 16;
+/// Random slots `allkeys-random` tries before it scans for a victim.
+const RANDOM_PICKS: usize = 64;
 /// Slots an eviction examines before settling for what it found.
 const EVICTION_SCAN_LIMIT: usize = 1024;
 /// Entries in the first-fit scan of a size-range free list.
@@ -858,6 +860,27 @@ impl<'a> StripeView<'a> {
             return true;
         }
         let mask = self.mask();
+        if ctx.policy == EvictionPolicy::AllKeysRandom {
+            // Random slots until one holds an entry that may go: each pick
+            // is uniform over the slots, so the victim is uniform over the
+            // entries. (A sparse index falls through to the scan below.)
+            for _ in 0..RANDOM_PICKS {
+                let i = self.next_random() as usize & mask;
+                let s = self.slots()[i];
+                if s.is_empty() {
+                    continue;
+                }
+                if !self.check_slot_block(s.block) {
+                    return false;
+                }
+                if self.hdr(s.block).state == STATE_PART && self.is_spared(s.block, ctx) {
+                    continue;
+                }
+                self.drop_entry(i);
+                bump(&mut self.meta.evictions);
+                return !self.is_damaged();
+            }
+        }
         let start = self.next_random() as usize & mask;
         let clock = self.meta.access_clock;
         let mut best: Option<(usize, u32)> = None;
@@ -884,7 +907,7 @@ impl<'a> StripeView<'a> {
             }
             let eligible = match ctx.policy {
                 EvictionPolicy::NoEviction => false,
-                EvictionPolicy::AllKeysLru => true,
+                EvictionPolicy::AllKeysLru | EvictionPolicy::AllKeysRandom => true,
                 EvictionPolicy::VolatileLru => h.expires_at != 0,
             } && !(h.state == STATE_PART && self.is_spared(s.block, ctx));
             if eligible {
