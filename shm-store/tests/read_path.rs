@@ -223,3 +223,37 @@ fn integer_entries_read_as_text() {
     );
     assert_consistent(&store);
 }
+
+/// What counts as an integer is what ePHPm's store takes (Rust's `i64`
+/// parsing of the whole text): a sign, leading zeros, nothing else.
+#[test]
+fn incr_takes_text_integers_as_ephpm_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir, "parse", 1 << 20);
+    for (text, after) in [
+        (&b"+1"[..], Some(2)),
+        (b"007", Some(8)),
+        (b"-0", Some(1)),
+        (b"-9223372036854775808", Some(i64::MIN + 1)),
+        (b" 5", None),
+        (b"5 ", None),
+        (b"0x10", None),
+        (b"1e3", None),
+        (b"", None),
+        (b"+", None),
+        (b"9223372036854775808", None),
+    ] {
+        store.set(b"n", text, None).unwrap();
+        match (store.incr_by(b"n", 1), after) {
+            (Ok(n), Some(want)) => assert_eq!(n, want, "{text:?}"),
+            (Err(StoreError::NotAnInteger), None) => {
+                assert_eq!(
+                    store.get(b"n").unwrap().as_deref(),
+                    Some(text),
+                    "{text:?} kept"
+                )
+            }
+            (other, _) => panic!("{text:?}: {other:?}"),
+        }
+    }
+}
