@@ -34,6 +34,8 @@ thread_local! {
     /// The same store once it opened, for the calls that follow: one
     /// thread-local load on every call instead of a borrow and a clone.
     static THIS_REQUEST: Cell<Option<&'static Store>> = const { Cell::new(None) };
+    /// See [`take_notice`].
+    static NOTICE: Cell<Option<String>> = const { Cell::new(None) };
 }
 
 fn current_settings() -> Result<Resolved, String> {
@@ -55,9 +57,45 @@ fn open_store(config: StoreConfig) -> Result<&'static Store, String> {
     }
     let store =
         Store::open(&config).map_err(|e| format!("store {:?} is unavailable: {e}", config.name))?;
+    if let Some(asked) = store.policy_asked() {
+        NOTICE.set(Some(format!(
+            "ephpm_kv.eviction = {asked} is not the policy of store {:?}: it evicts by {}, \
+             recorded when it was created, for every process that opens it \
+             (`ephpm-shm create --eviction` chooses it for a new store)",
+            config.name,
+            store.policy()
+        )));
+        NOTICE_PENDING.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     let store: &'static Store = Box::leak(Box::new(store));
     opened.push((config, store));
     Ok(store)
+}
+
+/// A warning for this process to raise once, on its next call that has
+/// none of its own (the store it opened has another eviction policy than
+/// its settings ask for). `NOTICE_PENDING` spares the calls a thread-local
+/// look when there is none, which is always but once.
+static NOTICE_PENDING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The pending warning, if any (taken: raised once).
+fn take_notice() -> Option<String> {
+    if !NOTICE_PENDING.load(std::sync::atomic::Ordering::Relaxed) {
+        return None;
+    }
+    let notice = NOTICE.take();
+    NOTICE_PENDING.store(false, std::sync::atomic::Ordering::Relaxed);
+    notice
+}
+
+/// Adds the pending warning to a call's outcome if it raises nothing else.
+fn with_notice(mut outcome: Outcome) -> Outcome {
+    if outcome.raise.is_none() {
+        if let Some(notice) = take_notice() {
+            outcome.raise = Some(Raise::Warning(notice));
+        }
+    }
+    outcome
 }
 
 /// The store of this request, opened on first use in the worker (never in
@@ -179,7 +217,7 @@ macro_rules! handler {
                 fn body($args: &Args<'_>) -> Result<Reply, Failure> {
                     $body
                 }
-                outcome(body(args), Self::failure)
+                outcome(body(args), Self::failure).map(with_notice)
             }
         }
     };
@@ -206,7 +244,19 @@ impl zend::ReadFunction for kv_get {
             })
         });
         match opened {
-            Ok(get) => Ok(Opened::Reader(get)),
+            Ok(get) => match take_notice() {
+                None => Ok(Opened::Reader(get)),
+                // Once per process: read the plain way, to raise the notice too.
+                Some(notice) => {
+                    let read = get
+                        .store
+                        .get(get.key)
+                        .map(|v| v.map_or(Reply::Null, Reply::Bytes));
+                    let outcome = outcome(read.map_err(Failure::from), Self::failure)?;
+                    let raise = outcome.raise.or(Some(Raise::Warning(notice)));
+                    Ok(Opened::Done(Outcome { raise, ..outcome }))
+                }
+            },
             Err(failure) => outcome(Err(failure), Self::failure).map(Opened::Done),
         }
     }
@@ -346,9 +396,7 @@ fn store_for_info() -> Result<StoreRef, String> {
     }
     let config = configured_store()?;
     match Store::attach(&config.dir, &config.name) {
-        Ok(store) => Ok(StoreRef::Owned(Box::new(
-            store.with_policy(config.eviction),
-        ))),
+        Ok(store) => Ok(StoreRef::Owned(Box::new(store))),
         Err(StoreError::NotFound { path }) => Err(format!(
             "{} is not created yet (the first PHP request using the store creates it)",
             path.display()

@@ -28,7 +28,7 @@ echo "-- other geometry: refused, naming both, data kept\n";
 child('segment_file', ['ephpm_kv.size' => '8M']);
 child('segment_file', ['ephpm_kv.stripes' => '2']);
 child('segment_file', ['ephpm_kv.max_value_size' => '100K']);
-echo "another eviction policy is not a geometry\n";
+echo "another eviction policy is not a geometry: the store opens, its own policy applies\n";
 child('segment_file', ['ephpm_kv.eviction' => 'noeviction']);
 var_dump(ephpm_kv_get('a'));
 
@@ -65,7 +65,8 @@ warning: ephpm_kv_get(): store "segment_file" is unavailable: %sanother geometry
 NULL
 warning: ephpm_kv_get(): store "segment_file" is unavailable: %sanother geometry (%smax value %d B) than configured (%smax value 102400 B)%s
 NULL
-another eviction policy is not a geometry
+another eviction policy is not a geometry: the store opens, its own policy applies
+warning: ephpm_kv_get(): ephpm_kv.eviction = noeviction is not the policy of store "segment_file": it evicts by allkeys-lru, %s
 string(4) "kept"
 string(4) "kept"
 -- readable by others: refused

@@ -49,6 +49,27 @@ pub enum EvictionPolicy {
 }
 
 impl EvictionPolicy {
+    /// The policy's number in the segment header.
+    pub(crate) fn code(self) -> u32 {
+        match self {
+            EvictionPolicy::NoEviction => 1,
+            EvictionPolicy::AllKeysLru => 2,
+            EvictionPolicy::VolatileLru => 3,
+            EvictionPolicy::AllKeysRandom => 4,
+        }
+    }
+
+    /// The policy a segment header records (0: none recorded, the default).
+    pub(crate) fn from_code(code: u32) -> Option<EvictionPolicy> {
+        match code {
+            0 | 2 => Some(EvictionPolicy::AllKeysLru),
+            1 => Some(EvictionPolicy::NoEviction),
+            3 => Some(EvictionPolicy::VolatileLru),
+            4 => Some(EvictionPolicy::AllKeysRandom),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             EvictionPolicy::NoEviction => "noeviction",
@@ -99,7 +120,9 @@ pub struct StoreConfig {
     /// Longest value in bytes, a cap an operator may set; `None` = as large
     /// as the store can hold (the sum of its stripes' heaps).
     pub max_value_len: Option<u32>,
-    /// Eviction policy of this handle.
+    /// Eviction policy, recorded in the segment by its creator: an opener
+    /// of an existing store that asks for another gets the store's (see
+    /// `Store::policy_asked`).
     pub eviction: EvictionPolicy,
 }
 

@@ -21,7 +21,8 @@
 //! or one with `MAGIC_INIT` means a creator died half-way (safe to
 //! initialise again, no data was ever stored); `MAGIC_READY` means ready;
 //! anything else is not a segment and is never overwritten.
-//! `version` is [`LAYOUT_VERSION`]; the geometry fields describe the rest.
+//! `version` is [`LAYOUT_VERSION`]; the geometry fields describe the rest,
+//! and `eviction` the policy every opener of the store evicts by.
 //!
 //! **Keys → stripes → slots.** `h = xxh3_64(key)` (seed 0; `0` is mapped to
 //! `1` because `0` marks an empty slot). The stripe is
@@ -266,7 +267,10 @@ pub struct SegmentHeader {
     /// Largest value kept in one block; larger ones are split in parts of this size.
     pub part_len: u32,
     pub creator_pid: u32,
-    pub _reserved: u32,
+    /// The store's eviction policy, recorded by its creator (see
+    /// `EvictionPolicy::code`; 0, from a creator that recorded none, reads
+    /// as `allkeys-lru`). Every opener evicts by it.
+    pub eviction: u32,
     pub created_unix_ms: u64,
 }
 

@@ -49,7 +49,10 @@ use stripe::{Ctx, Entry, Former, Key, Kind};
 /// `Send + Sync`, so threads of one process may share a handle.
 pub struct Store {
     segment: Segment,
+    /// The segment's recorded policy.
     policy: EvictionPolicy,
+    /// What the opener's configuration asked for, if it differs.
+    policy_asked: Option<EvictionPolicy>,
     clock: Arc<dyn Clock>,
     /// This handle's reads not yet added into the segment's counters.
     pending: Pending,
@@ -142,11 +145,13 @@ impl Store {
         let segment = Segment::open(
             &config.dir,
             &config.name,
-            OpenMode::CreateOrAttach(geometry),
+            OpenMode::CreateOrAttach(geometry, config.eviction),
         )?;
+        let policy = segment.policy();
         Ok(Store {
             segment,
-            policy: config.eviction,
+            policy,
+            policy_asked: (config.eviction != policy).then_some(config.eviction),
             clock,
             pending: Pending::default(),
         })
@@ -157,8 +162,9 @@ impl Store {
     pub fn attach(dir: &Path, name: &str) -> Result<Store> {
         let segment = Segment::open(dir, name, OpenMode::AttachOnly)?;
         Ok(Store {
+            policy: segment.policy(),
+            policy_asked: None,
             segment,
-            policy: EvictionPolicy::default(),
             clock: Arc::new(SystemClock),
             pending: Pending::default(),
         })
@@ -182,15 +188,16 @@ impl Store {
         *self.segment.geometry()
     }
 
+    /// The store's eviction policy: the one its creator asked for,
+    /// recorded in the segment; every opener evicts by it.
     pub fn policy(&self) -> EvictionPolicy {
         self.policy
     }
 
-    /// The same handle with another eviction policy (the policy belongs to
-    /// the handle, not to the segment).
-    pub fn with_policy(mut self, policy: EvictionPolicy) -> Store {
-        self.policy = policy;
-        self
+    /// The policy this opener asked for, when the store's is another (the
+    /// store's applies): for the opener to warn about.
+    pub fn policy_asked(&self) -> Option<EvictionPolicy> {
+        self.policy_asked
     }
 
     fn note_locked_read(&self) {

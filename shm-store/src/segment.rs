@@ -28,8 +28,9 @@ pub(crate) const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 /// Whether `open` may create the segment.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum OpenMode {
-    /// Create with this geometry if missing; an existing segment must match it.
-    CreateOrAttach(Geometry),
+    /// Create with this geometry and eviction policy if missing; an
+    /// existing segment must match the geometry (its policy applies).
+    CreateOrAttach(Geometry, crate::config::EvictionPolicy),
     /// Attach to an existing segment, whatever its geometry.
     AttachOnly,
 }
@@ -43,6 +44,8 @@ pub(crate) struct Segment {
     created: bool,
     /// When the segment was created (Unix ms), from its header.
     created_unix_ms: u64,
+    /// The eviction policy its header records.
+    policy: crate::config::EvictionPolicy,
 }
 
 impl std::fmt::Debug for Segment {
@@ -424,7 +427,11 @@ fn write_header(file: &File, path: &Path, header: &SegmentHeader) -> Result<()> 
         .map_err(|e| StoreError::io("cannot write segment header", path, e))
 }
 
-fn header_for(geometry: &Geometry, magic: u64) -> SegmentHeader {
+fn header_for(
+    geometry: &Geometry,
+    magic: u64,
+    policy: crate::config::EvictionPolicy,
+) -> SegmentHeader {
     SegmentHeader {
         magic,
         version: LAYOUT_VERSION,
@@ -438,7 +445,7 @@ fn header_for(geometry: &Geometry, magic: u64) -> SegmentHeader {
         max_value_len: geometry.max_value_len,
         part_len: geometry.part_len,
         creator_pid: std::process::id(),
-        _reserved: 0,
+        eviction: policy.code(),
         created_unix_ms: crate::clock::Clock::now_ms(&crate::clock::SystemClock),
     }
 }
@@ -487,7 +494,7 @@ impl Segment {
         validate_name(name)?;
         let dir = &resolve_dir(dir);
         if *dir == default_dir() {
-            let create = matches!(mode, OpenMode::CreateOrAttach(_));
+            let create = matches!(mode, OpenMode::CreateOrAttach(..));
             private_dir(dir, &segment_path(dir, name), create).map_err(|e| match e {
                 DirError::Missing => StoreError::NotFound {
                     path: segment_path(dir, name),
@@ -514,7 +521,7 @@ impl Segment {
     /// removed meanwhile.
     fn open_once(dir: &Path, name: &str, mode: OpenMode) -> Result<Option<Segment>> {
         let path = segment_path(dir, name);
-        let create = matches!(mode, OpenMode::CreateOrAttach(_));
+        let create = matches!(mode, OpenMode::CreateOrAttach(..));
         let mut options = OpenOptions::new();
         options
             .read(true)
@@ -531,7 +538,7 @@ impl Segment {
             ),
             Some(libc::ENOENT) if !create => StoreError::NotFound { path: path.clone() },
             Some(libc::ENOSPC) | Some(libc::EDQUOT) => match mode {
-                OpenMode::CreateOrAttach(g) => no_space(&path, dir, g.total_size, e),
+                OpenMode::CreateOrAttach(g, _) => no_space(&path, dir, g.total_size, e),
                 OpenMode::AttachOnly => StoreError::io("cannot open segment", &path, e),
             },
             Some(libc::EACCES) => insecure(
@@ -568,8 +575,9 @@ impl Segment {
             // Nobody ever stored data here: either we create it, or a creator
             // died before finishing (it held the flock we now hold).
             return match mode {
-                OpenMode::CreateOrAttach(geometry) => {
-                    let created = Self::initialise(&file, path.clone(), dir, name, geometry);
+                OpenMode::CreateOrAttach(geometry, policy) => {
+                    let created =
+                        Self::initialise(&file, path.clone(), dir, name, geometry, policy);
                     if created.is_err() {
                         // Not left behind as an empty file: it never held data.
                         remove_if_same(&file, &path);
@@ -602,7 +610,9 @@ impl Segment {
         if len > geometry.total_size {
             return Err(not_a_segment(&path, "it is larger than its header says"));
         }
-        if let OpenMode::CreateOrAttach(wanted) = mode {
+        let policy = crate::config::EvictionPolicy::from_code(header.eviction)
+            .ok_or_else(|| not_a_segment(&path, "its header names no known eviction policy"))?;
+        if let OpenMode::CreateOrAttach(wanted, _) = mode {
             if wanted != geometry {
                 return Err(StoreError::GeometryMismatch {
                     path,
@@ -620,6 +630,7 @@ impl Segment {
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             created: false,
             created_unix_ms: header.created_unix_ms,
+            policy,
         }))
     }
 
@@ -637,21 +648,24 @@ impl Segment {
         dir: &Path,
         name: &str,
         geometry: Geometry,
+        policy: crate::config::EvictionPolicy,
     ) -> Result<Segment> {
         let truncate = |file: &File| {
             file.set_len(0)
                 .map_err(|e| StoreError::io("cannot truncate segment", &path, e))
         };
         truncate(file)?;
-        write_header(file, &path, &header_for(&geometry, MAGIC_INIT)).map_err(|e| match e {
-            // A full tmpfs refuses even the header's page.
-            StoreError::Io { source, .. }
-                if matches!(source.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT)) =>
-            {
-                no_space(&path, dir, geometry.total_size, source)
-            }
-            e => e,
-        })?;
+        write_header(file, &path, &header_for(&geometry, MAGIC_INIT, policy)).map_err(
+            |e| match e {
+                // A full tmpfs refuses even the header's page.
+                StoreError::Io { source, .. }
+                    if matches!(source.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT)) =>
+                {
+                    no_space(&path, dir, geometry.total_size, source)
+                }
+                e => e,
+            },
+        )?;
         // Reserve every page now: on a full tmpfs a lazily allocated page
         // would kill the process with SIGBUS on first touch instead.
         // SAFETY: the descriptor is open for writing for the whole call.
@@ -667,7 +681,7 @@ impl Segment {
             });
         }
         let map = Self::map(file, &path, geometry.total_size)?;
-        let ready = header_for(&geometry, MAGIC_READY);
+        let ready = header_for(&geometry, MAGIC_READY, policy);
         let segment = Segment {
             map,
             geometry,
@@ -676,6 +690,7 @@ impl Segment {
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             created: true,
             created_unix_ms: ready.created_unix_ms,
+            policy,
         };
         for i in 0..geometry.stripes as usize {
             // SAFETY: the segment is not marked ready, and we hold the file's
@@ -710,6 +725,10 @@ impl Segment {
 
     pub(crate) fn created(&self) -> bool {
         self.created
+    }
+
+    pub(crate) fn policy(&self) -> crate::config::EvictionPolicy {
+        self.policy
     }
 
     pub(crate) fn set_lock_timeout(&mut self, timeout: Duration) {

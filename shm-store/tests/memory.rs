@@ -374,3 +374,48 @@ fn allkeys_random_evicts_uniformly() {
         EvictionPolicy::AllKeysRandom
     );
 }
+
+/// The eviction policy is the store's: recorded by its creator, applied to
+/// every opener whatever it asks for (`policy_asked` says what it asked),
+/// and seen by `attach`.
+#[test]
+fn the_policy_belongs_to_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = |policy| {
+        StoreConfig::new("owned")
+            .dir(dir.path())
+            .size(1 << 20)
+            .stripes(1)
+            .eviction(policy)
+    };
+    let creator = Store::open(&cfg(EvictionPolicy::NoEviction)).unwrap();
+    assert_eq!(creator.policy(), EvictionPolicy::NoEviction);
+    assert_eq!(creator.policy_asked(), None);
+    let other = Store::open(&cfg(EvictionPolicy::AllKeysLru)).unwrap();
+    assert!(!other.created());
+    assert_eq!(other.policy(), EvictionPolicy::NoEviction);
+    assert_eq!(other.policy_asked(), Some(EvictionPolicy::AllKeysLru));
+    // It evicts by the store's rule: a full store refuses its writes.
+    let value = [5u8; 1000];
+    let refused =
+        (0..5000u32).find_map(
+            |i| match other.set(format!("k{i}").as_bytes(), &value, None) {
+                Ok(()) => None,
+                Err(e) => Some(e),
+            },
+        );
+    assert!(
+        matches!(
+            refused,
+            Some(StoreError::Full {
+                policy: "noeviction",
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(other.stats().unwrap().evictions, 0);
+    let seen = Store::attach(dir.path(), "owned").unwrap();
+    assert_eq!(seen.policy(), EvictionPolicy::NoEviction);
+    assert_consistent(&other);
+}

@@ -149,7 +149,8 @@ enum Cmd {
         /// Segment size (e.g. 64M, 1G)
         #[arg(long, default_value = "64M")]
         size: String,
-        /// Eviction policy checked for validity (the policy belongs to each opener, not to the segment)
+        /// Eviction policy, recorded in the store: every process that opens it evicts by it
+        /// (noeviction, allkeys-lru, volatile-lru, allkeys-random; default allkeys-lru)
         #[arg(long, value_name = "POLICY")]
         eviction: Option<String>,
         /// Number of lock stripes
@@ -716,6 +717,8 @@ struct StatsJson {
     store: String,
     path: PathBuf,
     layout_version: u32,
+    /// The store's eviction policy (recorded when it was created).
+    eviction: String,
     segment_bytes: u64,
     capacity_bytes: u64,
     used_bytes: u64,
@@ -755,6 +758,7 @@ fn stats(store: &Store, name: &str, format: Format) -> Res {
         store: name.to_owned(),
         path: store.path().to_path_buf(),
         layout_version: shm_store::LAYOUT_VERSION,
+        eviction: store.policy().to_string(),
         segment_bytes: g.total_size,
         capacity_bytes: s.bytes_used + s.bytes_free,
         used_bytes: s.bytes_used,
@@ -892,6 +896,7 @@ fn stats(store: &Store, name: &str, format: Format) -> Res {
             writeln!(out, "store:        {}", j.store)?;
             writeln!(out, "path:         {}", j.path.display())?;
             writeln!(out, "layout:       version {}", j.layout_version)?;
+            writeln!(out, "eviction:     {}", j.eviction)?;
             writeln!(out, "created:      {} UTC", j.created)?;
             writeln!(
                 out,
@@ -972,10 +977,11 @@ fn create(dir: &Path, name: &str, size: &str, eviction: Option<&str>, stripes: O
     let store = Store::open(&config)?;
     let g = store.geometry();
     println!(
-        "created {} ({}, {} stripes)",
+        "created {} ({}, {} stripes, eviction {})",
         store.path().display(),
         human_size(g.total_size),
-        g.stripes
+        g.stripes,
+        store.policy()
     );
     Ok(())
 }

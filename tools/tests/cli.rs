@@ -741,9 +741,20 @@ fn create_store() {
         ])
         .assert()
         .success()
-        .stdout(predicate::str::contains("created"));
+        .stdout(
+            predicate::str::contains("created")
+                .and(predicate::str::contains("eviction volatile-lru")),
+        );
     let s = Store::attach(dir.path(), "new").unwrap();
     assert_eq!(s.geometry().stripes, 4);
+    // The policy is recorded in the store: `stats` shows it, and an opener
+    // asking for another gets the store's.
+    assert_eq!(s.policy(), shm_store::EvictionPolicy::VolatileLru);
+    let text = stdout_of(bin(dir.path()).args(["stats", "new"]));
+    assert!(text.contains("eviction:     volatile-lru"), "{text}");
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout_of(bin(dir.path()).args(["stats", "new", "--json"]))).unwrap();
+    assert_eq!(json["eviction"], "volatile-lru");
     assert!(s.geometry().total_size <= 2 << 20 && s.geometry().total_size > 1 << 20);
     bin(dir.path())
         .args(["create", "new", "--size", "2M"])
@@ -927,7 +938,8 @@ fn large_values_read_whole_count_their_parts_and_orphans_are_repaired() {
     );
     // Parts whose manifest was evicted (allkeys-lru) are found by the repair.
     // (Eviction may take every part before the manifest: then try again.)
-    let lru = s.with_policy(shm_store::EvictionPolicy::AllKeysLru);
+    let lru = s;
+    assert_eq!(lru.policy(), shm_store::EvictionPolicy::AllKeysLru);
     assert!(lru.del(b"big").unwrap());
     let mut i = 0u64;
     let left = (0..10)
