@@ -398,12 +398,7 @@ fn the_policy_belongs_to_the_store() {
     // It evicts by the store's rule: a full store refuses its writes.
     let value = [5u8; 1000];
     let refused =
-        (0..5000u32).find_map(
-            |i| match other.set(format!("k{i}").as_bytes(), &value, None) {
-                Ok(()) => None,
-                Err(e) => Some(e),
-            },
-        );
+        (0..5000u32).find_map(|i| other.set(format!("k{i}").as_bytes(), &value, None).err());
     assert!(
         matches!(
             refused,
