@@ -382,10 +382,12 @@ fn save_path_names_a_separate_store_that_survives_flush_all() {
         native_pool().line(
             "php_admin_value[session.save_path] = \"sessions_only?size=8M&eviction=volatile-lru\"",
         ),
-        // Inspects the session store through kv.php.
+        // Inspects the session store through kv.php (with the store's
+        // eviction policy: asking for another would be warned about).
         Pool::new("inspect")
             .kv_name("sessions_only")
-            .line("php_admin_value[ephpm_kv.size] = 8M"),
+            .line("php_admin_value[ephpm_kv.size] = 8M")
+            .line("php_admin_value[ephpm_kv.eviction] = volatile-lru"),
     ]);
     site.page("counter.php", &native(COUNTER_BODY));
     site.page(
