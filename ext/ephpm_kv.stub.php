@@ -2,7 +2,7 @@
 
 /**
  * Signatures of the ephpm_kv extension, for IDEs and static analysers.
- * Semantics: shared/API.md of the project and the README. This file is
+ * Semantics: docs/api.md of the repository and the README. This file is
  * checked against the loaded extension by ext/tests/stub.phpt.
  *
  * @generate-function-entries

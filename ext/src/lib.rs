@@ -2,7 +2,8 @@
 //! `shm-store` segment shared by every worker of a php-fpm pool, every
 //! Apache mod_php child and php-cli. A thin binding: argument handling and
 //! errors here, all store logic in `shm-store`. The contract is
-//! `shared/API.md`; the signatures are in `ephpm_kv.stub.php`.
+//! `docs/api.md` (at the repository's root); the signatures are in
+//! `ephpm_kv.stub.php`.
 
 mod session;
 mod settings;
@@ -116,7 +117,7 @@ fn store() -> Result<&'static Store, String> {
     found
 }
 
-/// How a failed call ends, per `API.md`.
+/// How a failed call ends, per `docs/api.md`.
 enum Failure {
     /// The engine bailed out while parsing the arguments: return at once.
     Bailout,

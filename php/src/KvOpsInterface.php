@@ -6,7 +6,7 @@ namespace Ephpm\SessionHandler;
 
 /**
  * The key-value operations the session handler needs, with the semantics of
- * ePHPm's `ephpm_kv_*` functions (see API.md): TTLs in seconds, 0 = no expiry.
+ * ePHPm's `ephpm_kv_*` functions (see docs/api.md): TTLs in seconds, 0 = no expiry.
  */
 interface KvOpsInterface
 {

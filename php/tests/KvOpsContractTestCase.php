@@ -9,7 +9,7 @@ use PHPUnit\Framework\TestCase;
 
 /**
  * The contract of KvOpsInterface and LockingKvOpsInterface (the semantics of
- * API.md), run against every backend. Each test uses its own key prefix.
+ * docs/api.md), run against every backend. Each test uses its own key prefix.
  */
 abstract class KvOpsContractTestCase extends TestCase
 {
