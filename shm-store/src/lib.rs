@@ -49,8 +49,6 @@ use stripe::{Ctx, Entry, Former, Key, Kind};
 /// `Send + Sync`, so threads of one process may share a handle.
 pub struct Store {
     segment: Segment,
-    /// The segment's recorded policy.
-    policy: EvictionPolicy,
     /// What the opener's configuration asked for, if it differs.
     policy_asked: Option<EvictionPolicy>,
     clock: Arc<dyn Clock>,
@@ -81,7 +79,7 @@ impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
             .field("segment", &self.segment)
-            .field("policy", &self.policy)
+            .field("policy", &self.policy())
             .finish()
     }
 }
@@ -147,11 +145,9 @@ impl Store {
             &config.name,
             OpenMode::CreateOrAttach(geometry, config.eviction),
         )?;
-        let policy = segment.policy();
         Ok(Store {
+            policy_asked: (config.eviction != segment.policy()).then_some(config.eviction),
             segment,
-            policy,
-            policy_asked: (config.eviction != policy).then_some(config.eviction),
             clock,
             pending: Pending::default(),
         })
@@ -162,7 +158,6 @@ impl Store {
     pub fn attach(dir: &Path, name: &str) -> Result<Store> {
         let segment = Segment::open(dir, name, OpenMode::AttachOnly)?;
         Ok(Store {
-            policy: segment.policy(),
             policy_asked: None,
             segment,
             clock: Arc::new(SystemClock),
@@ -191,7 +186,7 @@ impl Store {
     /// The store's eviction policy: the one its creator asked for,
     /// recorded in the segment; every opener evicts by it.
     pub fn policy(&self) -> EvictionPolicy {
-        self.policy
+        self.segment.policy()
     }
 
     /// The policy this opener asked for, when the store's is another (the
@@ -229,7 +224,7 @@ impl Store {
     fn ctx(&self) -> Ctx {
         Ctx {
             now: self.clock.now_ms(),
-            policy: self.policy,
+            policy: self.policy(),
             spare: None,
         }
     }
@@ -407,11 +402,7 @@ impl Store {
                 self.count(false);
                 Ok(ReadStart::Missing)
             }
-            read::Probe::Found(seen) => Ok(ReadStart::Ready(ReadTicket {
-                len: seen.len,
-                stripe,
-                seen,
-            })),
+            read::Probe::Found(seen) => Ok(ReadStart::Ready(ReadTicket { stripe, seen })),
             read::Probe::Busy | read::Probe::Locked => {
                 self.note_locked_read();
                 let value = self.get_locked(key)?;
@@ -822,7 +813,6 @@ pub enum ReadStart {
 /// [`Store::read_finish`] on the same handle.
 #[derive(Debug, Clone)]
 pub struct ReadTicket {
-    len: usize,
     stripe: usize,
     seen: read::Seen,
 }
@@ -830,12 +820,12 @@ pub struct ReadTicket {
 impl ReadTicket {
     /// Length of the value in bytes.
     pub fn len(&self) -> usize {
-        self.len
+        self.seen.len
     }
 
     /// Whether the value is empty.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.seen.len == 0
     }
 }
 
