@@ -124,8 +124,8 @@
 //! 2. copies out `access_clock` and `index_len` (the first words of
 //!    [`StripeMeta`]), then probes: each slot (`hash`, `block`, `lru`) and
 //!    the block header it names are copied out in one piece (a volatile
-//!    read of the aligned record), an integer entry's number is loaded
-//!    with one atomic 8-byte load; it compares the key bytes and, later,
+//!    read of the aligned record), an integer entry's number with one
+//!    aligned 8-byte read; it compares the key bytes and, later,
 //!    copies the value bytes out with a plain copy. Any of these copies may
 //!    be torn by a writer; none is trusted before it is checked and the
 //!    whole is validated in step 3. Every offset and length is checked before it is followed

@@ -297,28 +297,8 @@ impl Store {
     /// Runs `read` on the value of a live key (a copy of it: values are
     /// read without the stripe lock, see [`Store::read_begin`]).
     pub fn get_with<R>(&self, key: &[u8], read: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
-        let mut small = [0u8; 256];
-        let mut attempt = 0;
-        let mut buf = Vec::new();
-        loop {
-            match self.read_begin(key, attempt)? {
-                ReadStart::Missing => return Ok(None),
-                ReadStart::Copied(value) => return Ok(Some(read(&value))),
-                ReadStart::Ready(ticket) if ticket.len() <= small.len() => {
-                    let out = &mut small[..ticket.len()];
-                    if self.read_finish(&ticket, out) {
-                        return Ok(Some(read(out)));
-                    }
-                }
-                ReadStart::Ready(ticket) => {
-                    buf.resize(ticket.len(), 0);
-                    if self.read_finish(&ticket, &mut buf) {
-                        return Ok(Some(read(&buf)));
-                    }
-                }
-            }
-            attempt += 1;
-        }
+        let mut value = Vec::new();
+        Ok(self.get_into(key, &mut value)?.then(|| read(&value)))
     }
 
     /// Copies the value of a live key into `out` (cleared first); `false`

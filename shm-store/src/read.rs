@@ -194,7 +194,7 @@ fn entry(
     }
     let value_at = at + value_start as usize;
     if state == STATE_INT {
-        let (8, Some(n)) = (val_len, stripe.u64_at(value_at)) else {
+        let (8, Some(n)) = (val_len, stripe.read::<u64>(value_at)) else {
             return Entry::Busy;
         };
         let n = n as i64;

@@ -159,18 +159,11 @@ impl SharedStripe<'_> {
             .then(|| unsafe { self.base.add(off) })
     }
 
-    /// The 8-byte word at `off` (aligned, inside the stripe), loaded atomically.
-    pub(crate) fn u64_at(&self, off: usize) -> Option<u64> {
-        let p = self.at(off, 8, 8)?;
-        // SAFETY: in bounds and aligned (checked by `at`), in a mapping that
-        // outlives `self`; an atomic load of any bit pattern is valid.
-        Some(unsafe { std::sync::atomic::AtomicU64::from_ptr(p.cast()) }.load(Ordering::Relaxed))
-    }
-
     /// A copy of the `T` at `off` (aligned for `T`, inside the stripe),
-    /// read in one piece: a slot or a block header. Like any copy from the
-    /// stripe it may be torn by a concurrent writer: every field is checked
-    /// before use and the whole validated by the change sequence.
+    /// read in one piece: a slot, a block header, an integer entry's
+    /// number. Like any copy from the stripe it may be torn by a concurrent
+    /// writer: every field is checked before use and the whole validated
+    /// by the change sequence.
     pub(crate) fn read<T: bytemuck::Pod>(&self, off: usize) -> Option<T> {
         let p = self.at(off, std::mem::size_of::<T>(), std::mem::align_of::<T>())?;
         // SAFETY: in bounds and aligned for `T` (checked by `at`); `T` is
@@ -196,19 +189,11 @@ impl SharedStripe<'_> {
     /// copied) if they do not lie inside the stripe. The bytes may be torn
     /// by a concurrent writer: validate before using them.
     pub(crate) fn copy_out(&self, off: usize, out: &mut [u8]) -> bool {
-        let Some(p) = self.at(off, out.len(), 1) else {
-            return false;
-        };
-        // SAFETY: the source lies inside the mapping (checked by `at`); the
-        // destination is the caller's exclusive buffer, which cannot be in
-        // the segment's mapping (never handed out as a Rust slice), so they
-        // do not overlap. No reference to the shared bytes is formed; the
-        // copy may race with a lock holder's stores, and its result is used
-        // only once the change sequence confirms it untorn (the seqlock
-        // argument in layout.rs; as in the kernel's seqlocks, the copy is a
-        // plain memcpy).
-        unsafe { std::ptr::copy_nonoverlapping(p.cast_const(), out.as_mut_ptr(), out.len()) };
-        true
+        // SAFETY: the same bytes seen as possibly uninitialised;
+        // `copy_out_uninit` only ever writes initialised bytes into them,
+        // so `out` stays initialised whatever it does.
+        let out = unsafe { &mut *(std::ptr::from_mut(out) as *mut [std::mem::MaybeUninit<u8>]) };
+        self.copy_out_uninit(off, out)
     }
 
     /// [`SharedStripe::copy_out`] into a buffer that need not be
@@ -221,8 +206,14 @@ impl SharedStripe<'_> {
         let Some(p) = self.at(off, out.len(), 1) else {
             return false;
         };
-        // SAFETY: as for `copy_out`; writing bytes into `MaybeUninit<u8>`
-        // storage is always allowed.
+        // SAFETY: the source lies inside the mapping (checked by `at`); the
+        // destination is the caller's exclusive buffer, which cannot be in
+        // the segment's mapping (never handed out as a Rust slice), so they
+        // do not overlap. No reference to the shared bytes is formed; the
+        // copy may race with a lock holder's stores, and its result is used
+        // only once the change sequence confirms it untorn (the seqlock
+        // argument in layout.rs; as in the kernel's seqlocks, the copy is a
+        // plain memcpy). Any bytes may be written into `MaybeUninit<u8>`.
         unsafe {
             std::ptr::copy_nonoverlapping(p.cast_const(), out.as_mut_ptr().cast::<u8>(), out.len())
         };

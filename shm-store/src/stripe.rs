@@ -414,25 +414,23 @@ impl<'a> StripeView<'a> {
         }
     }
 
+    /// Where an integer entry keeps its number (`None` for another kind).
+    fn int_range(&self, off: u32) -> Option<std::ops::Range<usize>> {
+        let h = self.hdr(off);
+        let start = off as usize + value_offset(STATE_INT, h.key_len_or_prev) as usize;
+        (h.state == STATE_INT).then_some(start..start + 8)
+    }
+
     /// The integer of an integer entry.
     fn int_of(&self, off: u32) -> Option<i64> {
-        let h = self.hdr(off);
-        if h.state != STATE_INT {
-            return None;
-        }
-        let start = off as usize + value_offset(STATE_INT, h.key_len_or_prev) as usize;
-        let word: &[u8; 8] = self.heap.get(start..start + 8)?.try_into().ok()?;
+        let word: &[u8; 8] = self.heap.get(self.int_range(off)?)?.try_into().ok()?;
         Some(i64::from_ne_bytes(*word))
     }
 
     /// The 8 bytes of an integer entry's number, to update in place.
     fn int_word_mut(&mut self, off: u32) -> Option<&mut [u8; 8]> {
-        let h = self.hdr(off);
-        if h.state != STATE_INT {
-            return None;
-        }
-        let start = off as usize + value_offset(STATE_INT, h.key_len_or_prev) as usize;
-        self.heap.get_mut(start..start + 8)?.try_into().ok()
+        let range = self.int_range(off)?;
+        self.heap.get_mut(range)?.try_into().ok()
     }
 
     /// Runs `f` on a live entry's value as users see it: an integer
