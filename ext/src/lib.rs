@@ -73,8 +73,8 @@ fn open_store(config: StoreConfig) -> Result<&'static Store, String> {
     Ok(store)
 }
 
-/// A warning for this process to raise once, on its next call that has
-/// none of its own (the store it opened has another eviction policy than
+/// A warning for this process to raise once, on its next call that
+/// succeeds (the store it opened has another eviction policy than
 /// its settings ask for). `NOTICE_PENDING` spares the calls a thread-local
 /// look when there is none, which is always but once.
 static NOTICE_PENDING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -87,16 +87,6 @@ fn take_notice() -> Option<String> {
     let notice = NOTICE.take();
     NOTICE_PENDING.store(false, std::sync::atomic::Ordering::Relaxed);
     notice
-}
-
-/// Adds the pending warning to a call's outcome if it raises nothing else.
-fn with_notice(mut outcome: Outcome) -> Outcome {
-    if outcome.raise.is_none() {
-        if let Some(notice) = take_notice() {
-            outcome.raise = Some(Raise::Warning(notice));
-        }
-    }
-    outcome
 }
 
 /// The store of this request, opened on first use in the worker (never in
@@ -174,7 +164,11 @@ fn outcome(result: Result<Reply, Failure>, failure: fn() -> Reply) -> Result<Out
         reply: failure(),
     };
     Ok(match result {
-        Ok(reply) => Outcome::reply(reply),
+        // A pending notice (see `take_notice`) goes with a call that succeeded.
+        Ok(reply) => Outcome {
+            raise: take_notice().map(Raise::Warning),
+            reply,
+        },
         Err(Failure::Bailout) => return Err(Bailout),
         Err(Failure::Thrown) => Outcome::reply(Reply::Pending),
         Err(Failure::ValueError(arg, message)) => Outcome {
@@ -218,7 +212,7 @@ macro_rules! handler {
                 fn body($args: &Args<'_>) -> Result<Reply, Failure> {
                     $body
                 }
-                outcome(body(args), Self::failure).map(with_notice)
+                outcome(body(args), Self::failure)
             }
         }
     };
