@@ -120,6 +120,18 @@ pub enum StoreError {
         tid: u32,
     },
 
+    #[error(
+        "the watch table's lock is unusable ({reason}): run `ephpm-shm verify --repair {name}`, \
+         or remove the store with `ephpm-shm rm {name}`"
+    )]
+    WatchLockUnusable { name: String, reason: String },
+
+    #[error(
+        "the watch table is full: the {probe} slots this key may use (of {slots}) hold other \
+         keys that processes are waiting on; wait on fewer distinct keys at once"
+    )]
+    WatchTableFull { slots: usize, probe: usize },
+
     /// An operation found a length or offset in the stripe that cannot be
     /// right; the stripe has been rebuilt from its heap.
     #[error(

@@ -5,11 +5,14 @@
 //! endian (the segment never leaves the machine). Offsets are in bytes.
 //!
 //! ```text
-//! 0                     SegmentHeader (one 4 KiB page; SegmentCounters at +256)
-//! 4096 + i * stride     stripe i, for i in 0..stripes, each `stride` bytes:
+//! 0                     SegmentHeader (one 4 KiB page; SegmentCounters at +256,
+//!                         the watch table's robust mutex at +1024)
+//! 4096                  the watch table: WATCH_SLOTS x WatchSlot (32 B)
+//! H + i * stride        stripe i, for i in 0..stripes, each `stride` bytes
+//!                       (H = SEGMENT_HEADER_SIZE, 20 KiB):
 //!     +0                  StripeHeader (4 KiB): robust pthread mutex (128 B),
 //!                         then StripeMeta (counters, free-list heads), the
-//!                         ChangeSeq word at +3968 and, in its last 64 B,
+//!                         ChangeSeq words at +3968 and, in its last 64 B,
 //!                         the LockWake words
 //!     +4096               slots: `slots_per_stripe` x Slot (16 B), open addressing;
 //!                         the index is the first `StripeMeta::index_len` of them
@@ -190,6 +193,52 @@
 //! with atomic operations, never under the stripe mutex, and zero is a valid
 //! initial state (a waiter killed while asleep only leaves `waiters` too
 //! high, which costs needless wake-up calls).
+//!
+//! **Watches** (version 5, `watch.rs`: `ephpm_kv_wait`). The watch table
+//! ([`WatchSlot`] x [`WATCH_SLOTS`], after the header page) holds the keys
+//! someone waits on. A key's slot is one of the [`WATCH_PROBE`] slots from
+//! [`watch_home`]`(hash)`; the slot is named by the key's hash alone, so
+//! two keys whose 64-bit hashes collide share a version (a spurious wake,
+//! never a lost one).
+//! - **Versions.** Every version is taken from
+//!   `SegmentCounters::next_version` (a `fetch_add`, seeded with the
+//!   creation time in µs) and stored with `fetch_max`: a slot's version
+//!   never goes backwards, and a slot created or re-created for a key gets
+//!   a version no waiter has seen, so a waiter holding an old version
+//!   returns at once instead of sleeping through a write it missed.
+//! - **Writers.** A stripe-lock holder records the user keys it wrote or
+//!   removed (set, insert, incr, delete, expiry reap, eviction; a flush or
+//!   a rebuild records "every key"); `expire` records nothing. Before
+//!   unlocking, if the stripe's `ChangeSeq::watched` is non-zero (the only
+//!   cost when nobody watches: one load of a line the holder has just
+//!   written), it looks up each recorded hash in the table (no table
+//!   lock), bumps the slot's version and then `wake` (both `SeqCst`), and
+//!   after unlocking issues a futex wake on each bumped slot whose
+//!   `lease_until` is not past.
+//! - **Waiters.** Under the table's robust mutex a waiter finds or creates
+//!   the slot (creation: `watched` of the key's stripe +1, version and lease
+//!   set, then the hash stored; freeing: hash 0 first, then `watched` −1;
+//!   so a crash can only leave `watched` too high, and a table-lock taker
+//!   that gets `EOWNERDEAD` recounts it) and extends its lease to now +
+//!   `LEASE`. It then takes and drops the stripe lock once: every writer
+//!   after that sees the slot, every writer before it has finished. Then it
+//!   loads `wake`, then `version` (`SeqCst`): a version other than the one
+//!   it holds is a change (it reads the value lock-free and returns it if
+//!   the version is still the same); otherwise it sleeps on `wake` for at
+//!   most one `SLICE`, and goes round again. A writer's bump after the
+//!   waiter's load of `version` comes after its load of `wake`, so the
+//!   futex sleep returns at once or is woken; the lease, stored before
+//!   those loads, is seen by that writer.
+//! - **Dead waiters.** A waiter renews its lease every `SLICE` (500 ms;
+//!   the lease is 2 s). One killed while asleep leaves a lease that lapses
+//!   within 2 s: writers then stop issuing wake-ups for it, and its slot,
+//!   once idle for `IDLE_KEEP` (30 s) past the lease, is freed by the next
+//!   writer that meets it (if it gets the table lock at once) or by a
+//!   waiter that needs room. Nothing waits for a dead waiter.
+//! - **Full.** A key whose [`WATCH_PROBE`] slots are all taken by keys with
+//!   live leases cannot be watched: the waiter gets
+//!   `StoreError::WatchTableFull` (PHP: a warning and `false`), never a
+//!   watch that would miss a write.
 
 use bytemuck::{Pod, Zeroable};
 
@@ -199,10 +248,11 @@ pub const MAGIC_READY: u64 = u64::from_le_bytes(*b"EPHPMKV1");
 /// Written first by a creator; seen later, it means the creator died.
 pub const MAGIC_INIT: u64 = u64::from_le_bytes(*b"EPHPMKV0");
 /// Bumped on any change of this layout.
-pub const LAYOUT_VERSION: u32 = 4;
+pub const LAYOUT_VERSION: u32 = 5;
 
 pub const PAGE: usize = 4096;
-pub const SEGMENT_HEADER_SIZE: usize = PAGE;
+/// The header page and the watch table after it; the stripes start here.
+pub const SEGMENT_HEADER_SIZE: usize = PAGE + WATCH_SLOTS * std::mem::size_of::<WatchSlot>();
 pub const STRIPE_HEADER_SIZE: usize = PAGE;
 /// Room reserved for the `pthread_mutex_t` at the start of a stripe header:
 /// two cache lines, so the adjacent-line prefetcher does not pair the lock
@@ -290,6 +340,44 @@ pub struct SegmentCounters {
     pub hits: std::sync::atomic::AtomicU64,
     /// Reads that found nothing, counted the same way.
     pub misses: std::sync::atomic::AtomicU64,
+    /// The next watch version (see "Watches"): every version handed out
+    /// is a `fetch_add` here, so versions never repeat or go backwards.
+    /// Seeded with the creation time in microseconds.
+    pub next_version: std::sync::atomic::AtomicU64,
+}
+
+/// Where the watch table's robust mutex lives in the header page.
+pub const WATCH_MUTEX_OFFSET: usize = 1024;
+/// Where the watch table starts: the page after the header page.
+pub const WATCH_TABLE_OFFSET: usize = PAGE;
+/// Keys that can be watched at once (the table's slots).
+pub const WATCH_SLOTS: usize = 512;
+/// A key's watch lives in one of the this many slots from its home slot.
+pub const WATCH_PROBE: usize = 16;
+
+/// One watched key (see "Watches"); every field is accessed atomically.
+#[repr(C)]
+pub struct WatchSlot {
+    /// The key's hash; 0: a free slot.
+    pub hash: std::sync::atomic::AtomicU64,
+    /// The key's current version.
+    pub version: std::sync::atomic::AtomicU64,
+    /// `CLOCK_MONOTONIC` ms until which some waiter is (or may be) asleep
+    /// on `wake`; writers wake sleepers only before it.
+    pub lease_until: std::sync::atomic::AtomicU64,
+    /// The futex word waiters sleep on; bumped with every version.
+    pub wake: std::sync::atomic::AtomicU32,
+    pub _reserved: u32,
+}
+
+/// The watch home of a key hash (bits the stripe and index do not favour).
+pub fn watch_home(hash: u64) -> usize {
+    (hash >> 20) as usize & (WATCH_SLOTS - 1)
+}
+
+/// The stripe a key hash belongs to, among `stripes`.
+pub fn stripe_of_hash(hash: u64, stripes: u32) -> usize {
+    (((hash >> 32) * stripes as u64) >> 32) as usize
 }
 
 /// Per-stripe state, guarded by the stripe's mutex. The first fields are
@@ -338,10 +426,13 @@ pub fn lru_step(index_len: u32) -> u32 {
 pub const CHANGE_SEQ_OFFSET: usize = STRIPE_HEADER_SIZE - 128;
 
 /// The stripe's change sequence (see the module docs): odd while a holder
-/// of the stripe mutex may be changing the stripe, even otherwise.
+/// of the stripe mutex may be changing the stripe, even otherwise; and the
+/// number of watch slots whose keys fall in the stripe, in the same cache
+/// line, so a writer that finds it 0 pays one load of a line it has.
 #[repr(C)]
 pub struct ChangeSeq {
     pub seq: std::sync::atomic::AtomicU32,
+    pub watched: std::sync::atomic::AtomicU32,
 }
 
 /// Where [`LockWake`] lives in a stripe header: its last cache line, away
@@ -425,9 +516,14 @@ const _: () = assert!(std::mem::size_of::<SegmentHeader>() <= SEGMENT_COUNTERS_O
 const _: () = assert!(std::mem::offset_of!(SegmentHeader, max_value_len) == 48);
 const _: () = assert!(std::mem::offset_of!(SegmentHeader, created_unix_ms) == 64);
 const _: () = assert!(std::mem::size_of::<SegmentHeader>() == 72);
-const _: () = assert!(
-    SEGMENT_COUNTERS_OFFSET + std::mem::size_of::<SegmentCounters>() <= SEGMENT_HEADER_SIZE
-);
+const _: () = assert!(std::mem::size_of::<WatchSlot>() == 32);
+const _: () = assert!(std::mem::offset_of!(WatchSlot, wake) == 24);
+const _: () =
+    assert!(SEGMENT_COUNTERS_OFFSET + std::mem::size_of::<SegmentCounters>() <= WATCH_MUTEX_OFFSET);
+const _: () =
+    assert!(WATCH_MUTEX_OFFSET.is_multiple_of(64) && WATCH_MUTEX_OFFSET + MUTEX_AREA <= PAGE);
+const _: () = assert!(WATCH_SLOTS.is_power_of_two() && WATCH_PROBE <= WATCH_SLOTS);
+const _: () = assert!(SEGMENT_HEADER_SIZE.is_multiple_of(PAGE));
 const _: () = assert!(std::mem::offset_of!(StripeMeta, access_clock) == 4);
 const _: () = assert!(std::mem::offset_of!(StripeMeta, index_len) == 8);
 const _: () =

@@ -25,6 +25,7 @@ mod segment;
 mod shared_mutex;
 mod stripe;
 mod ttl;
+mod watch;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
@@ -33,10 +34,11 @@ pub use config::{
 };
 pub use error::{Result, StoreError};
 pub use large::PENDING as LARGE_VALUE_PENDING;
-pub use layout::LAYOUT_VERSION;
+pub use layout::{LAYOUT_VERSION, SEGMENT_HEADER_SIZE};
 pub use lock::{HeldLock, LockOutcome, OWNER_CHECK_INTERVAL};
 pub use stripe::{ScanEntry, StripeStats};
 pub use ttl::Ttl;
+pub use watch::{WaitOutcome, WatchStats};
 
 use layout::hash_key;
 use segment::{OpenMode, Segment, StripeGuard};
@@ -259,8 +261,7 @@ impl Store {
     }
 
     fn stripe_of_hash(&self, hash: u64) -> usize {
-        let stripes = self.segment.geometry().stripes as u64;
-        (((hash >> 32) * stripes) >> 32) as usize
+        layout::stripe_of_hash(hash, self.segment.geometry().stripes)
     }
 
     fn stripe_of(&self, key: &[u8]) -> usize {

@@ -5,12 +5,14 @@
 use crate::config::{default_dir, resolve_dir, segment_path, validate_name, Geometry};
 use crate::error::{Result, StoreError};
 use crate::layout::{
-    ChangeSeq, LockWake, SegmentCounters, SegmentHeader, Slot, StripeMeta, CHANGE_SEQ_OFFSET,
-    LAYOUT_VERSION, LOCK_WAKE_OFFSET, MAGIC_INIT, MAGIC_READY, MAX_STRIPES, MUTEX_AREA, PAGE,
-    SEGMENT_COUNTERS_OFFSET, SEGMENT_HEADER_SIZE, SLOT_SIZE, STRIPE_HEADER_SIZE,
+    ChangeSeq, LockWake, SegmentCounters, SegmentHeader, Slot, StripeMeta, WatchSlot,
+    CHANGE_SEQ_OFFSET, LAYOUT_VERSION, LOCK_WAKE_OFFSET, MAGIC_INIT, MAGIC_READY, MAX_STRIPES,
+    MUTEX_AREA, PAGE, SEGMENT_COUNTERS_OFFSET, SEGMENT_HEADER_SIZE, SLOT_SIZE, STRIPE_HEADER_SIZE,
+    WATCH_MUTEX_OFFSET, WATCH_SLOTS, WATCH_TABLE_OFFSET,
 };
 use crate::shared_mutex::{thread_alive, Acquired, LockError, RobustMutex};
 use crate::stripe::StripeView;
+use crate::watch::Watches;
 use memmap2::{MmapOptions, MmapRaw};
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
@@ -62,7 +64,7 @@ pub(crate) struct StripeGuard<'a> {
     mutex: RobustMutex,
     change: &'a ChangeSeq,
     stripe: usize,
-    path: &'a Path,
+    segment: &'a Segment,
     pub view: StripeView<'a>,
 }
 
@@ -76,7 +78,7 @@ impl StripeGuard<'_> {
                 self.view.rebuild();
                 Err(StoreError::Damaged {
                     stripe: self.stripe,
-                    path: self.path.to_path_buf(),
+                    path: self.segment.path.to_path_buf(),
                     detail: damage.to_string(),
                 })
             }
@@ -91,6 +93,16 @@ impl Drop for StripeGuard<'_> {
             // before anyone else sees it, as if this holder had died.
             self.view.rebuild();
         }
+        // Watched keys written: their versions are bumped before the
+        // stripe is unlocked, their waiters woken after (see "Watches").
+        // Nobody watching anything in the stripe costs this one load.
+        let wakes = (self.change.watched.load(Ordering::Relaxed) != 0
+            && !self.view.changes.is_empty())
+        .then(|| {
+            self.segment
+                .watches()
+                .bump(self.stripe, self.view.changes.hashes())
+        });
         // Every change of this holder is written before the sequence is
         // even again. Only the mutex holder writes the word: no atomic
         // read-modify-write is needed.
@@ -101,6 +113,9 @@ impl Drop for StripeGuard<'_> {
         // SAFETY: the guard exists only while this thread holds the lock
         // (see `lock_stripe`), and is dropped once.
         unsafe { self.mutex.unlock() };
+        if let Some(wakes) = wakes {
+            wakes.wake();
+        }
     }
 }
 
@@ -697,6 +712,20 @@ impl Segment {
                     0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93);
             }
         }
+        // SAFETY: as for the stripes' mutexes above: not ready yet, flock held.
+        unsafe { segment.watches().mutex.init() }.map_err(|e| {
+            StoreError::io(
+                "cannot initialise the watch table lock in",
+                &segment.path,
+                e,
+            )
+        })?;
+        // Versions of a re-created store start past any of the old one's
+        // (unless the clock went back or it handed out a million a second).
+        segment.counters().next_version.store(
+            ready.created_unix_ms.saturating_mul(1000),
+            Ordering::Relaxed,
+        );
         // Written last: from here on the segment is ready.
         write_header(file, &segment.path, &ready)?;
         Ok(segment)
@@ -768,8 +797,8 @@ impl Segment {
         }
     }
 
-    /// Stripe `i`'s change sequence.
-    fn change_seq(&self, i: usize) -> &ChangeSeq {
+    /// Stripe `i`'s change sequence and watch count.
+    pub(crate) fn change_seq(&self, i: usize) -> &ChangeSeq {
         // SAFETY: as for `lock_wake`: a 64-byte aligned word inside the
         // stripe header, only ever accessed atomically.
         unsafe {
@@ -777,6 +806,44 @@ impl Segment {
                 .stripe_base(i)
                 .add(CHANGE_SEQ_OFFSET)
                 .cast::<ChangeSeq>()
+        }
+    }
+
+    /// The watch table (see "Watches" in `layout.rs`).
+    pub(crate) fn watches(&self) -> Watches<'_> {
+        let base = self.map.as_mut_ptr();
+        // SAFETY: the table lies in the header region, after the header
+        // page (WATCH_TABLE_OFFSET + WATCH_SLOTS * 32 == SEGMENT_HEADER_SIZE,
+        // asserted in layout.rs), page aligned; its words are only ever
+        // accessed atomically, and every bit pattern is a valid atomic, so
+        // shared references from many threads and processes are sound.
+        let slots = unsafe {
+            std::slice::from_raw_parts(
+                base.add(WATCH_TABLE_OFFSET).cast::<WatchSlot>(),
+                WATCH_SLOTS,
+            )
+        };
+        // SAFETY: the mutex area at WATCH_MUTEX_OFFSET lies in the header
+        // page, 64-byte aligned, initialised by the segment's creator; the
+        // handle is used only while `self` (the mapping) is borrowed.
+        let mutex = unsafe { RobustMutex::from_ptr(base.add(WATCH_MUTEX_OFFSET).cast()) };
+        Watches {
+            slots,
+            next_version: &self.counters().next_version,
+            mutex,
+            segment: self,
+        }
+    }
+
+    pub(crate) fn lock_timeout(&self) -> Duration {
+        self.lock_timeout
+    }
+
+    /// The error for a watch-table lock that cannot be taken.
+    pub(crate) fn table_unusable(&self, reason: String) -> StoreError {
+        StoreError::WatchLockUnusable {
+            name: self.name.clone(),
+            reason,
         }
     }
 
@@ -848,7 +915,7 @@ impl Segment {
             mutex,
             change,
             stripe: i,
-            path: &self.path,
+            segment: self,
             view: unsafe { self.view(i) },
         };
         if acquired == Acquired::OwnerDied {

@@ -133,6 +133,48 @@ pub(crate) struct StripeView<'a> {
     damage: Cell<Option<Damage>>,
     /// Where writes to a block outside the heap go (never read back).
     scratch: BlockHeader,
+    /// The user keys this holder wrote or removed, for the watch table.
+    pub changes: Changes,
+}
+
+/// The user keys a stripe-lock holder wrote or removed (their hashes), for
+/// the writer's side of `ephpm_kv_wait` (see "Watches" in `layout.rs`):
+/// a few hashes, or "every key of the stripe" past that.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Changes {
+    hashes: [u64; 4],
+    len: u8,
+    every: bool,
+}
+
+impl Changes {
+    /// Notes a write to (or removal of) the key with `hash`.
+    pub fn key(&mut self, hash: u64) {
+        if self.every || self.hashes[..self.len as usize].contains(&hash) {
+            return;
+        }
+        match self.hashes.get_mut(self.len as usize) {
+            Some(slot) => {
+                *slot = hash;
+                self.len += 1;
+            }
+            None => self.every = true,
+        }
+    }
+
+    /// Notes a change of every key (a flush, a rebuild).
+    pub fn every(&mut self) {
+        self.every = true;
+    }
+
+    /// `None` for "every key", else the hashes noted.
+    pub fn hashes(&self) -> Option<&[u64]> {
+        (!self.every).then(|| &self.hashes[..self.len as usize])
+    }
+
+    pub fn is_empty(&self) -> bool {
+        !self.every && self.len == 0
+    }
 }
 
 /// Damage found in a stripe: a length or offset read from the segment that
@@ -218,6 +260,7 @@ impl<'a> StripeView<'a> {
             heap,
             damage: Cell::new(None),
             scratch: NO_HEADER,
+            changes: Changes::default(),
         };
         view.index_n = view.checked_index_len();
         view
@@ -470,6 +513,7 @@ impl<'a> StripeView<'a> {
             expires_at: 0,
         };
         self.index_all.fill(Slot::EMPTY);
+        self.changes.every();
         self.set_index_len(self.index_len_for(0));
         self.meta.entries = 0;
         self.meta.used_bytes = 0;
@@ -749,6 +793,9 @@ impl<'a> StripeView<'a> {
             return;
         };
         let part = self.hdr(off).state == STATE_PART;
+        if !part {
+            self.changes.key(self.slots()[i].hash);
+        }
         self.free_block(off);
         self.remove_slot(i);
         self.meta.entries = entries;
@@ -1040,6 +1087,9 @@ impl<'a> StripeView<'a> {
         compiler_fence(Ordering::SeqCst);
         self.hdr_mut(off).state = state;
         compiler_fence(Ordering::SeqCst);
+        if !key.part {
+            self.changes.key(key.hash);
+        }
 
         // Eviction above may have moved or removed the old entry: find it
         // again (the new block is not indexed yet, so this finds the old one).
@@ -1175,6 +1225,7 @@ impl<'a> StripeView<'a> {
                         // the new one.
                         *word = new.to_ne_bytes();
                         self.stamp_write(i);
+                        self.changes.key(key.hash);
                         return Ok(new);
                     }
                     Kind::Inline => {
@@ -1292,6 +1343,8 @@ impl<'a> StripeView<'a> {
     /// next locker's rebuild.
     pub fn rebuild(&mut self) {
         let heap_len = self.heap_len();
+        // What a dead holder changed is not known: every key may have.
+        self.changes.every();
 
         // Pass 1: walk the heap; live blocks are kept, all others become free.
         let mut live = Vec::new();

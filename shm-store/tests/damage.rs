@@ -27,6 +27,8 @@ const STRIPES: u32 = 2;
 
 // Offsets of the format (shm-store/src/layout.rs).
 const PAGE: u64 = 4096;
+/// Where stripe 0 starts: after the header page and the watch table.
+const STRIPES_AT: u64 = shm_store::SEGMENT_HEADER_SIZE as u64;
 const SLOT: u64 = 16;
 const MUTEX_KIND: u64 = 16;
 const META: u64 = 128;
@@ -140,7 +142,7 @@ fn damage(path: &Path, store: &Store, hits: &[Hit]) {
     };
     let scale = |frac: u32, len: u64| (frac as u64 * len) >> 32;
     for (n, hit) in hits.iter().enumerate() {
-        let stripe = PAGE + (n as u64 % g.stripes as u64) * g.stripe_stride;
+        let stripe = STRIPES_AT + (n as u64 % g.stripes as u64) * g.stripe_stride;
         let slots = stripe + PAGE;
         let slots_len = g.slots_per_stripe as u64 * SLOT;
         let heap = slots + slots_len;
@@ -296,7 +298,7 @@ fn huge_key_len_is_a_damaged_miss_and_the_stripe_is_rebuilt() {
     store.set(b"other", b"kept", None).unwrap();
     // The first block of the heap is the victim's: its key_len is word 4.
     let g = store.geometry();
-    let heap = PAGE + PAGE + g.slots_per_stripe as u64 * SLOT;
+    let heap = STRIPES_AT + PAGE + g.slots_per_stripe as u64 * SLOT;
     let file = OpenOptions::new().write(true).open(store.path()).unwrap();
     file.write_all_at(&0x7fff_ffffu32.to_ne_bytes(), heap + 16)
         .unwrap();
@@ -326,7 +328,7 @@ fn lock_held_by_no_one_times_out_and_repair_takes_it_over() {
         .with_lock_timeout(Duration::from_millis(200));
     store.set(b"k", b"v", None).unwrap();
     let file = OpenOptions::new().write(true).open(store.path()).unwrap();
-    file.write_all_at(&0x3fff_fff0u32.to_ne_bytes(), PAGE)
+    file.write_all_at(&0x3fff_fff0u32.to_ne_bytes(), STRIPES_AT)
         .unwrap();
     // Reads take no lock and still work; what locks gives up.
     assert_eq!(store.get(b"k").unwrap(), Some(b"v".to_vec()));
@@ -373,7 +375,7 @@ fn repair_refuses_a_lock_whose_holder_is_alive() {
         .with_lock_timeout(Duration::from_millis(100));
     let file = OpenOptions::new().write(true).open(store.path()).unwrap();
     // Our own process id: a thread that exists, named as holder.
-    file.write_all_at(&std::process::id().to_ne_bytes(), PAGE)
+    file.write_all_at(&std::process::id().to_ne_bytes(), STRIPES_AT)
         .unwrap();
     match store.repair() {
         Err(StoreError::LockHeld { stripe: 0, tid, .. }) => assert_eq!(tid, std::process::id()),
@@ -388,7 +390,8 @@ fn garbled_mutex_is_unusable_at_once_and_repaired() {
     let store = Store::open(&StoreConfig::new("g").dir(dir.path()).size(SIZE).stripes(1)).unwrap();
     store.set(b"k", b"v", None).unwrap();
     let file = OpenOptions::new().write(true).open(store.path()).unwrap();
-    file.write_all_at(&[0xA5; 8], PAGE + MUTEX_KIND).unwrap();
+    file.write_all_at(&[0xA5; 8], STRIPES_AT + MUTEX_KIND)
+        .unwrap();
     // Reads take no lock: they still work; the first write is refused.
     assert_eq!(store.get(b"k").unwrap(), Some(b"v".to_vec()));
     let e = store.set(b"k", b"w", None).unwrap_err();

@@ -412,7 +412,10 @@ fn verify_healthy_and_damaged() {
     // (past the segment header and the stripe header) with 0xFF.
     let path = dir.path().join("ephpm_kv.v");
     let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-    for offset in [4096 + 4096 + 1024, 4096 + 4096 + 16 * 1024 + 2048] {
+    for offset in [
+        STRIPES_AT + 4096 + 1024,
+        STRIPES_AT + 4096 + 16 * 1024 + 2048,
+    ] {
         f.seek(SeekFrom::Start(offset)).unwrap();
         f.write_all(&[0xFF; 4096]).unwrap();
     }
@@ -449,9 +452,12 @@ fn verify_healthy_and_damaged() {
     bin(dir.path()).args(["verify", "v"]).assert().success();
 }
 
+/// Where stripe 0 starts: after the header page and the watch table.
+const STRIPES_AT: u64 = shm_store::SEGMENT_HEADER_SIZE as u64;
+
 /// Offset of stripe 0's heap in a one-stripe store.
 fn heap_of(store: &Store) -> u64 {
-    4096 + 4096 + store.geometry().slots_per_stripe as u64 * 16
+    STRIPES_AT + 4096 + store.geometry().slots_per_stripe as u64 * 16
 }
 
 fn write_at(path: &Path, offset: u64, bytes: &[u8]) {
@@ -520,7 +526,7 @@ fn unusable_stripe_lock_is_reported_and_repaired() {
     )
     .unwrap();
     s.set(b"k", b"v", None).unwrap();
-    write_at(s.path(), 4096, &0x3fff_fff0u32.to_ne_bytes());
+    write_at(s.path(), STRIPES_AT, &0x3fff_fff0u32.to_ne_bytes());
     drop(s);
 
     for (args, code) in [
@@ -578,7 +584,7 @@ fn verify_repair_rebuilds_a_damaged_heap_and_a_garbled_lock() {
         s.set(format!("key{i}").as_bytes(), &[b'x'; 100], None)
             .unwrap();
     }
-    write_at(s.path(), 4096 + 16, &[0x5a; 8]);
+    write_at(s.path(), STRIPES_AT + 16, &[0x5a; 8]);
     write_at(s.path(), heap_of(&s) + 2048, &[0xFF; 512]);
     drop(s);
     bin(dir.path())

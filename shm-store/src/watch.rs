@@ -1,0 +1,296 @@
+//! Watches: `Store::wait` blocks until a key is written again, woken across
+//! processes by the writer (a futex in the segment). The protocol, its
+//! memory-ordering argument and the crash rules are in `layout.rs`
+//! ("Watches"); this module holds the table's code, the writer's side
+//! (called by the stripe guard) and the waiter's.
+
+use crate::error::{Result, StoreError};
+use crate::layout::{hash_key, stripe_of_hash, watch_home, WatchSlot, WATCH_PROBE, WATCH_SLOTS};
+use crate::segment::Segment;
+use crate::shared_mutex::{monotonic_ms, wait_while, wake_all, Acquired, RobustMutex};
+use crate::Store;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
+use std::time::{Duration, Instant};
+
+/// A waiter sleeps at most this long before it renews its lease and looks again.
+const SLICE: Duration = Duration::from_millis(500);
+/// How long a lease lasts past its renewal: four slices, so a live waiter
+/// that is slow to be scheduled keeps it.
+const LEASE_MS: u64 = 2_000;
+/// How long a slot is kept once its lease has lapsed (a loop of waits that
+/// returns to PHP between two calls keeps its version meanwhile).
+const IDLE_KEEP_MS: u64 = 30_000;
+
+/// What [`Store::wait`] saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WaitOutcome {
+    /// The key's value (`None`: missing) at `version`: the key changed
+    /// since the version the caller held, or the caller held none.
+    Changed {
+        value: Option<Vec<u8>>,
+        version: u64,
+    },
+    /// Nothing changed before the timeout.
+    TimedOut,
+}
+
+/// What [`Store::watch_stats`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WatchStats {
+    /// Slots of the watch table.
+    pub slots: usize,
+    /// Slots holding a key.
+    pub in_use: usize,
+    /// Of those, slots with a waiter's live lease.
+    pub waiting: usize,
+}
+
+/// The watch table of one segment.
+pub(crate) struct Watches<'a> {
+    pub slots: &'a [WatchSlot],
+    pub next_version: &'a AtomicU64,
+    pub mutex: RobustMutex,
+    pub segment: &'a Segment,
+}
+
+/// The futex words a writer wakes once it has unlocked its stripe.
+#[derive(Default)]
+pub(crate) struct Wakes<'a>(Vec<&'a AtomicU32>);
+
+impl Wakes<'_> {
+    pub fn wake(self) {
+        for word in self.0 {
+            wake_all(word);
+        }
+    }
+}
+
+impl<'a> Watches<'a> {
+    fn window(&self, hash: u64) -> impl Iterator<Item = &'a WatchSlot> + 'a {
+        let slots = self.slots;
+        let home = watch_home(hash);
+        (0..WATCH_PROBE).map(move |k| &slots[(home + k) & (WATCH_SLOTS - 1)])
+    }
+
+    fn stripe_of(&self, hash: u64) -> usize {
+        stripe_of_hash(hash, self.segment.geometry().stripes)
+    }
+
+    fn watched(&self, stripe: usize) -> &'a AtomicU32 {
+        &self.segment.change_seq(stripe).watched
+    }
+
+    fn fresh_version(&self) -> u64 {
+        self.next_version.fetch_add(1, SeqCst) + 1
+    }
+
+    /// The writer's side, run by the holder of stripe `stripe`'s lock
+    /// before it unlocks: bumps the version of every watched key among
+    /// `changed` (`None`: every key of the stripe) and returns the futex
+    /// words to wake after unlocking.
+    pub fn bump(&self, stripe: usize, changed: Option<&[u64]>) -> Wakes<'a> {
+        let now = monotonic_ms();
+        let mut wakes = Wakes::default();
+        let mut idle = false;
+        let mut visit = |slot: &'a WatchSlot| {
+            slot.version.fetch_max(self.fresh_version(), SeqCst);
+            slot.wake.fetch_add(1, SeqCst);
+            let lease = slot.lease_until.load(SeqCst);
+            if lease >= now {
+                wakes.0.push(&slot.wake);
+            }
+            idle |= lease.saturating_add(IDLE_KEEP_MS) < now;
+        };
+        match changed {
+            Some(hashes) => {
+                for &hash in hashes {
+                    self.window(hash)
+                        .filter(|s| s.hash.load(SeqCst) == hash)
+                        .for_each(&mut visit);
+                }
+            }
+            None => self
+                .slots
+                .iter()
+                .filter(|s| {
+                    let h = s.hash.load(SeqCst);
+                    h != 0 && self.stripe_of(h) == stripe
+                })
+                .for_each(&mut visit),
+        }
+        if idle {
+            // Only if the table lock is free right now: never wait for it
+            // under a stripe lock.
+            if let Ok(table) = self.lock(Duration::ZERO) {
+                table.free_idle(now);
+            }
+        }
+        wakes
+    }
+
+    fn lock(&self, timeout: Duration) -> std::result::Result<TableGuard<'_, 'a>, String> {
+        let acquired = self.mutex.lock(timeout).map_err(|e| e.to_string())?;
+        let guard = TableGuard { watches: self };
+        if acquired == Acquired::OwnerDied {
+            guard.recount();
+        }
+        Ok(guard)
+    }
+
+    pub fn stats(&self) -> WatchStats {
+        let now = monotonic_ms();
+        let in_use = self.slots.iter().filter(|s| s.hash.load(SeqCst) != 0);
+        let (mut used, mut waiting) = (0, 0);
+        for slot in in_use {
+            used += 1;
+            waiting += (slot.lease_until.load(SeqCst) >= now) as usize;
+        }
+        WatchStats {
+            slots: WATCH_SLOTS,
+            in_use: used,
+            waiting,
+        }
+    }
+}
+
+/// The watch table's lock, held.
+struct TableGuard<'g, 'a> {
+    watches: &'g Watches<'a>,
+}
+
+impl Drop for TableGuard<'_, '_> {
+    fn drop(&mut self) {
+        // SAFETY: a TableGuard exists only while this thread holds the
+        // table mutex (see `Watches::lock`), and is dropped once.
+        unsafe { self.watches.mutex.unlock() };
+    }
+}
+
+impl<'a> TableGuard<'_, 'a> {
+    /// After a holder died: every stripe's `watched` from the slots.
+    fn recount(&self) {
+        let w = self.watches;
+        let mut counts = vec![0u32; w.segment.geometry().stripes as usize];
+        for slot in w.slots {
+            let h = slot.hash.load(SeqCst);
+            if h != 0 {
+                counts[w.stripe_of(h)] += 1;
+            }
+        }
+        for (i, n) in counts.into_iter().enumerate() {
+            w.watched(i).store(n, SeqCst);
+        }
+    }
+
+    fn free(&self, slot: &WatchSlot) {
+        let h = slot.hash.swap(0, SeqCst);
+        if h != 0 {
+            let watched = self.watches.watched(self.watches.stripe_of(h));
+            let _ = watched.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1));
+        }
+    }
+
+    fn free_idle(&self, now: u64) {
+        for slot in self.watches.slots {
+            if slot.hash.load(SeqCst) != 0
+                && slot.lease_until.load(SeqCst).saturating_add(IDLE_KEEP_MS) < now
+            {
+                self.free(slot);
+            }
+        }
+    }
+
+    /// The slot of `hash`, created if missing, with its lease extended to
+    /// `lease_until`; `None` when the key's window is full of live leases.
+    fn register(&self, hash: u64, lease_until: u64) -> Option<&'a WatchSlot> {
+        let w = self.watches;
+        let now = monotonic_ms();
+        let mut free = None;
+        let mut lapsed: Option<&WatchSlot> = None;
+        for slot in w.window(hash) {
+            match slot.hash.load(SeqCst) {
+                h if h == hash => {
+                    slot.lease_until.fetch_max(lease_until, SeqCst);
+                    return Some(slot);
+                }
+                0 => free = free.or(Some(slot)),
+                _ => {
+                    let lease = slot.lease_until.load(SeqCst);
+                    if lease < now && lapsed.is_none_or(|l| lease < l.lease_until.load(SeqCst)) {
+                        lapsed = Some(slot);
+                    }
+                }
+            }
+        }
+        let slot = match (free, lapsed) {
+            (Some(slot), _) => slot,
+            (None, Some(slot)) => {
+                self.free(slot);
+                slot
+            }
+            (None, None) => return None,
+        };
+        // Counted before the hash is published, so a crash can only leave
+        // the count too high (see "Watches").
+        w.watched(w.stripe_of(hash)).fetch_add(1, SeqCst);
+        slot.version.fetch_max(w.fresh_version(), SeqCst);
+        slot.lease_until.store(lease_until, SeqCst);
+        slot.hash.store(hash, SeqCst);
+        Some(slot)
+    }
+}
+
+impl Store {
+    /// Blocks until `key` is written again (set, insert, incr, delete,
+    /// expiry reap, eviction, flush: not `expire`), by this or any other
+    /// process, or until `timeout` passes. `last_version` is the version
+    /// the caller holds: 0 (none) returns the current value and version at
+    /// once, and registers the watch; a version other than the key's
+    /// current one returns at once too. `Duration::ZERO` polls.
+    pub fn wait(&self, key: &[u8], last_version: u64, timeout: Duration) -> Result<WaitOutcome> {
+        self.check_key(key)?;
+        let hash = hash_key(key);
+        let stripe = self.stripe_of_hash(hash);
+        let watches = self.segment.watches();
+        let deadline = Instant::now() + timeout;
+        let mut barrier = true;
+        loop {
+            let slot = {
+                let table = watches
+                    .lock(self.segment.lock_timeout())
+                    .map_err(|reason| self.segment.table_unusable(reason))?;
+                table.register(hash, monotonic_ms() + LEASE_MS).ok_or(
+                    StoreError::WatchTableFull {
+                        slots: WATCH_SLOTS,
+                        probe: WATCH_PROBE,
+                    },
+                )?
+            };
+            if barrier {
+                // Every writer after this sees the slot; every one before
+                // has finished (see "Watches").
+                drop(self.segment.lock_stripe(stripe)?);
+                barrier = false;
+            }
+            let seen = slot.wake.load(SeqCst);
+            let version = slot.version.load(SeqCst);
+            if last_version == 0 || version != last_version {
+                let value = self.get(key)?;
+                if slot.version.load(SeqCst) == version && slot.hash.load(SeqCst) == hash {
+                    return Ok(WaitOutcome::Changed { value, version });
+                }
+                continue; // written meanwhile: read again
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(WaitOutcome::TimedOut);
+            }
+            wait_while(&slot.wake, seen, (deadline - now).min(SLICE));
+        }
+    }
+
+    /// The watch table's figures.
+    pub fn watch_stats(&self) -> WatchStats {
+        self.segment.watches().stats()
+    }
+}
