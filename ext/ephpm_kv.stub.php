@@ -55,9 +55,22 @@ function ephpm_kv_pttl(string $key): int {}
 function ephpm_kv_flush_all(): bool {}
 
 /**
+ * Sleeps until $key is written again by any process (its version is no
+ * longer $last_version) or $timeout_ms passes. Returns
+ * ['value' => ?string, 'version' => int] on a change (value null when
+ * missing), false at the timeout. $last_version = 0 returns the current
+ * value and version at once; negative arguments count as 0; a timeout of 0
+ * polls.
+ *
+ * @return array{value: ?string, version: int}|false
+ */
+function ephpm_kv_wait(string $key, int $last_version, int $timeout_ms): array|false {}
+
+/**
  * Figures of the store: version, available, error (when unavailable), path,
  * size, stripes, max_key_size, max_value_size, eviction, entries, bytes_used,
- * bytes_free, hits, misses, expirations, evictions, recoveries. hits and
+ * bytes_free, hits, misses, expirations, evictions, recoveries, watch_slots,
+ * watched_keys, watched_keys_waiting. hits and
  * misses count this process's gets so far and other processes' gets up to
  * the end of their last request.
  *

@@ -11,7 +11,9 @@ mod zend;
 
 use ext_php_rs::ffi::zend_module_entry;
 use settings::Resolved;
-use shm_store::{ReadStart, ReadTicket, Store, StoreConfig, StoreError, Ttl, READ_ATTEMPTS};
+use shm_store::{
+    ReadStart, ReadTicket, Store, StoreConfig, StoreError, Ttl, WaitOutcome, READ_ATTEMPTS,
+};
 use std::cell::{Cell, RefCell};
 use std::ffi::c_int;
 use std::panic::catch_unwind;
@@ -376,6 +378,23 @@ handler!(kv_pttl, |args| {
     Ok(Reply::Long(store.ttl(key)?.as_millis_code()))
 }, failure: Reply::Long(Ttl::Missing.as_millis_code()));
 
+// `ephpm_kv_wait`: blocks in the store (no PHP state touched meanwhile)
+// until the key changes or the timeout passes; see `docs/api.md`.
+handler!(kv_wait, |args| {
+    let (key, last_version, timeout_ms) = parsed(args.string_long_long())?;
+    let (key, store) = (checked_key(key)?, store()?);
+    // Negative arguments count as 0 (ePHPm's rule).
+    let last_version = u64::try_from(last_version).unwrap_or(0);
+    let timeout = Duration::from_millis(u64::try_from(timeout_ms).unwrap_or(0));
+    Ok(match store.wait(key, last_version, timeout)? {
+        WaitOutcome::TimedOut => Reply::Bool(false),
+        WaitOutcome::Changed { value, version } => Reply::Array(vec![
+            ("value", value.map_or(Item::Null, Item::Bytes)),
+            ("version", Item::Long(i64::try_from(version).unwrap_or(i64::MAX))),
+        ]),
+    })
+}, failure: Reply::Bool(false));
+
 handler!(kv_flush_all, |args| {
     parsed(args.none())?;
     store()?.flush_all()?;
@@ -449,6 +468,12 @@ fn stats_rows(store: Result<StoreRef, String>) -> Vec<(&'static str, StatValue)>
         ]),
         Err(e) => rows.push(("error", Text(e.to_string()))),
     }
+    let watches = store.watch_stats();
+    rows.extend([
+        ("watch_slots", Int(watches.slots as u64)),
+        ("watched_keys", Int(watches.in_use as u64)),
+        ("watched_keys_waiting", Int(watches.waiting as u64)),
+    ]);
     rows
 }
 
@@ -642,6 +667,17 @@ fn signatures() -> Vec<Signature> {
             MAY_BE_LONG,
             1,
             &[KEY],
+        ),
+        sig(
+            c"ephpm_kv_wait",
+            zend::handler::<kv_wait>,
+            MAY_BE_ARRAY | MAY_BE_FALSE,
+            3,
+            &[
+                KEY,
+                (c"last_version", MAY_BE_LONG, None),
+                (c"timeout_ms", MAY_BE_LONG, None),
+            ],
         ),
         sig(
             c"ephpm_kv_flush_all",

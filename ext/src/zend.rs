@@ -338,6 +338,9 @@ pub enum Item {
     Long(i64),
     Text(String),
     Bool(bool),
+    Null,
+    /// A binary-safe string (a stored value).
+    Bytes(Vec<u8>),
 }
 
 impl Reply {
@@ -367,6 +370,8 @@ impl Reply {
                         Item::Long(n) => z.set_long(*n),
                         Item::Text(t) => z.set_zend_string(ZendStr::new(t, false)),
                         Item::Bool(b) => z.set_bool(*b),
+                        Item::Null => z.set_null(),
+                        Item::Bytes(b) => z.set_zend_string(ZendStr::new(b, false)),
                     }
                     // Inserting into a fresh table with string keys cannot fail.
                     let _ = table.insert(*key, z);
@@ -845,6 +850,22 @@ impl<'a> Args<'a> {
             zend_parse_parameters(n, spec.as_ptr(), &mut p, &mut len, &mut v)
         })?;
         Ok((ok == SUCCESS).then(|| (bytes(p, len), v)))
+    }
+
+    /// `(string $a, int $b, int $c)`
+    pub fn string_long_long(&self) -> Parsed<(&'a [u8], ZendLong, ZendLong)> {
+        if let Some([Exact::Bytes(a), Exact::Long(b), Exact::Long(c)]) =
+            self.exact([b's', b'l', b'l'], 3)
+        {
+            return Ok(Some((a, b, c)));
+        }
+        let (mut p, mut len, mut b, mut c) = (ptr::null_mut::<c_char>(), 0usize, 0, 0);
+        let n = self.count();
+        // SAFETY: "sll" writes a char*, a size_t and two zend_longs.
+        let ok = engine(|| unsafe {
+            zend_parse_parameters(n, c"sll".as_ptr(), &mut p, &mut len, &mut b, &mut c)
+        })?;
+        Ok((ok == SUCCESS).then(|| (bytes(p, len), b, c)))
     }
 
     /// `(string $a, string $b)`
