@@ -70,7 +70,7 @@ function ephpm_kv_wait(string $key, int $last_version, int $timeout_ms): array|f
  * Figures of the store: version, available, error (when unavailable), path,
  * size, stripes, max_key_size, max_value_size, eviction, entries, bytes_used,
  * bytes_free, hits, misses, expirations, evictions, recoveries, watch_slots,
- * watched_keys, watched_keys_waiting. hits and
+ * watched_keys, waited_keys. hits and
  * misses count this process's gets so far and other processes' gets up to
  * the end of their last request.
  *

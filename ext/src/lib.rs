@@ -472,7 +472,7 @@ fn stats_rows(store: Result<StoreRef, String>) -> Vec<(&'static str, StatValue)>
     rows.extend([
         ("watch_slots", Int(watches.slots as u64)),
         ("watched_keys", Int(watches.in_use as u64)),
-        ("watched_keys_waiting", Int(watches.waiting as u64)),
+        ("waited_keys", Int(watches.waiting as u64)),
     ]);
     rows
 }

@@ -14,11 +14,13 @@ ephpm_kv_set('victim', 'value');
 ephpm_kv_set('other', 'kept');
 $path = ephpm_kv_stats()['path'];
 
-// The segment header (shm-store/src/layout.rs): slots_per_stripe at byte 36;
-// stripe 0 starts at 4096, its slots at 8192, its heap after them.
+// The segment header (shm-store/src/layout.rs): header_size at byte 12,
+// slots_per_stripe at byte 36; stripe 0 starts after the header (its
+// page and the watch table), its slots 4096 bytes later, its heap after them.
 $f = fopen($path, 'r+b');
+$header = unpack('V', stream_get_contents($f, 4, 12))[1];
 $slots = unpack('V', stream_get_contents($f, 4, 36))[1];
-$heap = 8192 + $slots * 16;
+$heap = $header + 4096 + $slots * 16;
 fseek($f, $heap + 16); // key_len, the block header's fifth word
 fwrite($f, pack('V', 0x7fffffff));
 fclose($f);

@@ -62,6 +62,7 @@ ephpm_kv_set
 ephpm_kv_setnx
 ephpm_kv_stats
 ephpm_kv_ttl
+ephpm_kv_wait
 array(9) {
   ["ephpm_kv.dir"]=>
   string(%d) "%s"

@@ -52,6 +52,9 @@ misses => 1
 expirations => 0
 evictions => 0
 recoveries => 0
+watch_slots => 512
+watched_keys => 0
+waited_keys => 0
 
 Directive => Local Value => Master Value
 ephpm_kv.dir => %s => %s

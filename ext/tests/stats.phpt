@@ -98,6 +98,9 @@ misses         int
 expirations    int
 evictions      int
 recoveries     int
+watch_slots    int
+watched_keys   int
+waited_keys    int
 bool(true)
 bool(true)
 bool(true)

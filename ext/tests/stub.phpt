@@ -180,3 +180,4 @@ ephpm_kv_set(string $key, string $value, int $ttl = 0): bool
 ephpm_kv_setnx(string $key, string $value, int $ttl = 0): bool
 ephpm_kv_stats(): array
 ephpm_kv_ttl(string $key): int
+ephpm_kv_wait(string $key, int $last_version, int $timeout_ms): array|false

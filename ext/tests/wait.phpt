@@ -79,7 +79,7 @@ kv_try(fn () => ephpm_kv_wait('k', 'x', 0));
 kv_try(fn () => ephpm_kv_wait('k'));
 echo "-- stats\n";
 $s = ephpm_kv_stats();
-var_dump($s['watch_slots'], $s['watched_keys'] >= 1, $s['watched_keys_waiting'] >= 1);
+var_dump($s['watch_slots'], $s['watched_keys'] >= 1, $s['waited_keys'] >= 1);
 var_dump(kv_errors());
 ?>
 --EXPECT--

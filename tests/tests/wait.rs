@@ -147,7 +147,7 @@ fn a_blocked_request_is_woken_by_another_worker_by_php_cli_and_times_out() {
     let _ = doomed.join();
     thread::sleep(Duration::from_millis(2200));
     let stats = main.page("stats.php");
-    assert_eq!(json_int(&stats, "watched_keys_waiting"), Some(0), "{stats}");
+    assert_eq!(json_int(&stats, "waited_keys"), Some(0), "{stats}");
     let v = version(&main, "doomed");
     let waiter = start_waiter(&main, "doomed", v, 20_000);
     until_ready(&site, "doomed", 2);
