@@ -741,6 +741,11 @@ impl Store {
             report.entries += guard.view.user_entries() as u64;
             report.stripes_checked += 1;
         }
+        if let Some(reason) = self.segment.take_over_watch_table()? {
+            report.repaired.push(format!(
+                "watch table: lock was unusable ({reason}): re-initialised"
+            ));
+        }
         // Parts of large values that no manifest names any more (left by a
         // process killed while it replaced or deleted one).
         let orphans = self.remove_orphan_parts()?;

@@ -847,6 +847,39 @@ impl Segment {
         }
     }
 
+    /// Takes and releases the watch table's lock as [`Segment::take_over_stripe`]
+    /// does a stripe's: a lock that cannot be taken within the bound and
+    /// names no live holder is re-initialised (the reason is returned), and
+    /// the stripes' watch counts are recounted from the table.
+    pub(crate) fn take_over_watch_table(&self) -> Result<Option<String>> {
+        let watches = self.watches();
+        let reason = match watches.lock(self.lock_timeout) {
+            Ok(_table) => return Ok(None),
+            Err(reason) => reason,
+        };
+        if watches.mutex.looks_initialised() {
+            if let Some(tid) = watches.mutex.holder().filter(|&t| thread_alive(t)) {
+                return Err(
+                    self.table_unusable(format!("{reason}; held by thread {tid}, which is alive"))
+                );
+            }
+        }
+        // SAFETY: as in `take_over_stripe`: not obtained within the bound,
+        // and no live thread is named as holder, so nobody is inside.
+        unsafe { watches.mutex.init() }.map_err(|e| {
+            StoreError::io(
+                "cannot re-initialise the watch table lock in",
+                &self.path,
+                e,
+            )
+        })?;
+        let table = watches
+            .lock(self.lock_timeout)
+            .map_err(|reason| self.table_unusable(reason))?;
+        table.recount();
+        Ok(Some(reason))
+    }
+
     /// The wake-up words of stripe `i`'s advisory locks.
     pub(crate) fn lock_wake(&self, i: usize) -> &LockWake {
         // SAFETY: LOCK_WAKE_OFFSET + size_of::<LockWake>() lies inside the

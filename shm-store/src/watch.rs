@@ -128,7 +128,7 @@ impl<'a> Watches<'a> {
         wakes
     }
 
-    fn lock(&self, timeout: Duration) -> std::result::Result<TableGuard<'_, 'a>, String> {
+    pub fn lock(&self, timeout: Duration) -> std::result::Result<TableGuard<'_, 'a>, String> {
         let acquired = self.mutex.lock(timeout).map_err(|e| e.to_string())?;
         let guard = TableGuard { watches: self };
         if acquired == Acquired::OwnerDied {
@@ -154,7 +154,7 @@ impl<'a> Watches<'a> {
 }
 
 /// The watch table's lock, held.
-struct TableGuard<'g, 'a> {
+pub(crate) struct TableGuard<'g, 'a> {
     watches: &'g Watches<'a>,
 }
 
@@ -168,7 +168,7 @@ impl Drop for TableGuard<'_, '_> {
 
 impl<'a> TableGuard<'_, 'a> {
     /// After a holder died: every stripe's `watched` from the slots.
-    fn recount(&self) {
+    pub fn recount(&self) {
         let w = self.watches;
         let mut counts = vec![0u32; w.segment.geometry().stripes as usize];
         for slot in w.slots {

@@ -733,6 +733,11 @@ struct StatsJson {
     expirations: u64,
     evictions: u64,
     recoveries: u64,
+    /// The watch table (`ephpm_kv_wait`): its slots, the keys in it, and
+    /// those with a live waiter.
+    watch_slots: usize,
+    watched_keys: usize,
+    waited_keys: usize,
     /// Entries holding the parts of large values (not counted in `entries`).
     large_value_parts: u64,
     /// Values longer than this are kept in parts of this size.
@@ -754,6 +759,7 @@ fn stats(store: &Store, name: &str, format: Format) -> Res {
     let g = store.geometry();
     let lookups = s.hits + s.misses;
     let per: Vec<u64> = s.stripes.iter().map(|x| x.entries).collect();
+    let watches = store.watch_stats();
     let j = StatsJson {
         store: name.to_owned(),
         path: store.path().to_path_buf(),
@@ -772,6 +778,9 @@ fn stats(store: &Store, name: &str, format: Format) -> Res {
         expirations: s.expirations,
         evictions: s.evictions,
         recoveries: s.recoveries,
+        watch_slots: watches.slots,
+        watched_keys: watches.in_use,
+        waited_keys: watches.waiting,
         large_value_parts: s.parts,
         part_bytes: g.part_len,
         stripes: g.stripes,
@@ -935,6 +944,11 @@ fn stats(store: &Store, name: &str, format: Format) -> Res {
             writeln!(out, "expirations:  {}", j.expirations)?;
             writeln!(out, "evictions:    {}", j.evictions)?;
             writeln!(out, "recoveries:   {}", j.recoveries)?;
+            writeln!(
+                out,
+                "watches:      {} keys ({} with a waiter) of {} slots",
+                j.watched_keys, j.waited_keys, j.watch_slots
+            )?;
             writeln!(
                 out,
                 "stripes:      {} (up to {} slots, {} heap each)",

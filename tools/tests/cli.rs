@@ -761,6 +761,14 @@ fn create_store() {
     let json: serde_json::Value =
         serde_json::from_str(&stdout_of(bin(dir.path()).args(["stats", "new", "--json"]))).unwrap();
     assert_eq!(json["eviction"], "volatile-lru");
+    // The watch table: a key someone waits on shows.
+    assert_eq!(json["watched_keys"], 0);
+    s.wait(b"k", 0, std::time::Duration::ZERO).unwrap();
+    let text = stdout_of(bin(dir.path()).args(["stats", "new"]));
+    assert!(
+        text.contains("watches:      1 keys (1 with a waiter) of 512 slots"),
+        "{text}"
+    );
     assert!(s.geometry().total_size <= 2 << 20 && s.geometry().total_size > 1 << 20);
     bin(dir.path())
         .args(["create", "new", "--size", "2M"])
