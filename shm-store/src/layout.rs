@@ -206,15 +206,17 @@
 //!   never goes backwards, and a slot created or re-created for a key gets
 //!   a version no waiter has seen, so a waiter holding an old version
 //!   returns at once instead of sleeping through a write it missed.
-//! - **Writers.** A stripe-lock holder records the user keys it wrote or
-//!   removed (set, insert, incr, delete, expiry reap, eviction; a flush or
-//!   a rebuild records "every key"); `expire` records nothing. Before
-//!   unlocking, if the stripe's `ChangeSeq::watched` is non-zero (the only
-//!   cost when nobody watches: one load of a line the holder has just
-//!   written), it looks up each recorded hash in the table (no table
-//!   lock), bumps the slot's version and then `wake` (both `SeqCst`), and
-//!   after unlocking issues a futex wake on each bumped slot whose
-//!   `lease_until` is not past.
+//! - **Writers.** A taker of a stripe lock loads the stripe's
+//!   `ChangeSeq::watched` (the only cost when nobody watches: one load of
+//!   a line it has just written). Non-zero, it records the user keys it
+//!   writes or removes (set, insert, incr, delete, expiry reap, eviction; a
+//!   flush or a rebuild records "every key"; `expire` records nothing) and,
+//!   before unlocking, looks up each recorded hash in the table (no table
+//!   lock), bumps the slot's version and then `wake` (both `SeqCst`);
+//!   after unlocking it issues a futex wake on each bumped slot whose
+//!   `lease_until` is not past. A waiter that registers while the holder
+//!   has the lock is not missed: it takes the lock itself before it reads
+//!   (below), so it reads after this holder's changes.
 //! - **Waiters.** Under the table's robust mutex a waiter finds or creates
 //!   the slot (creation: `watched` of the key's stripe +1, version and lease
 //!   set, then the hash stored; freeing: hash 0 first, then `watched` −1;

@@ -95,14 +95,12 @@ impl Drop for StripeGuard<'_> {
         }
         // Watched keys written: their versions are bumped before the
         // stripe is unlocked, their waiters woken after (see "Watches").
-        // Nobody watching anything in the stripe costs this one load.
-        let wakes = (self.change.watched.load(Ordering::Relaxed) != 0
-            && !self.view.changes.is_empty())
-        .then(|| {
-            self.segment
-                .watches()
-                .bump(self.stripe, self.view.changes.hashes())
-        });
+        let wakes = self
+            .view
+            .changes
+            .as_ref()
+            .filter(|c| !c.is_empty())
+            .map(|c| self.segment.watches().bump(self.stripe, c.hashes()));
         // Every change of this holder is written before the sequence is
         // even again. Only the mutex holder writes the word: no atomic
         // read-modify-write is needed.
@@ -951,6 +949,13 @@ impl Segment {
             segment: self,
             view: unsafe { self.view(i) },
         };
+        // Whether to note the keys this holder changes, for the watch
+        // table: nobody watching anything in the stripe costs this one load
+        // of a word in the line just written. (A waiter that registers
+        // meanwhile takes this lock once before it reads: see "Watches".)
+        if change.watched.load(Ordering::Relaxed) != 0 {
+            guard.view.changes = Some(Box::default());
+        }
         if acquired == Acquired::OwnerDied {
             guard.view.rebuild();
         }

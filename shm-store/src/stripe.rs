@@ -133,8 +133,10 @@ pub(crate) struct StripeView<'a> {
     damage: Cell<Option<Damage>>,
     /// Where writes to a block outside the heap go (never read back).
     scratch: BlockHeader,
-    /// The user keys this holder wrote or removed, for the watch table.
-    pub changes: Changes,
+    /// The user keys this holder wrote or removed, for the watch table;
+    /// `None` (nothing noted, nothing allocated) unless a key of the
+    /// stripe was watched when the lock was taken.
+    pub changes: Option<Box<Changes>>,
 }
 
 /// The user keys a stripe-lock holder wrote or removed (their hashes), for
@@ -142,9 +144,9 @@ pub(crate) struct StripeView<'a> {
 /// a few hashes, or "every key of the stripe" past that.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Changes {
-    hashes: [u64; 4],
     len: u8,
     every: bool,
+    hashes: [u64; 4],
 }
 
 impl Changes {
@@ -260,10 +262,24 @@ impl<'a> StripeView<'a> {
             heap,
             damage: Cell::new(None),
             scratch: NO_HEADER,
-            changes: Changes::default(),
+            changes: None,
         };
         view.index_n = view.checked_index_len();
         view
+    }
+
+    // ---------- changes, for the watch table ----------
+
+    fn note_change(&mut self, hash: u64) {
+        if let Some(changes) = &mut self.changes {
+            changes.key(hash);
+        }
+    }
+
+    fn note_every_change(&mut self) {
+        if let Some(changes) = &mut self.changes {
+            changes.every();
+        }
     }
 
     // ---------- damage ----------
@@ -513,7 +529,7 @@ impl<'a> StripeView<'a> {
             expires_at: 0,
         };
         self.index_all.fill(Slot::EMPTY);
-        self.changes.every();
+        self.note_every_change();
         self.set_index_len(self.index_len_for(0));
         self.meta.entries = 0;
         self.meta.used_bytes = 0;
@@ -794,7 +810,7 @@ impl<'a> StripeView<'a> {
         };
         let part = self.hdr(off).state == STATE_PART;
         if !part {
-            self.changes.key(self.slots()[i].hash);
+            self.note_change(self.slots()[i].hash);
         }
         self.free_block(off);
         self.remove_slot(i);
@@ -1088,7 +1104,7 @@ impl<'a> StripeView<'a> {
         self.hdr_mut(off).state = state;
         compiler_fence(Ordering::SeqCst);
         if !key.part {
-            self.changes.key(key.hash);
+            self.note_change(key.hash);
         }
 
         // Eviction above may have moved or removed the old entry: find it
@@ -1225,7 +1241,7 @@ impl<'a> StripeView<'a> {
                         // the new one.
                         *word = new.to_ne_bytes();
                         self.stamp_write(i);
-                        self.changes.key(key.hash);
+                        self.note_change(key.hash);
                         return Ok(new);
                     }
                     Kind::Inline => {
@@ -1344,7 +1360,7 @@ impl<'a> StripeView<'a> {
     pub fn rebuild(&mut self) {
         let heap_len = self.heap_len();
         // What a dead holder changed is not known: every key may have.
-        self.changes.every();
+        self.note_every_change();
 
         // Pass 1: walk the heap; live blocks are kept, all others become free.
         let mut live = Vec::new();
