@@ -10,7 +10,7 @@ use common::{
     check_big_value, check_value, config, make_big_value, make_value, spawn_child, ChildCtx,
     ChildProc, Rng,
 };
-use shm_store::{Clock, ManualClock, Store, LARGE_VALUE_PENDING};
+use shm_store::{Clock, ManualClock, Store, WaitOutcome, LARGE_VALUE_PENDING};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -306,6 +306,22 @@ fn sigkill_storm_leaves_a_consistent_store_and_never_blocks_observers() {
 }
 
 /// One random operation of a hammer; panics on anything inconsistent.
+/// Keys that hammers and observers watch (`Store::wait`).
+const WATCH_KEYS: u64 = 32;
+
+/// A snapshot wait on `key`: its value, if any, is a whole hammer value.
+fn check_watch(store: &Store, key: &[u8]) {
+    match store.wait(key, 0, Duration::ZERO).unwrap() {
+        WaitOutcome::Changed { value, version } => {
+            assert!(version > 0);
+            if let Some(v) = value {
+                check_value(key, &v).unwrap_or_else(|e| panic!("wait {key:?}: {e}"));
+            }
+        }
+        WaitOutcome::TimedOut => panic!("a snapshot wait timed out"),
+    }
+}
+
 fn hammer_op(store: &Store, rng: &mut Rng) {
     let roll = rng.below(100);
     let vkey = format!("v:{}", rng.below(VAL_KEYS)).into_bytes();
@@ -364,6 +380,12 @@ fn hammer_op(store: &Store, rng: &mut Rng) {
                     check_value(&key, &v).unwrap_or_else(|e| panic!("get {key:?}: {e}"));
                 }
             }
+        }
+        95 => {
+            // A watch: registers under the watch table's lock (so hammers
+            // are killed holding it too); few keys, so the table never fills.
+            let key = format!("v:{}", rng.below(WATCH_KEYS)).into_bytes();
+            check_watch(store, &key);
         }
         _ => {
             if store.exists(&vkey).unwrap() {
@@ -445,6 +467,10 @@ fn child_observer() {
                 check_value(&okey, &v).unwrap_or_else(|e| panic!("own {okey:?}: {e}"));
             }
         });
+        if iter.is_multiple_of(4) {
+            let wkey = format!("v:{}", rng.below(WATCH_KEYS)).into_bytes();
+            timed("wait", &mut || check_watch(&store, &wkey));
+        }
         let ckey = format!("oc:{}", rng.below(OBS_KEYS)).into_bytes();
         timed("incr", &mut || {
             store.incr_by(&ckey, 1).unwrap();
