@@ -1,15 +1,17 @@
 //! Per-entry compression (see "Compression" in `layout.rs`): a value is
 //! stored as its original length (8 bytes, little endian) followed by one
-//! zstd frame. Both directions run with no stripe lock held; each thread
+//! zstd frame (with its content checksum). Both directions run with no stripe lock held; each thread
 //! keeps one zstd context per direction, reused across calls.
 
 use crate::layout::ZSTD_PREFIX;
 use crate::stripe::zstd_raw_len;
 use std::cell::RefCell;
 use zstd::bulk::{Compressor, Decompressor};
+use zstd::zstd_safe::{CParameter, ResetDirective};
 
 thread_local! {
-    static COMPRESSOR: RefCell<Option<Compressor<'static>>> = const { RefCell::new(None) };
+    /// The level the context is set to, and the context.
+    static COMPRESSOR: RefCell<Option<(i32, Compressor<'static>)>> = const { RefCell::new(None) };
     static DECOMPRESSOR: RefCell<Option<Decompressor<'static>>> = const { RefCell::new(None) };
 }
 
@@ -22,14 +24,30 @@ pub(crate) fn compress(value: &[u8], level: i32) -> Option<Vec<u8>> {
     let mut frame = Vec::with_capacity(room);
     COMPRESSOR.with(|cell| {
         let mut cell = cell.try_borrow_mut().ok()?;
-        let compressor = match &mut *cell {
-            Some(c) => {
-                c.set_compression_level(level).ok()?;
-                c
+        let (current, compressor) = match &mut *cell {
+            Some(c) => c,
+            none => {
+                let mut c = Compressor::new(level).ok()?;
+                // A 4-byte checksum of the content ends every frame, so
+                // that damage to the bytes is found, not returned.
+                c.set_parameter(CParameter::ChecksumFlag(true)).ok()?;
+                none.insert((level, c))
             }
-            none => none.insert(Compressor::new(level).ok()?),
         };
-        compressor.compress_to_buffer(value, &mut frame).ok()
+        if *current != level {
+            compressor.set_compression_level(level).ok()?;
+            *current = level;
+        }
+        let done = compressor.compress_to_buffer(value, &mut frame);
+        if done.is_err() {
+            // A frame that did not fit stays open in the context: drop it,
+            // so the context takes parameters and frames again.
+            compressor
+                .context_mut()
+                .reset(ResetDirective::SessionOnly)
+                .ok()?;
+        }
+        done.ok()
     })?;
     let mut stored = Vec::with_capacity(ZSTD_PREFIX + frame.len());
     stored.extend_from_slice(&(value.len() as u64).to_le_bytes());
@@ -61,7 +79,12 @@ pub(crate) fn decompress(stored: &[u8], max: usize) -> Result<Vec<u8>, String> {
             };
             // Writes at most the buffer's capacity: a frame that would
             // expand further is refused, not followed.
-            decompressor.decompress_to_buffer(&stored[ZSTD_PREFIX..], &mut out)
+            let done = decompressor.decompress_to_buffer(&stored[ZSTD_PREFIX..], &mut out);
+            if done.is_err() {
+                // Whatever state the failure left, the next read starts afresh.
+                *cell = None;
+            }
+            done
         })
         .map_err(|e| format!("zstd: {e}"))?;
     if out.len() != raw_len {
@@ -107,5 +130,14 @@ mod tests {
             .collect();
         assert!(compress(&noise, 3).is_none());
         assert!(compress(b"abc", 3).is_none());
+        // The thread's context works after a refusal, at another level too.
+        assert_eq!(
+            decompress(&compress(&text, 3).unwrap(), usize::MAX).unwrap(),
+            text
+        );
+        assert_eq!(
+            decompress(&compress(&text, 19).unwrap(), usize::MAX).unwrap(),
+            text
+        );
     }
 }

@@ -397,11 +397,11 @@ impl Store {
         let now = self.clock.now_ms();
         match manifest {
             None => {
-                self.with_key(key, |g, k| g.view.del_if(k, &bytes, Kind::Zstd, now))?;
+                self.with_key(key, |g, k| g.view.del_corrupt(k, &bytes, Kind::Zstd, now))?;
             }
             Some(manifest) => {
                 let record = bytemuck::bytes_of(&manifest);
-                if self.with_key(key, |g, k| g.view.del_if(k, record, Kind::Large, now))? {
+                if self.with_key(key, |g, k| g.view.del_corrupt(k, record, Kind::Large, now))? {
                     self.drop_parts(&manifest);
                 }
             }
