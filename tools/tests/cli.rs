@@ -1035,7 +1035,7 @@ fn compression_create_get_session_and_stats() {
     let decoded: serde_json::Value =
         serde_json::from_str(&stdout_of(bin(dir.path()).args(["session", "z", "abc"]))).unwrap();
     assert_eq!(decoded["user"], "alice");
-    assert_eq!(decoded["cart"]["0"]["qty"], 1, "{decoded}");
+    assert_eq!(decoded["cart"][1]["qty"], 2);
 
     let json: serde_json::Value =
         serde_json::from_str(&stdout_of(bin(dir.path()).args(["stats", "z", "--json"]))).unwrap();
