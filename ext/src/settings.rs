@@ -49,7 +49,7 @@ pub const MAX_VALUE_SIZE: Setting = Setting {
     default: "0",
     runtime: false,
 };
-/// Empty: the store's, recorded by its creator (`none` unless
+/// Empty: the store's default, recorded when it was created (`none` unless
 /// `ephpm-shm create --compression` chose another). Unlike the eviction
 /// policy, each pool may compress its own writes its own way: every
 /// entry says how it is stored and every handle reads every entry.

@@ -1,5 +1,5 @@
 --TEST--
-ephpm_kv: compression settings per process (pool): each compresses its own writes its own way, all read everything; empty settings take the store's, recorded by its creator
+ephpm_kv: compression settings per process (pool): each compresses its own writes its own way, all read everything; empty settings take the store's default, which a PHP creator records as none
 --INI--
 ephpm_kv.name=compression_settings
 ephpm_kv.size=8M
@@ -44,7 +44,7 @@ echo "-- a pool asking for zstd, nothing else: the store's level and minimum siz
 echo $rc, ' ', $out, $err;
 var_dump(ephpm_kv_stats()['compressed_entries']);
 
-echo "-- a store created by a pool with zstd records it: later pools without settings use it\n";
+echo "-- a store created by a pool with zstd records none: which pool comes first changes nothing\n";
 $new = ['ephpm_kv.name' => 'compression_settings_new', 'ephpm_kv.size' => '4M'];
 [$rc, $out, $err] = kv_child(
     $new + ['ephpm_kv.compression' => 'zstd', 'ephpm_kv.compression_level' => '7'],
@@ -58,9 +58,10 @@ echo $rc, ' ', $out, $err;
 );
 echo $rc, ' ', $out, $err;
 // PHP's ini parser turns a bare none (like off, no, false) into an empty
-// value: the store's. Quoted, or as 0, it is none.
+// value (the store's); quoted, or 0, it is none.
 foreach (['none', '"none"', '0'] as $value) {
-    [$rc, $out, $err] = kv_child($new + ['ephpm_kv.compression' => $value], $report);
+    [$rc, $out, $err] = kv_child($new + ['ephpm_kv.compression' => $value],
+        'echo json_encode(ini_get("ephpm_kv.compression")), " ", ephpm_kv_stats()["compression"], "\n";');
     echo str_pad($value, 7), $rc, ' ', $out, $err;
 }
 
@@ -84,13 +85,13 @@ int(2)
 0 zstd 3 1024
 true
 int(3)
--- a store created by a pool with zstd records it: later pools without settings use it
+-- a store created by a pool with zstd records none: which pool comes first changes nothing
 0 zstd 7 1024
-0 zstd 7 1024
-2 true
-none   0 zstd 7 1024
-"none" 0 none 7 1024
-0      0 none 7 1024
+0 none 3 1024
+1 true
+none   0 "" none
+"none" 0 "none" none
+0      0 "0" none
 -- ini_get and the settings' level
 string(0) ""
 string(0) ""

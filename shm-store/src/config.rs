@@ -260,10 +260,16 @@ pub struct StoreConfig {
     /// `Store::policy_asked`).
     pub eviction: EvictionPolicy,
     /// Compression of this handle's writes; what it leaves unset is the
-    /// store's, recorded by its creator (whose own defaults are
-    /// [`Compression::default`]'s where it leaves them unset). Unlike the
-    /// eviction policy, openers may differ: entries say how they are stored.
+    /// store's default (`store_compression`, recorded in the segment by its
+    /// creator). Unlike the eviction policy, openers may differ: entries
+    /// say how they are stored.
     pub compression: CompressionAsk,
+    /// The default compression a creator records in a new store (the
+    /// store's, for every opener that leaves a field unset); ignored when
+    /// the store exists. Kept apart from `compression` so that which of
+    /// several pools happens to create the store changes nothing for the
+    /// others.
+    pub store_compression: Compression,
 }
 
 impl StoreConfig {
@@ -277,6 +283,7 @@ impl StoreConfig {
             max_value_len: None,
             eviction: EvictionPolicy::default(),
             compression: CompressionAsk::default(),
+            store_compression: Compression::default(),
         }
     }
     pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
@@ -306,6 +313,11 @@ impl StoreConfig {
             level: Some(compression.level),
             min_size: Some(compression.min_size),
         };
+        self
+    }
+    /// The default compression recorded in the store if this opener creates it.
+    pub fn store_compression(mut self, compression: Compression) -> Self {
+        self.store_compression = compression;
         self
     }
     pub fn compression_codec(mut self, codec: Codec) -> Self {

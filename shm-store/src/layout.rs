@@ -24,8 +24,8 @@
 //! `version` is [`LAYOUT_VERSION`]; the geometry fields describe the rest,
 //! `eviction` the policy every opener of the store evicts by, and
 //! `compression`, `compression_level`, `compression_min_size` the
-//! compression its creator chose: the default of every opener that asks
-//! for none (an opener may compress its own writes otherwise; any handle
+//! default compression its creator was given (`StoreConfig::store_compression`):
+//! the default of every opener that asks for none (an opener may compress its own writes otherwise; any handle
 //! reads every entry, compressed or not).
 //!
 //! **Keys → stripes → slots.** `h = xxh3_64(key)` (seed 0; `0` is mapped to

@@ -144,12 +144,15 @@ impl Store {
     /// As [`Store::open`], with another time source (tests).
     pub fn open_with_clock(config: &StoreConfig, clock: Arc<dyn Clock>) -> Result<Store> {
         let geometry = Geometry::for_config(config)?;
-        let defaults = config.compression.over(Compression::default());
-        defaults.validate()?;
+        config.store_compression.validate()?;
+        config
+            .compression
+            .over(config.store_compression)
+            .validate()?;
         let segment = Segment::open(
             &config.dir,
             &config.name,
-            OpenMode::CreateOrAttach(geometry, config.eviction, defaults),
+            OpenMode::CreateOrAttach(geometry, config.eviction, config.store_compression),
         )?;
         Ok(Store {
             policy_asked: (config.eviction != segment.policy()).then_some(config.eviction),

@@ -224,8 +224,14 @@ fn the_creators_compression_is_the_default_and_openers_may_differ() {
         level: 9,
         min_size: 512,
     };
-    let creator = Store::open(&config(dir.path()).compression(level9)).unwrap();
+    let creator = Store::open(&config(dir.path()).store_compression(level9)).unwrap();
     assert_eq!(creator.store_compression(), level9);
+    assert_eq!(creator.compression(), level9);
+    // What an opener asks for its own handle is not recorded.
+    let other = tempfile::tempdir().unwrap();
+    let asker = Store::open(&config(other.path()).compression(level9)).unwrap();
+    assert_eq!(asker.compression(), level9);
+    assert_eq!(asker.store_compression(), Compression::default());
     // An opener that asks for nothing compresses as the store says.
     let plain = Store::open(&config(dir.path())).unwrap();
     assert_eq!(plain.compression(), level9);

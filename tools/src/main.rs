@@ -1056,16 +1056,18 @@ fn create(
     if let Some(p) = eviction {
         config = config.eviction(p.parse::<EvictionPolicy>()?);
     }
+    let mut recorded = shm_store::Compression::default();
     if let Some(codec) = compression.codec {
-        config = config.compression_codec(codec.parse::<Codec>()?);
+        recorded.codec = codec.parse::<Codec>()?;
     }
     if let Some(level) = compression.level {
-        config = config.compression_level(level);
+        recorded.level = level;
     }
     if let Some(min) = compression.min_size {
         let min = shm_store::parse_size(min)?;
-        config = config.compression_min_size(usize::try_from(min).unwrap_or(usize::MAX));
+        recorded.min_size = usize::try_from(min).unwrap_or(usize::MAX);
     }
+    config = config.store_compression(recorded);
     if let Some(n) = stripes {
         config = config.stripes(n);
     }
