@@ -218,13 +218,6 @@ impl Store {
         self.segment.compression()
     }
 
-    /// The same handle compressing its writes as `compression` says.
-    pub fn with_compression(mut self, compression: Compression) -> Result<Store> {
-        compression.validate()?;
-        self.compression = compression;
-        Ok(self)
-    }
-
     fn note_locked_read(&self) {
         self.pending
             .locked
