@@ -82,3 +82,30 @@ function machine_busy_ns(): ?int
     $f = array_map('intval', preg_split('/\s+/', trim(substr($line, 4))));
     return ($f[0] + $f[1] + $f[2] + $f[5] + $f[6] + ($f[7] ?? 0)) * 10000000;
 }
+
+/**
+ * PHP-serialized session data of at least $len bytes, as a shop's session
+ * holds it (a user, a CSRF token, flash messages, a cart of items), the
+ * same for the same $len: realistic text, not random bytes.
+ */
+function session_text(int $len): string
+{
+    mt_srand($len);
+    $data = [
+        'user' => ['id' => mt_rand(1, 99999), 'name' => 'Alice Example', 'email' => 'alice@example.org',
+            'roles' => ['editor', 'viewer'], 'last_login' => 1700000000 + mt_rand(0, 9999999)],
+        'csrf' => hash('sha256', (string) mt_rand()),
+        'flash' => ['success' => 'Item added to your cart.'],
+        'cart' => [],
+    ];
+    $text = serialize($data);
+    for ($i = 0; strlen($text) < $len; $i++) {
+        $data['cart'][] = ['sku' => mt_rand(100000, 999999), 'title' => 'Product ' . mt_rand(1, 5000)
+            . ' in colour ' . dechex(mt_rand(0, 0xffffff)), 'qty' => mt_rand(1, 5),
+            'price' => mt_rand(100, 50000) / 100, 'added' => 1700000000 + mt_rand(0, 9999999)];
+        if ($i % 16 === 0 || strlen($text) + 140 * 4 >= $len) {
+            $text = serialize($data);
+        }
+    }
+    return $text;
+}

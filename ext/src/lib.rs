@@ -182,6 +182,21 @@ fn outcome(result: Result<Reply, Failure>, failure: fn() -> Reply) -> Result<Out
     })
 }
 
+/// How a failed read of `key` ends: a corrupt compressed value (removed
+/// by the store, a miss) gets a warning that names the key.
+fn read_failure(key: &[u8], e: StoreError) -> Failure {
+    match e {
+        StoreError::Corrupt { reason } => {
+            let shown: String = String::from_utf8_lossy(key).chars().take(200).collect();
+            Failure::Warned(format!(
+                "the compressed value of key {shown:?} is corrupt ({reason}); it was removed \
+                 and reads as missing"
+            ))
+        }
+        other => other.into(),
+    }
+}
+
 /// The parsed key argument: an empty key is a bad argument (`ValueError`)
 /// even when no store is available; the length limit is the store's.
 fn key(parsed: zend::Parsed<&[u8]>) -> Result<&[u8], Failure> {
@@ -249,7 +264,8 @@ impl zend::ReadFunction for kv_get {
                         .store
                         .get(get.key)
                         .map(|v| v.map_or(Reply::Null, Reply::Bytes));
-                    let outcome = outcome(read.map_err(Failure::from), Self::failure)?;
+                    let read = read.map_err(|e| read_failure(get.key, e));
+                    let outcome = outcome(read, Self::failure)?;
                     let raise = outcome.raise.or(Some(Raise::Warning(notice)));
                     Ok(Opened::Done(Outcome { raise, ..outcome }))
                 }
@@ -278,9 +294,10 @@ impl zend::Reader for Get<'_> {
                 match self.store.get_into(self.key, &mut value) {
                     Ok(true) => done(Reply::Bytes(value)),
                     Ok(false) => done(Reply::Null),
-                    Err(e) => {
-                        Begun::Done(failed(e.into(), <kv_get as zend::ReadFunction>::failure))
-                    }
+                    Err(e) => Begun::Done(failed(
+                        read_failure(self.key, e),
+                        <kv_get as zend::ReadFunction>::failure,
+                    )),
                 }
             }
             Ok(ReadStart::Ready(ticket)) => {
@@ -290,7 +307,10 @@ impl zend::Reader for Get<'_> {
             }
             Ok(ReadStart::Copied(value)) => done(Reply::Bytes(value)),
             Ok(ReadStart::Missing) => done(Reply::Null),
-            Err(e) => Begun::Done(failed(e.into(), <kv_get as zend::ReadFunction>::failure)),
+            Err(e) => Begun::Done(failed(
+                read_failure(self.key, e),
+                <kv_get as zend::ReadFunction>::failure,
+            )),
         }
     }
 
@@ -436,7 +456,7 @@ impl std::ops::Deref for StoreRef {
 
 /// Figures shared by `ephpm_kv_stats()` and phpinfo().
 fn stats_rows(store: Result<StoreRef, String>) -> Vec<(&'static str, StatValue)> {
-    use StatValue::{Int, Text};
+    use StatValue::{Int, Signed, Text};
     let mut rows = vec![("version", Text(VERSION.into()))];
     let store = match store {
         Ok(store) => store,
@@ -454,6 +474,11 @@ fn stats_rows(store: Result<StoreRef, String>) -> Vec<(&'static str, StatValue)>
     rows.push(("max_key_size", Int(g.max_key_len as u64)));
     rows.push(("max_value_size", Int(g.max_value_len as u64)));
     rows.push(("eviction", Text(store.policy().to_string())));
+    // This pool's compression of its writes (its settings, or the store's).
+    let c = store.compression();
+    rows.push(("compression", Text(c.codec.to_string())));
+    rows.push(("compression_level", Signed(c.level.into())));
+    rows.push(("compression_min_size", Int(c.min_size as u64)));
     // (`stats` adds this process's own reads in first.)
     match store.stats() {
         Ok(s) => rows.extend([
@@ -465,6 +490,9 @@ fn stats_rows(store: Result<StoreRef, String>) -> Vec<(&'static str, StatValue)>
             ("expirations", Int(s.expirations)),
             ("evictions", Int(s.evictions)),
             ("recoveries", Int(s.recoveries)),
+            ("compressed_entries", Int(s.compressed_entries)),
+            ("compressed_raw_bytes", Int(s.compressed_raw_bytes)),
+            ("compressed_stored_bytes", Int(s.compressed_stored_bytes)),
         ]),
         Err(e) => rows.push(("error", Text(e.to_string()))),
     }
@@ -479,6 +507,7 @@ fn stats_rows(store: Result<StoreRef, String>) -> Vec<(&'static str, StatValue)>
 
 enum StatValue {
     Int(u64),
+    Signed(i64),
     Text(String),
     Bool(bool),
 }
@@ -487,6 +516,7 @@ impl StatValue {
     fn display(&self) -> String {
         match self {
             StatValue::Int(n) => n.to_string(),
+            StatValue::Signed(n) => n.to_string(),
             StatValue::Text(t) => t.clone(),
             StatValue::Bool(b) => if *b { "yes" } else { "no" }.into(),
         }
@@ -501,6 +531,7 @@ handler!(kv_stats, |args| {
         .map(|(k, v)| {
             let item = match v {
                 StatValue::Int(n) => Item::Long(i64::try_from(n).unwrap_or(i64::MAX)),
+                StatValue::Signed(n) => Item::Long(n),
                 StatValue::Text(t) => Item::Text(t),
                 StatValue::Bool(b) => Item::Bool(b),
             };

@@ -267,7 +267,14 @@ impl zend::SaveHandler for Handler {
                     return None;
                 }
             }
-            let data = session.store.get(&key(DATA_PREFIX, id));
+            let data = match session.store.get(&key(DATA_PREFIX, id)) {
+                // Removed by the store: the session starts empty, with a warning.
+                Err(e @ shm_store::StoreError::Corrupt { .. }) => {
+                    warn(d, &format!("session {} was lost: {e}", short(id)));
+                    Ok(None)
+                }
+                other => other,
+            };
             store_result(d, "read", id, data).map(Option::unwrap_or_default)
         })
     }

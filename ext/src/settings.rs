@@ -1,7 +1,7 @@
 //! The `ephpm_kv.*` php.ini settings: their names, defaults, and how their
 //! text becomes a store configuration. No Zend calls here.
 
-use shm_store::{parse_size, EvictionPolicy, StoreConfig};
+use shm_store::{parse_size, Codec, Compression, EvictionPolicy, StoreConfig};
 use std::time::Duration;
 
 /// One setting: php.ini name and default.
@@ -49,6 +49,27 @@ pub const MAX_VALUE_SIZE: Setting = Setting {
     default: "0",
     runtime: false,
 };
+/// Empty: the store's default, recorded when it was created (`none` unless
+/// `ephpm-shm create --compression` chose another). Unlike the eviction
+/// policy, each pool may compress its own writes its own way: every
+/// entry says how it is stored and every handle reads every entry.
+pub const COMPRESSION: Setting = Setting {
+    name: "ephpm_kv.compression",
+    default: "",
+    runtime: false,
+};
+/// Empty: the store's (zstd's 3 unless the creator chose another).
+pub const COMPRESSION_LEVEL: Setting = Setting {
+    name: "ephpm_kv.compression_level",
+    default: "",
+    runtime: false,
+};
+/// Empty: the store's (1024 bytes unless the creator chose another).
+pub const COMPRESSION_MIN_SIZE: Setting = Setting {
+    name: "ephpm_kv.compression_min_size",
+    default: "",
+    runtime: false,
+};
 
 pub const SESSION_LOCKING: Setting = Setting {
     name: "ephpm_kv.session_locking",
@@ -61,7 +82,7 @@ pub const SESSION_LOCK_WAIT_MS: Setting = Setting {
     runtime: true,
 };
 
-pub const ALL: [Setting; 9] = [
+pub const ALL: [Setting; 12] = [
     ENABLED,
     NAME,
     SIZE,
@@ -69,6 +90,9 @@ pub const ALL: [Setting; 9] = [
     EVICTION,
     STRIPES,
     MAX_VALUE_SIZE,
+    COMPRESSION,
+    COMPRESSION_LEVEL,
+    COMPRESSION_MIN_SIZE,
     SESSION_LOCKING,
     SESSION_LOCK_WAIT_MS,
 ];
@@ -115,7 +139,7 @@ pub fn resolve(value_of: impl Fn(&Setting) -> String) -> Result<Resolved, String
         ));
     }
     let mut config = StoreConfig::new("default").dir(dir);
-    for setting in [NAME, SIZE, EVICTION, STRIPES, MAX_VALUE_SIZE] {
+    for setting in STORE_SETTINGS {
         let text = value_of(&setting);
         config = apply(config, &setting, &text).map_err(|expected| {
             if setting.name == NAME.name {
@@ -127,6 +151,19 @@ pub fn resolve(value_of: impl Fn(&Setting) -> String) -> Result<Resolved, String
     }
     checked(config).map(Resolved::Store)
 }
+
+/// The settings that shape the store configuration (`session.save_path`
+/// options take the same, but the name).
+const STORE_SETTINGS: [Setting; 8] = [
+    NAME,
+    SIZE,
+    EVICTION,
+    STRIPES,
+    MAX_VALUE_SIZE,
+    COMPRESSION,
+    COMPRESSION_LEVEL,
+    COMPRESSION_MIN_SIZE,
+];
 
 /// Geometry errors (a size too small for the stripes, ...) are found now,
 /// not when the segment is first opened.
@@ -171,6 +208,59 @@ fn apply(config: StoreConfig, setting: &Setting, text: &str) -> Result<StoreConf
             Some(n) => config.max_value_len(n),
             None => return Err("0 (automatic) or a size like 1M".into()),
         },
+        n if n == COMPRESSION.name => match text.trim() {
+            "" => StoreConfig {
+                compression: shm_store::CompressionAsk {
+                    codec: None,
+                    ..config.compression
+                },
+                ..config
+            },
+            // PHP's ini parser makes a bare `none` (or `off`) empty, the
+            // store's: `"none"` quoted, or `0`, says none.
+            "0" => config.compression_codec(Codec::None),
+            codec => config.compression_codec(codec.parse::<Codec>().map_err(|_| {
+                "none (quoted in php.ini: \"none\"), 0 or zstd, or empty for the store's"
+            })?),
+        },
+        n if n == COMPRESSION_LEVEL.name => {
+            let levels = Compression::levels();
+            let expected = || {
+                format!(
+                    "a zstd level from {} to {} (3 is zstd's default), or empty for the store's",
+                    levels.start(),
+                    levels.end()
+                )
+            };
+            match text.trim() {
+                "" => StoreConfig {
+                    compression: shm_store::CompressionAsk {
+                        level: None,
+                        ..config.compression
+                    },
+                    ..config
+                },
+                level => match level.parse::<i32>() {
+                    Ok(n) if levels.contains(&n) => config.compression_level(n),
+                    _ => return Err(expected()),
+                },
+            }
+        }
+        n if n == COMPRESSION_MIN_SIZE.name => match text.trim() {
+            "" => StoreConfig {
+                compression: shm_store::CompressionAsk {
+                    min_size: None,
+                    ..config.compression
+                },
+                ..config
+            },
+            min => match size(min).and_then(|n| usize::try_from(n).ok()) {
+                Some(n) => config.compression_min_size(n),
+                None => {
+                    return Err("a size in bytes like 1024 or 4K, or empty for the store's".into())
+                }
+            },
+        },
         other => unreachable!("{other} is not a store setting"),
     })
 }
@@ -196,16 +286,17 @@ pub fn session_store(main: StoreConfig, save_path: &str) -> Result<StoreConfig, 
     let mut config = apply(main, &NAME, name)?;
     for option in options.split('&').filter(|o| !o.is_empty()) {
         let (key, value) = option.split_once('=').unwrap_or((option, ""));
-        let setting = [SIZE, EVICTION, STRIPES, MAX_VALUE_SIZE]
-            .into_iter()
+        let setting = STORE_SETTINGS[1..]
+            .iter()
             .find(|s| s.name.strip_prefix("ephpm_kv.") == Some(key))
             .ok_or_else(|| {
                 format!(
                     "unknown option {key:?} in session.save_path {save_path:?} \
-                     (accepted: size, eviction, stripes, max_value_size)"
+                     (accepted: size, eviction, stripes, max_value_size, compression, \
+                     compression_level, compression_min_size)"
                 )
             })?;
-        config = apply(config, &setting, value).map_err(|expected| {
+        config = apply(config, setting, value).map_err(|expected| {
             format!(
                 "invalid {key} {value:?} in session.save_path {save_path:?} (expected {expected})"
             )
@@ -254,6 +345,48 @@ mod tests {
         // Empty: the per-user default, resolved by the worker that opens it.
         assert_eq!(cfg.dir.to_str(), Some(""));
         assert!(cfg.path().unwrap().starts_with(shm_store::default_dir()));
+        // Compression: nothing asked, the store's applies.
+        assert_eq!(cfg.compression, shm_store::CompressionAsk::default());
+    }
+
+    #[test]
+    fn compression_settings() {
+        let Resolved::Store(cfg) = with(&[
+            ("ephpm_kv.compression", "zstd"),
+            ("ephpm_kv.compression_level", "9"),
+            ("ephpm_kv.compression_min_size", "4K"),
+        ])
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            cfg.compression,
+            shm_store::CompressionAsk {
+                codec: Some(Codec::Zstd),
+                level: Some(9),
+                min_size: Some(4096)
+            }
+        );
+        let Resolved::Store(cfg) = with(&[("ephpm_kv.compression", " none ")]).unwrap() else {
+            panic!()
+        };
+        assert_eq!(cfg.compression.codec, Some(Codec::None));
+        assert_eq!(cfg.compression.level, None);
+        for (setting, value) in [
+            ("ephpm_kv.compression", "gzip"),
+            ("ephpm_kv.compression_level", "99"),
+            ("ephpm_kv.compression_level", "high"),
+            ("ephpm_kv.compression_min_size", "-1"),
+        ] {
+            let err = with(&[(setting, value)]).unwrap_err();
+            assert!(err.contains(setting), "{setting}={value}: {err}");
+        }
+        let own =
+            session_store(main_store(), "s?compression=zstd&compression_min_size=100").unwrap();
+        assert_eq!(
+            (own.compression.codec, own.compression.min_size),
+            (Some(Codec::Zstd), Some(100))
+        );
     }
 
     #[test]

@@ -20,6 +20,10 @@ $cases = [
     ['ephpm_kv.stripes', '-1'],
     ['ephpm_kv.stripes', 'many'],
     ['ephpm_kv.max_value_size', 'big'],
+    ['ephpm_kv.compression', 'gzip'],
+    ['ephpm_kv.compression_level', '99'],
+    ['ephpm_kv.compression_level', 'fast'],
+    ['ephpm_kv.compression_min_size', 'lots'],
 ];
 $code = '
     $errors = [];
@@ -57,5 +61,9 @@ ephpm_kv.eviction="lru"            exit 0, startup warnings: 1 naming it: 1, cal
 ephpm_kv.stripes="-1"              exit 0, startup warnings: 1 naming it: 1, calls: [null,false,false,-2] 4, naming it: 4
 ephpm_kv.stripes="many"            exit 0, startup warnings: 1 naming it: 1, calls: [null,false,false,-2] 4, naming it: 4
 ephpm_kv.max_value_size="big"      exit 0, startup warnings: 1 naming it: 1, calls: [null,false,false,-2] 4, naming it: 4
+ephpm_kv.compression="gzip"        exit 0, startup warnings: 1 naming it: 1, calls: [null,false,false,-2] 4, naming it: 4
+ephpm_kv.compression_level="99"    exit 0, startup warnings: 1 naming it: 1, calls: [null,false,false,-2] 4, naming it: 4
+ephpm_kv.compression_level="fast"  exit 0, startup warnings: 1 naming it: 1, calls: [null,false,false,-2] 4, naming it: 4
+ephpm_kv.compression_min_size="lots" exit 0, startup warnings: 1 naming it: 1, calls: [null,false,false,-2] 4, naming it: 4
 -- a valid configuration, for comparison
 0 "" [null,true,false,-1] 0

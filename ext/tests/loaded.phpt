@@ -63,7 +63,13 @@ ephpm_kv_setnx
 ephpm_kv_stats
 ephpm_kv_ttl
 ephpm_kv_wait
-array(9) {
+array(12) {
+  ["ephpm_kv.compression"]=>
+  string(0) ""
+  ["ephpm_kv.compression_level"]=>
+  string(0) ""
+  ["ephpm_kv.compression_min_size"]=>
+  string(0) ""
   ["ephpm_kv.dir"]=>
   string(%d) "%s"
   ["ephpm_kv.enabled"]=>
@@ -84,6 +90,9 @@ array(9) {
   string(1) "0"
 }
 bool(true)
+ephpm_kv.compression: system, ini_set false
+ephpm_kv.compression_level: system, ini_set false
+ephpm_kv.compression_min_size: system, ini_set false
 ephpm_kv.dir: system, ini_set false
 ephpm_kv.enabled: system, ini_set false
 ephpm_kv.eviction: system, ini_set false

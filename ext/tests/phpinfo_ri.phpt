@@ -44,6 +44,9 @@ stripes => 1
 max_key_size => 4096
 max_value_size => 524288
 eviction => noeviction
+compression => none
+compression_level => 3
+compression_min_size => 1024
 entries => 2
 bytes_used => %d
 bytes_free => %d
@@ -52,11 +55,17 @@ misses => 1
 expirations => 0
 evictions => 0
 recoveries => 0
+compressed_entries => 0
+compressed_raw_bytes => 0
+compressed_stored_bytes => 0
 watch_slots => 512
 watched_keys => 0
 waited_keys => 0
 
 Directive => Local Value => Master Value
+ephpm_kv.compression => no value => no value
+ephpm_kv.compression_level => no value => no value
+ephpm_kv.compression_min_size => no value => no value
 ephpm_kv.dir => %s => %s
 ephpm_kv.enabled => 1 => 1
 ephpm_kv.eviction => noeviction => noeviction
@@ -73,6 +82,9 @@ available => no
 error => %s/ephpm_kv.phpinfo_ri-none %snot created yet%s
 
 Directive => Local Value => Master Value
+ephpm_kv.compression => no value => no value
+ephpm_kv.compression_level => no value => no value
+ephpm_kv.compression_min_size => no value => no value
 ephpm_kv.dir => %s => %s
 ephpm_kv.enabled => 1 => 1
 ephpm_kv.eviction => allkeys-lru => allkeys-lru

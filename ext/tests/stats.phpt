@@ -90,6 +90,9 @@ stripes        int
 max_key_size   int
 max_value_size int
 eviction       string
+compression    string
+compression_levelint
+compression_min_sizeint
 entries        int
 bytes_used     int
 bytes_free     int
@@ -98,6 +101,9 @@ misses         int
 expirations    int
 evictions      int
 recoveries     int
+compressed_entriesint
+compressed_raw_bytesint
+compressed_stored_bytesint
 watch_slots    int
 watched_keys   int
 waited_keys    int

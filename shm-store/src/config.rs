@@ -101,6 +101,141 @@ impl FromStr for EvictionPolicy {
     }
 }
 
+/// A compression codec for values (see [`Compression`]).
+///
+/// Only zstd: entries never leave the store, so no format is needed for
+/// another program to read (gzip's and brotli's reason to be); zstd
+/// compresses faster than either at a better ratio; and each codec is
+/// one more C library to build and keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Codec {
+    /// Values are stored as they are.
+    #[default]
+    None,
+    /// Values of at least `min_size` bytes are compressed with zstd when
+    /// that makes them shorter.
+    Zstd,
+}
+
+impl Codec {
+    /// The codec's number in the segment header.
+    pub(crate) fn code(self) -> u32 {
+        match self {
+            Codec::None => 0,
+            Codec::Zstd => 1,
+        }
+    }
+
+    pub(crate) fn from_code(code: u32) -> Option<Codec> {
+        match code {
+            0 => Some(Codec::None),
+            1 => Some(Codec::Zstd),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Codec::None => "none",
+            Codec::Zstd => "zstd",
+        }
+    }
+}
+
+impl fmt::Display for Codec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Codec {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "none" => Ok(Codec::None),
+            "zstd" => Ok(Codec::Zstd),
+            other => Err(StoreError::InvalidConfig(format!(
+                "unknown compression {other:?} (expected none or zstd)"
+            ))),
+        }
+    }
+}
+
+/// zstd's default level.
+pub const DEFAULT_COMPRESSION_LEVEL: i32 = 3;
+/// Values shorter than this are not compressed by default.
+pub const DEFAULT_COMPRESSION_MIN_SIZE: usize = 1024;
+
+/// How a handle compresses the values it writes. Every handle reads every
+/// entry, compressed or not, whatever its own setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Compression {
+    pub codec: Codec,
+    /// zstd's level: 1 (fastest) to 22, or negative for faster still.
+    pub level: i32,
+    /// Values shorter than this many bytes are stored raw.
+    pub min_size: usize,
+}
+
+impl Default for Compression {
+    fn default() -> Self {
+        Compression {
+            codec: Codec::None,
+            level: DEFAULT_COMPRESSION_LEVEL,
+            min_size: DEFAULT_COMPRESSION_MIN_SIZE,
+        }
+    }
+}
+
+impl Compression {
+    /// zstd at its default level and minimum size.
+    pub fn zstd() -> Self {
+        Compression {
+            codec: Codec::Zstd,
+            ..Compression::default()
+        }
+    }
+
+    /// The levels zstd accepts.
+    pub fn levels() -> std::ops::RangeInclusive<i32> {
+        zstd::compression_level_range()
+    }
+
+    /// Checks the level.
+    pub fn validate(&self) -> Result<()> {
+        if !Self::levels().contains(&self.level) {
+            return Err(StoreError::InvalidConfig(format!(
+                "compression level {} is outside zstd's {}..={}",
+                self.level,
+                Self::levels().start(),
+                Self::levels().end()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// What an opener asks of compression: each field it sets applies to its
+/// handle, each it leaves `None` is the store's recorded default (for the
+/// creator: [`Compression::default`]'s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CompressionAsk {
+    pub codec: Option<Codec>,
+    pub level: Option<i32>,
+    pub min_size: Option<usize>,
+}
+
+impl CompressionAsk {
+    /// The fields asked for, the others from `base`.
+    pub fn over(&self, base: Compression) -> Compression {
+        Compression {
+            codec: self.codec.unwrap_or(base.codec),
+            level: self.level.unwrap_or(base.level),
+            min_size: self.min_size.unwrap_or(base.min_size),
+        }
+    }
+}
+
 /// How to open (and, the first time, create) a store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreConfig {
@@ -124,6 +259,17 @@ pub struct StoreConfig {
     /// of an existing store that asks for another gets the store's (see
     /// `Store::policy_asked`).
     pub eviction: EvictionPolicy,
+    /// Compression of this handle's writes; what it leaves unset is the
+    /// store's default (`store_compression`, recorded in the segment by its
+    /// creator). Unlike the eviction policy, openers may differ: entries
+    /// say how they are stored.
+    pub compression: CompressionAsk,
+    /// The default compression a creator records in a new store (the
+    /// store's, for every opener that leaves a field unset); ignored when
+    /// the store exists. Kept apart from `compression` so that which of
+    /// several pools happens to create the store changes nothing for the
+    /// others.
+    pub store_compression: Compression,
 }
 
 impl StoreConfig {
@@ -136,6 +282,8 @@ impl StoreConfig {
             max_key_len: DEFAULT_MAX_KEY_LEN,
             max_value_len: None,
             eviction: EvictionPolicy::default(),
+            compression: CompressionAsk::default(),
+            store_compression: Compression::default(),
         }
     }
     pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
@@ -156,6 +304,32 @@ impl StoreConfig {
     }
     pub fn eviction(mut self, policy: EvictionPolicy) -> Self {
         self.eviction = policy;
+        self
+    }
+    /// Asks for all of `compression` (codec, level and minimum size).
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.compression = CompressionAsk {
+            codec: Some(compression.codec),
+            level: Some(compression.level),
+            min_size: Some(compression.min_size),
+        };
+        self
+    }
+    /// The default compression recorded in the store if this opener creates it.
+    pub fn store_compression(mut self, compression: Compression) -> Self {
+        self.store_compression = compression;
+        self
+    }
+    pub fn compression_codec(mut self, codec: Codec) -> Self {
+        self.compression.codec = Some(codec);
+        self
+    }
+    pub fn compression_level(mut self, level: i32) -> Self {
+        self.compression.level = Some(level);
+        self
+    }
+    pub fn compression_min_size(mut self, min_size: usize) -> Self {
+        self.compression.min_size = Some(min_size);
         self
     }
 

@@ -143,6 +143,12 @@ pub enum StoreError {
         path: PathBuf,
         detail: String,
     },
+
+    /// A read met a compressed value whose bytes do not decompress to what
+    /// its entry records (damage, never a crash's result). The entry was
+    /// removed, so the next read is a plain miss; the read counts as a miss.
+    #[error("a compressed value in the store is corrupt ({reason}); it was removed and reads as missing")]
+    Corrupt { reason: String },
 }
 
 impl StoreError {

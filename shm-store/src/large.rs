@@ -25,10 +25,10 @@
 //!   [`Store::remove_orphan_parts`] (`ephpm-shm verify --repair`) finds it.
 
 use crate::error::{Result, StoreError};
-use crate::layout::{part_key, Manifest, MANIFEST_MAGIC};
+use crate::layout::{part_key, Manifest, MANIFEST_COMPRESSED, MANIFEST_MAGIC};
 use crate::segment::StripeGuard;
 use crate::stripe::{Entry, Former, Key, Kind};
-use crate::Store;
+use crate::{Store, Stored};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -78,11 +78,13 @@ impl Store {
 
     /// Writes a large value: its parts, then its manifest under `key`
     /// (only if the key is absent when `only_new`); `false` if it was not
-    /// absent.
+    /// absent. `value` is what the parts hold: with `raw_len`, a
+    /// compressed stream of a value of that length.
     pub(crate) fn put_large(
         &self,
         key: &[u8],
         value: &[u8],
+        raw_len: Option<usize>,
         expires_at: u64,
         only_new: bool,
     ) -> Result<bool> {
@@ -103,7 +105,11 @@ impl Store {
                 .next_generation
                 .fetch_add(1, Ordering::Relaxed),
             parts: value.len().div_ceil(part_len) as u32,
-            _reserved: 0,
+            flags: match raw_len {
+                Some(_) => MANIFEST_COMPRESSED,
+                None => 0,
+            },
+            raw_len: raw_len.unwrap_or(value.len()) as u64,
         };
         ctx.spare = Some(manifest.generation);
         // Parts that no committed manifest names go by themselves.
@@ -178,24 +184,9 @@ impl Store {
         Ok(true)
     }
 
-    /// The manifest of the large value at `key`, if that value is exactly
-    /// `expected` (compared whole).
-    pub(crate) fn large_matching(&self, key: &[u8], expected: &[u8]) -> Result<Option<Manifest>> {
-        let now = self.clock.now_ms();
-        let Some(Former::Large(manifest)) = self.with_key(key, |g, k| g.view.peek(k, now))? else {
-            return Ok(None);
-        };
-        if manifest.total_len != expected.len() as u64 {
-            return Ok(None);
-        }
-        let mut value = Vec::new();
-        let same = self.read_parts(&manifest, &mut value)? && value == expected;
-        Ok(same.then_some(manifest))
-    }
-
     /// Appends every part of `manifest` to `out`; `false` (and `out` left
     /// partial) if one is missing or has the wrong length.
-    fn read_parts(&self, manifest: &Manifest, out: &mut Vec<u8>) -> Result<bool> {
+    pub(crate) fn read_parts(&self, manifest: &Manifest, out: &mut Vec<u8>) -> Result<bool> {
         let now = self.clock.now_ms();
         let part_len = manifest.part_len as u64;
         if part_len == 0
@@ -228,17 +219,16 @@ impl Store {
     }
 
     /// Reads the large value whose manifest was just found under `key`
-    /// into `out` (cleared first); `false` if it is gone or broken.
-    pub(crate) fn read_large(
-        &self,
-        key: &[u8],
-        mut manifest: Manifest,
-        out: &mut Vec<u8>,
-    ) -> Result<bool> {
+    /// (or what the key holds after it); `None` if it is gone or broken.
+    pub(crate) fn read_large(&self, key: &[u8], mut manifest: Manifest) -> Result<Option<Stored>> {
+        let mut out = Vec::new();
         for _ in 0..READ_ATTEMPTS {
             out.clear();
-            if self.read_parts(&manifest, out)? {
-                return Ok(true);
+            if self.read_parts(&manifest, &mut out)? {
+                return Ok(Some(match manifest.flags & MANIFEST_COMPRESSED {
+                    0 => Stored::Raw(out),
+                    _ => Stored::ZstdLarge(out, manifest),
+                }));
             }
             // A part is gone: see what the key holds now.
             out.clear();
@@ -247,21 +237,21 @@ impl Store {
                 g.view.get(k, || now, |bytes| out.extend_from_slice(bytes))
             })?;
             match again {
-                None => return Ok(false),
-                Some(Entry::Inline(())) => return Ok(true),
+                None => return Ok(None),
+                Some(Entry::Inline(())) => return Ok(Some(Stored::Raw(out))),
+                Some(Entry::Zstd(())) => return Ok(Some(Stored::Zstd(out))),
                 Some(Entry::Large(current)) if current == manifest => {
                     // Evicted or damaged part: the value cannot be read again.
                     let record = bytemuck::bytes_of(&manifest);
                     if self.with_key(key, |g, k| g.view.del_if(k, record, Kind::Large, now))? {
                         self.drop_parts(&manifest);
                     }
-                    return Ok(false);
+                    return Ok(None);
                 }
                 Some(Entry::Large(current)) => manifest = current,
             }
         }
-        out.clear();
-        Ok(false)
+        Ok(None)
     }
 
     /// Removes the parts without expiry that no manifest names (left by a

@@ -25,7 +25,11 @@
 //! initialise again, no data was ever stored); `MAGIC_READY` means ready;
 //! anything else is not a segment and is never overwritten.
 //! `version` is [`LAYOUT_VERSION`]; the geometry fields describe the rest,
-//! and `eviction` the policy every opener of the store evicts by.
+//! `eviction` the policy every opener of the store evicts by, and
+//! `compression`, `compression_level`, `compression_min_size` the
+//! default compression its creator was given (`StoreConfig::store_compression`):
+//! the default of every opener that asks for none (an opener may compress its own writes otherwise; any handle
+//! reads every entry, compressed or not).
 //!
 //! **Keys → stripes → slots.** `h = xxh3_64(key)` (seed 0; `0` is mapped to
 //! `1` because `0` marks an empty slot). The stripe is
@@ -45,11 +49,13 @@
 //!
 //! **Block** (16-byte aligned, at least 32 B): a 32-byte [`BlockHeader`] then,
 //! for a live block, the key bytes and the value bytes. A live block is of
-//! one of four kinds, told by its state: [`STATE_LIVE`] (a user's key and
+//! one of five kinds, told by its state: [`STATE_LIVE`] (a user's key and
 //! its value), [`STATE_INT`] (a user's key and an `i64`, at
-//! [`value_offset`], that reads render as decimal), [`STATE_LARGE`] (a
-//! user's key and a [`Manifest`]) or [`STATE_PART`] (a part's internal key
-//! and a slice of a large value).
+//! [`value_offset`], that reads render as decimal), [`STATE_ZSTD`] (a
+//! user's key and its value compressed: the value bytes are the original
+//! length as 8 bytes little endian, then one zstd frame),
+//! [`STATE_LARGE`] (a user's key and a [`Manifest`]) or [`STATE_PART`] (a
+//! part's internal key and a slice of a large value).
 //! `size` (whole block), `state`, `prev_size` (size of the block just before,
 //! 0 for the first), then `seq`, `key_len`, `val_len`, `expires_at` (Unix ms,
 //! 0 = never) for a live block, or `next_free`/`prev_free` links for a free one.
@@ -82,7 +88,12 @@
 //! the user's key holds a `LARGE` entry whose value is the [`Manifest`]
 //! (total length, part size, part count, generation). The generation comes
 //! from `SegmentCounters::next_generation`, a `fetch_add` on the segment,
-//! so no two writes ever share part keys. The rules, each step under one
+//! so no two writes ever share part keys. A compressed large value
+//! (version 5) has [`MANIFEST_COMPRESSED`] in the manifest's `flags`:
+//! then `total_len` is the length of the compressed stream (the 8-byte
+//! original length and the zstd frame, as in a [`STATE_ZSTD`] block),
+//! which is what the parts hold, and `raw_len` the original length.
+//! The rules, each step under one
 //! stripe lock and never two at once (`large.rs` has the code):
 //! - a write stores every part first, with an expiry no later than
 //!   `PENDING` (5 minutes) from now, then commits the manifest with one
@@ -169,6 +180,20 @@
 //! at the end of each PHP request, every 4096 reads, when the handle is
 //! dropped and before it reports `stats`; so the figures are exact at
 //! request boundaries. The other counters live in [`StripeMeta`].
+//!
+//! **Compression** (version 5). A writer whose handle compresses (zstd)
+//! and whose value is at least its `min_size` compresses it before it
+//! takes any lock, and stores the result (prefix and frame) only if it is
+//! shorter than the value; so raw and compressed entries coexist, and each
+//! says what it is by its state (or its manifest's flag). A reader copies
+//! the stored bytes out (lock-free or under the lock, like any value) and
+//! decompresses them after it holds nothing, into at most the prefix's
+//! length, which must not exceed the store's `max_value_len`; a frame that
+//! does not decompress to exactly that length is corrupt: the reader
+//! removes exactly that entry (by its stored bytes) and reports the read
+//! as a miss with `StoreError::Corrupt`. `StripeMeta` counts the compressed
+//! entries and their original and stored bytes (a large value in the
+//! stripe of its manifest); the rebuild recounts them.
 //!
 //! **Damage.** Bytes that no crash can produce (a bug, a stray write) are
 //! treated as damage, never trusted: a reader checks every offset and length
@@ -287,9 +312,20 @@ pub const STATE_PART: u32 = u32::from_le_bytes(*b"PART");
 /// `incr` updates it in place with one aligned 8-byte store.
 pub const STATE_INT: u32 = u32::from_le_bytes(*b"INT8");
 
-/// Whether a block state is one of the four live kinds.
+/// A live entry whose value is compressed: the value bytes are the
+/// original length (8 bytes, little endian), then one zstd frame that
+/// decompresses to exactly that many bytes.
+pub const STATE_ZSTD: u32 = u32::from_le_bytes(*b"ZSTD");
+
+/// Length of the original-length prefix of a compressed value.
+pub const ZSTD_PREFIX: usize = 8;
+
+/// Whether a block state is one of the five live kinds.
 pub fn is_live(state: u32) -> bool {
-    matches!(state, STATE_LIVE | STATE_LARGE | STATE_PART | STATE_INT)
+    matches!(
+        state,
+        STATE_LIVE | STATE_LARGE | STATE_PART | STATE_INT | STATE_ZSTD
+    )
 }
 
 /// Where a live block's value starts, from the block's start: right after
@@ -323,6 +359,13 @@ pub struct SegmentHeader {
     /// `EvictionPolicy::code`; 0, from a creator that recorded none, reads
     /// as `allkeys-lru`). Every opener evicts by it.
     pub eviction: u32,
+    /// The creator's compression codec (see `Codec::code`: 0 none, 1
+    /// zstd), the default of every opener that asks for none.
+    pub compression: u32,
+    /// The creator's compression level (zstd's level).
+    pub compression_level: i32,
+    /// Values shorter than this are stored raw (the creator's default).
+    pub compression_min_size: u64,
     pub created_unix_ms: u64,
 }
 
@@ -409,6 +452,13 @@ pub struct StripeMeta {
     pub min_expiry: u64,
     pub free_bitmap: [u64; FREE_BINS / 64],
     pub free_heads: [u32; FREE_BINS],
+    /// Entries whose value is compressed ([`STATE_ZSTD`] blocks and
+    /// manifests with [`MANIFEST_COMPRESSED`]); derived, recounted by a rebuild.
+    pub compressed_entries: u64,
+    /// Their values' original bytes.
+    pub compressed_raw_bytes: u64,
+    /// Their values' stored bytes (prefix and frame).
+    pub compressed_stored_bytes: u64,
 }
 
 /// The index's size when a stripe is formatted: 64 slots (1 KiB, 16
@@ -489,14 +539,22 @@ pub struct Manifest {
     pub magic: u32,
     /// Bytes in every part but the last (the segment's `part_len`).
     pub part_len: u32,
-    /// Length of the whole value.
+    /// Length of the bytes in the parts: the whole value, or with
+    /// [`MANIFEST_COMPRESSED`] the compressed stream.
     pub total_len: u64,
     /// The generation that names the parts (from [`SegmentCounters`]).
     pub generation: u64,
     /// Number of parts: `total_len` divided by `part_len`, rounded up.
     pub parts: u32,
-    pub _reserved: u32,
+    /// [`MANIFEST_COMPRESSED`] or 0.
+    pub flags: u32,
+    /// The value's original length (equal to `total_len` when not compressed).
+    pub raw_len: u64,
 }
+
+/// In [`Manifest::flags`]: the parts hold a compressed stream (the 8-byte
+/// original length, then one zstd frame).
+pub const MANIFEST_COMPRESSED: u32 = 1;
 
 /// First word of every [`Manifest`].
 pub const MANIFEST_MAGIC: u32 = u32::from_le_bytes(*b"LVm3");
@@ -516,8 +574,12 @@ pub fn part_key(generation: u64, index: u32) -> [u8; PART_KEY_LEN] {
 
 const _: () = assert!(std::mem::size_of::<SegmentHeader>() <= SEGMENT_COUNTERS_OFFSET);
 const _: () = assert!(std::mem::offset_of!(SegmentHeader, max_value_len) == 48);
-const _: () = assert!(std::mem::offset_of!(SegmentHeader, created_unix_ms) == 64);
-const _: () = assert!(std::mem::size_of::<SegmentHeader>() == 72);
+const _: () = assert!(std::mem::offset_of!(SegmentHeader, eviction) == 60);
+const _: () = assert!(std::mem::offset_of!(SegmentHeader, compression) == 64);
+const _: () = assert!(std::mem::offset_of!(SegmentHeader, compression_level) == 68);
+const _: () = assert!(std::mem::offset_of!(SegmentHeader, compression_min_size) == 72);
+const _: () = assert!(std::mem::offset_of!(SegmentHeader, created_unix_ms) == 80);
+const _: () = assert!(std::mem::size_of::<SegmentHeader>() == 88);
 const _: () = assert!(std::mem::size_of::<WatchSlot>() == 32);
 const _: () = assert!(std::mem::offset_of!(WatchSlot, wake) == 24);
 const _: () =
@@ -531,7 +593,10 @@ const _: () = assert!(std::mem::offset_of!(StripeMeta, index_len) == 8);
 const _: () =
     assert!(std::mem::offset_of!(Slot, block) == 8 && std::mem::offset_of!(Slot, lru) == 12);
 const _: () = assert!(std::mem::offset_of!(BlockHeader, expires_at) == 24);
-const _: () = assert!(MANIFEST_SIZE == 32 && std::mem::offset_of!(Manifest, generation) == 16);
+const _: () = assert!(MANIFEST_SIZE == 40 && std::mem::offset_of!(Manifest, generation) == 16);
+const _: () = assert!(std::mem::offset_of!(Manifest, raw_len) == 32);
+const _: () = assert!(std::mem::offset_of!(StripeMeta, compressed_entries) == 864);
+const _: () = assert!(std::mem::size_of::<StripeMeta>() == 888);
 const _: () = assert!(MUTEX_AREA + std::mem::size_of::<StripeMeta>() <= CHANGE_SEQ_OFFSET);
 const _: () =
     assert!(CHANGE_SEQ_OFFSET.is_multiple_of(64) && CHANGE_SEQ_OFFSET + 64 <= LOCK_WAKE_OFFSET);

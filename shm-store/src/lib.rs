@@ -15,6 +15,7 @@
 //! (`src/layout.rs`).
 
 mod clock;
+mod compress;
 mod config;
 mod error;
 mod large;
@@ -29,7 +30,8 @@ mod watch;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
-    default_dir, parse_size, validate_name, EvictionPolicy, Geometry, StoreConfig,
+    default_dir, parse_size, validate_name, Codec, Compression, CompressionAsk, EvictionPolicy,
+    Geometry, StoreConfig, DEFAULT_COMPRESSION_LEVEL, DEFAULT_COMPRESSION_MIN_SIZE,
     DEFAULT_MAX_KEY_LEN, DEFAULT_PART_LEN, DEFAULT_SIZE,
 };
 pub use error::{Result, StoreError};
@@ -40,7 +42,7 @@ pub use stripe::{ScanEntry, StripeStats};
 pub use ttl::Ttl;
 pub use watch::{WaitOutcome, WatchStats};
 
-use layout::hash_key;
+use layout::{hash_key, Manifest, MANIFEST_COMPRESSED};
 use segment::{OpenMode, Segment, StripeGuard};
 use std::path::Path;
 use std::sync::Arc;
@@ -53,6 +55,8 @@ pub struct Store {
     segment: Segment,
     /// What the opener's configuration asked for, if it differs.
     policy_asked: Option<EvictionPolicy>,
+    /// How this handle compresses what it writes.
+    compression: Compression,
     clock: Arc<dyn Clock>,
     /// This handle's reads not yet added into the segment's counters.
     pending: Pending,
@@ -142,13 +146,19 @@ impl Store {
     /// As [`Store::open`], with another time source (tests).
     pub fn open_with_clock(config: &StoreConfig, clock: Arc<dyn Clock>) -> Result<Store> {
         let geometry = Geometry::for_config(config)?;
+        config.store_compression.validate()?;
+        config
+            .compression
+            .over(config.store_compression)
+            .validate()?;
         let segment = Segment::open(
             &config.dir,
             &config.name,
-            OpenMode::CreateOrAttach(geometry, config.eviction),
+            OpenMode::CreateOrAttach(geometry, config.eviction, config.store_compression),
         )?;
         Ok(Store {
             policy_asked: (config.eviction != segment.policy()).then_some(config.eviction),
+            compression: config.compression.over(segment.compression()),
             segment,
             clock,
             pending: Pending::default(),
@@ -161,6 +171,7 @@ impl Store {
         let segment = Segment::open(dir, name, OpenMode::AttachOnly)?;
         Ok(Store {
             policy_asked: None,
+            compression: segment.compression(),
             segment,
             clock: Arc::new(SystemClock),
             pending: Pending::default(),
@@ -195,6 +206,18 @@ impl Store {
     /// store's applies): for the opener to warn about.
     pub fn policy_asked(&self) -> Option<EvictionPolicy> {
         self.policy_asked
+    }
+
+    /// How this handle compresses the values it writes: what its
+    /// configuration asked for, the store's recorded default otherwise.
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+
+    /// The compression the store's creator recorded (the default of
+    /// openers that ask for none).
+    pub fn store_compression(&self) -> Compression {
+        self.segment.compression()
     }
 
     fn note_locked_read(&self) {
@@ -329,7 +352,7 @@ impl Store {
 
     /// The locked read: under the stripe lock (which reclaims an expired
     /// entry), or gathered from a large value's parts.
-    fn get_locked(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    fn get_locked(&self, key: &[u8]) -> Result<Option<Stored>> {
         let mut out = Vec::new();
         let found = self.with_key(key, |g, k| {
             g.view
@@ -337,11 +360,62 @@ impl Store {
         })?;
         match found {
             None => Ok(None),
-            Some(Entry::Inline(())) => Ok(Some(out)),
-            Some(Entry::Large(manifest)) => {
-                Ok(self.read_large(key, manifest, &mut out)?.then_some(out))
+            Some(Entry::Inline(())) => Ok(Some(Stored::Raw(out))),
+            Some(Entry::Zstd(())) => Ok(Some(Stored::Zstd(out))),
+            Some(Entry::Large(manifest)) => self.read_large(key, manifest),
+        }
+    }
+
+    /// Compresses `value` as this handle is set to, if that applies and
+    /// makes it shorter: the bytes to store instead. No lock is held.
+    fn pack(&self, value: &[u8]) -> Option<Vec<u8>> {
+        let c = self.compression;
+        if c.codec != Codec::Zstd || value.len() < c.min_size {
+            return None;
+        }
+        compress::compress(value, c.level)
+    }
+
+    /// The original bytes of what a read copied out (with no lock held).
+    /// A compressed value that does not decompress is removed (exactly
+    /// the write that was read, by its stored bytes) and reported as
+    /// [`StoreError::Corrupt`].
+    fn unpack(&self, key: &[u8], stored: Stored) -> Result<Vec<u8>> {
+        let max = self.segment.geometry().max_value_len as usize;
+        let (bytes, manifest) = match stored {
+            Stored::Raw(value) => return Ok(value),
+            Stored::Zstd(bytes) => (bytes, None),
+            Stored::ZstdLarge(bytes, manifest) => (bytes, Some(manifest)),
+        };
+        let reason = match compress::decompress(&bytes, max) {
+            Ok(value) => return Ok(value),
+            Err(reason) => reason,
+        };
+        let now = self.clock.now_ms();
+        match manifest {
+            None => {
+                self.with_key(key, |g, k| g.view.del_corrupt(k, &bytes, Kind::Zstd, now))?;
+            }
+            Some(manifest) => {
+                let record = bytemuck::bytes_of(&manifest);
+                if self.with_key(key, |g, k| g.view.del_corrupt(k, record, Kind::Large, now))? {
+                    self.drop_parts(&manifest);
+                }
             }
         }
+        Err(StoreError::Corrupt { reason })
+    }
+
+    /// Ends a read that copied `stored` out: decompressed if need be,
+    /// counted as a hit or a miss.
+    fn read_out(&self, key: &[u8], stored: Option<Stored>) -> Result<ReadStart> {
+        let Some(stored) = stored else {
+            self.count(false);
+            return Ok(ReadStart::Missing);
+        };
+        let value = self.unpack(key, stored);
+        self.count(value.is_ok());
+        value.map(ReadStart::Copied)
     }
 
     /// The stripes' shape, for lock-free reads.
@@ -383,12 +457,29 @@ impl Store {
                 self.count(false);
                 Ok(ReadStart::Missing)
             }
+            read::Probe::Found(seen) if seen.compressed => {
+                // The stored bytes, copied lock-free like any value, then
+                // decompressed: the caller gets the original as a copy.
+                let ticket = ReadTicket { stripe, seen };
+                let mut bytes = vec![0; ticket.len()];
+                let copied = self.finish(&ticket, bytes.len(), |fill| match fill {
+                    Fill::Copy(shared, at) => shared.copy_out(at, &mut bytes),
+                    Fill::Text(_) => false,
+                });
+                let stored = match copied {
+                    true => Some(Stored::Zstd(bytes)),
+                    false => {
+                        self.note_locked_read();
+                        self.get_locked(key)?
+                    }
+                };
+                self.read_out(key, stored)
+            }
             read::Probe::Found(seen) => Ok(ReadStart::Ready(ReadTicket { stripe, seen })),
             read::Probe::Busy | read::Probe::Locked => {
                 self.note_locked_read();
-                let value = self.get_locked(key)?;
-                self.count(value.is_some());
-                Ok(value.map_or(ReadStart::Missing, ReadStart::Copied))
+                let stored = self.get_locked(key)?;
+                self.read_out(key, stored)
             }
         }
     }
@@ -398,13 +489,17 @@ impl Store {
     /// `false` if it changed since (begin again with the next attempt).
     /// A hit is counted once, by the call that returns `true`.
     pub fn read_finish(&self, ticket: &ReadTicket, out: &mut [u8]) -> bool {
-        self.finish(ticket, out.len(), |fill| match fill {
+        let done = self.finish(ticket, out.len(), |fill| match fill {
             Fill::Copy(shared, at) => shared.copy_out(at, out),
             Fill::Text(text) => {
                 out.copy_from_slice(text);
                 true
             }
-        })
+        });
+        if done {
+            self.count(true);
+        }
+        done
     }
 
     /// [`Store::read_finish`] into memory that need not be initialised (a
@@ -415,7 +510,7 @@ impl Store {
         ticket: &ReadTicket,
         out: &mut [std::mem::MaybeUninit<u8>],
     ) -> bool {
-        self.finish(ticket, out.len(), |fill| match fill {
+        let done = self.finish(ticket, out.len(), |fill| match fill {
             Fill::Copy(shared, at) => shared.copy_out_uninit(at, out),
             Fill::Text(text) => {
                 for (slot, &byte) in out.iter_mut().zip(text) {
@@ -423,10 +518,15 @@ impl Store {
                 }
                 true
             }
-        })
+        });
+        if done {
+            self.count(true);
+        }
+        done
     }
 
-    /// The two `read_finish`es: `fill` writes the `len` bytes of the value.
+    /// The copies of a ticket's value: `fill` writes the `len` bytes (the
+    /// caller counts the hit).
     fn finish(
         &self,
         ticket: &ReadTicket,
@@ -454,7 +554,6 @@ impl Store {
         if let Some((at, stamp)) = seen.stamp {
             shared.set_u32(at, stamp);
         }
-        self.count(true);
         true
     }
 
@@ -494,17 +593,24 @@ impl Store {
     fn put(&self, key: &[u8], value: &[u8], ttl: Option<Duration>, only_new: bool) -> Result<bool> {
         self.check_key(key)?;
         self.check_value(value)?;
+        // Compressed before any lock is taken.
+        let packed = self.pack(value);
+        let (stored, kind) = match &packed {
+            Some(bytes) => (bytes.as_slice(), Kind::Zstd),
+            None => (value, Kind::Inline),
+        };
         let ctx = self.ctx();
         let expires_at = self.expiry(ctx.now, ttl);
-        if self.is_large(value.len()) {
-            return self.put_large(key, value, expires_at, only_new);
+        if self.is_large(stored.len()) {
+            let raw_len = packed.is_some().then_some(value.len());
+            return self.put_large(key, stored, raw_len, expires_at, only_new);
         }
         let (inserted, former) = self.with_key(key, |g, k| {
             if only_new {
-                let inserted = g.view.setnx(k, value, expires_at, ctx, Kind::Inline)?;
+                let inserted = g.view.setnx(k, stored, expires_at, ctx, kind)?;
                 Ok((inserted, None))
             } else {
-                let former = g.view.set(k, value, expires_at, ctx, Kind::Inline)?;
+                let former = g.view.set(k, stored, expires_at, ctx, kind)?;
                 Ok::<_, StoreError>((true, former))
             }
         })??;
@@ -534,19 +640,64 @@ impl Store {
     pub fn del_if(&self, key: &[u8], expected: &[u8]) -> Result<bool> {
         let now = self.clock.now_ms();
         if !self.is_large(expected.len()) {
-            return self.with_key(key, |g, k| g.view.del_if(k, expected, Kind::Inline, now));
+            // A raw value is compared under the lock, in one step.
+            let (removed, compressed) = self.with_key(key, |g, k| {
+                match g.view.del_if(k, expected, Kind::Inline, now) {
+                    true => (true, false),
+                    false => (false, g.view.is_compressed(k, now)),
+                }
+            })?;
+            if removed || !compressed {
+                return Ok(removed);
+            }
         }
-        // A large value: compare it whole, then remove exactly the write
-        // that was compared (its manifest names it).
-        let Some(manifest) = self.large_matching(key, expected)? else {
+        // A large or compressed value: compare its original bytes with no
+        // lock held, then remove exactly the write that was compared (its
+        // stored bytes or its manifest name it).
+        let Some(write) = self.write_matching(key, expected)? else {
             return Ok(false);
         };
-        let record = bytemuck::bytes_of(&manifest);
-        let removed = self.with_key(key, |g, k| g.view.del_if(k, record, Kind::Large, now))?;
-        if removed {
+        let removed =
+            self.with_key(key, |g, k| g.view.del_if(k, &write.record, write.kind, now))?;
+        if let (true, Some(manifest)) = (removed, write.manifest) {
             self.drop_parts(&manifest);
         }
         Ok(removed)
+    }
+
+    /// The write that `key` holds if its original bytes are exactly
+    /// `expected`: its kind and its record as the stripe holds it (the
+    /// value, a compressed value's stored bytes, or a manifest).
+    fn write_matching(&self, key: &[u8], expected: &[u8]) -> Result<Option<Write>> {
+        let now = self.clock.now_ms();
+        let max = self.segment.geometry().max_value_len as usize;
+        let Some((kind, record)) = self.with_key(key, |g, k| g.view.stored(k, now))? else {
+            return Ok(None);
+        };
+        let mut manifest = None;
+        let same = match kind {
+            Kind::Inline | Kind::Int => record == expected,
+            Kind::Zstd => compress::decompress(&record, max).is_ok_and(|v| v == expected),
+            Kind::Large => {
+                let Some(m) = stripe::parse_manifest(&record) else {
+                    return Ok(None);
+                };
+                manifest = Some(m);
+                let compressed = m.flags & MANIFEST_COMPRESSED != 0;
+                let mut bytes = Vec::new();
+                m.raw_len == expected.len() as u64
+                    && self.read_parts(&m, &mut bytes)?
+                    && match compressed {
+                        true => compress::decompress(&bytes, max).is_ok_and(|v| v == expected),
+                        false => bytes == expected,
+                    }
+            }
+        };
+        Ok(same.then_some(Write {
+            kind,
+            record,
+            manifest,
+        }))
     }
 
     /// Sets a new TTL on a live key only if its value is exactly `expected`
@@ -560,20 +711,29 @@ impl Store {
         let now = self.clock.now_ms();
         let expires_at = self.expiry(now, Some(ttl));
         if !self.is_large(expected.len()) {
-            return self.with_key(key, |g, k| {
-                g.view.expire_if(k, expected, Kind::Inline, expires_at, now)
-            });
+            let (done, compressed) = self.with_key(key, |g, k| {
+                match g.view.expire_if(k, expected, Kind::Inline, expires_at, now) {
+                    true => (true, false),
+                    false => (false, g.view.is_compressed(k, now)),
+                }
+            })?;
+            if done || !compressed {
+                return Ok(done);
+            }
         }
-        let Some(manifest) = self.large_matching(key, expected)? else {
+        // As in `del_if`: compared with no lock held, then exactly that write.
+        let Some(write) = self.write_matching(key, expected)? else {
             return Ok(false);
         };
-        let record = bytemuck::bytes_of(&manifest);
         if !self.with_key(key, |g, k| {
-            g.view.expire_if(k, record, Kind::Large, expires_at, now)
+            g.view
+                .expire_if(k, &write.record, write.kind, expires_at, now)
         })? {
             return Ok(false);
         }
-        self.expire_parts(&manifest, expires_at)?;
+        if let Some(manifest) = write.manifest {
+            self.expire_parts(&manifest, expires_at)?;
+        }
         Ok(true)
     }
 
@@ -764,6 +924,26 @@ impl Store {
         self.segment.set_lock_timeout(timeout);
         self
     }
+}
+
+/// A value as a read copied it out of the segment, before decompression.
+enum Stored {
+    /// The value itself.
+    Raw(Vec<u8>),
+    /// A compressed inline entry's stored bytes.
+    Zstd(Vec<u8>),
+    /// A compressed large value's stream, gathered from the parts the
+    /// manifest names.
+    ZstdLarge(Vec<u8>, Manifest),
+}
+
+/// One write of a key as `del_if`/`expire_if` identify it.
+struct Write {
+    kind: Kind,
+    /// What the key's block holds (the value, stored bytes or manifest).
+    record: Vec<u8>,
+    /// A large value's manifest (its parts go with it).
+    manifest: Option<Manifest>,
 }
 
 /// Where the bytes of a value come from, for [`Store::finish`].

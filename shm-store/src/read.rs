@@ -9,7 +9,7 @@
 
 use crate::layout::{
     is_live, lru_step, value_offset, BlockHeader, Slot, BLOCK_ALIGN, BLOCK_HEADER_SIZE, MUTEX_AREA,
-    SLOT_SIZE, STATE_INT, STATE_LARGE, STATE_LIVE, STRIPE_HEADER_SIZE,
+    SLOT_SIZE, STATE_INT, STATE_LARGE, STATE_LIVE, STATE_ZSTD, STRIPE_HEADER_SIZE,
 };
 use crate::segment::SharedStripe;
 use std::mem::offset_of;
@@ -40,6 +40,9 @@ pub(crate) struct Seen {
     /// An integer entry's number (read and validated with the probe): the
     /// value is its decimal text, nothing is copied from the segment.
     pub int: Option<i64>,
+    /// The value is stored compressed: what is copied is the stored bytes
+    /// (`len` of them), which the caller decompresses.
+    pub compressed: bool,
     /// The slot's `lru` word and the stamp to store there after a
     /// successful copy, if the slot's stamp is stale.
     pub stamp: Option<(usize, u32)>,
@@ -117,7 +120,12 @@ fn find(
                 Entry::Other => {}
                 Entry::Busy => return Probe::Busy,
                 Entry::Locked => return Probe::Locked,
-                Entry::Value { value_at, len, int } => {
+                Entry::Value {
+                    value_at,
+                    len,
+                    int,
+                    compressed,
+                } => {
                     let lru_at = slot + offset_of!(Slot, lru);
                     let stamp =
                         (clock.wrapping_sub(lru) > lru_step(index_len)).then_some((lru_at, clock));
@@ -126,6 +134,7 @@ fn find(
                         value_at,
                         len,
                         int,
+                        compressed,
                         stamp,
                     });
                 }
@@ -146,6 +155,7 @@ enum Entry {
         value_at: usize,
         len: usize,
         int: Option<i64>,
+        compressed: bool,
     },
 }
 
@@ -183,7 +193,9 @@ fn entry(
         // path sorts it out.
         return Entry::Busy;
     }
-    if key_len as usize != key.len() || !matches!(state, STATE_LIVE | STATE_INT | STATE_LARGE) {
+    if key_len as usize != key.len()
+        || !matches!(state, STATE_LIVE | STATE_INT | STATE_LARGE | STATE_ZSTD)
+    {
         return Entry::Other;
     }
     if !stripe.bytes_eq(at + BLOCK_HEADER_SIZE, key) {
@@ -202,11 +214,13 @@ fn entry(
             value_at,
             len: itoa::Buffer::new().format(n).len(),
             int: Some(n),
+            compressed: false,
         };
     }
     Entry::Value {
         value_at,
         len: val_len as usize,
         int: None,
+        compressed: state == STATE_ZSTD,
     }
 }

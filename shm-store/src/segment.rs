@@ -30,9 +30,14 @@ pub(crate) const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 /// Whether `open` may create the segment.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum OpenMode {
-    /// Create with this geometry and eviction policy if missing; an
-    /// existing segment must match the geometry (its policy applies).
-    CreateOrAttach(Geometry, crate::config::EvictionPolicy),
+    /// Create with this geometry, eviction policy and default compression
+    /// if missing; an existing segment must match the geometry (its policy
+    /// applies, its compression is the default).
+    CreateOrAttach(
+        Geometry,
+        crate::config::EvictionPolicy,
+        crate::config::Compression,
+    ),
     /// Attach to an existing segment, whatever its geometry.
     AttachOnly,
 }
@@ -48,6 +53,8 @@ pub(crate) struct Segment {
     created_unix_ms: u64,
     /// The eviction policy its header records.
     policy: crate::config::EvictionPolicy,
+    /// The default compression its header records.
+    compression: crate::config::Compression,
 }
 
 impl std::fmt::Debug for Segment {
@@ -435,6 +442,7 @@ fn header_for(
     geometry: &Geometry,
     magic: u64,
     policy: crate::config::EvictionPolicy,
+    compression: crate::config::Compression,
 ) -> SegmentHeader {
     SegmentHeader {
         magic,
@@ -450,6 +458,9 @@ fn header_for(
         part_len: geometry.part_len,
         creator_pid: std::process::id(),
         eviction: policy.code(),
+        compression: compression.codec.code(),
+        compression_level: compression.level,
+        compression_min_size: compression.min_size as u64,
         created_unix_ms: crate::clock::Clock::now_ms(&crate::clock::SystemClock),
     }
 }
@@ -542,7 +553,7 @@ impl Segment {
             ),
             Some(libc::ENOENT) if !create => StoreError::NotFound { path: path.clone() },
             Some(libc::ENOSPC) | Some(libc::EDQUOT) => match mode {
-                OpenMode::CreateOrAttach(g, _) => no_space(&path, dir, g.total_size, e),
+                OpenMode::CreateOrAttach(g, _, _) => no_space(&path, dir, g.total_size, e),
                 OpenMode::AttachOnly => StoreError::io("cannot open segment", &path, e),
             },
             Some(libc::EACCES) => insecure(
@@ -579,9 +590,15 @@ impl Segment {
             // Nobody ever stored data here: either we create it, or a creator
             // died before finishing (it held the flock we now hold).
             return match mode {
-                OpenMode::CreateOrAttach(geometry, policy) => {
-                    let created =
-                        Self::initialise(&file, path.clone(), dir, name, geometry, policy);
+                OpenMode::CreateOrAttach(geometry, policy, compression) => {
+                    let created = Self::initialise(
+                        &file,
+                        path.clone(),
+                        dir,
+                        name,
+                        geometry,
+                        (policy, compression),
+                    );
                     if created.is_err() {
                         // Not left behind as an empty file: it never held data.
                         remove_if_same(&file, &path);
@@ -616,7 +633,19 @@ impl Segment {
         }
         let policy = crate::config::EvictionPolicy::from_code(header.eviction)
             .ok_or_else(|| not_a_segment(&path, "its header names no known eviction policy"))?;
-        if let OpenMode::CreateOrAttach(wanted, _) = mode {
+        let compression = crate::config::Compression {
+            codec: crate::config::Codec::from_code(header.compression)
+                .ok_or_else(|| not_a_segment(&path, "its header names no known compression"))?,
+            level: header.compression_level,
+            min_size: usize::try_from(header.compression_min_size).unwrap_or(usize::MAX),
+        };
+        if compression.validate().is_err() {
+            return Err(not_a_segment(
+                &path,
+                "its header names an impossible compression level",
+            ));
+        }
+        if let OpenMode::CreateOrAttach(wanted, _, _) = mode {
             if wanted != geometry {
                 return Err(StoreError::GeometryMismatch {
                     path,
@@ -635,6 +664,7 @@ impl Segment {
             created: false,
             created_unix_ms: header.created_unix_ms,
             policy,
+            compression,
         }))
     }
 
@@ -652,24 +682,27 @@ impl Segment {
         dir: &Path,
         name: &str,
         geometry: Geometry,
-        policy: crate::config::EvictionPolicy,
+        (policy, compression): (crate::config::EvictionPolicy, crate::config::Compression),
     ) -> Result<Segment> {
         let truncate = |file: &File| {
             file.set_len(0)
                 .map_err(|e| StoreError::io("cannot truncate segment", &path, e))
         };
         truncate(file)?;
-        write_header(file, &path, &header_for(&geometry, MAGIC_INIT, policy)).map_err(
-            |e| match e {
-                // A full tmpfs refuses even the header's page.
-                StoreError::Io { source, .. }
-                    if matches!(source.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT)) =>
-                {
-                    no_space(&path, dir, geometry.total_size, source)
-                }
-                e => e,
-            },
-        )?;
+        write_header(
+            file,
+            &path,
+            &header_for(&geometry, MAGIC_INIT, policy, compression),
+        )
+        .map_err(|e| match e {
+            // A full tmpfs refuses even the header's page.
+            StoreError::Io { source, .. }
+                if matches!(source.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT)) =>
+            {
+                no_space(&path, dir, geometry.total_size, source)
+            }
+            e => e,
+        })?;
         // Reserve every page now: on a full tmpfs a lazily allocated page
         // would kill the process with SIGBUS on first touch instead.
         // SAFETY: the descriptor is open for writing for the whole call.
@@ -685,7 +718,7 @@ impl Segment {
             });
         }
         let map = Self::map(file, &path, geometry.total_size)?;
-        let ready = header_for(&geometry, MAGIC_READY, policy);
+        let ready = header_for(&geometry, MAGIC_READY, policy, compression);
         let segment = Segment {
             map,
             geometry,
@@ -695,6 +728,7 @@ impl Segment {
             created: true,
             created_unix_ms: ready.created_unix_ms,
             policy,
+            compression,
         };
         for i in 0..geometry.stripes as usize {
             // SAFETY: the segment is not marked ready, and we hold the file's
@@ -747,6 +781,11 @@ impl Segment {
 
     pub(crate) fn policy(&self) -> crate::config::EvictionPolicy {
         self.policy
+    }
+
+    /// The default compression its creator recorded.
+    pub(crate) fn compression(&self) -> crate::config::Compression {
+        self.compression
     }
 
     pub(crate) fn set_lock_timeout(&mut self, timeout: Duration) {

@@ -7,8 +7,9 @@ use crate::config::EvictionPolicy;
 use crate::error::StoreError;
 use crate::layout::{
     hash_key, is_live, lru_step, value_offset, BlockHeader, Manifest, Slot, StripeMeta,
-    BLOCK_ALIGN, BLOCK_HEADER_SIZE, FREE_BINS, MIN_BLOCK, MIN_INDEX_SLOTS, NO_BLOCK, STATE_FREE,
-    STATE_INT, STATE_LARGE, STATE_LIVE, STATE_PART, STATE_WRITING,
+    BLOCK_ALIGN, BLOCK_HEADER_SIZE, FREE_BINS, MANIFEST_COMPRESSED, MIN_BLOCK, MIN_INDEX_SLOTS,
+    NO_BLOCK, STATE_FREE, STATE_INT, STATE_LARGE, STATE_LIVE, STATE_PART, STATE_WRITING,
+    STATE_ZSTD, ZSTD_PREFIX,
 };
 use crate::ttl::Ttl;
 use std::cell::Cell;
@@ -58,6 +59,8 @@ pub(crate) enum Kind {
     /// The block holds an `i64` (native endian, 8 bytes) that reads render
     /// as decimal.
     Int,
+    /// In the entry's block, compressed (the original length, then a zstd frame).
+    Zstd,
 }
 
 /// What a live entry was or is, for the callers that must look after a
@@ -73,6 +76,8 @@ pub(crate) enum Former {
 pub(crate) enum Entry<R> {
     /// The value of an inline entry (or of a part), as `read` returned it.
     Inline(R),
+    /// The stored bytes of a compressed entry, as `read` returned them.
+    Zstd(R),
     /// A large value's manifest.
     Large(Manifest),
 }
@@ -81,7 +86,13 @@ pub(crate) enum Entry<R> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScanEntry {
     pub key: Vec<u8>,
+    /// Length of the value as readers get it (for a compressed value: the
+    /// original length its entry records).
     pub value_len: usize,
+    /// Bytes the value takes in the store (prefix and frame if compressed).
+    pub stored_len: usize,
+    /// Whether the value is stored compressed.
+    pub compressed: bool,
     pub ttl: Ttl,
 }
 
@@ -104,6 +115,12 @@ pub struct StripeStats {
     pub recoveries: u64,
     /// Parts of large values (entries of their own, not counted in `entries`).
     pub parts: u64,
+    /// Entries whose value is stored compressed.
+    pub compressed_entries: u64,
+    /// The original bytes of those values.
+    pub compressed_raw_bytes: u64,
+    /// What those values take in the store (prefix and zstd frame).
+    pub compressed_stored_bytes: u64,
 }
 
 impl StripeStats {
@@ -119,6 +136,15 @@ impl StripeStats {
         self.evictions = self.evictions.saturating_add(other.evictions);
         self.recoveries = self.recoveries.saturating_add(other.recoveries);
         self.parts = self.parts.saturating_add(other.parts);
+        self.compressed_entries = self
+            .compressed_entries
+            .saturating_add(other.compressed_entries);
+        self.compressed_raw_bytes = self
+            .compressed_raw_bytes
+            .saturating_add(other.compressed_raw_bytes);
+        self.compressed_stored_bytes = self
+            .compressed_stored_bytes
+            .saturating_add(other.compressed_stored_bytes);
     }
 }
 
@@ -243,10 +269,17 @@ pub(crate) fn parse_i64(bytes: &[u8]) -> Option<i64> {
 }
 
 /// The manifest in a large entry's value; `None` if it is not one.
-fn parse_manifest(bytes: &[u8]) -> Option<Manifest> {
+pub(crate) fn parse_manifest(bytes: &[u8]) -> Option<Manifest> {
     (bytes.len() == crate::layout::MANIFEST_SIZE)
         .then(|| bytemuck::pod_read_unaligned::<Manifest>(bytes))
         .filter(|m| m.magic == crate::layout::MANIFEST_MAGIC)
+}
+
+/// The original length a compressed value's stored bytes begin with.
+pub(crate) fn zstd_raw_len(stored: &[u8]) -> Option<u64> {
+    Some(u64::from_le_bytes(
+        stored.get(..ZSTD_PREFIX)?.try_into().ok()?,
+    ))
 }
 
 fn is_expired(h: &BlockHeader, now: u64) -> bool {
@@ -534,6 +567,7 @@ impl<'a> StripeView<'a> {
         self.meta.entries = 0;
         self.meta.used_bytes = 0;
         self.meta.sweep_cursor = 0;
+        self.set_compressed_counts((0, 0, 0));
         self.meta.min_expiry = u64::MAX;
         self.meta.free_bitmap = [0; FREE_BINS / 64];
         self.meta.free_heads = [NO_BLOCK; FREE_BINS];
@@ -812,6 +846,7 @@ impl<'a> StripeView<'a> {
         if !part {
             self.note_change(self.slots()[i].hash);
         }
+        self.count_compressed(off, false);
         self.free_block(off);
         self.remove_slot(i);
         self.meta.entries = entries;
@@ -825,6 +860,62 @@ impl<'a> StripeView<'a> {
             STATE_LARGE => parse_manifest(self.value_of(off)).map_or(Former::Inline, Former::Large),
             _ => Former::Inline,
         }
+    }
+
+    /// The original and stored lengths of the value of the live block at
+    /// `off`, if it is compressed.
+    fn compressed_lengths(&self, off: u32) -> Option<(u64, u64)> {
+        match self.hdr(off).state {
+            STATE_ZSTD => {
+                let stored = self.value_of(off);
+                Some((zstd_raw_len(stored).unwrap_or(0), stored.len() as u64))
+            }
+            STATE_LARGE => parse_manifest(self.value_of(off))
+                .filter(|m| m.flags & MANIFEST_COMPRESSED != 0)
+                .map(|m| (m.raw_len, m.total_len)),
+            _ => None,
+        }
+    }
+
+    /// Adds (or, `add` false, takes away) the live block at `off` to the
+    /// compression counters, if its value is compressed. Wrapping both
+    /// ways, so an add and its take-away cancel whatever the figures.
+    fn count_compressed(&mut self, off: u32, add: bool) {
+        let Some((raw, stored)) = self.compressed_lengths(off) else {
+            return;
+        };
+        let m = &mut *self.meta;
+        let op = |c: &mut u64, n: u64| {
+            *c = if add {
+                c.wrapping_add(n)
+            } else {
+                c.wrapping_sub(n)
+            }
+        };
+        op(&mut m.compressed_entries, 1);
+        op(&mut m.compressed_raw_bytes, raw);
+        op(&mut m.compressed_stored_bytes, stored);
+    }
+
+    fn set_compressed_counts(&mut self, (entries, raw, stored): (u64, u64, u64)) {
+        self.meta.compressed_entries = entries;
+        self.meta.compressed_raw_bytes = raw;
+        self.meta.compressed_stored_bytes = stored;
+    }
+
+    /// The compression counters recounted from the indexed entries.
+    fn recount_compressed(&self) -> (u64, u64, u64) {
+        self.slots()
+            .iter()
+            .filter(|s| !s.is_empty() && self.check_slot_block(s.block))
+            .filter_map(|s| self.compressed_lengths(s.block))
+            .fold((0u64, 0u64, 0u64), |(e, r, st), (raw, stored)| {
+                (
+                    e.wrapping_add(1),
+                    r.wrapping_add(raw),
+                    st.wrapping_add(stored),
+                )
+            })
     }
 
     /// Slot of a live entry; an expired one found on the way is reclaimed.
@@ -1031,22 +1122,38 @@ impl<'a> StripeView<'a> {
     ) -> Option<Entry<R>> {
         let i = self.lookup(key, now)?;
         self.touch(i);
+        let off = self.slots()[i].block;
         match self.former(i) {
             Former::Large(manifest) => Some(Entry::Large(manifest)),
-            Former::Inline => Some(Entry::Inline(
-                self.with_value_text(self.slots()[i].block, read),
-            )),
+            Former::Inline if self.hdr(off).state == STATE_ZSTD => {
+                Some(Entry::Zstd(read(self.value_of(off))))
+            }
+            Former::Inline => Some(Entry::Inline(self.with_value_text(off, read))),
         }
+    }
+
+    /// A copy of what a live user key holds, and its kind: the value (an
+    /// integer's as text, reported as [`Kind::Inline`]), a compressed
+    /// value's stored bytes, or a large value's manifest.
+    pub fn stored(&mut self, key: Key<'_>, now: u64) -> Option<(Kind, Vec<u8>)> {
+        let i = self.lookup(key, || now)?;
+        let off = self.slots()[i].block;
+        match self.kind_of(i) {
+            Kind::Int | Kind::Inline => {
+                Some((Kind::Inline, self.with_value_text(off, <[u8]>::to_vec)))
+            }
+            kind => Some((kind, self.value_of(off).to_vec())),
+        }
+    }
+
+    /// Whether a live user key's value is stored compressed.
+    pub fn is_compressed(&mut self, key: Key<'_>, now: u64) -> bool {
+        self.lookup(key, || now)
+            .is_some_and(|i| self.compressed_lengths(self.slots()[i].block).is_some())
     }
 
     pub fn exists(&mut self, key: Key<'_>, now: impl FnOnce() -> u64) -> bool {
         self.lookup(key, now).is_some()
-    }
-
-    /// What a live key is, without counting a hit or touching it.
-    pub fn peek(&mut self, key: Key<'_>, now: u64) -> Option<Former> {
-        let i = self.lookup(key, || now)?;
-        Some(self.former(i))
     }
 
     /// Stores `value` under `key`, replacing any previous value and expiry;
@@ -1079,6 +1186,7 @@ impl<'a> StripeView<'a> {
             (false, Kind::Inline) => STATE_LIVE,
             (false, Kind::Large) => STATE_LARGE,
             (false, Kind::Int) => STATE_INT,
+            (false, Kind::Zstd) => STATE_ZSTD,
         };
         let size = block_size_for(state, key.bytes.len(), value.len());
         let off = self.alloc(size, ctx)?;
@@ -1106,6 +1214,7 @@ impl<'a> StripeView<'a> {
         if !key.part {
             self.note_change(key.hash);
         }
+        self.count_compressed(off, true);
 
         // Eviction above may have moved or removed the old entry: find it
         // again (the new block is not indexed yet, so this finds the old one).
@@ -1116,6 +1225,7 @@ impl<'a> StripeView<'a> {
                 let lru = self.meta.access_clock;
                 self.slots_mut()[i].block = off;
                 self.slots_mut()[i].lru = lru;
+                self.count_compressed(old, false);
                 self.free_block(old);
                 Ok(Some(former))
             }
@@ -1168,6 +1278,16 @@ impl<'a> StripeView<'a> {
         }
     }
 
+    /// Removes a corrupt compressed entry (as [`StripeView::del_if`]) and
+    /// recounts the compression counters: what its damaged bytes claim
+    /// need not be what was counted when it was written.
+    pub fn del_corrupt(&mut self, key: Key<'_>, record: &[u8], kind: Kind, now: u64) -> bool {
+        let removed = self.del_if(key, record, kind, now);
+        let counts = self.recount_compressed();
+        self.set_compressed_counts(counts);
+        removed
+    }
+
     /// Slot of a live key of `kind` whose block's value is exactly `expected`.
     fn lookup_matching(
         &mut self,
@@ -1190,6 +1310,7 @@ impl<'a> StripeView<'a> {
         match self.hdr(self.slots()[i].block).state {
             STATE_LARGE => Kind::Large,
             STATE_INT => Kind::Int,
+            STATE_ZSTD => Kind::Zstd,
             _ => Kind::Inline,
         }
     }
@@ -1229,7 +1350,8 @@ impl<'a> StripeView<'a> {
             Some(i) => {
                 let off = self.slots()[i].block;
                 match self.kind_of(i) {
-                    Kind::Large => return Err(StoreError::NotAnInteger),
+                    // A compressed value is never taken apart for a number.
+                    Kind::Large | Kind::Zstd => return Err(StoreError::NotAnInteger),
                     Kind::Int => {
                         let word = self.int_word_mut(off).ok_or(StoreError::NotAnInteger)?;
                         let new = i64::from_ne_bytes(*word)
@@ -1288,15 +1410,27 @@ impl<'a> StripeView<'a> {
         self.live_blocks(now)
             .filter_map(|off| {
                 let h = self.hdr(off);
-                let value_len = match h.state {
+                let (value_len, stored_len) = match h.state {
                     STATE_PART => return None,
-                    STATE_LARGE => parse_manifest(self.value_of(off))?.total_len as usize,
-                    STATE_INT => self.with_value_text(off, <[u8]>::len),
-                    _ => h.val_len as usize,
+                    STATE_LARGE => {
+                        let m = parse_manifest(self.value_of(off))?;
+                        (m.raw_len as usize, m.total_len as usize)
+                    }
+                    STATE_INT => {
+                        let n = self.with_value_text(off, <[u8]>::len);
+                        (n, h.val_len as usize)
+                    }
+                    STATE_ZSTD => {
+                        let raw = zstd_raw_len(self.value_of(off)).unwrap_or(0);
+                        (raw as usize, h.val_len as usize)
+                    }
+                    _ => (h.val_len as usize, h.val_len as usize),
                 };
                 Some(ScanEntry {
                     key: self.key_of(off).to_vec(),
                     value_len,
+                    stored_len,
+                    compressed: self.compressed_lengths(off).is_some(),
                     ttl: Ttl::from_expiry(h.expires_at, now),
                 })
             })
@@ -1349,6 +1483,9 @@ impl<'a> StripeView<'a> {
             expirations: m.expirations,
             evictions: m.evictions,
             recoveries: m.recoveries,
+            compressed_entries: m.compressed_entries,
+            compressed_raw_bytes: m.compressed_raw_bytes,
+            compressed_stored_bytes: m.compressed_stored_bytes,
         }
     }
 
@@ -1452,6 +1589,8 @@ impl<'a> StripeView<'a> {
             off += size;
         }
         self.meta.sweep_cursor = 0;
+        let counts = self.recount_compressed();
+        self.set_compressed_counts(counts);
         bump(&mut self.meta.recoveries);
         // Whatever was found before is gone now.
         self.damage.set(None);
@@ -1486,7 +1625,7 @@ impl<'a> StripeView<'a> {
                     }
                     free_blocks += 1;
                 }
-                STATE_LIVE | STATE_LARGE | STATE_PART | STATE_INT => {
+                STATE_LIVE | STATE_LARGE | STATE_PART | STATE_INT | STATE_ZSTD => {
                     used += h.size as u64;
                     let whole = value_offset(h.state, h.key_len_or_prev) + h.val_len as u64;
                     if whole > h.size as u64
@@ -1596,6 +1735,18 @@ impl<'a> StripeView<'a> {
                 problems.push("a key is indexed twice".to_string());
             }
         }
+        let m = &*self.meta;
+        let counted = (
+            m.compressed_entries,
+            m.compressed_raw_bytes,
+            m.compressed_stored_bytes,
+        );
+        let recounted = self.recount_compressed();
+        if counted != recounted {
+            problems.push(format!(
+                "compressed entries/raw/stored bytes {counted:?} vs {recounted:?} recounted"
+            ));
+        }
         problems
     }
 }
@@ -1666,6 +1817,51 @@ mod tests {
         assert_eq!(v.del(key(b"b"), 1000), None);
         assert_eq!(v.verify(), Vec::<String>::new());
         assert_eq!(v.meta.entries, 1);
+    }
+
+    /// Stored bytes of a compressed value as the stripe sees them: the
+    /// original length, then (here) anything.
+    fn zstd_stored(raw_len: u64, frame_len: usize) -> Vec<u8> {
+        let mut v = raw_len.to_le_bytes().to_vec();
+        v.resize(8 + frame_len, 0xab);
+        v
+    }
+
+    #[test]
+    fn a_crash_between_two_compressed_writes_is_recounted() {
+        let mut o = Owned::new(64, 16 << 10);
+        let mut v = o.view();
+        v.set(key(b"k"), &zstd_stored(5000, 100), 0, CTX, Kind::Zstd)
+            .unwrap();
+        v.set(key(b"raw"), b"plain", 0, CTX, Kind::Inline).unwrap();
+        let old = v.slots()[v.find_slot(key(b"k")).unwrap()].block;
+        v.set(key(b"k"), &zstd_stored(7000, 300), 0, CTX, Kind::Zstd)
+            .unwrap();
+        let counts = |v: &StripeView<'_>| {
+            let s = v.stats();
+            (
+                s.compressed_entries,
+                s.compressed_raw_bytes,
+                s.compressed_stored_bytes,
+            )
+        };
+        assert_eq!(counts(&v), (1, 7000, 308));
+        // A death after the new block went live, before the old was freed,
+        // and counters left half updated.
+        v.hdr_mut(old).state = STATE_ZSTD;
+        v.meta.compressed_entries = 2;
+        assert!(!v.verify().is_empty());
+        v.rebuild();
+        assert_eq!(counts(&v), (1, 7000, 308));
+        assert_eq!(
+            v.get(key(b"k"), || 1000, |b| b.len()),
+            Some(Entry::Zstd(308))
+        );
+        assert_eq!(v.verify(), Vec::<String>::new());
+        // A removal takes it off the counters.
+        v.del(key(b"k"), 1000).unwrap();
+        assert_eq!(counts(&v), (0, 0, 0));
+        assert_eq!(v.verify(), Vec::<String>::new());
     }
 
     #[test]

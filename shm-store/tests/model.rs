@@ -2,7 +2,9 @@
 //! controllable clock for TTL.
 
 use proptest::prelude::*;
-use shm_store::{Clock, EvictionPolicy, ManualClock, Store, StoreConfig, StoreError, Ttl};
+use shm_store::{
+    Clock, Compression, EvictionPolicy, ManualClock, Store, StoreConfig, StoreError, Ttl,
+};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +29,9 @@ fn value() -> impl Strategy<Value = Vec<u8>> {
         Just(i64::MAX.to_string().into_bytes()),
         prop::collection::vec(any::<u8>(), 0..300),
         prop::collection::vec(any::<u8>(), 1000..5000),
+        // Text that compresses (letters, so never a decimal integer).
+        (64usize..5000, b'a'..=b'z')
+            .prop_map(|(n, b)| { (0..n).map(|i| if i % 7 == 0 { b'x' } else { b }).collect() }),
     ]
 }
 
@@ -96,6 +101,122 @@ fn open(dir: &tempfile::TempDir, size: u64, policy: EvictionPolicy, clock: &Manu
     Store::open_with_clock(&cfg, Arc::new(clock.clone())).unwrap()
 }
 
+/// Runs `ops` against a store with room to spare (no eviction) and the
+/// model, comparing every answer.
+fn run_model(ops: Vec<Op>, compression: Compression) -> Result<(), TestCaseError> {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(1_000_000);
+    let store = Store::open_with_clock(
+        &StoreConfig::new("model")
+            .dir(dir.path())
+            .size(1 << 20)
+            .stripes(2)
+            .eviction(EvictionPolicy::NoEviction)
+            .compression(compression),
+        Arc::new(clock.clone()),
+    )
+    .unwrap();
+    let mut model = Model::default();
+    for op in ops {
+        let now = clock.now_ms();
+        match op {
+            Op::Set(k, v, t) => {
+                store.set(&key_bytes(k), &v, dur(t)).unwrap();
+                model.map.insert(key_bytes(k), (v, expiry(now, t)));
+            }
+            Op::SetNx(k, v, t) => {
+                let inserted = store.setnx(&key_bytes(k), &v, dur(t)).unwrap();
+                let absent = model.live(&key_bytes(k), now).is_none();
+                prop_assert_eq!(inserted, absent);
+                if absent {
+                    model.map.insert(key_bytes(k), (v, expiry(now, t)));
+                }
+            }
+            Op::Get(k) => {
+                let want = model.live(&key_bytes(k), now).map(|e| e.0.clone());
+                prop_assert_eq!(store.get(&key_bytes(k)).unwrap(), want);
+            }
+            Op::Del(k) => {
+                let had = model.live(&key_bytes(k), now).is_some();
+                model.map.remove(&key_bytes(k));
+                prop_assert_eq!(store.del(&key_bytes(k)).unwrap(), had);
+            }
+            Op::Exists(k) => {
+                let had = model.live(&key_bytes(k), now).is_some();
+                prop_assert_eq!(store.exists(&key_bytes(k)).unwrap(), had);
+            }
+            Op::IncrBy(k, d) => {
+                let got = store.incr_by(&key_bytes(k), d);
+                match model.live(&key_bytes(k), now) {
+                    None => {
+                        prop_assert_eq!(got.unwrap(), d);
+                        model
+                            .map
+                            .insert(key_bytes(k), (d.to_string().into_bytes(), 0));
+                    }
+                    Some(entry) => {
+                        let parsed = std::str::from_utf8(&entry.0)
+                            .ok()
+                            .and_then(|s| s.parse::<i64>().ok());
+                        match parsed.map(|n| n.checked_add(d)) {
+                            None => prop_assert!(
+                                matches!(got, Err(StoreError::NotAnInteger)),
+                                "{:?}",
+                                got
+                            ),
+                            Some(None) => {
+                                prop_assert!(matches!(got, Err(StoreError::Overflow)), "{:?}", got)
+                            }
+                            Some(Some(n)) => {
+                                prop_assert_eq!(got.unwrap(), n);
+                                entry.0 = n.to_string().into_bytes();
+                            }
+                        }
+                    }
+                }
+            }
+            Op::Expire(k, t) => {
+                let applied = store
+                    .expire(&key_bytes(k), Duration::from_millis(t))
+                    .unwrap();
+                let want = match model.live(&key_bytes(k), now) {
+                    Some(entry) if t > 0 => {
+                        entry.1 = now + t;
+                        true
+                    }
+                    _ => false,
+                };
+                prop_assert_eq!(applied, want);
+            }
+            Op::Ttl(k) => {
+                let want = match model.live(&key_bytes(k), now) {
+                    None => Ttl::Missing,
+                    Some((_, 0)) => Ttl::Persistent,
+                    Some((_, at)) => Ttl::Remaining(*at - now),
+                };
+                prop_assert_eq!(store.ttl(&key_bytes(k)).unwrap(), want);
+            }
+            Op::Advance(ms) => clock.advance_ms(ms),
+            Op::FlushAll => {
+                store.flush_all().unwrap();
+                model.map.clear();
+            }
+        }
+    }
+    let report = store.verify().unwrap();
+    prop_assert!(report.is_ok(), "{:?}", report.problems);
+    let now = clock.now_ms();
+    let live = model
+        .map
+        .values()
+        .filter(|(_, at)| *at == 0 || *at > now)
+        .count();
+    let mut scanned = 0;
+    store.scan(|_| scanned += 1).unwrap();
+    prop_assert_eq!(scanned, live);
+    Ok(())
+}
+
 /// Cases per property: `PROPTEST_CASES` (the longer fuzz run, see the
 /// README's testing section) or the bounded default of the CI run.
 fn cases(default: u32) -> u32 {
@@ -111,91 +232,14 @@ proptest! {
     /// With room to spare and no eviction, the store answers exactly as the model.
     #[test]
     fn behaves_like_a_map_with_ttl(ops in prop::collection::vec(op(40), 1..400)) {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = ManualClock::new(1_000_000);
-        let store = open(&dir, 1 << 20, EvictionPolicy::NoEviction, &clock);
-        let mut model = Model::default();
-        for op in ops {
-            let now = clock.now_ms();
-            match op {
-                Op::Set(k, v, t) => {
-                    store.set(&key_bytes(k), &v, dur(t)).unwrap();
-                    model.map.insert(key_bytes(k), (v, expiry(now, t)));
-                }
-                Op::SetNx(k, v, t) => {
-                    let inserted = store.setnx(&key_bytes(k), &v, dur(t)).unwrap();
-                    let absent = model.live(&key_bytes(k), now).is_none();
-                    prop_assert_eq!(inserted, absent);
-                    if absent {
-                        model.map.insert(key_bytes(k), (v, expiry(now, t)));
-                    }
-                }
-                Op::Get(k) => {
-                    let want = model.live(&key_bytes(k), now).map(|e| e.0.clone());
-                    prop_assert_eq!(store.get(&key_bytes(k)).unwrap(), want);
-                }
-                Op::Del(k) => {
-                    let had = model.live(&key_bytes(k), now).is_some();
-                    model.map.remove(&key_bytes(k));
-                    prop_assert_eq!(store.del(&key_bytes(k)).unwrap(), had);
-                }
-                Op::Exists(k) => {
-                    let had = model.live(&key_bytes(k), now).is_some();
-                    prop_assert_eq!(store.exists(&key_bytes(k)).unwrap(), had);
-                }
-                Op::IncrBy(k, d) => {
-                    let got = store.incr_by(&key_bytes(k), d);
-                    match model.live(&key_bytes(k), now) {
-                        None => {
-                            prop_assert_eq!(got.unwrap(), d);
-                            model.map.insert(key_bytes(k), (d.to_string().into_bytes(), 0));
-                        }
-                        Some(entry) => {
-                            let parsed = std::str::from_utf8(&entry.0).ok().and_then(|s| s.parse::<i64>().ok());
-                            match parsed.map(|n| n.checked_add(d)) {
-                                None => prop_assert!(matches!(got, Err(StoreError::NotAnInteger)), "{:?}", got),
-                                Some(None) => prop_assert!(matches!(got, Err(StoreError::Overflow)), "{:?}", got),
-                                Some(Some(n)) => {
-                                    prop_assert_eq!(got.unwrap(), n);
-                                    entry.0 = n.to_string().into_bytes();
-                                }
-                            }
-                        }
-                    }
-                }
-                Op::Expire(k, t) => {
-                    let applied = store.expire(&key_bytes(k), Duration::from_millis(t)).unwrap();
-                    let want = match model.live(&key_bytes(k), now) {
-                        Some(entry) if t > 0 => {
-                            entry.1 = now + t;
-                            true
-                        }
-                        _ => false,
-                    };
-                    prop_assert_eq!(applied, want);
-                }
-                Op::Ttl(k) => {
-                    let want = match model.live(&key_bytes(k), now) {
-                        None => Ttl::Missing,
-                        Some((_, 0)) => Ttl::Persistent,
-                        Some((_, at)) => Ttl::Remaining(*at - now),
-                    };
-                    prop_assert_eq!(store.ttl(&key_bytes(k)).unwrap(), want);
-                }
-                Op::Advance(ms) => clock.advance_ms(ms),
-                Op::FlushAll => {
-                    store.flush_all().unwrap();
-                    model.map.clear();
-                }
-            }
-        }
-        let report = store.verify().unwrap();
-        prop_assert!(report.is_ok(), "{:?}", report.problems);
-        let now = clock.now_ms();
-        let live = model.map.values().filter(|(_, at)| *at == 0 || *at > now).count();
-        let mut scanned = 0;
-        store.scan(|_| scanned += 1).unwrap();
-        prop_assert_eq!(scanned, live);
+        run_model(ops, Compression::default())?;
+    }
+
+    /// The same with zstd from 64 bytes: compressed and raw entries mixed,
+    /// every answer the model's.
+    #[test]
+    fn behaves_like_a_map_when_compressing(ops in prop::collection::vec(op(40), 1..400)) {
+        run_model(ops, Compression { min_size: 64, ..Compression::zstd() })?;
     }
 
     /// Under memory pressure with eviction, the store may forget keys but

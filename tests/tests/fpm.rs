@@ -582,3 +582,83 @@ fn hits_and_misses_are_exact_after_each_request() {
         pids.len()
     );
 }
+
+/// Writes (`op=set`) or checks (`op=get`) a 20 KB serialized session under
+/// `key`, then prints `<pid> <ok|FAIL> <compressed_entries>
+/// <compressed_raw_bytes> <compressed_stored_bytes>`.
+const COMPRESSION_PAGE: &str = r#"<?php
+usleep((int) ($_GET['sleep_ms'] ?? 0) * 1000);
+$data = ['user' => ['id' => 42, 'name' => 'Alice Example', 'roles' => ['editor']], 'cart' => []];
+for ($i = 0; strlen(serialize($data)) < 20480; $i++) {
+    $data['cart'][] = ['sku' => 100000 + $i * 7, 'title' => "Product $i in colour " . dechex($i * 7919), 'qty' => 1 + $i % 4];
+}
+$text = serialize($data);
+$key = $_GET['key'];
+$ok = $_GET['op'] === 'set' ? ephpm_kv_set($key, $text) : ephpm_kv_get($key) === $text;
+$s = ephpm_kv_stats();
+echo getmypid(), ' ', $ok ? 'ok' : 'FAIL', ' ', $s['compressed_entries'], ' ', $s['compressed_raw_bytes'], ' ',
+    $s['compressed_stored_bytes'], ' ', $s['compression'], "\n";
+"#;
+
+/// Two pools on one store, one compressing (`php_admin_value`), one not:
+/// every worker of each reads what the other wrote, the compressing pool's
+/// 20 KB session takes a fraction of its size, the other's is stored raw.
+#[test]
+fn pools_compress_their_own_writes_and_read_each_others() {
+    let site = Site::new();
+    let fpm = Fpm::start(
+        &site,
+        "unused",
+        vec![
+            Pool::new("z")
+                .kv_name("shared")
+                .line("php_admin_value[ephpm_kv.compression] = zstd"),
+            Pool::new("r").kv_name("shared"),
+        ],
+    );
+    let nginx = Nginx::start(&site, &fpm);
+    site.page("compression.php", COMPRESSION_PAGE);
+    let (z, r) = (nginx.pool("z"), nginx.pool("r"));
+    let fields =
+        |body: &str| -> Vec<String> { body.split_whitespace().map(str::to_string).collect() };
+
+    let wrote = fields(&z.page("compression.php?op=set&key=from-z"));
+    assert_eq!(
+        (wrote[1].as_str(), wrote[2].as_str(), wrote[5].as_str()),
+        ("ok", "1", "zstd"),
+        "{wrote:?}"
+    );
+    let (raw, stored): (u64, u64) = (wrote[3].parse().unwrap(), wrote[4].parse().unwrap());
+    assert!(
+        raw >= 20480 && stored * 4 < raw,
+        "{raw} raw bytes stored in {stored}"
+    );
+    let wrote = fields(&r.page("compression.php?op=set&key=from-r"));
+    assert_eq!(
+        (wrote[1].as_str(), wrote[2].as_str(), wrote[5].as_str()),
+        ("ok", "1", "none"),
+        "{wrote:?}"
+    );
+
+    for (pool, name) in [(&z, "z"), (&r, "r")] {
+        for key in ["from-z", "from-r"] {
+            let page = format!("compression.php?op=get&key={key}&sleep_ms=300");
+            for body in pool.on_distinct_workers(FPM_WORKERS, &page) {
+                assert_eq!(
+                    fields(&body)[1],
+                    "ok",
+                    "pool {name} reading {key}: {body:?}"
+                );
+            }
+        }
+    }
+    // php-cli, without compression settings, reads both too.
+    assert_eq!(
+        site.php_run(
+            "shared",
+            None,
+            "echo strlen(ephpm_kv_get('from-z')) === strlen(ephpm_kv_get('from-r')) ? 'same' : 'differ';"
+        ),
+        "same"
+    );
+}

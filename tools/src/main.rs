@@ -5,7 +5,7 @@ mod watch;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
-use shm_store::{EvictionPolicy, Stats, Store, StoreConfig, StoreError, Ttl};
+use shm_store::{Codec, EvictionPolicy, Stats, Store, StoreConfig, StoreError, Ttl};
 use std::io::{self, BufRead, BufWriter, Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -156,6 +156,17 @@ enum Cmd {
         /// Number of lock stripes
         #[arg(long, value_name = "N")]
         stripes: Option<u32>,
+        /// Compression recorded in the store as the default of every process that opens it
+        /// without asking for its own (none, zstd; default none). Reads decompress whatever
+        /// the writer's setting was.
+        #[arg(long, value_name = "CODEC")]
+        compression: Option<String>,
+        /// zstd level recorded with it (default 3)
+        #[arg(long, value_name = "N", allow_hyphen_values = true)]
+        compression_level: Option<i32>,
+        /// Values shorter than this are stored raw (bytes, or e.g. 4K; default 1024)
+        #[arg(long, value_name = "SIZE")]
+        compression_min_size: Option<String>,
     },
     /// Remove a store's segment file; refuses while a process maps it
     #[command(after_help = EXIT_CODES)]
@@ -223,7 +234,9 @@ impl From<StoreError> for Fail {
     fn from(e: StoreError) -> Fail {
         match e {
             // Found and repaired: reported like a miss, with the reason.
-            StoreError::Damaged { .. } => Fail::not_found(e.to_string()),
+            StoreError::Damaged { .. } | StoreError::Corrupt { .. } => {
+                Fail::not_found(e.to_string())
+            }
             e => Fail::other(e.to_string()),
         }
     }
@@ -412,7 +425,21 @@ fn run(cli: Cli) -> Res {
             size,
             eviction,
             stripes,
-        } => create(dir, &name, &size, eviction.as_deref(), stripes),
+            compression,
+            compression_level,
+            compression_min_size,
+        } => create(
+            dir,
+            &name,
+            &size,
+            eviction.as_deref(),
+            stripes,
+            CompressionArgs {
+                codec: compression.as_deref(),
+                level: compression_level,
+                min_size: compression_min_size.as_deref(),
+            },
+        ),
         Cmd::Rm { name, force } => rm(dir, &name, force),
         Cmd::Session { name, sid, prefix } => {
             let store = attach(dir, &name)?;
@@ -719,6 +746,16 @@ struct StatsJson {
     layout_version: u32,
     /// The store's eviction policy (recorded when it was created).
     eviction: String,
+    /// The store's default compression (recorded when it was created;
+    /// each process may ask for its own).
+    compression: String,
+    compression_level: i32,
+    compression_min_size: u64,
+    /// Entries stored compressed, their values' original bytes and the
+    /// bytes they take in the store.
+    compressed_entries: u64,
+    compressed_raw_bytes: u64,
+    compressed_stored_bytes: u64,
     segment_bytes: u64,
     capacity_bytes: u64,
     used_bytes: u64,
@@ -765,6 +802,12 @@ fn stats(store: &Store, name: &str, format: Format) -> Res {
         path: store.path().to_path_buf(),
         layout_version: shm_store::LAYOUT_VERSION,
         eviction: store.policy().to_string(),
+        compression: store.store_compression().codec.to_string(),
+        compression_level: store.store_compression().level,
+        compression_min_size: store.store_compression().min_size as u64,
+        compressed_entries: s.compressed_entries,
+        compressed_raw_bytes: s.compressed_raw_bytes,
+        compressed_stored_bytes: s.compressed_stored_bytes,
         segment_bytes: g.total_size,
         capacity_bytes: s.bytes_used + s.bytes_free,
         used_bytes: s.bytes_used,
@@ -805,7 +848,7 @@ fn stats(store: &Store, name: &str, format: Format) -> Res {
             writeln!(out, "{text}")?;
         }
         Format::Prometheus => {
-            let metrics: [(&str, &str, &str, f64); 15] = [
+            let metrics: [(&str, &str, &str, f64); 18] = [
                 (
                     "segment_bytes",
                     "gauge",
@@ -831,6 +874,24 @@ fn stats(store: &Store, name: &str, format: Format) -> Res {
                     j.free_bytes as f64,
                 ),
                 ("entries", "gauge", "Live entries.", j.entries as f64),
+                (
+                    "compressed_entries",
+                    "gauge",
+                    "Entries stored compressed.",
+                    j.compressed_entries as f64,
+                ),
+                (
+                    "compressed_raw_bytes",
+                    "gauge",
+                    "Original bytes of the values stored compressed.",
+                    j.compressed_raw_bytes as f64,
+                ),
+                (
+                    "compressed_stored_bytes",
+                    "gauge",
+                    "Bytes the compressed values take in the store.",
+                    j.compressed_stored_bytes as f64,
+                ),
                 (
                     "large_value_parts",
                     "gauge",
@@ -906,6 +967,11 @@ fn stats(store: &Store, name: &str, format: Format) -> Res {
             writeln!(out, "path:         {}", j.path.display())?;
             writeln!(out, "layout:       version {}", j.layout_version)?;
             writeln!(out, "eviction:     {}", j.eviction)?;
+            writeln!(
+                out,
+                "compression:  {} by default (level {}, values from {} bytes)",
+                j.compression, j.compression_level, j.compression_min_size
+            )?;
             writeln!(out, "created:      {} UTC", j.created)?;
             writeln!(
                 out,
@@ -937,6 +1003,18 @@ fn stats(store: &Store, name: &str, format: Format) -> Res {
                 "large values: {} parts of up to {}",
                 j.large_value_parts,
                 human_size(u64::from(j.part_bytes))
+            )?;
+            let saved = match j.compressed_raw_bytes {
+                0 => "-".to_owned(),
+                raw => format!(
+                    "{:.1}% of the original",
+                    j.compressed_stored_bytes as f64 * 100.0 / raw as f64
+                ),
+            };
+            writeln!(
+                out,
+                "compressed:   {} entries, {} raw bytes stored in {} ({saved})",
+                j.compressed_entries, j.compressed_raw_bytes, j.compressed_stored_bytes
             )?;
             writeln!(out, "hits:         {}", j.hits)?;
             writeln!(out, "misses:       {}", j.misses)?;
@@ -971,13 +1049,39 @@ fn stats(store: &Store, name: &str, format: Format) -> Res {
     Ok(())
 }
 
-fn create(dir: &Path, name: &str, size: &str, eviction: Option<&str>, stripes: Option<u32>) -> Res {
+/// `create`'s compression options, as given.
+struct CompressionArgs<'a> {
+    codec: Option<&'a str>,
+    level: Option<i32>,
+    min_size: Option<&'a str>,
+}
+
+fn create(
+    dir: &Path,
+    name: &str,
+    size: &str,
+    eviction: Option<&str>,
+    stripes: Option<u32>,
+    compression: CompressionArgs<'_>,
+) -> Res {
     shm_store::validate_name(name)?;
     let size = shm_store::parse_size(size)?;
     let mut config = StoreConfig::new(name).dir(dir).size(size);
     if let Some(p) = eviction {
         config = config.eviction(p.parse::<EvictionPolicy>()?);
     }
+    let mut recorded = shm_store::Compression::default();
+    if let Some(codec) = compression.codec {
+        recorded.codec = codec.parse::<Codec>()?;
+    }
+    if let Some(level) = compression.level {
+        recorded.level = level;
+    }
+    if let Some(min) = compression.min_size {
+        let min = shm_store::parse_size(min)?;
+        recorded.min_size = usize::try_from(min).unwrap_or(usize::MAX);
+    }
+    config = config.store_compression(recorded);
     if let Some(n) = stripes {
         config = config.stripes(n);
     }
@@ -990,12 +1094,16 @@ fn create(dir: &Path, name: &str, size: &str, eviction: Option<&str>, stripes: O
     }
     let store = Store::open(&config)?;
     let g = store.geometry();
+    let c = store.store_compression();
     println!(
-        "created {} ({}, {} stripes, eviction {})",
+        "created {} ({}, {} stripes, eviction {}, compression {} level {} from {} bytes)",
         store.path().display(),
         human_size(g.total_size),
         g.stripes,
-        store.policy()
+        store.policy(),
+        c.codec,
+        c.level,
+        c.min_size
     );
     Ok(())
 }

@@ -257,6 +257,7 @@ mod tests {
             evictions,
             recoveries: 1,
             parts: 0,
+            ..StripeStats::default()
         }
     }
 

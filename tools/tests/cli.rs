@@ -977,3 +977,128 @@ fn large_values_read_whole_count_their_parts_and_orphans_are_repaired() {
     assert_eq!(lru.stats().unwrap().parts, 0);
     stdout_of(bin(dir.path()).args(["verify", "big"]));
 }
+
+/// A session as PHP's `php` serializer writes it, of at least `len` bytes.
+fn session_payload(len: usize) -> Vec<u8> {
+    let mut items = String::new();
+    let mut n = 0;
+    while items.len() < len {
+        let title = format!(
+            "Product {} in colour #{:06x}",
+            n * 37 % 5000,
+            n * 7919 % 0xffffff
+        );
+        items.push_str(&format!(
+            "i:{n};a:3:{{s:3:\"sku\";i:{};s:5:\"title\";s:{}:\"{title}\";s:3:\"qty\";i:{};}}",
+            100_000 + n * 13,
+            title.len(),
+            1 + n % 4
+        ));
+        n += 1;
+    }
+    format!("user|s:5:\"alice\";cart|a:{n}:{{{items}}}").into_bytes()
+}
+
+#[test]
+fn compression_create_get_session_and_stats() {
+    let dir = tempfile::tempdir().unwrap();
+    bin(dir.path())
+        .args([
+            "create",
+            "z",
+            "--size",
+            "8M",
+            "--compression",
+            "zstd",
+            "--compression-level",
+            "5",
+            "--compression-min-size",
+            "512",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "compression zstd level 5 from 512 bytes",
+        ));
+    // An opener asking for nothing compresses as the store says.
+    let s = make(dir.path(), "z", 8 << 20);
+    let recorded = shm_store::Compression {
+        codec: shm_store::Codec::Zstd,
+        level: 5,
+        min_size: 512,
+    };
+    assert_eq!(
+        (s.compression(), s.store_compression()),
+        (recorded, recorded)
+    );
+    let payload = session_payload(20 << 10);
+    s.set(b"php_session:abc", &payload, None).unwrap();
+    s.set(b"plain", b"short", None).unwrap();
+    let other = session_payload(4 << 10);
+    s.set(b"other", &other, None).unwrap();
+
+    // `get` and `session` see the original bytes.
+    let out = bin(dir.path())
+        .args(["get", "z", "php_session:abc"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(out, payload);
+    let decoded: serde_json::Value =
+        serde_json::from_str(&stdout_of(bin(dir.path()).args(["session", "z", "abc"]))).unwrap();
+    assert_eq!(decoded["user"], "alice");
+    assert_eq!(decoded["cart"][1]["qty"], 2);
+
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout_of(bin(dir.path()).args(["stats", "z", "--json"]))).unwrap();
+    assert_eq!(json["compression"], "zstd");
+    assert_eq!(json["compression_level"], 5);
+    assert_eq!(json["compression_min_size"], 512);
+    assert_eq!(json["compressed_entries"], 2);
+    let raw = json["compressed_raw_bytes"].as_u64().unwrap();
+    let stored = json["compressed_stored_bytes"].as_u64().unwrap();
+    assert_eq!(raw, (payload.len() + other.len()) as u64);
+    assert!(stored * 4 < raw, "{stored} of {raw}");
+    let text = stdout_of(bin(dir.path()).args(["stats", "z"]));
+    for needle in [
+        "compression:  zstd by default (level 5, values from 512 bytes)".to_string(),
+        format!("compressed:   2 entries, {raw} raw bytes stored in {stored} ("),
+    ] {
+        assert!(text.contains(&needle), "{needle} missing in\n{text}");
+    }
+    let prom = stdout_of(bin(dir.path()).args(["stats", "z", "--format", "prometheus"]));
+    assert!(
+        prom.lines()
+            .any(|l| l == "ephpm_kv_compressed_entries{store=\"z\"} 2"),
+        "{prom}"
+    );
+
+    // A store created without the options: none, recorded as such.
+    bin(dir.path())
+        .args(["create", "plain", "--size", "2M"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "compression none level 3 from 1024 bytes",
+        ));
+    let text = stdout_of(bin(dir.path()).args(["stats", "plain"]));
+    assert!(text.contains("compression:  none by default"), "{text}");
+    assert!(
+        text.contains("compressed:   0 entries, 0 raw bytes stored in 0 (-)"),
+        "{text}"
+    );
+    for (flag, value, message) in [
+        ("--compression", "gzip", "unknown compression"),
+        ("--compression-level", "99", "compression level 99"),
+        ("--compression-min-size", "lots", "invalid size"),
+    ] {
+        bin(dir.path())
+            .args(["create", "bad", flag, value])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(message));
+    }
+    assert!(!dir.path().join("ephpm_kv.bad").exists());
+}
