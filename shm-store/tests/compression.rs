@@ -519,7 +519,7 @@ fn a_rebuild_recounts_the_compression_counters() {
     assert_eq!(before.compressed_entries, 20);
     // The counters (the last words of the stripe's meta, after the mutex)
     // overwritten: verify finds them wrong, the rebuild recounts them.
-    let counters = 4096 + 128 + 864;
+    let counters = shm_store::SEGMENT_HEADER_SIZE as u64 + 128 + 864;
     let file = OpenOptions::new().write(true).open(store.path()).unwrap();
     file.write_all_at(&[0x11; 24], counters).unwrap();
     let report = store.verify().unwrap();
