@@ -842,11 +842,12 @@ impl<'a> StripeView<'a> {
             self.note("entry count below the entries indexed:", 0u64);
             return;
         };
-        let part = self.hdr(off).state == STATE_PART;
+        let state = self.hdr(off).state;
+        let part = state == STATE_PART;
         if !part {
             self.note_change(self.slots()[i].hash);
         }
-        self.count_compressed(off, false);
+        self.count_compressed(off, state, false);
         self.free_block(off);
         self.remove_slot(i);
         self.meta.entries = entries;
@@ -877,10 +878,14 @@ impl<'a> StripeView<'a> {
         }
     }
 
-    /// Adds (or, `add` false, takes away) the live block at `off` to the
-    /// compression counters, if its value is compressed. Wrapping both
-    /// ways, so an add and its take-away cancel whatever the figures.
-    fn count_compressed(&mut self, off: u32, add: bool) {
+    /// Adds (or, `add` false, takes away) the live block at `off`, in
+    /// `state`, to the compression counters, if its value is compressed
+    /// (the state tells most blocks apart without reading them). Wrapping
+    /// both ways, so an add and its take-away cancel whatever the figures.
+    fn count_compressed(&mut self, off: u32, state: u32, add: bool) {
+        if !matches!(state, STATE_ZSTD | STATE_LARGE) {
+            return;
+        }
         let Some((raw, stored)) = self.compressed_lengths(off) else {
             return;
         };
@@ -1214,7 +1219,7 @@ impl<'a> StripeView<'a> {
         if !key.part {
             self.note_change(key.hash);
         }
-        self.count_compressed(off, true);
+        self.count_compressed(off, state, true);
 
         // Eviction above may have moved or removed the old entry: find it
         // again (the new block is not indexed yet, so this finds the old one).
@@ -1225,7 +1230,7 @@ impl<'a> StripeView<'a> {
                 let lru = self.meta.access_clock;
                 self.slots_mut()[i].block = off;
                 self.slots_mut()[i].lru = lru;
-                self.count_compressed(old, false);
+                self.count_compressed(old, self.hdr(old).state, false);
                 self.free_block(old);
                 Ok(Some(former))
             }
