@@ -406,7 +406,10 @@ handler!(kv_wait, |args| {
     // Negative arguments count as 0 (ePHPm's rule).
     let last_version = u64::try_from(last_version).unwrap_or(0);
     let timeout = Duration::from_millis(u64::try_from(timeout_ms).unwrap_or(0));
-    Ok(match store.wait(key, last_version, timeout)? {
+    let outcome = store
+        .wait(key, last_version, timeout)
+        .map_err(|e| read_failure(key, e))?;
+    Ok(match outcome {
         WaitOutcome::TimedOut => Reply::Bool(false),
         WaitOutcome::Changed { value, version } => Reply::Array(vec![
             ("value", value.map_or(Item::Null, Item::Bytes)),

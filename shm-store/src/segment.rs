@@ -102,12 +102,9 @@ impl Drop for StripeGuard<'_> {
         }
         // Watched keys written: their versions are bumped before the
         // stripe is unlocked, their waiters woken after (see "Watches").
-        let wakes = self
-            .view
-            .changes
-            .as_ref()
-            .filter(|c| !c.is_empty())
-            .map(|c| self.segment.watches().bump(self.stripe, c.hashes()));
+        let changes = &self.view.changes;
+        let wakes = (!changes.is_empty())
+            .then(|| self.segment.watches().bump(self.stripe, changes.hashes()));
         // Every change of this holder is written before the sequence is
         // even again. Only the mutex holder writes the word: no atomic
         // read-modify-write is needed.
@@ -992,9 +989,7 @@ impl Segment {
         // table: nobody watching anything in the stripe costs this one load
         // of a word in the line just written. (A waiter that registers
         // meanwhile takes this lock once before it reads: see "Watches".)
-        if change.watched.load(Ordering::Relaxed) != 0 {
-            guard.view.changes = Some(Box::default());
-        }
+        guard.view.changes.watching = change.watched.load(Ordering::Relaxed) != 0;
         if acquired == Acquired::OwnerDied {
             guard.view.rebuild();
         }

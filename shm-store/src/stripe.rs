@@ -159,10 +159,10 @@ pub(crate) struct StripeView<'a> {
     damage: Cell<Option<Damage>>,
     /// Where writes to a block outside the heap go (never read back).
     scratch: BlockHeader,
-    /// The user keys this holder wrote or removed, for the watch table;
-    /// `None` (nothing noted, nothing allocated) unless a key of the
-    /// stripe was watched when the lock was taken.
-    pub changes: Option<Box<Changes>>,
+    /// The user keys this holder wrote or removed, for the watch table
+    /// (noted only if a key of the stripe was watched when the lock was
+    /// taken: see [`Changes::watching`]).
+    pub changes: Changes,
 }
 
 /// The user keys a stripe-lock holder wrote or removed (their hashes), for
@@ -170,6 +170,9 @@ pub(crate) struct StripeView<'a> {
 /// a few hashes, or "every key of the stripe" past that.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Changes {
+    /// Whether to note anything: set when the lock is taken, from the
+    /// stripe's watch count. Off, noting a change is one untaken branch.
+    pub watching: bool,
     len: u8,
     every: bool,
     hashes: [u64; 4],
@@ -200,6 +203,7 @@ impl Changes {
         (!self.every).then(|| &self.hashes[..self.len as usize])
     }
 
+    /// Nothing for the watch table (always so when not `watching`).
     pub fn is_empty(&self) -> bool {
         !self.every && self.len == 0
     }
@@ -295,7 +299,7 @@ impl<'a> StripeView<'a> {
             heap,
             damage: Cell::new(None),
             scratch: NO_HEADER,
-            changes: None,
+            changes: Changes::default(),
         };
         view.index_n = view.checked_index_len();
         view
@@ -304,14 +308,14 @@ impl<'a> StripeView<'a> {
     // ---------- changes, for the watch table ----------
 
     fn note_change(&mut self, hash: u64) {
-        if let Some(changes) = &mut self.changes {
-            changes.key(hash);
+        if self.changes.watching {
+            self.changes.key(hash);
         }
     }
 
     fn note_every_change(&mut self) {
-        if let Some(changes) = &mut self.changes {
-            changes.every();
+        if self.changes.watching {
+            self.changes.every();
         }
     }
 

@@ -89,13 +89,15 @@ impl<'a> Watches<'a> {
     /// `changed` (`None`: every key of the stripe) and returns the futex
     /// words to wake after unlocking.
     pub fn bump(&self, stripe: usize, changed: Option<&[u64]>) -> Wakes<'a> {
-        let now = monotonic_ms();
         let mut wakes = Wakes::default();
+        // The clock is read only once a watched key was written.
+        let mut now = None;
         let mut idle = false;
         let mut visit = |slot: &'a WatchSlot| {
             slot.version.fetch_max(self.fresh_version(), SeqCst);
             slot.wake.fetch_add(1, SeqCst);
             let lease = slot.lease_until.load(SeqCst);
+            let now = *now.get_or_insert_with(monotonic_ms);
             if lease >= now {
                 wakes.0.push(&slot.wake);
             }
@@ -122,7 +124,7 @@ impl<'a> Watches<'a> {
             // Only if the table lock is free right now: never wait for it
             // under a stripe lock.
             if let Ok(table) = self.lock(Duration::ZERO) {
-                table.free_idle(now);
+                table.free_idle(monotonic_ms());
             }
         }
         wakes
