@@ -3,6 +3,9 @@
 //! compressed bytes are a miss with `StoreError::Corrupt`, never a panic;
 //! the counters follow every insert and removal and survive a rebuild.
 
+mod common;
+
+use common::Rng;
 use shm_store::{Codec, Compression, ManualClock, ReadStart, Store, StoreConfig, StoreError, Ttl};
 use std::fs::OpenOptions;
 use std::os::unix::fs::FileExt;
@@ -20,38 +23,38 @@ fn zstd(dir: &Path) -> Store {
     Store::open(&config(dir).compression(Compression::zstd())).unwrap()
 }
 
-/// A small deterministic generator (xorshift).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn hex(&mut self, n: usize) -> String {
-        (0..n)
-            .map(|_| char::from(b"0123456789abcdef"[(self.next() % 16) as usize]))
-            .collect()
-    }
+/// A store whose handle compresses, on a clock the test moves.
+fn zstd_with_clock(dir: &Path, clock: &ManualClock) -> Store {
+    Store::open_with_clock(
+        &config(dir).compression(Compression::zstd()),
+        Arc::new(clock.clone()),
+    )
+    .unwrap()
+}
+
+/// `n` hexadecimal digits from the tests' deterministic generator.
+fn hex(rng: &mut Rng, n: usize) -> String {
+    (0..n)
+        .map(|_| char::from(b"0123456789abcdef"[(rng.next_u64() % 16) as usize]))
+        .collect()
 }
 
 /// PHP-serialized session data of at least `len` bytes: a user, a CSRF
 /// token, flash messages and a cart of items, as `session_encode` writes it.
 fn session_text(len: usize) -> Vec<u8> {
-    let mut rng = Rng(0x2545_F491_4F6C_DD1D ^ len as u64);
+    let mut rng = Rng::new(0x2545_F491_4F6C_DD1D ^ len as u64);
     let s = |v: &str| format!("s:{}:\"{v}\";", v.len());
     let mut out = format!(
         "user|a:4:{{{}i:{};{}{}{}{}{}{}}}csrf|{}",
         s("id"),
-        rng.next() % 100_000,
+        rng.next_u64() % 100_000,
         s("name"),
         s("Alice Example"),
         s("email"),
         s("alice@example.org"),
         s("roles"),
         "a:2:{i:0;s:6:\"editor\";i:1;s:6:\"viewer\";}",
-        s(&rng.hex(64))
+        s(&hex(&mut rng, 64))
     );
     let mut i = 0;
     let mut cart = String::new();
@@ -59,20 +62,20 @@ fn session_text(len: usize) -> Vec<u8> {
         cart.push_str(&format!(
             "i:{i};a:5:{{{}i:{};{}{}{}i:{};{}d:{}.{:02};{}i:{};}}",
             s("sku"),
-            rng.next() % 1_000_000,
+            rng.next_u64() % 1_000_000,
             s("title"),
             s(&format!(
                 "Product {} in colour {}",
-                rng.next() % 5000,
-                rng.hex(6)
+                rng.next_u64() % 5000,
+                hex(&mut rng, 6)
             )),
             s("qty"),
-            1 + rng.next() % 5,
+            1 + rng.next_u64() % 5,
             s("price"),
-            rng.next() % 500,
-            rng.next() % 100,
+            rng.next_u64() % 500,
+            rng.next_u64() % 100,
             s("added"),
-            1_700_000_000 + rng.next() % 10_000_000,
+            1_700_000_000 + rng.next_u64() % 10_000_000,
         ));
         i += 1;
     }
@@ -82,8 +85,8 @@ fn session_text(len: usize) -> Vec<u8> {
 }
 
 fn noise(len: usize) -> Vec<u8> {
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    (0..len).map(|_| (rng.next() >> 24) as u8).collect()
+    let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15);
+    (0..len).map(|_| (rng.next_u64() >> 24) as u8).collect()
 }
 
 fn scan_entry(store: &Store, key: &[u8]) -> shm_store::ScanEntry {
@@ -366,11 +369,7 @@ fn a_corrupt_large_stream_is_a_miss_and_its_parts_go() {
 fn compare_and_delete_or_expire_use_the_original_bytes() {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(1_000_000);
-    let store = Store::open_with_clock(
-        &config(dir.path()).compression(Compression::zstd()),
-        Arc::new(clock.clone()),
-    )
-    .unwrap();
+    let store = zstd_with_clock(dir.path(), &clock);
     let none = Store::open_with_clock(
         &config(dir.path()).compression_codec(Codec::None),
         Arc::new(clock.clone()),
@@ -438,11 +437,7 @@ fn incr_of_a_compressed_value_is_not_an_integer() {
 fn counters_follow_inserts_removals_expiry_and_flush() {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(1_000_000);
-    let store = Store::open_with_clock(
-        &config(dir.path()).compression(Compression::zstd()),
-        Arc::new(clock.clone()),
-    )
-    .unwrap();
+    let store = zstd_with_clock(dir.path(), &clock);
     let mut keys = Vec::new();
     for i in 0..40 {
         let key = format!("s:{i}");
