@@ -62,6 +62,20 @@ mod glibc {
     pub const TID_MASK: i32 = 0x3fff_ffff;
 }
 
+/// A [`RobustMutex`] this thread holds (from [`RobustMutex::hold`]);
+/// dropping it unlocks.
+pub(crate) struct Held {
+    mutex: RobustMutex,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        // SAFETY: a Held exists only while this thread holds the mutex
+        // (made by `hold` after a successful lock), and is dropped once.
+        unsafe { self.mutex.unlock() };
+    }
+}
+
 /// A handle on a `pthread_mutex_t` in shared memory. Copies are fine: the
 /// mutex itself is in the mapping, the handle is just its address.
 #[derive(Clone, Copy)]
@@ -199,6 +213,13 @@ impl RobustMutex {
             libc::ETIMEDOUT => Err(LockError::TimedOut(timeout)),
             e => Err(LockError::Pthread(e)),
         }
+    }
+
+    /// Takes the lock like [`RobustMutex::lock`], held by the returned
+    /// guard until it is dropped.
+    pub(crate) fn hold(&self, timeout: Duration) -> Result<(Held, Acquired), LockError> {
+        let acquired = self.lock(timeout)?;
+        Ok((Held { mutex: *self }, acquired))
     }
 
     /// Releases the lock.

@@ -7,7 +7,7 @@
 use crate::error::{Result, StoreError};
 use crate::layout::{hash_key, stripe_of_hash, watch_home, WatchSlot, WATCH_PROBE, WATCH_SLOTS};
 use crate::segment::Segment;
-use crate::shared_mutex::{monotonic_ms, wait_while, wake_all, Acquired, RobustMutex};
+use crate::shared_mutex::{monotonic_ms, wait_while, wake_all, Acquired, Held, RobustMutex};
 use crate::Store;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
 use std::time::{Duration, Instant};
@@ -131,8 +131,11 @@ impl<'a> Watches<'a> {
     }
 
     pub fn lock(&self, timeout: Duration) -> std::result::Result<TableGuard<'_, 'a>, String> {
-        let acquired = self.mutex.lock(timeout).map_err(|e| e.to_string())?;
-        let guard = TableGuard { watches: self };
+        let (held, acquired) = self.mutex.hold(timeout).map_err(|e| e.to_string())?;
+        let guard = TableGuard {
+            watches: self,
+            _held: held,
+        };
         if acquired == Acquired::OwnerDied {
             guard.recount();
         }
@@ -158,14 +161,8 @@ impl<'a> Watches<'a> {
 /// The watch table's lock, held.
 pub(crate) struct TableGuard<'g, 'a> {
     watches: &'g Watches<'a>,
-}
-
-impl Drop for TableGuard<'_, '_> {
-    fn drop(&mut self) {
-        // SAFETY: a TableGuard exists only while this thread holds the
-        // table mutex (see `Watches::lock`), and is dropped once.
-        unsafe { self.watches.mutex.unlock() };
-    }
+    /// Unlocks the table when the guard goes.
+    _held: Held,
 }
 
 impl<'a> TableGuard<'_, 'a> {
