@@ -1024,8 +1024,8 @@ fn stats(store: &Store, name: &str, format: Format) -> Res {
             writeln!(out, "recoveries:   {}", j.recoveries)?;
             writeln!(
                 out,
-                "watches:      {} keys ({} with a waiter) of {} slots",
-                j.watched_keys, j.waited_keys, j.watch_slots
+                "watches:      {} of {} slots in use, {} with a waiter",
+                j.watched_keys, j.watch_slots, j.waited_keys
             )?;
             writeln!(
                 out,
