@@ -780,6 +780,20 @@ impl Store {
         }
     }
 
+    /// Removes a live key's TTL (it never expires then); `false` if the
+    /// key is missing. (Redis's `PERSIST`.)
+    pub fn persist(&self, key: &[u8]) -> Result<bool> {
+        let now = self.clock.now_ms();
+        match self.with_key(key, |g, k| g.view.expire(k, 0, now))? {
+            None => Ok(false),
+            Some(Former::Inline) => Ok(true),
+            Some(Former::Large(manifest)) => {
+                self.expire_parts(&manifest, 0)?;
+                Ok(true)
+            }
+        }
+    }
+
     /// Remaining lifetime of a key.
     pub fn ttl(&self, key: &[u8]) -> Result<Ttl> {
         let now = self.clock.now_ms();
@@ -816,16 +830,35 @@ impl Store {
     pub fn scan(&self, mut visit: impl FnMut(&ScanEntry)) -> Result<()> {
         let mut damage = None;
         for i in 0..self.segment.geometry().stripes as usize {
-            let now = self.clock.now_ms();
-            let mut guard = self.segment.lock_stripe(i)?;
-            let mut entries = guard.view.scan(now);
-            if let Err(e) = guard.repair_if_damaged() {
-                entries = guard.view.scan(now);
-                damage.get_or_insert(e);
+            if let Err(e) = self.scan_stripe(i, &mut visit) {
+                match e {
+                    StoreError::Damaged { .. } => {
+                        damage.get_or_insert(e);
+                    }
+                    e => return Err(e),
+                }
             }
-            drop(guard);
-            entries.iter().for_each(&mut visit);
         }
+        damage.map_or(Ok(()), Err)
+    }
+
+    /// As [`Store::scan`], for stripe `i` only (`0..geometry().stripes`):
+    /// a cursor over the store can visit it stripe by stripe. A damaged
+    /// stripe is rebuilt, what survived is visited, then the damage is
+    /// returned.
+    pub fn scan_stripe(&self, i: usize, mut visit: impl FnMut(&ScanEntry)) -> Result<()> {
+        if i >= self.segment.geometry().stripes as usize {
+            return Ok(());
+        }
+        let now = self.clock.now_ms();
+        let mut guard = self.segment.lock_stripe(i)?;
+        let mut entries = guard.view.scan(now);
+        let damage = guard.repair_if_damaged().err();
+        if damage.is_some() {
+            entries = guard.view.scan(now);
+        }
+        drop(guard);
+        entries.iter().for_each(&mut visit);
         damage.map_or(Ok(()), Err)
     }
 

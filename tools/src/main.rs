@@ -1,5 +1,6 @@
 //! `ephpm-shm`: inspect and administer ephpm shared-memory key-value stores.
 
+mod serve;
 mod session;
 mod watch;
 
@@ -188,6 +189,21 @@ enum Cmd {
     /// Live view of a store
     #[command(after_help = EXIT_CODES)]
     Watch { name: String },
+    /// Serve a store over the Redis protocol (RESP2) until SIGTERM or Ctrl-C
+    #[command(after_help = EXIT_CODES)]
+    Serve {
+        name: String,
+        /// TCP address [default: 127.0.0.1:6380 unless --unix is given alone];
+        /// an address other than loopback needs --requirepass
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+        /// A unix socket to listen on too (or only)
+        #[arg(long, value_name = "PATH")]
+        unix: Option<PathBuf>,
+        /// The password clients must give with AUTH
+        #[arg(long, value_name = "PASSWORD")]
+        requirepass: Option<String>,
+    },
     /// Print a shell completion script
     Completions {
         #[arg(value_enum)]
@@ -462,6 +478,20 @@ fn run(cli: Cli) -> Res {
             }
             Ok(())
         }
+        Cmd::Serve {
+            name,
+            listen,
+            unix,
+            requirepass,
+        } => serve::serve(
+            dir,
+            &name,
+            serve::Options {
+                listen,
+                unix,
+                requirepass,
+            },
+        ),
         Cmd::Watch { name } => {
             let store = attach(dir, &name)?;
             Ok(watch::run(&store, &name)?)

@@ -1,0 +1,559 @@
+//! The commands `serve` answers, each mapped onto the shared store, with
+//! Redis's replies and error messages.
+
+use super::info;
+use super::Server;
+use bytes::Bytes;
+use redis_protocol::resp2::types::BytesFrame as Frame;
+use shm_store::{StoreError, Ttl};
+use std::time::Duration;
+
+/// One connection's own state.
+#[derive(Default)]
+pub struct Conn {
+    pub authed: bool,
+    pub name: Option<Bytes>,
+    pub id: u64,
+}
+
+/// What the connection does after a reply.
+#[derive(PartialEq, Eq)]
+pub enum Then {
+    Go,
+    Close,
+}
+
+fn ok() -> Frame {
+    Frame::SimpleString(Bytes::from_static(b"OK"))
+}
+
+fn err(text: impl Into<String>) -> Frame {
+    Frame::Error(text.into().into())
+}
+
+fn bulk(v: Vec<u8>) -> Frame {
+    Frame::BulkString(Bytes::from(v))
+}
+
+fn int(n: i64) -> Frame {
+    Frame::Integer(n)
+}
+
+fn wrong_args(cmd: &str) -> Frame {
+    err(format!(
+        "ERR wrong number of arguments for '{}' command",
+        cmd.to_ascii_lowercase()
+    ))
+}
+
+const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+const SYNTAX: &str = "ERR syntax error";
+
+/// A store error as Redis words it where it has one, else `ERR <ours>`.
+fn store_err(e: StoreError) -> Frame {
+    match e {
+        StoreError::NotAnInteger => err(NOT_INTEGER),
+        StoreError::Overflow => err("ERR increment or decrement would overflow"),
+        StoreError::Full { .. } => err(format!("OOM command not allowed: {e}")),
+        e => err(format!("ERR {e}")),
+    }
+}
+
+fn int_arg(b: &[u8]) -> Result<i64, Frame> {
+    std::str::from_utf8(b)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| err(NOT_INTEGER))
+}
+
+fn upper(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).to_ascii_uppercase()
+}
+
+/// A TTL in milliseconds from `EX`/`PX`-style arguments: positive only.
+fn ttl_of(n: i64, unit_ms: u64, cmd: &str) -> Result<Duration, Frame> {
+    if n <= 0 {
+        return Err(err(format!(
+            "ERR invalid expire time in '{}' command",
+            cmd.to_ascii_lowercase()
+        )));
+    }
+    Ok(Duration::from_millis((n as u64).saturating_mul(unit_ms)))
+}
+
+/// The remaining TTL of a key, to keep it across a rewrite of its value.
+fn remaining(server: &Server, key: &[u8]) -> Result<Option<Duration>, StoreError> {
+    Ok(match server.store.ttl(key)? {
+        Ttl::Remaining(ms) => Some(Duration::from_millis(ms.max(1))),
+        _ => None,
+    })
+}
+
+/// The compare-and-delete and compare-and-expire scripts of the composer
+/// package's `RedisKvOps`, recognised by their text (whitespace aside):
+/// `EVAL` runs these two, as the store's own `del_if` and `expire_if`.
+const DEL_IF_SCRIPT: &str =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+const EXPIRE_IF_SCRIPT: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end return 0";
+
+fn squeeze(script: &[u8]) -> String {
+    String::from_utf8_lossy(script)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Runs one command (`args[0]` is its name).
+pub fn run(server: &Server, conn: &mut Conn, args: &[Bytes]) -> (Frame, Then) {
+    let Some(name) = args.first() else {
+        return (err("ERR empty command"), Then::Go);
+    };
+    let cmd = upper(name);
+    // Before AUTH, with a password set, only these are served.
+    if server.password.is_some()
+        && !conn.authed
+        && !matches!(cmd.as_str(), "AUTH" | "HELLO" | "QUIT")
+    {
+        return (err("NOAUTH Authentication required."), Then::Go);
+    }
+    if cmd == "QUIT" {
+        return (ok(), Then::Close);
+    }
+    let reply = match dispatch(server, conn, &cmd, &args[1..]) {
+        Ok(frame) | Err(frame) => frame,
+    };
+    (reply, Then::Go)
+}
+
+fn dispatch(server: &Server, conn: &mut Conn, cmd: &str, a: &[Bytes]) -> Result<Frame, Frame> {
+    let store = &server.store;
+    let need = |ok: bool| if ok { Ok(()) } else { Err(wrong_args(cmd)) };
+    let s = |r: Result<Frame, StoreError>| r.map_err(store_err);
+    match cmd {
+        "PING" => match a {
+            [] => Ok(Frame::SimpleString(Bytes::from_static(b"PONG"))),
+            [m] => Ok(Frame::BulkString(m.clone())),
+            _ => Err(wrong_args(cmd)),
+        },
+        "ECHO" => {
+            need(a.len() == 1)?;
+            Ok(Frame::BulkString(a[0].clone()))
+        }
+        "SELECT" => {
+            need(a.len() == 1)?;
+            match int_arg(&a[0])? {
+                0 => Ok(ok()),
+                _ => Err(err("ERR DB index is out of range")),
+            }
+        }
+        "AUTH" => {
+            let pass = match a {
+                [p] | [_, p] => p,
+                _ => return Err(wrong_args(cmd)),
+            };
+            auth(server, conn, pass)
+        }
+        "HELLO" => hello(server, conn, a),
+        "CLIENT" => client(conn, a),
+        "COMMAND" => match a.first().map(|s| upper(s)).as_deref() {
+            None | Some("DOCS") | Some("INFO") => Ok(Frame::Array(Vec::new())),
+            Some("COUNT") => Ok(int(COMMANDS.len() as i64)),
+            Some(_) => Err(err("ERR unknown subcommand of 'command'")),
+        },
+        "INFO" => {
+            let text = tokio::task::block_in_place(|| info::render(server, a.first()));
+            Ok(bulk(text.into_bytes()))
+        }
+        "GET" => {
+            need(a.len() == 1)?;
+            s(store.get(&a[0]).map(|v| v.map_or(Frame::Null, bulk)))
+        }
+        "SET" => set(server, a),
+        "SETEX" | "PSETEX" => {
+            need(a.len() == 3)?;
+            let unit = if cmd == "SETEX" { 1000 } else { 1 };
+            let ttl = ttl_of(int_arg(&a[1])?, unit, cmd)?;
+            s(store.set(&a[0], &a[2], Some(ttl)).map(|()| ok()))
+        }
+        "SETNX" => {
+            need(a.len() == 2)?;
+            s(store.setnx(&a[0], &a[1], None).map(|b| int(b as i64)))
+        }
+        "MGET" => {
+            need(!a.is_empty())?;
+            let mut out = Vec::with_capacity(a.len());
+            for k in a {
+                // A key the store refuses (empty, too long) reads as missing.
+                out.push(store.get(k).ok().flatten().map_or(Frame::Null, bulk));
+            }
+            Ok(Frame::Array(out))
+        }
+        "MSET" => {
+            need(!a.is_empty() && a.len().is_multiple_of(2))?;
+            for pair in a.chunks(2) {
+                s(store.set(&pair[0], &pair[1], None).map(|()| ok()))?;
+            }
+            Ok(ok())
+        }
+        "GETSET" => {
+            need(a.len() == 2)?;
+            let old = s(store.get(&a[0]).map(|v| v.map_or(Frame::Null, bulk)))?;
+            s(store.set(&a[0], &a[1], None).map(|()| old))
+        }
+        "APPEND" => {
+            need(a.len() == 2)?;
+            let mut value = store.get(&a[0]).map_err(store_err)?.unwrap_or_default();
+            let ttl = remaining(server, &a[0]).map_err(store_err)?;
+            value.extend_from_slice(&a[1]);
+            let len = value.len() as i64;
+            s(store.set(&a[0], &value, ttl).map(|()| int(len)))
+        }
+        "STRLEN" => {
+            need(a.len() == 1)?;
+            s(store
+                .get(&a[0])
+                .map(|v| int(v.map_or(0, |v| v.len() as i64))))
+        }
+        "INCR" | "DECR" => {
+            need(a.len() == 1)?;
+            let delta = if cmd == "INCR" { 1 } else { -1 };
+            s(store.incr_by(&a[0], delta).map(int))
+        }
+        "INCRBY" | "DECRBY" => {
+            need(a.len() == 2)?;
+            let n = int_arg(&a[1])?;
+            let delta = if cmd == "INCRBY" {
+                n
+            } else {
+                n.checked_neg().ok_or_else(|| err(NOT_INTEGER))?
+            };
+            s(store.incr_by(&a[0], delta).map(int))
+        }
+        "DEL" | "UNLINK" => {
+            need(!a.is_empty())?;
+            let mut n = 0;
+            for k in a {
+                n += store.del(k).map_err(store_err)? as i64;
+            }
+            Ok(int(n))
+        }
+        "EXISTS" => {
+            need(!a.is_empty())?;
+            let mut n = 0;
+            for k in a {
+                n += store.exists(k).map_err(store_err)? as i64;
+            }
+            Ok(int(n))
+        }
+        "EXPIRE" | "PEXPIRE" => {
+            need(a.len() == 2)?;
+            let n = int_arg(&a[1])?;
+            if n <= 0 {
+                // Redis: a TTL in the past deletes the key.
+                return s(store.del(&a[0]).map(|b| int(b as i64)));
+            }
+            let unit = if cmd == "EXPIRE" { 1000 } else { 1 };
+            let ttl = Duration::from_millis((n as u64).saturating_mul(unit));
+            s(store.expire(&a[0], ttl).map(|b| int(b as i64)))
+        }
+        "PERSIST" => {
+            need(a.len() == 1)?;
+            match store.ttl(&a[0]).map_err(store_err)? {
+                Ttl::Remaining(_) => s(store.persist(&a[0]).map(|b| int(b as i64))),
+                _ => Ok(int(0)),
+            }
+        }
+        "TTL" | "PTTL" => {
+            need(a.len() == 1)?;
+            let ttl = store.ttl(&a[0]).map_err(store_err)?;
+            Ok(int(if cmd == "TTL" {
+                ttl.as_seconds_code()
+            } else {
+                ttl.as_millis_code()
+            }))
+        }
+        "TYPE" => {
+            need(a.len() == 1)?;
+            let kind = if store.exists(&a[0]).map_err(store_err)? {
+                "string"
+            } else {
+                "none"
+            };
+            Ok(Frame::SimpleString(Bytes::from_static(kind.as_bytes())))
+        }
+        "RENAME" => {
+            need(a.len() == 2)?;
+            let Some(value) = store.get(&a[0]).map_err(store_err)? else {
+                return Err(err("ERR no such key"));
+            };
+            let ttl = remaining(server, &a[0]).map_err(store_err)?;
+            store.set(&a[1], &value, ttl).map_err(store_err)?;
+            if a[0] != a[1] {
+                store.del(&a[0]).map_err(store_err)?;
+            }
+            Ok(ok())
+        }
+        "KEYS" => {
+            need(a.len() == 1)?;
+            let mut keys = Vec::new();
+            tokio::task::block_in_place(|| {
+                store.scan(|e| {
+                    if crate::glob_match(&a[0], &e.key) {
+                        keys.push(Frame::BulkString(Bytes::copy_from_slice(&e.key)));
+                    }
+                })
+            })
+            .map_err(store_err)?;
+            Ok(Frame::Array(keys))
+        }
+        "SCAN" => scan(server, a),
+        "DBSIZE" => {
+            need(a.is_empty())?;
+            s(tokio::task::block_in_place(|| store.stats()).map(|st| int(st.entries as i64)))
+        }
+        "FLUSHDB" | "FLUSHALL" => {
+            // ASYNC and SYNC are accepted; the flush is done before the reply.
+            need(a.len() <= 1)?;
+            s(tokio::task::block_in_place(|| store.flush_all()).map(|()| ok()))
+        }
+        "EVAL" => eval(server, a),
+        _ => Err(unknown(cmd, a)),
+    }
+}
+
+fn unknown(cmd: &str, a: &[Bytes]) -> Frame {
+    let args: String = a
+        .iter()
+        .take(8)
+        .map(|x| format!("'{}' ", String::from_utf8_lossy(x)))
+        .collect();
+    err(format!(
+        "ERR unknown command '{}', with args beginning with: {args}",
+        cmd.to_ascii_lowercase()
+    ))
+}
+
+/// Every command `serve` answers (for `COMMAND COUNT` and the docs).
+pub const COMMANDS: &[&str] = &[
+    "GET", "SET", "SETEX", "PSETEX", "SETNX", "MGET", "MSET", "GETSET", "APPEND", "STRLEN", "INCR",
+    "DECR", "INCRBY", "DECRBY", "DEL", "UNLINK", "EXISTS", "EXPIRE", "PEXPIRE", "PERSIST", "TTL",
+    "PTTL", "TYPE", "RENAME", "KEYS", "SCAN", "DBSIZE", "FLUSHDB", "FLUSHALL", "EVAL", "PING",
+    "ECHO", "SELECT", "QUIT", "COMMAND", "INFO", "AUTH", "CLIENT", "HELLO",
+];
+
+fn auth(server: &Server, conn: &mut Conn, pass: &[u8]) -> Result<Frame, Frame> {
+    match &server.password {
+        None => Err(err(
+            "ERR AUTH <password> called without any password configured for the default user. \
+             Are you sure your configuration is correct?",
+        )),
+        Some(p) if p.as_bytes() == pass => {
+            conn.authed = true;
+            Ok(ok())
+        }
+        Some(_) => Err(err(
+            "WRONGPASS invalid username-password pair or user is disabled.",
+        )),
+    }
+}
+
+fn hello(server: &Server, conn: &mut Conn, a: &[Bytes]) -> Result<Frame, Frame> {
+    let mut rest = a;
+    if let Some(v) = rest.first() {
+        match int_arg(v) {
+            Ok(2) => rest = &rest[1..],
+            Ok(_) => return Err(err("NOPROTO unsupported protocol version")),
+            Err(_) => {
+                return Err(err(
+                    "ERR Protocol version is not an integer or out of range",
+                ))
+            }
+        }
+    }
+    while let Some(opt) = rest.first() {
+        match (upper(opt).as_str(), rest) {
+            ("AUTH", [_, _user, pass, ..]) => {
+                auth(server, conn, pass)?;
+                rest = &rest[3..];
+            }
+            ("SETNAME", [_, name, ..]) => {
+                conn.name = Some(name.clone());
+                rest = &rest[2..];
+            }
+            _ => return Err(err(SYNTAX)),
+        }
+    }
+    if server.password.is_some() && !conn.authed {
+        return Err(err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
+    }
+    let s = |t: &str| Frame::BulkString(Bytes::copy_from_slice(t.as_bytes()));
+    Ok(Frame::Array(vec![
+        s("server"),
+        s("ephpm-shm"),
+        s("version"),
+        s(env!("CARGO_PKG_VERSION")),
+        s("proto"),
+        int(2),
+        s("id"),
+        int(conn.id as i64),
+        s("mode"),
+        s("standalone"),
+        s("role"),
+        s("master"),
+        s("modules"),
+        Frame::Array(Vec::new()),
+    ]))
+}
+
+fn client(conn: &mut Conn, a: &[Bytes]) -> Result<Frame, Frame> {
+    match (a.first().map(|s| upper(s)).as_deref(), a) {
+        (Some("SETNAME"), [_, name]) => {
+            if name.iter().any(|&b| b == b' ' || b == b'\n') {
+                return Err(err(
+                    "ERR Client names cannot contain spaces, newlines or special characters.",
+                ));
+            }
+            conn.name = Some(name.clone());
+            Ok(ok())
+        }
+        (Some("GETNAME"), [_]) => Ok(conn.name.clone().map_or(Frame::Null, Frame::BulkString)),
+        (Some("ID"), [_]) => Ok(int(conn.id as i64)),
+        (Some("SETINFO"), [_, _, _]) => Ok(ok()),
+        (Some(_), _) => Err(err(
+            "ERR unknown subcommand or wrong number of arguments for 'client' command",
+        )),
+        (None, _) => Err(wrong_args("client")),
+    }
+}
+
+/// `SET key value [NX|XX] [GET] [EX s|PX ms|KEEPTTL]`.
+fn set(server: &Server, a: &[Bytes]) -> Result<Frame, Frame> {
+    let store = &server.store;
+    if a.len() < 2 {
+        return Err(wrong_args("set"));
+    }
+    let (key, value) = (&a[0], &a[1]);
+    let (mut nx, mut xx, mut get, mut keep) = (false, false, false, false);
+    let mut ttl = None;
+    let mut i = 2;
+    while i < a.len() {
+        match upper(&a[i]).as_str() {
+            "NX" if !xx => nx = true,
+            "XX" if !nx => xx = true,
+            "GET" => get = true,
+            "KEEPTTL" if ttl.is_none() => keep = true,
+            unit @ ("EX" | "PX") if ttl.is_none() && !keep => {
+                let n = a.get(i + 1).ok_or_else(|| err(SYNTAX))?;
+                let ms = if unit == "EX" { 1000 } else { 1 };
+                ttl = Some(ttl_of(int_arg(n)?, ms, "set")?);
+                i += 1;
+            }
+            _ => return Err(err(SYNTAX)),
+        }
+        i += 1;
+    }
+    let old = if get || xx || keep {
+        store.get(key).map_err(store_err)?
+    } else {
+        None
+    };
+    let reply = |done: bool| match (get, done) {
+        (true, _) => old.clone().map_or(Frame::Null, bulk),
+        (false, true) => ok(),
+        (false, false) => Frame::Null,
+    };
+    if nx {
+        return Ok(reply(store.setnx(key, value, ttl).map_err(store_err)?));
+    }
+    if xx && old.is_none() {
+        return Ok(reply(false));
+    }
+    if keep {
+        ttl = remaining(server, key).map_err(store_err)?;
+    }
+    store.set(key, value, ttl).map_err(store_err)?;
+    Ok(reply(true))
+}
+
+/// `SCAN cursor [MATCH pattern] [COUNT n]`: the cursor is a stripe number;
+/// each call visits whole stripes, one stripe lock at a time, until it
+/// has `COUNT` keys (default 10) or the last stripe; 0 ends.
+fn scan(server: &Server, a: &[Bytes]) -> Result<Frame, Frame> {
+    let Some(cursor) = a.first() else {
+        return Err(wrong_args("scan"));
+    };
+    let cursor = u64::try_from(int_arg(cursor).map_err(|_| err("ERR invalid cursor"))?)
+        .map_err(|_| err("ERR invalid cursor"))?;
+    let (mut pattern, mut count) = (None, 10usize);
+    let mut rest = &a[1..];
+    while let Some(opt) = rest.first() {
+        match (upper(opt).as_str(), rest.get(1)) {
+            ("MATCH", Some(p)) => pattern = Some(p.clone()),
+            ("COUNT", Some(n)) => {
+                count = usize::try_from(int_arg(n)?)
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| err(SYNTAX))?
+            }
+            ("TYPE", Some(_)) => {}
+            _ => return Err(err(SYNTAX)),
+        }
+        rest = &rest[2..];
+    }
+    let stripes = server.store.geometry().stripes as u64;
+    let mut stripe = cursor;
+    let mut keys = Vec::new();
+    tokio::task::block_in_place(|| {
+        while stripe < stripes && keys.len() < count {
+            server
+                .store
+                .scan_stripe(stripe as usize, |e| {
+                    if pattern
+                        .as_ref()
+                        .is_none_or(|p| crate::glob_match(p, &e.key))
+                    {
+                        keys.push(Frame::BulkString(Bytes::copy_from_slice(&e.key)));
+                    }
+                })
+                .map_err(store_err)?;
+            stripe += 1;
+        }
+        Ok::<_, Frame>(())
+    })?;
+    let next = if stripe >= stripes { 0 } else { stripe };
+    Ok(Frame::Array(vec![
+        Frame::BulkString(Bytes::from(next.to_string())),
+        Frame::Array(keys),
+    ]))
+}
+
+/// `EVAL script numkeys key... arg...`: only `RedisKvOps`'s two scripts.
+fn eval(server: &Server, a: &[Bytes]) -> Result<Frame, Frame> {
+    if a.len() < 2 {
+        return Err(wrong_args("eval"));
+    }
+    let script = squeeze(&a[0]);
+    let numkeys = int_arg(&a[1])?;
+    let rest = &a[2..];
+    let store = &server.store;
+    match (script.as_str(), numkeys, rest) {
+        (DEL_IF_SCRIPT, 1, [key, value]) => {
+            Ok(int(store.del_if(key, value).map_err(store_err)? as i64))
+        }
+        (EXPIRE_IF_SCRIPT, 1, [key, value, ttl]) => {
+            let secs = int_arg(ttl)?;
+            if secs <= 0 {
+                // EXPIRE with a TTL in the past deletes, but only our own.
+                return Ok(int(store.del_if(key, value).map_err(store_err)? as i64));
+            }
+            let ttl = Duration::from_secs(secs as u64);
+            Ok(int(
+                store.expire_if(key, value, ttl).map_err(store_err)? as i64
+            ))
+        }
+        _ => Err(err(
+            "ERR ephpm-shm serve runs no Lua: EVAL only accepts the compare-and-delete and \
+             compare-and-expire scripts of ephpm/session-handler's RedisKvOps",
+        )),
+    }
+}
