@@ -40,3 +40,17 @@ pub fn php_cli(dir: &Path) -> Command {
         .arg(format!("ephpm_kv.dir={}", dir.display()));
     cmd
 }
+
+/// The `ephpm-shm` binary: `$EPHPM_SHM_BIN`, else the debug build that
+/// `cargo nextest run --workspace` builds beside the tests.
+pub fn ephpm_shm_bin() -> PathBuf {
+    let path = std::env::var_os("EPHPM_SHM_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/debug/ephpm-shm"));
+    assert!(
+        path.is_file(),
+        "{} is missing: build it with `cargo build -p ephpm-shm`",
+        path.display()
+    );
+    path
+}

@@ -1,0 +1,440 @@
+//! `ephpm-shm serve` with the real clients: `redis-cli`, phpredis in
+//! php-cli, and the composer package's `RedisKvOps` (its PHPUnit contract
+//! suite) pointed at the server, on the same store the extension uses.
+//! Then what a server must survive: bad and truncated frames, 200
+//! connections at once, and a SIGKILL under load.
+
+use ephpm_shm_tests::{ephpm_shm_bin, ext_so, php_cli, repo_root};
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const STORE: &str = "resp";
+
+/// `ephpm-shm serve` on a unix socket (and TCP on a free loopback port),
+/// stopped by PID when dropped.
+struct Serve {
+    child: Child,
+    socket: PathBuf,
+    port: u16,
+}
+
+impl Serve {
+    fn start(dir: &Path, extra: &[&str]) -> Serve {
+        let socket = dir.join("serve.sock");
+        let port = ephpm_shm_tests::servers::free_port();
+        let log = std::fs::File::create(dir.join("serve.log")).unwrap();
+        let child = Command::new(ephpm_shm_bin())
+            .arg("--dir")
+            .arg(dir)
+            .args(["serve", STORE, "--unix"])
+            .arg(&socket)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start ephpm-shm serve");
+        let serve = Serve {
+            child,
+            socket,
+            port,
+        };
+        let started = Instant::now();
+        while UnixStream::connect(&serve.socket).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "serve did not listen: {}",
+                std::fs::read_to_string(dir.join("serve.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        serve
+    }
+
+    fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .arg("-s")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("redis-cli (install redis-tools)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A private store directory with the store created by php-cli (the
+/// extension), as a PHP pool would.
+fn store_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    php(dir.path(), "ephpm_kv_set('created', 'by php');");
+    dir
+}
+
+fn php(dir: &Path, code: &str) -> String {
+    let out = php_cli(dir)
+        .args([
+            "-d",
+            &format!("ephpm_kv.name={STORE}"),
+            "-d",
+            "ephpm_kv.size=16M",
+        ])
+        .args(["-d", "extension=igbinary.so", "-d", "extension=redis.so"])
+        .arg("-r")
+        .arg(code)
+        .output()
+        .expect("php");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stderr.is_empty(),
+        "php -r {code:?}: {stderr}"
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[test]
+fn redis_cli_and_php_see_the_same_store_ttls_included() {
+    let dir = store_dir();
+    let serve = Serve::start(dir.path(), &[]);
+    // Written by PHP, read over RESP, and the other way round.
+    assert_eq!(serve.cli(&["GET", "created"]), "by php");
+    php(dir.path(), "ephpm_kv_set('from:php', 'v1', 100);");
+    assert_eq!(serve.cli(&["GET", "from:php"]), "v1");
+    let ttl: i64 = serve.cli(&["TTL", "from:php"]).parse().unwrap();
+    assert!((98..=100).contains(&ttl), "{ttl}");
+    assert_eq!(serve.cli(&["SET", "from:cli", "v2", "PX", "50000"]), "OK");
+    let got = php(
+        dir.path(),
+        "echo ephpm_kv_get('from:cli'), ' ', ephpm_kv_pttl('from:cli');",
+    );
+    let (value, pttl) = got.split_once(' ').unwrap();
+    assert_eq!(value, "v2");
+    assert!(
+        (48_000..=50_000).contains(&pttl.parse::<i64>().unwrap()),
+        "{got}"
+    );
+    // Counters are one: PHP's incr and INCR add to the same number.
+    php(dir.path(), "ephpm_kv_incr_by('n', 5);");
+    assert_eq!(serve.cli(&["INCRBY", "n", "10"]), "15");
+    assert_eq!(php(dir.path(), "echo ephpm_kv_incr('n');"), "16");
+    // The strings and keys groups, with Redis's answers.
+    let script: &[(&[&str], &str)] = &[
+        (&["SET", "k", "a", "NX"], "OK"),
+        (&["SET", "k", "b", "NX"], ""),
+        (&["SET", "k", "c", "XX", "GET"], "a"),
+        (&["SET", "missing", "x", "XX"], ""),
+        (&["GETSET", "k", "d"], "c"),
+        (&["APPEND", "k", "ef"], "3"),
+        (&["STRLEN", "k"], "3"),
+        (&["SETEX", "e", "100", "v"], "OK"),
+        (&["PERSIST", "e"], "1"),
+        (&["TTL", "e"], "-1"),
+        (&["PEXPIRE", "e", "100000"], "1"),
+        (&["EXPIRE", "e", "0"], "1"),
+        (&["EXISTS", "e", "k", "n"], "2"),
+        (&["TYPE", "k"], "string"),
+        (&["TYPE", "e"], "none"),
+        (&["RENAME", "k", "k2"], "OK"),
+        (&["GET", "k2"], "def"),
+        (&["RENAME", "nope", "x"], "ERR no such key"),
+        (&["MSET", "m1", "1", "m2", "2"], "OK"),
+        (&["MGET", "m1", "nope", "m2"], "1\n\n2"),
+        (&["DEL", "m1", "m2", "nope"], "2"),
+        (&["SETNX", "k2", "x"], "0"),
+        (
+            &["INCR", "k2"],
+            "ERR value is not an integer or out of range",
+        ),
+        (&["DECR", "n"], "15"),
+        (&["DECRBY", "n", "5"], "10"),
+        (&["SELECT", "0"], "OK"),
+        (&["SELECT", "1"], "ERR DB index is out of range"),
+        (&["ECHO", "hi"], "hi"),
+        (&["PING"], "PONG"),
+        (&["CLIENT", "SETNAME", "tester"], "OK"),
+        (&["CLIENT", "GETNAME"], ""),
+        (&["HELLO", "3"], "NOPROTO unsupported protocol version"),
+        (
+            &["LPUSH", "l", "x"],
+            "ERR unknown command 'lpush', with args beginning with: 'l' 'x'",
+        ),
+    ];
+    for (args, want) in script {
+        assert_eq!(serve.cli(args), *want, "{args:?}");
+    }
+    let keys = serve.cli(&["KEYS", "from:*"]);
+    let mut keys: Vec<&str> = keys.lines().collect();
+    keys.sort();
+    assert_eq!(keys, ["from:cli", "from:php"]);
+    // SCAN, one stripe at a time, visits every key once.
+    let mut cursor = "0".to_string();
+    let mut seen = Vec::new();
+    loop {
+        let out = serve.cli(&["SCAN", &cursor, "COUNT", "1"]);
+        let mut lines = out.lines();
+        cursor = lines.next().unwrap().to_string();
+        seen.extend(lines.map(String::from));
+        if cursor == "0" {
+            break;
+        }
+    }
+    seen.sort();
+    let dbsize: usize = serve.cli(&["DBSIZE"]).parse().unwrap();
+    assert_eq!(seen.len(), dbsize, "{seen:?}");
+    // INFO in Redis's sections, with the store's figures.
+    let info = serve.cli(&["INFO"]);
+    for field in [
+        "# Memory",
+        "maxmemory_policy:allkeys-lru",
+        "# Stats",
+        "keyspace_hits:",
+        "# Keyspace",
+        &format!("db0:keys={dbsize},expires=2"),
+    ] {
+        assert!(info.contains(field), "{field} in {info}");
+    }
+    assert_eq!(serve.cli(&["FLUSHALL"]), "OK");
+    assert_eq!(
+        php(dir.path(), "var_export(ephpm_kv_get('from:php'));"),
+        "NULL"
+    );
+}
+
+#[test]
+fn phpredis_and_the_session_package_work_through_serve() {
+    let dir = store_dir();
+    let serve = Serve::start(dir.path(), &[]);
+    let code = format!(
+        "$r = new Redis(); $r->connect({:?});
+         $r->set('p', 'q', ['EX' => 30]);
+         echo $r->get('p'), ' ', $r->ttl('p'), ' ', $r->incrBy('c', 3), ' ';
+         echo json_encode($r->mget(['p', 'none'])), ' ', $r->exists('p'), ' ';
+         $it = null; $n = 0;
+         while (($keys = $r->scan($it)) !== false) {{ $n += count($keys); }}
+         echo $n, ' ', $r->dbSize(), ' ', ephpm_kv_get('p');",
+        serve.socket.display().to_string()
+    );
+    assert_eq!(php(dir.path(), &code), "q 30 3 [\"q\",false] 1 3 3 q");
+    // The composer package's contract suite, RedisKvOps over RESP.
+    let mut cmd = Command::new("php");
+    cmd.arg("-n")
+        .arg("-d")
+        .arg(format!("extension={}", ext_so().display()));
+    for ext in [
+        "dom",
+        "mbstring",
+        "tokenizer",
+        "xml",
+        "xmlwriter",
+        "igbinary",
+        "redis",
+    ] {
+        cmd.arg("-d").arg(format!("extension={ext}.so"));
+    }
+    let out = cmd
+        .arg("-d")
+        .arg(format!("ephpm_kv.dir={}", dir.path().display()))
+        .args(["-d", "ephpm_kv.name=pkg", "/usr/bin/phpunit", "-c"])
+        .arg(repo_root().join("php/phpunit.xml.dist"))
+        .args(["--filter", "RedisKvOpsTest"])
+        .env("REDIS_SOCKET", &serve.socket)
+        .current_dir(repo_root().join("php"))
+        .output()
+        .expect("phpunit");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("OK ("), "{text}");
+    assert!(!text.contains("Skipped"), "{text}");
+    println!(
+        "RedisKvOps over serve: {}",
+        text.lines().find(|l| l.contains("OK (")).unwrap()
+    );
+}
+
+/// Bytes to the TCP port; what comes back before the server closes.
+fn raw(port: u16, bytes: &[u8]) -> String {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(bytes).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).to_string()
+}
+
+#[test]
+fn bad_frames_are_refused_and_the_server_keeps_serving() {
+    let dir = store_dir();
+    let serve = Serve::start(dir.path(), &[]);
+    for (bytes, want) in [
+        (
+            &b"*1\r\n$4294967296\r\n"[..],
+            "-ERR Protocol error: invalid bulk length\r\n",
+        ),
+        (
+            b"*99999999999\r\n",
+            "-ERR Protocol error: invalid multibulk length\r\n",
+        ),
+        (
+            &[b'*'; 100_000][..],
+            "-ERR Protocol error: invalid multibulk length\r\n",
+        ),
+        (
+            b"*1\r\n$-3\r\n",
+            "-ERR Protocol error: invalid bulk length\r\n",
+        ),
+        (
+            b"GET k\r\n",
+            "-ERR Protocol error: expected '*', got 'G'\r\n",
+        ),
+    ] {
+        assert_eq!(
+            raw(serve.port, bytes),
+            want,
+            "{:?}",
+            &bytes[..bytes.len().min(20)]
+        );
+    }
+    // Truncated: the client goes away mid-frame; nothing is left behind.
+    for cut in [
+        b"*2\r\n$3\r\nGE".as_slice(),
+        b"*2\r\n$3\r\nGET\r\n$100\r\nabc",
+    ] {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", serve.port)).unwrap();
+        s.write_all(cut).unwrap();
+    }
+    // A pipeline of three commands in one write, answered in order.
+    assert_eq!(
+        raw(
+            serve.port,
+            b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*1\r\n$4\r\nQUIT\r\n"
+        ),
+        "+OK\r\n$1\r\nv\r\n+OK\r\n"
+    );
+    assert_eq!(serve.cli(&["PING"]), "PONG");
+}
+
+#[test]
+fn two_hundred_connections_at_once_add_up() {
+    let dir = store_dir();
+    let serve = Serve::start(dir.path(), &[]);
+    let socket = serve.socket.clone();
+    let threads: Vec<_> = (0..200)
+        .map(|_| {
+            let socket = socket.clone();
+            std::thread::spawn(move || {
+                let mut s = UnixStream::connect(&socket).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+                // All connections are open before any command goes.
+                std::thread::sleep(Duration::from_millis(200));
+                let mut buf = [0u8; 64];
+                for _ in 0..50 {
+                    s.write_all(b"*2\r\n$4\r\nINCR\r\n$5\r\ntotal\r\n").unwrap();
+                    let n = s.read(&mut buf).unwrap();
+                    assert!(buf[..n].starts_with(b":"), "{:?}", &buf[..n]);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(serve.cli(&["GET", "total"]), "10000");
+    let clients = serve.cli(&["INFO", "clients"]);
+    assert!(clients.contains("connected_clients:1"), "{clients}");
+}
+
+#[test]
+fn a_password_is_required_off_loopback_and_enforced() {
+    let dir = store_dir();
+    let out = Command::new(ephpm_shm_bin())
+        .arg("--dir")
+        .arg(dir.path())
+        .args(["serve", STORE, "--listen", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("without a password"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let serve = Serve::start(dir.path(), &["--requirepass", "s3cret"]);
+    assert_eq!(
+        serve.cli(&["GET", "created"]),
+        "NOAUTH Authentication required."
+    );
+    assert_eq!(
+        serve.cli(&["AUTH", "wrong"]),
+        "WRONGPASS invalid username-password pair or user is disabled."
+    );
+    let out = Command::new("redis-cli")
+        .arg("-s")
+        .arg(&serve.socket)
+        .args(["--no-auth-warning", "-a", "s3cret", "GET", "created"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "by php");
+}
+
+#[test]
+fn sigkill_of_the_server_under_load_leaves_the_store_consistent() {
+    let dir = store_dir();
+    let mut serve = Serve::start(dir.path(), &[]);
+    let socket = serve.socket.clone();
+    let load: Vec<_> = (0..4)
+        .map(|t| {
+            let socket = socket.clone();
+            std::thread::spawn(move || {
+                let Ok(mut s) = UnixStream::connect(&socket) else {
+                    return;
+                };
+                let mut buf = [0u8; 256];
+                for i in 0..100_000 {
+                    let key = format!("k{t}:{}", i % 500);
+                    let value = "v".repeat(100 + i % 3000);
+                    let cmd = format!(
+                        "*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n${}\r\n{value}\r\n",
+                        key.len(),
+                        value.len()
+                    );
+                    if s.write_all(cmd.as_bytes()).is_err()
+                        || matches!(s.read(&mut buf), Ok(0) | Err(_))
+                    {
+                        return;
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    serve.child.kill().unwrap();
+    serve.child.wait().unwrap();
+    for t in load {
+        t.join().unwrap();
+    }
+    let store = shm_store::Store::attach(dir.path(), STORE).unwrap();
+    let report = store.verify().unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    // PHP goes on using it.
+    assert_eq!(php(dir.path(), "echo ephpm_kv_get('created');"), "by php");
+    println!("after the SIGKILL: {} entries, verify ok", report.entries);
+}
