@@ -26,6 +26,7 @@ mod segment;
 mod shared_mutex;
 mod stripe;
 mod ttl;
+mod update;
 mod watch;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -40,6 +41,7 @@ pub use layout::{LAYOUT_VERSION, SEGMENT_HEADER_SIZE};
 pub use lock::{HeldLock, LockOutcome, OWNER_CHECK_INTERVAL};
 pub use stripe::{ScanEntry, StripeStats};
 pub use ttl::Ttl;
+pub use update::{Update, UpdateTtl};
 pub use watch::{WaitOutcome, WatchStats};
 
 use layout::{hash_key, Manifest, MANIFEST_COMPRESSED};

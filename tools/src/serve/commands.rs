@@ -5,7 +5,7 @@ use super::info;
 use super::Server;
 use bytes::Bytes;
 use redis_protocol::resp2::types::BytesFrame as Frame;
-use shm_store::{StoreError, Ttl};
+use shm_store::{StoreError, Ttl, Update, UpdateTtl};
 use std::time::Duration;
 
 /// One connection's own state.
@@ -197,11 +197,39 @@ fn dispatch(server: &Server, conn: &mut Conn, cmd: &str, a: &[Bytes]) -> Result<
         }
         "GETSET" => {
             need(a.len() == 2)?;
+            let set = || Update::Set {
+                value: a[1].to_vec(),
+                ttl: UpdateTtl::Persist,
+            };
+            if let Some(old) = store
+                .update(&a[0], |old| (set(), old.map(<[u8]>::to_vec)))
+                .map_err(store_err)?
+            {
+                return Ok(old.map_or(Frame::Null, bulk));
+            }
+            // Not in one step (a compressed or large value): read, then write.
             let old = s(store.get(&a[0]).map(|v| v.map_or(Frame::Null, bulk)))?;
             s(store.set(&a[0], &a[1], None).map(|()| old))
         }
         "APPEND" => {
             need(a.len() == 2)?;
+            let appended = store
+                .update(&a[0], |old| {
+                    let mut value = old.map_or_else(Vec::new, <[u8]>::to_vec);
+                    value.extend_from_slice(&a[1]);
+                    let len = value.len() as i64;
+                    (
+                        Update::Set {
+                            value,
+                            ttl: UpdateTtl::Keep,
+                        },
+                        len,
+                    )
+                })
+                .map_err(store_err)?;
+            if let Some(len) = appended {
+                return Ok(int(len));
+            }
             let mut value = store.get(&a[0]).map_err(store_err)?.unwrap_or_default();
             let ttl = remaining(server, &a[0]).map_err(store_err)?;
             value.extend_from_slice(&a[1]);
@@ -283,14 +311,33 @@ fn dispatch(server: &Server, conn: &mut Conn, cmd: &str, a: &[Bytes]) -> Result<
         }
         "RENAME" => {
             need(a.len() == 2)?;
-            let Some(value) = store.get(&a[0]).map_err(store_err)? else {
-                return Err(err("ERR no such key"));
-            };
-            let ttl = remaining(server, &a[0]).map_err(store_err)?;
-            store.set(&a[1], &value, ttl).map_err(store_err)?;
-            if a[0] != a[1] {
-                store.del(&a[0]).map_err(store_err)?;
+            if a[0] == a[1] {
+                return match store.exists(&a[0]).map_err(store_err)? {
+                    true => Ok(ok()),
+                    false => Err(err("ERR no such key")),
+                };
             }
+            // The source is read and removed in one step, then written
+            // under the new name (two stripes: never two locks at once).
+            let ttl = remaining(server, &a[0]).map_err(store_err)?;
+            let taken = store
+                .update(&a[0], |old| match old {
+                    Some(v) => (Update::Delete, Some(v.to_vec())),
+                    None => (Update::Keep, None),
+                })
+                .map_err(store_err)?;
+            let value = match taken {
+                Some(Some(v)) => v,
+                Some(None) => return Err(err("ERR no such key")),
+                None => {
+                    let Some(v) = store.get(&a[0]).map_err(store_err)? else {
+                        return Err(err("ERR no such key"));
+                    };
+                    store.del(&a[0]).map_err(store_err)?;
+                    v
+                }
+            };
+            store.set(&a[1], &value, ttl).map_err(store_err)?;
             Ok(ok())
         }
         "KEYS" => {
@@ -452,27 +499,64 @@ fn set(server: &Server, a: &[Bytes]) -> Result<Frame, Frame> {
         }
         i += 1;
     }
-    let old = if get || xx || keep {
-        store.get(key).map_err(store_err)?
-    } else {
-        None
+    if nx {
+        // One store step; with GET, the old value is read first (a new
+        // key has none, an existing one is left as it was).
+        let old = if get {
+            store.get(key).map_err(store_err)?
+        } else {
+            None
+        };
+        let done = store.setnx(key, value, ttl).map_err(store_err)?;
+        return Ok(match get {
+            true => old.map_or(Frame::Null, bulk),
+            false if done => ok(),
+            false => Frame::Null,
+        });
+    }
+    let ttl_choice = match (keep, ttl) {
+        (true, _) => UpdateTtl::Keep,
+        (false, Some(d)) => UpdateTtl::After(d),
+        (false, None) => UpdateTtl::Persist,
     };
-    let reply = |done: bool| match (get, done) {
-        (true, _) => old.clone().map_or(Frame::Null, bulk),
+    let reply = |old: Option<&[u8]>, done: bool| match (get, done) {
+        (true, _) => old.map_or(Frame::Null, |v| bulk(v.to_vec())),
         (false, true) => ok(),
         (false, false) => Frame::Null,
     };
-    if nx {
-        return Ok(reply(store.setnx(key, value, ttl).map_err(store_err)?));
+    if !(xx || get || keep) {
+        store.set(key, value, ttl).map_err(store_err)?;
+        return Ok(ok());
     }
+    // XX, GET or KEEPTTL: the old value decides, in one step.
+    let stepped = store
+        .update(key, |old| {
+            let done = !xx || old.is_some();
+            let update = match done {
+                true => Update::Set {
+                    value: value.to_vec(),
+                    ttl: ttl_choice,
+                },
+                false => Update::Keep,
+            };
+            (update, reply(old, done))
+        })
+        .map_err(store_err)?;
+    if let Some(frame) = stepped {
+        return Ok(frame);
+    }
+    // A compressed or large value: read, then write.
+    let old = store.get(key).map_err(store_err)?;
     if xx && old.is_none() {
-        return Ok(reply(false));
+        return Ok(reply(None, false));
     }
-    if keep {
-        ttl = remaining(server, key).map_err(store_err)?;
-    }
+    let ttl = match ttl_choice {
+        UpdateTtl::Keep => remaining(server, key).map_err(store_err)?,
+        UpdateTtl::After(d) => Some(d),
+        UpdateTtl::Persist => None,
+    };
     store.set(key, value, ttl).map_err(store_err)?;
-    Ok(reply(true))
+    Ok(reply(old.as_deref(), true))
 }
 
 /// `SCAN cursor [MATCH pattern] [COUNT n]`: the cursor is a stripe number;
