@@ -23,13 +23,17 @@ struct Serve {
 
 impl Serve {
     fn start(dir: &Path, extra: &[&str]) -> Serve {
+        Serve::start_named(dir, STORE, extra)
+    }
+
+    fn start_named(dir: &Path, store: &str, extra: &[&str]) -> Serve {
         let socket = dir.join("serve.sock");
         let port = ephpm_shm_tests::servers::free_port();
         let log = std::fs::File::create(dir.join("serve.log")).unwrap();
         let child = Command::new(ephpm_shm_bin())
             .arg("--dir")
             .arg(dir)
-            .args(["serve", STORE, "--unix"])
+            .args(["serve", store, "--unix"])
             .arg(&socket)
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(extra)
@@ -217,6 +221,33 @@ fn redis_cli_and_php_see_the_same_store_ttls_included() {
     assert_eq!(
         php(dir.path(), "var_export(ephpm_kv_get('from:php'));"),
         "NULL"
+    );
+}
+
+#[test]
+fn a_php_fpm_worker_and_redis_cli_share_keys_and_ttls() {
+    use ephpm_shm_tests::browser::servers;
+    use ephpm_shm_tests::servers::Pool;
+    let (site, _fpm, nginx) = servers(vec![Pool::new("main")]);
+    site.page(
+        "kv.php",
+        "<?php if (isset($_GET['set'])) { ephpm_kv_set($_GET['k'], $_GET['set'], 60); echo 'ok'; }
+         else { echo ephpm_kv_get($_GET['k']), ' ', ephpm_kv_pttl($_GET['k']); }",
+    );
+    let main = nginx.pool("main");
+    // The worker's first request creates the pool's store; serve attaches.
+    assert_eq!(main.page("kv.php?k=w&set=from-a-worker"), "ok");
+    let serve = Serve::start_named(site.shm_dir(), "sessions", &[]);
+    assert_eq!(serve.cli(&["GET", "w"]), "from-a-worker");
+    let ttl: i64 = serve.cli(&["TTL", "w"]).parse().unwrap();
+    assert!((58..=60).contains(&ttl), "{ttl}");
+    assert_eq!(serve.cli(&["SET", "r", "from-resp", "EX", "30"]), "OK");
+    let body = main.page("kv.php?k=r");
+    let (value, pttl) = body.split_once(' ').unwrap();
+    assert_eq!(value, "from-resp");
+    assert!(
+        (28_000..=30_000).contains(&pttl.parse::<i64>().unwrap()),
+        "{body}"
     );
 }
 
