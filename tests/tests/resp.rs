@@ -409,6 +409,11 @@ fn a_password_is_required_off_loopback_and_enforced() {
         String::from_utf8_lossy(&out.stderr)
     );
     let serve = Serve::start(dir.path(), &["--requirepass", "s3cret"]);
+    // The socket is the owner's only, like the segment.
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&serve.socket).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
     assert_eq!(
         serve.cli(&["GET", "created"]),
         "NOAUTH Authentication required."

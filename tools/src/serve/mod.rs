@@ -83,9 +83,14 @@ pub fn serve(dir: &Path, name: &str, opts: Options) -> Res {
                 {
                     let _ = std::fs::remove_file(path);
                 }
-                Some(UnixListener::bind(path).map_err(|e| {
+                let listener = UnixListener::bind(path).map_err(|e| {
                     Fail::other(format!("cannot listen on {}: {e}", path.display()))
-                })?)
+                })?;
+                // Only the store's owner may connect, whatever the umask:
+                // the socket gives what the segment's 0600 gives.
+                std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                    .map_err(|e| Fail::other(format!("cannot chmod {}: {e}", path.display())))?;
+                Some(listener)
             }
             None => None,
         };
