@@ -3,6 +3,7 @@
 //! `servers`.
 
 pub mod browser;
+pub mod redis_cluster;
 pub mod servers;
 
 use std::path::{Path, PathBuf};

@@ -352,7 +352,7 @@ impl Server {
     /// Starts `cmd` in a new process group, stdout and stderr to
     /// `<log_dir>/<name>.out`. The server gets `SIGTERM` if the test process
     /// dies without dropping it.
-    fn spawn(
+    pub(crate) fn spawn(
         name: &str,
         cmd: &mut Command,
         log_dir: &Path,
@@ -390,7 +390,7 @@ impl Server {
     }
 
     /// Whether the process has exited (it is then reaped).
-    fn has_exited(&mut self) -> bool {
+    pub fn has_exited(&mut self) -> bool {
         self.stopped || matches!(self.child.try_wait(), Ok(Some(_)))
     }
 
