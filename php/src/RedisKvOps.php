@@ -8,6 +8,12 @@ namespace Ephpm\SessionHandler;
  * Redis through phpredis (\Redis or \RedisCluster), with the semantics of
  * the ephpm_kv functions. The connection must not use a serializer or
  * compression option that changes the stored bytes.
+ *
+ * On a Redis Cluster every operation, the Lua scripts included, touches
+ * exactly one key (KEYS[1]), so keys need no hash tag: a session and its
+ * lock may be served by different masters (tests/RedisClusterSessionHandlerTest.php).
+ * Errors of phpredis (RedisException, RedisClusterException: a node down,
+ * a failover under way) propagate; KvSessionHandler turns them into warnings.
  */
 final class RedisKvOps implements LockingKvOpsInterface
 {

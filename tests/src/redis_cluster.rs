@@ -53,8 +53,9 @@ pub struct NodeInfo {
 
 /// A running Redis Cluster; stopped when dropped.
 pub struct RedisCluster {
-    dir: TempDir,
+    /// Declared first: stopped (and their logs printed) before `dir` goes.
     nodes: Vec<Node>,
+    dir: TempDir,
 }
 
 /// Whether 127.0.0.1:`port` can be bound right now.
@@ -170,7 +171,7 @@ impl RedisCluster {
                 server: Some(server),
             });
         }
-        let cluster = RedisCluster { dir, nodes };
+        let cluster = RedisCluster { nodes, dir };
         let addresses: Vec<String> = cluster
             .ports()
             .iter()
