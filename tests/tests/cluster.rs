@@ -5,11 +5,15 @@
 //! two php-fpm pools standing for two hosts sharing one logged-in session,
 //! and a master killed under load.
 
-use ephpm_shm_tests::browser::{session_page, Browser, COUNTER_BODY};
+use ephpm_shm_tests::browser::{get, session_page, Browser, COUNTER_BODY};
 use ephpm_shm_tests::phpunit;
 use ephpm_shm_tests::redis_cluster::{RedisCluster, NODES};
 use ephpm_shm_tests::servers::{Fpm, Nginx, Pool, Site};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread;
+use std::time::{Duration, Instant};
 
 #[test]
 fn cluster_forms_and_serves_keys_on_three_masters() {
@@ -199,4 +203,204 @@ fn two_hosts_share_a_logged_in_session_with_locking() {
         unlocked < 40,
         "without locking no update was lost: the test cannot see the lock"
     );
+}
+
+/// What one request of the load loop got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    Ok,
+    /// 200 with a PHP warning in the page.
+    Warning,
+    /// A PHP fatal error in the page.
+    Fatal,
+    /// Not 200.
+    Status(u16),
+}
+
+/// The lines of a page with a PHP warning, the session id replaced by `<sid>`.
+fn warning_lines(body: &str, sid: Option<&str>) -> Vec<String> {
+    body.lines()
+        .filter(|l| l.contains("Warning"))
+        .map(|l| match sid {
+            Some(sid) => l.replace(sid, "<sid>"),
+            None => l.to_string(),
+        })
+        .collect()
+}
+
+#[test]
+fn failover_under_load_warns_and_recovers() {
+    let mut cluster = RedisCluster::start();
+    let (_site, fpm, nginx) = two_hosts(&cluster);
+    let hosts = [nginx.pool("host-a"), nginx.pool("host-b")];
+
+    // Sessions logged in before the kill, and the master each one is on.
+    let before: Vec<(String, String, u16)> = (0..60)
+        .map(|i| {
+            let mut b = Browser::new(&hosts[i % 2]);
+            let user = format!("user{i}");
+            b.page(&format!("login.php?user={user}"));
+            let sid = b.sid();
+            let master = cluster.master_of(&format!("php_session:{sid}"));
+            (user, sid, master)
+        })
+        .collect();
+    let victim = before[0].2;
+    let served = cluster
+        .nodes_seen_by(victim)
+        .into_iter()
+        .find(|n| n.port == victim)
+        .expect("the victim knows itself")
+        .slots;
+    let observer = *cluster
+        .live_ports()
+        .iter()
+        .find(|&&p| p != victim)
+        .expect("another node");
+
+    // Load: 4 browsers, each on its own session, alternating hosts.
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let load: Vec<_> = (0..4)
+        .map(|t| {
+            let stop = Arc::clone(&stop);
+            let hosts = hosts.clone();
+            thread::spawn(move || {
+                let mut log = Vec::new();
+                let mut sid: Option<String> = None;
+                let mut i = t;
+                while !stop.load(Ordering::Relaxed) {
+                    let answer = get(&hosts[i % 2], "counter.php", sid.as_deref());
+                    i += 1;
+                    let outcome = if answer.body.contains("Fatal") {
+                        Outcome::Fatal
+                    } else if answer.status != 200 {
+                        Outcome::Status(answer.status)
+                    } else if answer.body.contains("Warning") {
+                        Outcome::Warning
+                    } else {
+                        Outcome::Ok
+                    };
+                    if sid.is_none() {
+                        sid = answer.set_sid.clone();
+                    }
+                    let lines = warning_lines(&answer.body, sid.as_deref());
+                    log.push((started.elapsed(), outcome, lines, answer.body));
+                }
+                log
+            })
+        })
+        .collect();
+
+    thread::sleep(Duration::from_millis(500));
+    let killed_at = started.elapsed();
+    cluster.kill(victim);
+    let promoted = cluster.wait_failover(victim, &served, observer);
+    let recovered_at = started.elapsed();
+    thread::sleep(Duration::from_millis(1500));
+    stop.store(true, Ordering::Relaxed);
+    let log: Vec<_> = load
+        .into_iter()
+        .flat_map(|t| t.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+        .collect();
+
+    let count = |o: Outcome| log.iter().filter(|e| e.1 == o).count();
+    let failed: Vec<_> = log.iter().filter(|e| e.1 != Outcome::Ok).collect();
+    let mut messages = BTreeMap::new();
+    for entry in &failed {
+        for line in &entry.2 {
+            *messages.entry(line.clone()).or_insert(0) += 1;
+        }
+    }
+    println!(
+        "failover: master on port {victim} SIGKILLed at {killed_at:?}, replica on port {promoted} \
+         serves its slots and cluster_state:ok at {recovered_at:?} ({:?} later)",
+        recovered_at - killed_at
+    );
+    println!(
+        "load (4 browsers, both hosts): {} requests: {} ok, {} with warnings, {} fatal, {} not 200",
+        log.len(),
+        count(Outcome::Ok),
+        count(Outcome::Warning),
+        count(Outcome::Fatal),
+        log.iter()
+            .filter(|e| matches!(e.1, Outcome::Status(_)))
+            .count()
+    );
+    if let (Some(first), Some(last)) = (failed.first(), failed.last()) {
+        let first = failed.iter().map(|e| e.0).min().unwrap_or(first.0);
+        let last = failed.iter().map(|e| e.0).max().unwrap_or(last.0);
+        println!("requests with warnings from {first:?} to {last:?}");
+    }
+    let store_errors: Vec<Duration> = failed
+        .iter()
+        .filter(|e| e.3.contains("ephpm session store error"))
+        .map(|e| e.0)
+        .collect();
+    if let (Some(first), Some(last)) = (store_errors.iter().min(), store_errors.iter().max()) {
+        println!(
+            "{} requests with store errors, from {first:?} to {last:?}; later warnings are \
+             requests waiting for a lock whose release failed (it expires after its TTL)",
+            store_errors.len()
+        );
+    }
+    for (message, n) in &messages {
+        println!("  {n} x {message}");
+    }
+
+    // Which sessions written before the kill are still there.
+    let mut survived = [0usize; 2];
+    let mut total = [0usize; 2];
+    for (user, sid, master) in &before {
+        let on_victim = usize::from(*master == victim);
+        total[on_victim] += 1;
+        let mut b = Browser::new(&hosts[1]);
+        b.sid = Some(sid.clone());
+        let body = b.page("whoami.php");
+        if body == format!("store-host-b {user}") {
+            survived[on_victim] += 1;
+        } else {
+            assert_eq!(body, "store-host-b -", "session {sid}");
+        }
+    }
+    println!(
+        "sessions written before the kill, read after: {} of {} on the killed master survive \
+         (its replica had them), {} of {} on the other masters",
+        survived[1], total[1], survived[0], total[0]
+    );
+
+    // What must hold.
+    assert!(total[1] > 0, "the victim served a session");
+    assert_eq!(count(Outcome::Fatal), 0, "a PHP fatal error: {failed:?}");
+    assert!(
+        !log.iter().any(|e| matches!(e.1, Outcome::Status(_))),
+        "a request did not answer 200: {failed:?}"
+    );
+    for entry in &failed {
+        assert!(
+            entry.3.contains("ephpm session store error while")
+                || entry.3.contains("ephpm session lock for"),
+            "a failed request without the handler's warning: {}",
+            entry.3
+        );
+    }
+    assert_eq!(
+        survived[0], total[0],
+        "sessions on the live masters are intact"
+    );
+    let logs = fpm.logs();
+    assert!(
+        !logs.contains("Fatal") && !logs.contains("SIGSEGV") && !logs.contains("exited on signal"),
+        "php-fpm log:\n{logs}"
+    );
+    // After the failover new sessions work, on both hosts.
+    let mut b = Browser::new(&hosts[0]);
+    b.page("login.php?user=after");
+    b.endpoint = hosts[1].clone();
+    assert_eq!(b.page("whoami.php"), "store-host-b after");
+    let (_, n, _) = b.counter("counter.php");
+    assert_eq!(n, 1);
+    // The load ran before, during and after the failover.
+    assert!(log.iter().any(|e| e.0 < killed_at && e.1 == Outcome::Ok));
+    assert!(log.iter().any(|e| e.0 > recovered_at && e.1 == Outcome::Ok));
 }
