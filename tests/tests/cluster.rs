@@ -8,7 +8,7 @@
 use ephpm_shm_tests::browser::{get, session_page, Browser, COUNTER_BODY};
 use ephpm_shm_tests::phpunit;
 use ephpm_shm_tests::redis_cluster::{RedisCluster, NODES};
-use ephpm_shm_tests::servers::{Fpm, Nginx, Pool, Site};
+use ephpm_shm_tests::servers::{Endpoint, Fpm, Nginx, Pool, Site};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -85,15 +85,7 @@ fn two_hosts(cluster: &RedisCluster) -> (Site, Fpm, Nginx) {
         .collect();
     let fpm = Fpm::start_with_ini(&site, "unused", pools, PHPREDIS_INI);
     let nginx = Nginx::start(&site, &fpm);
-    let seeds: Vec<String> = cluster
-        .ports()
-        .iter()
-        .map(|p| format!("'127.0.0.1:{p}'"))
-        .collect();
-    let pre = format!(
-        "$ops = new \\Ephpm\\SessionHandler\\RedisKvOps(new \\RedisCluster(null, [{}], 1.0, 1.0));",
-        seeds.join(", ")
-    );
+    let pre = cluster_ops(cluster);
     let page = |body: &str| session_page(&pre, LOCKING_OVER_OPS, body);
     site.page("login.php", &page(LOGIN_BODY));
     site.page("whoami.php", &page(WHOAMI_BODY));
@@ -114,6 +106,25 @@ fn two_hosts(cluster: &RedisCluster) -> (Site, Fpm, Nginx) {
         ),
     );
     (site, fpm, nginx)
+}
+
+/// PHP that sets `$ops` to a `RedisKvOps` over a `\RedisCluster` seeded with
+/// every node of `cluster` (timeouts of 1 s).
+fn cluster_ops(cluster: &RedisCluster) -> String {
+    cluster_ops_with(cluster, false)
+}
+
+/// [`cluster_ops`], with phpredis's persistent connections if `persistent`.
+fn cluster_ops_with(cluster: &RedisCluster, persistent: bool) -> String {
+    let seeds: Vec<String> = cluster
+        .ports()
+        .iter()
+        .map(|p| format!("'127.0.0.1:{p}'"))
+        .collect();
+    format!(
+        "$ops = new \\Ephpm\\SessionHandler\\RedisKvOps(new \\RedisCluster(null, [{}], 1.0, 1.0, {persistent}));",
+        seeds.join(", ")
+    )
 }
 
 /// Handler arguments: the default prefix and TTL, `$ops`, locking on.
@@ -403,4 +414,113 @@ fn failover_under_load_warns_and_recovers() {
     // The load ran before, during and after the failover.
     assert!(log.iter().any(|e| e.0 < killed_at && e.1 == Outcome::Ok));
     assert!(log.iter().any(|e| e.0 > recovered_at && e.1 == Outcome::Ok));
+}
+
+/// The benchmark page: increments the session's counter, which carries
+/// 1 KB besides; prints `<pid> <n> <session id>`.
+const BENCH_BODY: &str = r#"session_start();
+$_SESSION['blob'] ??= str_repeat('x', 1024);
+$_SESSION['n'] = ($_SESSION['n'] ?? 0) + 1;
+echo getmypid(), ' ', $_SESSION['n'], ' ', session_id(), "\n";"#;
+
+/// Requests of `page` on `endpoint` for `duration` from 4 browsers at once,
+/// each on its own session; returns requests per second. Every request
+/// must succeed without a warning and every increment must count.
+fn request_rate(endpoint: &Endpoint, page: &str, duration: Duration) -> f64 {
+    let start = Instant::now();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let mut b = Browser::new(endpoint);
+            let page = page.to_string();
+            thread::spawn(move || {
+                let mut done = 0;
+                let mut last = 0;
+                while start.elapsed() < duration {
+                    let (_, n, _) = b.counter(&page);
+                    done += 1;
+                    last = n;
+                }
+                assert_eq!(last, done, "an increment was lost");
+                done
+            })
+        })
+        .collect();
+    let total: i64 = threads
+        .into_iter()
+        .map(|t| t.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+        .sum();
+    total as f64 / start.elapsed().as_secs_f64()
+}
+
+/// The README's figure: the same session page (a counter and 1 KB) through
+/// nginx and php-fpm (4 workers per pool), 4 concurrent browsers, with the
+/// native `ephpm` handler, the composer `KvSessionHandler` on the local
+/// store, and `KvSessionHandler` over `RedisKvOps` over `\RedisCluster`,
+/// locking on for all three; 3 interleaved rounds of 1.5 s, median printed.
+/// Checks only that every request succeeded and every increment counted.
+#[test]
+fn bench_session_requests_cluster_vs_native() {
+    let cluster = RedisCluster::start();
+    let site = Site::new();
+    let pools = vec![
+        Pool::new("native").line("php_admin_value[session.save_handler] = ephpm"),
+        Pool::new("local"),
+        Pool::new("cluster"),
+        // The README's recipe: persistent connections, the slot map cached
+        // in the worker between requests.
+        Pool::new("cluster-persistent").line("php_admin_value[redis.clusters.cache_slots] = 1"),
+    ];
+    let fpm = Fpm::start_with_ini(&site, "bench", pools, PHPREDIS_INI);
+    let nginx = Nginx::start(&site, &fpm);
+    site.page("bench-native.php", &format!("<?php\n{BENCH_BODY}\n"));
+    site.page(
+        "bench-local.php",
+        &session_page("", "'php_session:', null, null, true", BENCH_BODY),
+    );
+    site.page(
+        "bench-cluster.php",
+        &session_page(&cluster_ops(&cluster), LOCKING_OVER_OPS, BENCH_BODY),
+    );
+    site.page(
+        "bench-cluster-persistent.php",
+        &session_page(
+            &cluster_ops_with(&cluster, true),
+            LOCKING_OVER_OPS,
+            BENCH_BODY,
+        ),
+    );
+    let variants = [
+        (
+            "native",
+            "bench-native.php",
+            "`ephpm` native handler, local store",
+        ),
+        ("local", "bench-local.php", "KvSessionHandler, local store"),
+        (
+            "cluster",
+            "bench-cluster.php",
+            "KvSessionHandler, RedisKvOps over \\RedisCluster, new connections each request",
+        ),
+        (
+            "cluster-persistent",
+            "bench-cluster-persistent.php",
+            "KvSessionHandler, RedisKvOps over \\RedisCluster, persistent, cached slots",
+        ),
+    ];
+    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+    for _round in 0..3 {
+        for (i, (pool, page, _)) in variants.iter().enumerate() {
+            rates[i].push(request_rate(
+                &nginx.pool(pool),
+                page,
+                Duration::from_millis(1500),
+            ));
+        }
+    }
+    println!("session requests/s (4 browsers, nginx + php-fpm, locking on; median of 3 rounds of 1.5 s):");
+    for (i, (_, _, what)) in variants.iter().enumerate() {
+        let mut r = rates[i].clone();
+        r.sort_by(f64::total_cmp);
+        println!("  {what}: {:.0} (rounds: {:.0?})", r[1], rates[i]);
+    }
 }
