@@ -8,9 +8,9 @@
 use ephpm_shm_tests::browser::{get, session_page, Browser, COUNTER_BODY};
 use ephpm_shm_tests::phpunit;
 use ephpm_shm_tests::redis_cluster::{RedisCluster, NODES};
-use ephpm_shm_tests::servers::{Endpoint, Fpm, Nginx, Pool, Site};
+use ephpm_shm_tests::servers::{wait_for, Endpoint, Fpm, Nginx, Pool, Site};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -78,14 +78,27 @@ const PHPREDIS_INI: &str = "extension=igbinary.so\nextension=redis.so";
 /// `KvSessionHandler` over `RedisKvOps` over `\RedisCluster` seeded with
 /// every node of `cluster` (locking on).
 fn two_hosts(cluster: &RedisCluster) -> (Site, Fpm, Nginx) {
+    two_hosts_with(cluster, false)
+}
+
+/// [`two_hosts`]; with `recipe`, as the README's recipe sets phpredis up:
+/// persistent connections and the slot map cached between requests.
+fn two_hosts_with(cluster: &RedisCluster, recipe: bool) -> (Site, Fpm, Nginx) {
     let site = Site::new();
     let pools = ["host-a", "host-b"]
         .into_iter()
-        .map(|name| Pool::new(name).kv_name(&format!("store-{name}")))
+        .map(|name| {
+            let pool = Pool::new(name).kv_name(&format!("store-{name}"));
+            if recipe {
+                pool.line("php_admin_value[redis.clusters.cache_slots] = 1")
+            } else {
+                pool
+            }
+        })
         .collect();
     let fpm = Fpm::start_with_ini(&site, "unused", pools, PHPREDIS_INI);
     let nginx = Nginx::start(&site, &fpm);
-    let pre = cluster_ops(cluster);
+    let pre = cluster_ops_with(cluster, recipe);
     let page = |body: &str| session_page(&pre, LOCKING_OVER_OPS, body);
     site.page("login.php", &page(LOGIN_BODY));
     site.page("whoami.php", &page(WHOAMI_BODY));
@@ -241,8 +254,20 @@ fn warning_lines(body: &str, sid: Option<&str>) -> Vec<String> {
 
 #[test]
 fn failover_under_load_warns_and_recovers() {
+    failover_under_load(false);
+}
+
+/// The same with the README's recipe (persistent connections, cached slot
+/// map), whose workers must notice the new master too.
+#[test]
+fn failover_under_load_with_persistent_connections_and_cached_slots() {
+    failover_under_load(true);
+}
+
+/// A master SIGKILLed under a load of session requests on both hosts.
+fn failover_under_load(recipe: bool) {
     let mut cluster = RedisCluster::start();
-    let (_site, fpm, nginx) = two_hosts(&cluster);
+    let (_site, fpm, nginx) = two_hosts_with(&cluster, recipe);
     let hosts = [nginx.pool("host-a"), nginx.pool("host-b")];
 
     // Sessions logged in before the kill, and the master each one is on.
@@ -271,10 +296,16 @@ fn failover_under_load_warns_and_recovers() {
 
     // Load: 4 browsers, each on its own session, alternating hosts.
     let stop = Arc::new(AtomicBool::new(false));
+    // Ms since `started` when the cluster was whole again (u64::MAX before),
+    // and the requests answered without warning since then.
+    let recovered_ms = Arc::new(AtomicU64::new(u64::MAX));
+    let ok_after = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let load: Vec<_> = (0..4)
         .map(|t| {
             let stop = Arc::clone(&stop);
+            let recovered_ms = Arc::clone(&recovered_ms);
+            let ok_after = Arc::clone(&ok_after);
             let hosts = hosts.clone();
             thread::spawn(move || {
                 let mut log = Vec::new();
@@ -295,6 +326,12 @@ fn failover_under_load_warns_and_recovers() {
                     if sid.is_none() {
                         sid = answer.set_sid.clone();
                     }
+                    let at = started.elapsed();
+                    if outcome == Outcome::Ok
+                        && at.as_millis() > u128::from(recovered_ms.load(Ordering::Relaxed))
+                    {
+                        ok_after.fetch_add(1, Ordering::Relaxed);
+                    }
                     let lines = warning_lines(&answer.body, sid.as_deref());
                     log.push((started.elapsed(), outcome, lines, answer.body));
                 }
@@ -308,8 +345,19 @@ fn failover_under_load_warns_and_recovers() {
     cluster.kill(victim);
     let promoted = cluster.wait_failover(victim, &served, observer);
     let recovered_at = started.elapsed();
-    thread::sleep(Duration::from_millis(1500));
+    recovered_ms.store(
+        u64::try_from(recovered_at.as_millis()).expect("ms fit"),
+        Ordering::Relaxed,
+    );
+    // Until every browser could have waited out a lock left behind (a
+    // release that failed during the failover: 5 s of lock wait).
+    wait_for(
+        Duration::from_secs(30),
+        "requests without warnings after the failover",
+        || (ok_after.load(Ordering::Relaxed) >= 20).then_some(()),
+    );
     stop.store(true, Ordering::Relaxed);
+    let stopped_at = started.elapsed();
     let log: Vec<_> = load
         .into_iter()
         .flat_map(|t| t.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
@@ -414,6 +462,7 @@ fn failover_under_load_warns_and_recovers() {
     // The load ran before, during and after the failover.
     assert!(log.iter().any(|e| e.0 < killed_at && e.1 == Outcome::Ok));
     assert!(log.iter().any(|e| e.0 > recovered_at && e.1 == Outcome::Ok));
+    println!("load stopped at {stopped_at:?}, 20 requests without warning after the failover");
 }
 
 /// The benchmark page: increments the session's counter, which carries
