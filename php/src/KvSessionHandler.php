@@ -25,6 +25,18 @@ namespace Ephpm\SessionHandler;
  * and another request took it, or it was deleted) refuses to write or
  * destroy the session, with one E_USER_WARNING ("session lock ... not
  * held"), instead of overwriting what the other request wrote.
+ *
+ * A store that fails (an exception from the KvOps: Redis unreachable, a
+ * Redis Cluster failover under way) makes the callback fail with one
+ * E_USER_WARNING naming the session, the operation and the store's error
+ * ("ephpm session store error while reading session ...: ..."), to which
+ * PHP adds its own warning ("Failed to read session data"): never an
+ * uncaught exception, which would be a fatal error in session_start() or
+ * at the end of the request.
+ *
+ * The session and its lock are two keys used one at a time (no operation
+ * touches both: each Lua script of RedisKvOps has one key), so on a Redis
+ * Cluster they may live in different slots and need no hash tag.
  */
 final class KvSessionHandler implements \SessionHandlerInterface, \SessionUpdateTimestampHandlerInterface, \SessionIdInterface
 {
@@ -39,8 +51,10 @@ final class KvSessionHandler implements \SessionHandlerInterface, \SessionUpdate
     /** Fixed TTL, or null to follow session.gc_maxlifetime at each write. */
     private readonly ?int $ttlSeconds;
 
-    /** The lock this handler holds: its key and owner token. */
+    /** The lock this handler holds: its key, owner token and session id. */
     private ?string $lockKey = null;
+
+    private ?string $lockedId = null;
 
     private ?string $lockToken = null;
 
@@ -88,23 +102,41 @@ final class KvSessionHandler implements \SessionHandlerInterface, \SessionUpdate
 
     public function close(): bool
     {
-        $this->releaseLock();
+        $id = $this->lockedId ?? '';
+        try {
+            $this->releaseLock();
+        } catch (\Exception $e) {
+            return $this->storeFailed($e, 'releasing the lock of', $id);
+        }
 
         return true;
     }
 
     public function read(string $id): string|false
     {
-        if ($this->locking) {
-            $this->acquireLock($id);
+        try {
+            if ($this->locking) {
+                $this->acquireLock($id);
+            }
+
+            $key = $this->prefix . $id;
+
+            return ($this->ops === null ? \ephpm_kv_get($key) : $this->ops->get($key)) ?? '';
+        } catch (\Exception $e) {
+            return $this->storeFailed($e, 'reading', $id);
         }
-
-        $key = $this->prefix . $id;
-
-        return ($this->ops === null ? \ephpm_kv_get($key) : $this->ops->get($key)) ?? '';
     }
 
     public function write(string $id, string $data): bool
+    {
+        try {
+            return $this->doWrite($id, $data);
+        } catch (\Exception $e) {
+            return $this->storeFailed($e, 'writing', $id);
+        }
+    }
+
+    private function doWrite(string $id, string $data): bool
     {
         if (!$this->lockStillHeld($id, 'writing')) {
             return false;
@@ -118,31 +150,39 @@ final class KvSessionHandler implements \SessionHandlerInterface, \SessionUpdate
 
     public function updateTimestamp(string $id, string $data): bool
     {
-        if (!$this->lockStillHeld($id, 'refreshing')) {
-            return false;
-        }
-        $key = $this->prefix . $id;
-        $refreshed = $this->ops === null
-            ? \ephpm_kv_expire($key, $this->ttl())
-            : $this->ops->expire($key, $this->ttl());
+        try {
+            if (!$this->lockStillHeld($id, 'refreshing')) {
+                return false;
+            }
+            $key = $this->prefix . $id;
+            $refreshed = $this->ops === null
+                ? \ephpm_kv_expire($key, $this->ttl())
+                : $this->ops->expire($key, $this->ttl());
 
-        return $refreshed || $this->write($id, $data);
+            return $refreshed || $this->doWrite($id, $data);
+        } catch (\Exception $e) {
+            return $this->storeFailed($e, 'refreshing', $id);
+        }
     }
 
     public function destroy(string $id): bool
     {
-        if (!$this->lockStillHeld($id, 'destroying')) {
-            $this->releaseLock();
+        try {
+            if (!$this->lockStillHeld($id, 'destroying')) {
+                $this->releaseLock();
 
-            return false;
+                return false;
+            }
+            $key = $this->prefix . $id;
+            if ($this->ops === null) {
+                \ephpm_kv_del($key);
+            } else {
+                $this->ops->del($key);
+            }
+            $this->releaseLock();
+        } catch (\Exception $e) {
+            return $this->storeFailed($e, 'destroying', $id);
         }
-        $key = $this->prefix . $id;
-        if ($this->ops === null) {
-            \ephpm_kv_del($key);
-        } else {
-            $this->ops->del($key);
-        }
-        $this->releaseLock();
 
         return true;
     }
@@ -155,8 +195,11 @@ final class KvSessionHandler implements \SessionHandlerInterface, \SessionUpdate
     public function validateId(string $id): bool
     {
         $key = $this->prefix . $id;
-
-        return $this->ops === null ? \ephpm_kv_exists($key) : $this->ops->exists($key);
+        try {
+            return $this->ops === null ? \ephpm_kv_exists($key) : $this->ops->exists($key);
+        } catch (\Exception $e) {
+            return $this->storeFailed($e, 'validating the id of', $id);
+        }
     }
 
     public function create_sid(): string
@@ -192,6 +235,21 @@ final class KvSessionHandler implements \SessionHandlerInterface, \SessionUpdate
         }
         $this->lockKey = $lockKey;
         $this->lockToken = $token;
+        $this->lockedId = $id;
+    }
+
+    /**
+     * One E_USER_WARNING for an exception of the store while $doing session
+     * $id; false, the callback's failure (PHP then adds its own warning).
+     */
+    private function storeFailed(\Exception $e, string $doing, string $id): false
+    {
+        \trigger_error(
+            \sprintf('ephpm session store error while %s session %s: %s: %s', $doing, $id, $e::class, $e->getMessage()),
+            \E_USER_WARNING
+        );
+
+        return false;
     }
 
     /**
@@ -226,18 +284,26 @@ final class KvSessionHandler implements \SessionHandlerInterface, \SessionUpdate
         return $held;
     }
 
+    /**
+     * Releases this handler's lock, if any (compare-and-delete on its
+     * token). The handler forgets the lock even when the store fails (the
+     * exception propagates): the lock then expires after its TTL.
+     */
     private function releaseLock(): void
     {
-        if ($this->lockKey !== null && $this->lockToken !== null) {
+        $lockKey = $this->lockKey;
+        $lockToken = $this->lockToken;
+        $this->lockKey = null;
+        $this->lockToken = null;
+        $this->lockedId = null;
+        if ($lockKey !== null && $lockToken !== null) {
             $ops = $this->ops;
             \assert($ops === null || $ops instanceof LockingKvOpsInterface);
             if ($ops === null) {
-                \ephpm_kv_del_if($this->lockKey, $this->lockToken);
+                \ephpm_kv_del_if($lockKey, $lockToken);
             } else {
-                $ops->delIf($this->lockKey, $this->lockToken);
+                $ops->delIf($lockKey, $lockToken);
             }
         }
-        $this->lockKey = null;
-        $this->lockToken = null;
     }
 }

@@ -426,6 +426,61 @@ final class KvSessionHandlerTest extends TestCase
         self::assertFalse($this->ops->exists('s:lock:b'));
     }
 
+    public function testStoreErrorsAreOneWarningEachAndAFailedCallback(): void
+    {
+        $ops = new FailingKvOps();
+        $h = new KvSessionHandler('s:', 100, $ops, true);
+        $ops->down = true;
+        $results = $this->collectingWarnings(static fn () => [
+            $h->read('id'),
+            $h->write('id', 'x'),
+            $h->updateTimestamp('id', 'x'),
+            $h->validateId('id'),
+            $h->destroy('id'),
+            $h->close(),
+        ]);
+        self::assertSame([false, false, false, false, false, true], $results);
+        $prefix = 'ephpm session store error while ';
+        $suffix = ' session id: RuntimeException: Connection refused';
+        self::assertSame(
+            [
+                [E_USER_WARNING, $prefix . 'reading' . $suffix],
+                [E_USER_WARNING, $prefix . 'writing' . $suffix],
+                [E_USER_WARNING, $prefix . 'refreshing' . $suffix],
+                [E_USER_WARNING, $prefix . 'validating the id of' . $suffix],
+                [E_USER_WARNING, $prefix . 'destroying' . $suffix],
+            ],
+            $this->warnings,
+            'close() without a lock has nothing to release'
+        );
+        $ops->down = false;
+        self::assertFalse($ops->inner->exists('s:lock:id'), 'no lock was taken');
+        self::assertSame('', $h->read('id'), 'the store is back');
+    }
+
+    public function testAStoreErrorAtCloseForgetsTheLockWhichThenExpires(): void
+    {
+        $ops = new FailingKvOps($this->ops);
+        $h = new KvSessionHandler('s:', 100, $ops, true, 5000, 10);
+        self::assertSame('', $h->read('id'));
+        self::assertTrue($h->write('id', 'data'));
+        $ops->down = true;
+        self::assertFalse($this->collectingWarnings(static fn () => $h->close()));
+        self::assertSame(
+            [[E_USER_WARNING, 'ephpm session store error while releasing the lock of session id: RuntimeException: Connection refused']],
+            $this->warnings
+        );
+        $ops->down = false;
+        self::assertTrue($this->ops->exists('s:lock:id'), 'the lock could not be released');
+        self::assertTrue($h->close(), 'the handler holds no lock any more');
+        $this->now += 10_000;
+        $next = new KvSessionHandler('s:', 100, $ops, true, 5);
+        $this->warnings = [];
+        self::assertSame('data', $this->collectingWarnings(static fn () => $next->read('id')));
+        self::assertSame([], $this->warnings, 'the lock expired after its TTL');
+        $next->close();
+    }
+
     /**
      * Runs a script of tests/fixtures in a fresh php process (no php.ini) and
      * returns its stdout.

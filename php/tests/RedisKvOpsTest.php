@@ -4,6 +4,7 @@ declare(strict_types=1);
 
 namespace Ephpm\SessionHandler\Tests;
 
+use Ephpm\SessionHandler\KvSessionHandler;
 use Ephpm\SessionHandler\LockingKvOpsInterface;
 use Ephpm\SessionHandler\RedisKvOps;
 
@@ -20,6 +21,58 @@ final class RedisKvOpsTest extends KvOpsContractTestCase
         $redis->connect($socket);
 
         return new RedisKvOps($redis);
+    }
+
+    public function testAClosureConnectsAtTheFirstOperationOnly(): void
+    {
+        $socket = (string) getenv('REDIS_SOCKET');
+        $calls = 0;
+        $ops = new RedisKvOps(static function () use (&$calls, $socket): \Redis {
+            ++$calls;
+            $redis = new \Redis();
+            $redis->connect($socket);
+
+            return $redis;
+        });
+        self::assertSame(0, $calls);
+        $key = 'lazy:' . bin2hex(random_bytes(8));
+        self::assertNull($ops->get($key));
+        self::assertTrue($ops->set($key, 'v', 10));
+        self::assertSame('v', $ops->get($key));
+        self::assertSame(1, $ops->del($key));
+        self::assertSame(1, $calls);
+    }
+
+    public function testAFailedLazyConnectionIsAWarningOfTheHandler(): void
+    {
+        $calls = 0;
+        $ops = new RedisKvOps(static function () use (&$calls): \Redis {
+            ++$calls;
+
+            throw new \RedisException('socket error on read socket');
+        });
+        $handler = new KvSessionHandler('lazy:', 10, $ops, true);
+        $warnings = [];
+        set_error_handler(static function (int $errno, string $message) use (&$warnings): bool {
+            $warnings[] = [$errno, $message];
+
+            return true;
+        });
+        try {
+            $read = $handler->read('id');
+            $closed = $handler->close();
+        } finally {
+            restore_error_handler();
+        }
+        self::assertFalse($read);
+        self::assertTrue($closed);
+        self::assertSame(
+            [[E_USER_WARNING, 'ephpm session store error while reading session id: RedisException: socket error on read socket']],
+            $warnings
+        );
+        self::assertSame(1, $calls);
+        $this->expectException(\RedisException::class);
+        $ops->get('k');
     }
 
     public function testExpireWithNonPositiveTtlDoesNotCallRedis(): void

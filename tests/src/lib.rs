@@ -3,6 +3,7 @@
 //! `servers`.
 
 pub mod browser;
+pub mod redis_cluster;
 pub mod servers;
 
 use std::path::{Path, PathBuf};
@@ -53,4 +54,38 @@ pub fn ephpm_shm_bin() -> PathBuf {
         path.display()
     );
     path
+}
+
+/// Shared extensions PHPUnit runs with besides ours: what PHPUnit requires
+/// beyond the built-in ones, then phpredis (which links against igbinary,
+/// so that first).
+pub const PHPUNIT_PHP_EXTENSIONS: &[&str] = &[
+    "dom.so",
+    "mbstring.so",
+    "tokenizer.so",
+    "xml.so",
+    "xmlwriter.so",
+    "igbinary.so",
+    "redis.so",
+];
+
+/// Debian's PHPUnit on the package in `php/` (its `phpunit.xml.dist`), run
+/// by `php -n` with our extension (segments in `dir`, store `pkgtest`) and
+/// [`PHPUNIT_PHP_EXTENSIONS`]; `args` go to PHPUnit before `-c`.
+pub fn phpunit(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new("php");
+    cmd.arg("-n")
+        .arg("-d")
+        .arg(format!("extension={}", ext_so().display()));
+    for ext in PHPUNIT_PHP_EXTENSIONS {
+        cmd.arg("-d").arg(format!("extension={ext}"));
+    }
+    cmd.arg("-d")
+        .arg(format!("ephpm_kv.dir={}", dir.display()))
+        .args(["-d", "ephpm_kv.name=pkgtest", "/usr/bin/phpunit"])
+        .args(args)
+        .arg("-c")
+        .arg(repo_root().join("php/phpunit.xml.dist"))
+        .current_dir(repo_root().join("php"));
+    cmd
 }

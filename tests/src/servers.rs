@@ -352,7 +352,7 @@ impl Server {
     /// Starts `cmd` in a new process group, stdout and stderr to
     /// `<log_dir>/<name>.out`. The server gets `SIGTERM` if the test process
     /// dies without dropping it.
-    fn spawn(
+    pub(crate) fn spawn(
         name: &str,
         cmd: &mut Command,
         log_dir: &Path,
@@ -390,7 +390,7 @@ impl Server {
     }
 
     /// Whether the process has exited (it is then reaped).
-    fn has_exited(&mut self) -> bool {
+    pub fn has_exited(&mut self) -> bool {
         self.stopped || matches!(self.child.try_wait(), Ok(Some(_)))
     }
 
@@ -536,11 +536,27 @@ impl Fpm {
     /// Starts php-fpm with `pools` (store `default_kv_name` unless a pool
     /// says otherwise) and waits until every worker is up.
     pub fn start(site: &Site, default_kv_name: &str, pools: Vec<Pool>) -> Fpm {
+        Fpm::start_with_ini(site, default_kv_name, pools, "")
+    }
+
+    /// [`Fpm::start`] with `extra_ini` appended to the php.ini (e.g. the
+    /// `extension=` lines of Debian's phpredis and igbinary).
+    pub fn start_with_ini(
+        site: &Site,
+        default_kv_name: &str,
+        pools: Vec<Pool>,
+        extra_ini: &str,
+    ) -> Fpm {
         assert!(!pools.is_empty());
         let dir = site.path().join("fpm");
         fs::create_dir_all(&dir).expect("fpm/");
         chmod(&dir, 0o755);
         site.write_php_ini(&dir.join("php.ini"), default_kv_name);
+        if !extra_ini.is_empty() {
+            let ini_path = dir.join("php.ini");
+            let ini = fs::read_to_string(&ini_path).expect("php.ini");
+            write_file(&ini_path, &format!("{ini}{extra_ini}\n"));
+        }
         let mut conf = format!(
             "[global]\n\
              pid = {dir}/php-fpm.pid\n\

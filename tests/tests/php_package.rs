@@ -2,29 +2,18 @@
 //! (`php/`) with Debian's PHPUnit, and fails unless every test ran and
 //! passed: the session handler's unit tests and the KvOps contract on all
 //! three backends (in memory, the ephpm_kv extension from [`ext_so`], and
-//! Redis through phpredis on a private `redis-server`).
+//! Redis through phpredis on a private `redis-server`), all but the Redis
+//! Cluster group (`cluster.rs` runs that one on a cluster it starts).
 //!
 //! Needs `redis-server`, `php8.2-redis` (phpredis, with igbinary) and
 //! `phpunit` installed. The PHP runs with `-n` (no php.ini), so the
 //! extensions PHPUnit needs that Debian builds as shared objects are loaded
 //! explicitly.
 
-use ephpm_shm_tests::{ext_so, repo_root};
+use ephpm_shm_tests::{ext_so, phpunit, repo_root};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// Shared extensions loaded besides ours: what PHPUnit requires beyond the
-/// built-in ones, then phpredis (which links against igbinary, so that first).
-const PHP_EXTENSIONS: &[&str] = &[
-    "dom.so",
-    "mbstring.so",
-    "tokenizer.so",
-    "xml.so",
-    "xmlwriter.so",
-    "igbinary.so",
-    "redis.so",
-];
 
 /// A `redis-server` on a unix socket only, with no persistence; stopped by
 /// PID when dropped (also when the test panics).
@@ -93,19 +82,9 @@ fn session_handler_phpunit_suite_passes_on_all_backends() {
     let dir = tempfile::tempdir().expect("tempdir");
     let redis = Redis::start(dir.path());
 
-    let mut cmd = Command::new("php");
-    cmd.arg("-n")
-        .arg("-d")
-        .arg(format!("extension={}", ext_so().display()));
-    for ext in PHP_EXTENSIONS {
-        cmd.arg("-d").arg(format!("extension={ext}"));
-    }
-    cmd.arg("-d")
-        .arg(format!("ephpm_kv.dir={}", dir.path().display()))
-        .args(["-d", "ephpm_kv.name=pkgtest", "/usr/bin/phpunit", "-c"])
-        .arg(repo_root().join("php/phpunit.xml.dist"))
-        .env("REDIS_SOCKET", &redis.socket)
-        .current_dir(repo_root().join("php"));
+    // The Redis Cluster tests run in cluster.rs, which starts a cluster.
+    let mut cmd = phpunit(dir.path(), &["--exclude-group", "redis-cluster"]);
+    cmd.env("REDIS_SOCKET", &redis.socket);
     let out = cmd
         .output()
         .expect("run php /usr/bin/phpunit (install phpunit)");

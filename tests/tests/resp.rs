@@ -4,7 +4,7 @@
 //! Then what a server must survive: bad and truncated frames, 200
 //! connections at once, and a SIGKILL under load.
 
-use ephpm_shm_tests::{ephpm_shm_bin, ext_so, php_cli, repo_root};
+use ephpm_shm_tests::{ephpm_shm_bin, php_cli};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -267,29 +267,8 @@ fn phpredis_and_the_session_package_work_through_serve() {
     );
     assert_eq!(php(dir.path(), &code), "q 30 3 [\"q\",false] 1 3 3 q");
     // The composer package's contract suite, RedisKvOps over RESP.
-    let mut cmd = Command::new("php");
-    cmd.arg("-n")
-        .arg("-d")
-        .arg(format!("extension={}", ext_so().display()));
-    for ext in [
-        "dom",
-        "mbstring",
-        "tokenizer",
-        "xml",
-        "xmlwriter",
-        "igbinary",
-        "redis",
-    ] {
-        cmd.arg("-d").arg(format!("extension={ext}.so"));
-    }
-    let out = cmd
-        .arg("-d")
-        .arg(format!("ephpm_kv.dir={}", dir.path().display()))
-        .args(["-d", "ephpm_kv.name=pkg", "/usr/bin/phpunit", "-c"])
-        .arg(repo_root().join("php/phpunit.xml.dist"))
-        .args(["--filter", "RedisKvOpsTest"])
+    let out = ephpm_shm_tests::phpunit(dir.path(), &["--filter", "RedisKvOpsTest"])
         .env("REDIS_SOCKET", &serve.socket)
-        .current_dir(repo_root().join("php"))
         .output()
         .expect("phpunit");
     let text = String::from_utf8_lossy(&out.stdout);
