@@ -11,12 +11,11 @@ use PHPUnit\Framework\TestCase;
 
 final class KvSessionHandlerTest extends TestCase
 {
+    use CollectsWarnings;
+
     private int $now = 1_000_000;
 
     private InMemoryKvOps $ops;
-
-    /** @var list<array{int, string}> warnings raised while a test's error handler was installed */
-    private array $warnings = [];
 
     protected function setUp(): void
     {
@@ -26,21 +25,6 @@ final class KvSessionHandlerTest extends TestCase
     private function handler(?int $ttl = 100, bool $locking = false, int $lockWaitMs = 5000, int $lockTtlSeconds = 30): KvSessionHandler
     {
         return new KvSessionHandler('s:', $ttl, $this->ops, $locking, $lockWaitMs, $lockTtlSeconds);
-    }
-
-    /** Runs $fn collecting warnings instead of letting PHPUnit turn them into exceptions. */
-    private function collectingWarnings(callable $fn): mixed
-    {
-        set_error_handler(function (int $errno, string $message): bool {
-            $this->warnings[] = [$errno, $message];
-
-            return true;
-        });
-        try {
-            return $fn();
-        } finally {
-            restore_error_handler();
-        }
     }
 
     public function testOpenAndCloseReturnTrue(): void

@@ -19,14 +19,13 @@ use PHPUnit\Framework\TestCase;
  */
 final class RedisClusterSessionHandlerTest extends TestCase
 {
+    use CollectsWarnings;
+
     private \RedisCluster $redis;
 
     private RedisKvOps $ops;
 
     private string $prefix;
-
-    /** @var list<array{int, string}> */
-    private array $warnings = [];
 
     protected function setUp(): void
     {
@@ -38,20 +37,6 @@ final class RedisClusterSessionHandlerTest extends TestCase
     private function handler(int $lockWaitMs = 5000, int $lockTtlSeconds = 30): KvSessionHandler
     {
         return new KvSessionHandler($this->prefix, 100, $this->ops, true, $lockWaitMs, $lockTtlSeconds);
-    }
-
-    private function collectingWarnings(callable $fn): mixed
-    {
-        set_error_handler(function (int $errno, string $message): bool {
-            $this->warnings[] = [$errno, $message];
-
-            return true;
-        });
-        try {
-            return $fn();
-        } finally {
-            restore_error_handler();
-        }
     }
 
     /** "host:port" of the master serving $key's slot. */

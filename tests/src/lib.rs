@@ -89,3 +89,28 @@ pub fn phpunit(dir: &Path, args: &[&str]) -> Command {
         .current_dir(repo_root().join("php"));
     cmd
 }
+
+/// Checks a finished PHPUnit run: it exited 0 and reported `OK (...)`, with
+/// no skipped, risky or incomplete test (every test must have run). Returns
+/// the summary line; `context` is added to a failure's message.
+pub fn assert_phpunit_ok(out: &std::process::Output, context: &str) -> String {
+    let output = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "phpunit failed ({}):\n{output}\n{context}",
+        out.status
+    );
+    let summary = output.lines().find(|l| l.starts_with("OK (")).unwrap_or("");
+    assert!(!summary.is_empty(), "phpunit did not report OK:\n{output}");
+    for word in ["Skipped", "Risky", "Incomplete"] {
+        assert!(
+            !output.contains(word),
+            "phpunit reported {word} tests (every test must run):\n{output}"
+        );
+    }
+    summary.to_string()
+}

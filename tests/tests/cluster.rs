@@ -6,9 +6,9 @@
 //! and a master killed under load.
 
 use ephpm_shm_tests::browser::{get, session_page, Browser, COUNTER_BODY};
-use ephpm_shm_tests::phpunit;
 use ephpm_shm_tests::redis_cluster::{RedisCluster, NODES};
 use ephpm_shm_tests::servers::{wait_for, Endpoint, Fpm, Nginx, Pool, Site};
+use ephpm_shm_tests::{assert_phpunit_ok, phpunit};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -44,29 +44,8 @@ fn phpunit_contract_and_session_handler_pass_on_redis_cluster() {
         .env("REDIS_CLUSTER_SEEDS", cluster.seeds())
         .output()
         .expect("run php /usr/bin/phpunit (install phpunit)");
-    let output = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "phpunit failed ({}):\n{output}\n{}",
-        out.status,
-        cluster.logs()
-    );
-    let summary = output.lines().find(|l| l.contains("OK (")).unwrap_or("");
+    let summary = assert_phpunit_ok(&out, &cluster.logs());
     println!("phpunit --group redis-cluster: {summary}");
-    assert!(
-        summary.starts_with("OK ("),
-        "phpunit did not report OK:\n{output}"
-    );
-    for word in ["Skipped", "Risky", "Incomplete"] {
-        assert!(
-            !output.contains(word),
-            "phpunit reported {word} tests:\n{output}"
-        );
-    }
 }
 
 /// php.ini lines loading phpredis (Debian's shared objects, igbinary first:

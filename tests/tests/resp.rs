@@ -271,13 +271,8 @@ fn phpredis_and_the_session_package_work_through_serve() {
         .env("REDIS_SOCKET", &serve.socket)
         .output()
         .expect("phpunit");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && text.contains("OK ("), "{text}");
-    assert!(!text.contains("Skipped"), "{text}");
-    println!(
-        "RedisKvOps over serve: {}",
-        text.lines().find(|l| l.contains("OK (")).unwrap()
-    );
+    let summary = ephpm_shm_tests::assert_phpunit_ok(&out, "RedisKvOps against ephpm-shm serve");
+    println!("RedisKvOps over serve: {summary}");
 }
 
 /// Bytes to the TCP port; what comes back before the server closes.
