@@ -251,7 +251,8 @@ impl Store {
         let hash = hash_key(key);
         let stripe = self.stripe_of_hash(hash);
         let watches = self.segment.watches();
-        let deadline = Instant::now() + timeout;
+        // A timeout too long for the clock (PHP_INT_MAX ms) waits for ever.
+        let deadline = Instant::now().checked_add(timeout);
         let mut barrier = true;
         loop {
             let slot = {
@@ -280,11 +281,14 @@ impl Store {
                 }
                 continue; // written meanwhile: read again
             }
-            let now = Instant::now();
-            if now >= deadline {
+            let left = match deadline {
+                Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+                None => SLICE,
+            };
+            if left.is_zero() {
                 return Ok(WaitOutcome::TimedOut);
             }
-            wait_while(&slot.wake, seen, (deadline - now).min(SLICE));
+            wait_while(&slot.wake, seen, left.min(SLICE));
         }
     }
 

@@ -52,6 +52,15 @@ fn version_zero_returns_the_value_and_a_version_and_a_poll_times_out() {
         WaitOutcome::TimedOut
     );
     assert!(started.elapsed() >= Duration::from_millis(200));
+    // A timeout too long for the clock is a wait without end, not a panic:
+    // a write ends it.
+    let s = std::thread::scope(|scope| {
+        let waiter = scope.spawn(|| store.wait(b"k", v1, Duration::from_millis(u64::MAX)));
+        std::thread::sleep(Duration::from_millis(100));
+        store.set(b"k", b"two", None).unwrap();
+        waiter.join().unwrap().unwrap()
+    });
+    assert!(matches!(s, WaitOutcome::Changed { value: Some(v), .. } if v == b"two"));
     // Keys are checked like everywhere else.
     assert!(matches!(
         store.wait(b"", 0, Duration::ZERO),
