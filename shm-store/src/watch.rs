@@ -200,10 +200,11 @@ impl<'a> TableGuard<'_, 'a> {
     }
 
     /// The slot of `hash`, created if missing, with its lease extended to
-    /// `lease_until`; `None` when the key's window is full of live leases.
-    fn register(&self, hash: u64, lease_until: u64) -> Option<&'a WatchSlot> {
+    /// [`LEASE_MS`] from `now`; `None` when the key's window is full of
+    /// live leases.
+    fn register(&self, hash: u64, now: u64) -> Option<&'a WatchSlot> {
         let w = self.watches;
-        let now = monotonic_ms();
+        let lease_until = now + LEASE_MS;
         let mut free = None;
         let mut lapsed: Option<&WatchSlot> = None;
         for slot in w.window(hash) {
@@ -259,12 +260,12 @@ impl Store {
                 let table = watches
                     .lock(self.segment.lock_timeout())
                     .map_err(|reason| self.segment.table_unusable(reason))?;
-                table.register(hash, monotonic_ms() + LEASE_MS).ok_or(
-                    StoreError::WatchTableFull {
+                table
+                    .register(hash, monotonic_ms())
+                    .ok_or(StoreError::WatchTableFull {
                         slots: WATCH_SLOTS,
                         probe: WATCH_PROBE,
-                    },
-                )?
+                    })?
             };
             if barrier {
                 // Every writer after this sees the slot; every one before

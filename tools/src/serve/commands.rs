@@ -499,21 +499,19 @@ fn set(server: &Server, a: &[Bytes]) -> Result<Frame, Frame> {
         }
         i += 1;
     }
-    if nx {
-        // One store step; with GET, the old value is read first (a new
-        // key has none, an existing one is left as it was).
-        let old = if get {
-            store.get(key).map_err(store_err)?
-        } else {
-            None
-        };
-        let done = store.setnx(key, value, ttl).map_err(store_err)?;
-        return Ok(match get {
-            true => old.map_or(Frame::Null, bulk),
-            false if done => ok(),
+    if nx && !get {
+        // One store step, whatever the value's size.
+        return Ok(match store.setnx(key, value, ttl).map_err(store_err)? {
+            true => ok(),
             false => Frame::Null,
         });
     }
+    // Whether the key, as it is now, is to be written.
+    let wanted = |old: Option<&[u8]>| match (nx, xx) {
+        (true, _) => old.is_none(),
+        (_, true) => old.is_some(),
+        _ => true,
+    };
     let ttl_choice = match (keep, ttl) {
         (true, _) => UpdateTtl::Keep,
         (false, Some(d)) => UpdateTtl::After(d),
@@ -528,10 +526,10 @@ fn set(server: &Server, a: &[Bytes]) -> Result<Frame, Frame> {
         store.set(key, value, ttl).map_err(store_err)?;
         return Ok(ok());
     }
-    // XX, GET or KEEPTTL: the old value decides, in one step.
+    // NX with GET, XX, GET or KEEPTTL: the old value decides, in one step.
     let stepped = store
         .update(key, |old| {
-            let done = !xx || old.is_some();
+            let done = wanted(old);
             let update = match done {
                 true => Update::Set {
                     value: value.to_vec(),
@@ -547,8 +545,12 @@ fn set(server: &Server, a: &[Bytes]) -> Result<Frame, Frame> {
     }
     // A compressed or large value: read, then write.
     let old = store.get(key).map_err(store_err)?;
-    if xx && old.is_none() {
-        return Ok(reply(None, false));
+    if !wanted(old.as_deref()) {
+        return Ok(reply(old.as_deref(), false));
+    }
+    if nx {
+        let done = store.setnx(key, value, ttl).map_err(store_err)?;
+        return Ok(reply(old.as_deref(), done));
     }
     let ttl = match ttl_choice {
         UpdateTtl::Keep => remaining(server, key).map_err(store_err)?,
