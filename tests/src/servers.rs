@@ -195,8 +195,16 @@ impl Site {
     /// site and store `kv_name` by default. PHP warnings go into the page,
     /// so an unexpected warning shows up in a test's comparison.
     pub fn write_php_ini(&self, path: &Path, kv_name: &str) {
+        let so = crate::ext_so();
+        self.write_php_ini_loading(path, kv_name, Some(&so));
+    }
+
+    /// [`Site::write_php_ini`], loading the extension from `so`, or not at
+    /// all (`None`: the one the system's conf.d enables).
+    fn write_php_ini_loading(&self, path: &Path, kv_name: &str, so: Option<&Path>) {
+        let extension = so.map_or(String::new(), |so| format!("extension={}\n", so.display()));
         let ini = format!(
-            "extension={so}\n\
+            "{extension}\
              ephpm_kv.dir={dir}\n\
              ephpm_kv.name={kv_name}\n\
              ephpm_kv.size={SEGMENT_SIZE}\n\
@@ -204,7 +212,6 @@ impl Site {
              display_errors=On\n\
              html_errors=Off\n\
              log_errors=Off\n",
-            so = crate::ext_so().display(),
             dir = self.shm_dir().display(),
         );
         write_file(path, &ini);
@@ -524,12 +531,14 @@ impl Pool {
     }
 }
 
-/// php-fpm in the foreground (`-F`), with its own php.ini (`-c`, no scan
-/// directory) and pool configuration (`-y`).
+/// php-fpm in the foreground (`-F`), with its own php.ini (`-c`) and pool
+/// configuration (`-y`); the system's conf.d is read only by
+/// [`Fpm::start_installed`].
 pub struct Fpm {
     server: Server,
     dir: PathBuf,
     pools: Vec<Pool>,
+    installed: bool,
 }
 
 impl Fpm {
@@ -537,6 +546,13 @@ impl Fpm {
     /// says otherwise) and waits until every worker is up.
     pub fn start(site: &Site, default_kv_name: &str, pools: Vec<Pool>) -> Fpm {
         Fpm::start_with_ini(site, default_kv_name, pools, "")
+    }
+
+    /// [`Fpm::start`] with the extension the system has installed: the
+    /// php.ini sets only this site's store, and php-fpm reads Debian's
+    /// conf.d (`/etc/php/8.2/fpm/conf.d`), which must load ephpm_kv.
+    pub fn start_installed(site: &Site, default_kv_name: &str, pools: Vec<Pool>) -> Fpm {
+        Fpm::start_configured(site, default_kv_name, pools, "", true)
     }
 
     /// [`Fpm::start`] with `extra_ini` appended to the php.ini (e.g. the
@@ -547,11 +563,22 @@ impl Fpm {
         pools: Vec<Pool>,
         extra_ini: &str,
     ) -> Fpm {
+        Fpm::start_configured(site, default_kv_name, pools, extra_ini, false)
+    }
+
+    fn start_configured(
+        site: &Site,
+        default_kv_name: &str,
+        pools: Vec<Pool>,
+        extra_ini: &str,
+        installed: bool,
+    ) -> Fpm {
         assert!(!pools.is_empty());
         let dir = site.path().join("fpm");
         fs::create_dir_all(&dir).expect("fpm/");
         chmod(&dir, 0o755);
-        site.write_php_ini(&dir.join("php.ini"), default_kv_name);
+        let so = (!installed).then(crate::ext_so);
+        site.write_php_ini_loading(&dir.join("php.ini"), default_kv_name, so.as_deref());
         if !extra_ini.is_empty() {
             let ini_path = dir.join("php.ini");
             let ini = fs::read_to_string(&ini_path).expect("php.ini");
@@ -591,22 +618,29 @@ impl Fpm {
             }
         }
         write_file(&dir.join("php-fpm.conf"), &conf);
-        let server = Fpm::spawn(&dir);
-        let mut fpm = Fpm { server, dir, pools };
+        let server = Fpm::spawn(&dir, installed);
+        let mut fpm = Fpm {
+            server,
+            dir,
+            pools,
+            installed,
+        };
         fpm.wait_workers(&BTreeSet::new());
         fpm
     }
 
-    fn spawn(dir: &Path) -> Server {
+    fn spawn(dir: &Path, installed: bool) -> Server {
         let mut cmd = Command::new("php-fpm8.2");
         cmd.arg("-F")
             .arg("-y")
             .arg(dir.join("php-fpm.conf"))
             .arg("-c")
-            .arg(dir.join("php.ini"))
+            .arg(dir.join("php.ini"));
+        if !installed {
             // Only our php.ini: not the system's conf.d (which may load the
             // installed ephpm_kv.so a second time).
-            .env("PHP_INI_SCAN_DIR", "");
+            cmd.env("PHP_INI_SCAN_DIR", "");
+        }
         if is_root() {
             cmd.arg("-R");
         }
@@ -686,7 +720,7 @@ impl Fpm {
             "php-fpm did not stop on SIGQUIT within {STOP_GRACE:?}\n{}",
             self.server.logs()
         );
-        self.server = Fpm::spawn(&self.dir);
+        self.server = Fpm::spawn(&self.dir, self.installed);
         self.wait_workers(&BTreeSet::new());
     }
 }

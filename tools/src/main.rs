@@ -209,6 +209,12 @@ enum Cmd {
         #[arg(value_enum)]
         shell: CompletionShell,
     },
+    /// Write the man pages (ephpm-shm.1 and one per subcommand) into a directory
+    #[command(hide = true)]
+    Man {
+        /// Where to write them
+        out_dir: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -505,7 +511,33 @@ fn run(cli: Cli) -> Res {
             clap_complete::generate(shell, &mut Cli::command(), "ephpm-shm", &mut out.lock());
             Ok(())
         }
+        Cmd::Man { out_dir } => man_pages(&out_dir),
     }
+}
+
+/// Renders the man pages from the clap definition: `ephpm-shm.1`, then
+/// `ephpm-shm-<subcommand>.1` for each visible subcommand (as git and
+/// cargo name theirs), so each command's options are documented.
+fn man_pages(out_dir: &Path) -> Res {
+    let cmd = Cli::command();
+    let write = |file: String, page: clap::Command| -> Res {
+        let path = out_dir.join(file);
+        let mut buf = Vec::new();
+        clap_mangen::Man::new(page).render(&mut buf)?;
+        std::fs::write(&path, buf)
+            .map_err(|e| Fail::other(format!("writing {}: {e}", path.display())))
+    };
+    std::fs::create_dir_all(out_dir)?;
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("ephpm-shm-{}", sub.get_name());
+        // The page's NAME and SYNOPSIS say `ephpm-shm-stats`, as `man git-log` does.
+        let page = sub
+            .clone()
+            .name(name.clone())
+            .bin_name(format!("ephpm-shm {}", sub.get_name()));
+        write(format!("{name}.1"), page)?;
+    }
+    write("ephpm-shm.1".to_owned(), cmd)
 }
 
 fn key_not_found(key: &str, name: &str) -> Fail {

@@ -834,6 +834,26 @@ fn rm_refuses_while_mapped_unless_forced() {
 }
 
 #[test]
+fn man_pages_for_the_tool_and_each_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("man1");
+    bin(dir.path()).arg("man").arg(&out).assert().success();
+    let main = std::fs::read_to_string(out.join("ephpm-shm.1")).unwrap();
+    assert!(main.contains(".TH ephpm-shm 1"), "{main}");
+    assert!(main.contains("Inspect and administer"), "{main}");
+    let serve = std::fs::read_to_string(out.join("ephpm-shm-serve.1")).unwrap();
+    assert!(serve.contains("ephpm\\-shm\\-serve"), "{serve}");
+    assert!(serve.contains("requirepass"), "{serve}");
+    // One page per visible subcommand, none for the hidden `man` itself.
+    let pages = std::fs::read_dir(&out).unwrap().count();
+    assert!(pages >= 16, "{pages} pages");
+    assert!(!out.join("ephpm-shm-man.1").exists());
+    // The top-level help does not list it.
+    let help = stdout_of(bin(dir.path()).arg("--help"));
+    assert!(!help.contains("\n  man "), "{help}");
+}
+
+#[test]
 fn completions_for_each_shell() {
     let dir = tempfile::tempdir().unwrap();
     for shell in ["bash", "zsh", "fish"] {

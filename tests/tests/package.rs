@@ -1,0 +1,398 @@
+//! The Debian package, on this machine, as an operator uses it: built by
+//! `./scripts/package`, clean under lintian, installed with `apt-get
+//! install ./…deb`, loaded by php-cli and php-fpm from Debian's conf.d, its
+//! tool and man page in place, a php-fpm pool behind nginx using the store;
+//! then `apt-get purge` leaves no module enabled and no file behind. A copy
+//! installed from source by an older `./scripts/install-ext` is taken over
+//! without a prompt.
+//!
+//! It installs system-wide, so it is `#[ignore]`d: `./scripts/test` runs it
+//! on its own after every other test (`--run-ignored only -E
+//! 'binary(package)'`), as root. The machine is left as it was found: a
+//! package installed before the test is installed again at the end.
+
+use ephpm_shm_tests::repo_root;
+use ephpm_shm_tests::servers::{is_root, Fpm, Nginx, Pool, Site, User, FPM_WORKERS};
+use std::collections::BTreeSet;
+use std::fs;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const PACKAGE: &str = "php8.2-ephpm-kv";
+const INI: &str = "/etc/php/8.2/mods-available/ephpm_kv.ini";
+const SAPIS: &[&str] = &["cli", "fpm", "apache2"];
+
+/// Where the file lists are taken: everything the package or its scripts
+/// could write (its files, PHP's conf.d links, php-maintscript-helper's state).
+const WATCHED: &[&str] = &["/etc", "/usr", "/var/lib/php", "/opt"];
+
+/// Runs `cmd` with no input (so a dpkg prompt fails instead of waiting) and
+/// returns its output; panics with both streams unless it succeeded.
+fn run(cmd: &mut Command, what: &str) -> String {
+    let out = output(cmd);
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn output(cmd: &mut Command) -> Output {
+    cmd.stdin(Stdio::null())
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"))
+}
+
+fn apt(args: &[&str]) -> String {
+    run(
+        Command::new("apt-get").args(["-y", "-q"]).args(args),
+        &format!("apt-get {}", args.join(" ")),
+    )
+}
+
+fn installed() -> bool {
+    let out = output(Command::new("dpkg-query").args(["-W", "-f=${Status}", PACKAGE]));
+    out.status.success() && String::from_utf8_lossy(&out.stdout).ends_with(" installed")
+}
+
+/// Every path under [`WATCHED`].
+fn file_list() -> BTreeSet<String> {
+    let out = run(
+        Command::new("find").args(WATCHED).args([
+            "-xdev",
+            "-path",
+            "/etc/ld.so.cache",
+            "-prune",
+            "-o",
+            "-print",
+        ]),
+        "find",
+    );
+    out.lines().map(str::to_owned).collect()
+}
+
+/// What changed between two file lists, for a failure's message.
+fn difference(before: &BTreeSet<String>, after: &BTreeSet<String>) -> String {
+    let gone: Vec<&String> = before.difference(after).collect();
+    let left: Vec<&String> = after.difference(before).collect();
+    format!("left behind: {left:#?}\ngone: {gone:#?}")
+}
+
+/// The module's state for each SAPI, as Debian's `phpquery` reports it.
+fn module_state(sapi: &str) -> String {
+    let out = output(Command::new("phpquery").args(["-v", "8.2", "-s", sapi, "-m", "ephpm_kv"]));
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+    .trim()
+    .to_owned()
+}
+
+fn php_modules(binary: &str) -> BTreeSet<String> {
+    run(Command::new(binary).arg("-m"), &format!("{binary} -m"))
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn build_package() -> PathBuf {
+    let out = run(
+        Command::new(repo_root().join("scripts/package")).current_dir(repo_root()),
+        "./scripts/package",
+    );
+    let deb = repo_root().join(
+        out.lines()
+            .last()
+            .expect("./scripts/package prints the .deb"),
+    );
+    assert!(deb.is_file(), "{} is missing", deb.display());
+    let name = deb.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        name.starts_with(&format!("{PACKAGE}_")) && name.ends_with(".deb"),
+        "package file {name}"
+    );
+    deb
+}
+
+/// lintian, pedantic: no error and no warning (the informational tags it
+/// prints are listed in the README's install section).
+fn lintian(deb: &Path) {
+    let out = output(
+        Command::new("lintian")
+            .args(["--allow-root", "--pedantic", "--fail-on", "error,warning"])
+            .arg(deb),
+    );
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "lintian found errors or warnings:\n{report}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("lintian: no errors, no warnings; its other tags:\n{report}");
+}
+
+/// The package's declared dependencies make apt refuse it on another PHP
+/// ABI: the same package declaring a `phpapi-` nobody provides cannot be
+/// installed (checked with `apt-get --simulate`, which changes nothing).
+fn refused_on_another_php(deb: &Path, tmp: &Path) {
+    let control = run(
+        Command::new("dpkg-deb")
+            .args(["-f"])
+            .arg(deb)
+            .arg("Depends"),
+        "dpkg-deb -f",
+    );
+    let api = run(Command::new("php-config").arg("--phpapi"), "php-config")
+        .trim()
+        .to_owned();
+    assert!(
+        control.contains(&format!("phpapi-{api}")),
+        "Depends: {control}"
+    );
+    let tree = tmp.join("other-php");
+    run(
+        Command::new("dpkg-deb").arg("-R").arg(deb).arg(&tree),
+        "dpkg-deb -R",
+    );
+    let control_path = tree.join("DEBIAN/control");
+    let text = fs::read_to_string(&control_path).unwrap();
+    fs::write(
+        &control_path,
+        text.replace(&format!("phpapi-{api}"), "phpapi-20990101"),
+    )
+    .unwrap();
+    let other = tmp.join("other-php.deb");
+    run(
+        Command::new("dpkg-deb")
+            .args(["--root-owner-group", "--build"])
+            .arg(&tree)
+            .arg(&other),
+        "dpkg-deb --build",
+    );
+    let out = output(
+        Command::new("apt-get")
+            .args(["--simulate", "install"])
+            .arg(&other),
+    );
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !out.status.success() && text.contains("phpapi-20990101"),
+        "apt would install a package built for another PHP:\n{text}"
+    );
+}
+
+/// The installed extension and tool, checked from outside: php-cli and
+/// php-fpm load it from Debian's conf.d, the tool and its man page are
+/// where `PATH` and `man` look, and both share a store.
+fn check_installed(tmp: &Path) {
+    assert!(php_modules("php").contains("ephpm_kv"), "php -m");
+    assert!(
+        php_modules("php-fpm8.2").contains("ephpm_kv"),
+        "php-fpm8.2 -m"
+    );
+    for sapi in SAPIS {
+        let state = module_state(sapi);
+        assert!(state.contains("Enabled"), "phpquery {sapi}: {state}");
+    }
+    let version = run(
+        Command::new("ephpm-shm").arg("--version"),
+        "ephpm-shm --version",
+    );
+    let php_version = run(
+        Command::new("php").args(["-r", "echo phpversion('ephpm_kv');"]),
+        "phpversion",
+    );
+    assert_eq!(version.trim(), format!("ephpm-shm {php_version}"));
+    let man = run(Command::new("man").args(["-w", "ephpm-shm"]), "man -w");
+    assert_eq!(man.trim(), "/usr/share/man/man1/ephpm-shm.1.gz");
+    let man = run(
+        Command::new("man").args(["-w", "ephpm-shm-serve"]),
+        "man -w",
+    );
+    assert_eq!(man.trim(), "/usr/share/man/man1/ephpm-shm-serve.1.gz");
+    for completion in [
+        "/usr/share/bash-completion/completions/ephpm-shm",
+        "/usr/share/zsh/vendor-completions/_ephpm-shm",
+        "/usr/share/fish/vendor_completions.d/ephpm-shm.fish",
+        "/usr/share/doc/php8.2-ephpm-kv/README.md",
+        "/usr/share/doc/php8.2-ephpm-kv/copyright",
+    ] {
+        assert!(Path::new(completion).is_file(), "{completion} is missing");
+    }
+    let ini = fs::read_to_string(INI).unwrap();
+    assert!(ini.contains("\nextension=ephpm_kv.so\n"), "{INI}:\n{ini}");
+
+    // php-cli (the system's php.ini and conf.d) writes, the tool reads.
+    let dir = tmp.join("cli-store");
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    let dir_arg = format!("ephpm_kv.dir={}", dir.display());
+    let out = run(
+        Command::new("php").args([
+            "-d",
+            &dir_arg,
+            "-r",
+            "var_export(ephpm_kv_set('from', 'php-cli')); echo ' ', ephpm_kv_incr('n');",
+        ]),
+        "php -r",
+    );
+    assert_eq!(out, "true 1");
+    let got = run(
+        Command::new("ephpm-shm")
+            .arg("--dir")
+            .arg(&dir)
+            .args(["get", "default", "from"]),
+        "ephpm-shm get",
+    );
+    assert_eq!(got, "php-cli");
+}
+
+/// A php-fpm pool (Debian's php-fpm8.2, reading Debian's conf.d: nothing
+/// loads the built extension) behind nginx: its workers share a counter.
+fn fpm_pool_uses_the_store() {
+    let site = Site::new();
+    site.page(
+        "count.php",
+        "<?php usleep(200000); echo getmypid(), ' ', ephpm_kv_incr('hits'), ' ', \
+         ini_get('extension_dir'), \"\\n\";",
+    );
+    let user = if is_root() {
+        User::www_data()
+    } else {
+        User::current()
+    };
+    let fpm = Fpm::start_installed(&site, "pkg", vec![Pool::new("main").user(user.clone())]);
+    let nginx = Nginx::start(&site, &fpm);
+    let web = nginx.pool("main");
+    let bodies = web.on_distinct_workers(FPM_WORKERS, "count.php");
+    let mut counts: Vec<i64> = bodies
+        .iter()
+        .map(|b| b.split(' ').nth(1).and_then(|n| n.parse().ok()).expect(b))
+        .collect();
+    counts.sort_unstable();
+    let want: Vec<i64> = (1..=FPM_WORKERS as i64).collect();
+    assert_eq!(counts, want, "workers' increments: {bodies:?}");
+    // The tool, as the pool's user (the store is that user's).
+    let stats = run(
+        Command::new("ephpm-shm")
+            .uid(user.uid)
+            .gid(user.gid)
+            .arg("--dir")
+            .arg(site.shm_dir())
+            .args(["get", "pkg", "hits"]),
+        "ephpm-shm get",
+    );
+    assert_eq!(stats, FPM_WORKERS.to_string());
+    println!("php-fpm with the packaged extension: {bodies:?}");
+}
+
+/// What an older `./scripts/install-ext` left: its ini (unowned), its .so
+/// and phpenmod's links.
+fn install_from_source_the_old_way() {
+    let so = tests_ext_dir().join("ephpm_kv.so");
+    fs::copy(ephpm_shm_tests::ext_so(), &so).expect("copying the .so");
+    fs::write(
+        INI,
+        "; priority=20\n\
+         ; ephpm_kv: a key-value store shared by every PHP process of one user.\n\
+         ; Settings (defaults shown); per php-fpm pool: php_admin_value[ephpm_kv.name] = ...\n\
+         extension=ephpm_kv.so\n\
+         ;ephpm_kv.size = 64M\n",
+    )
+    .expect("writing the from-source ini");
+    run(
+        Command::new("phpenmod").args(["-v", "8.2", "ephpm_kv"]),
+        "phpenmod",
+    );
+    assert!(php_modules("php").contains("ephpm_kv"));
+}
+
+fn tests_ext_dir() -> PathBuf {
+    PathBuf::from(
+        run(
+            Command::new("php-config").arg("--extension-dir"),
+            "php-config",
+        )
+        .trim(),
+    )
+}
+
+#[test]
+#[ignore = "installs system-wide: ./scripts/test runs it alone, after the other tests"]
+fn the_package_installs_works_and_purges_without_a_trace() {
+    assert!(
+        is_root(),
+        "installing a package needs root: run ./scripts/test as root"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let deb = build_package();
+    lintian(&deb);
+    refused_on_another_php(&deb, tmp.path());
+
+    let was_installed = installed();
+    if was_installed {
+        apt(&["purge", PACKAGE]);
+    }
+    let before = file_list();
+    assert!(
+        !php_modules("php").contains("ephpm_kv"),
+        "loaded before install"
+    );
+
+    let deb_arg = deb.to_string_lossy().into_owned();
+    apt(&["install", &deb_arg]);
+    assert!(installed());
+    check_installed(tmp.path());
+    fpm_pool_uses_the_store();
+    let owned = run(Command::new("dpkg").args(["-L", PACKAGE]), "dpkg -L");
+    println!("installed:\n{owned}");
+
+    apt(&["purge", PACKAGE]);
+    assert!(!installed());
+    assert!(
+        !php_modules("php").contains("ephpm_kv"),
+        "php -m after purge"
+    );
+    assert!(
+        !php_modules("php-fpm8.2").contains("ephpm_kv"),
+        "php-fpm8.2 -m after purge"
+    );
+    let after = file_list();
+    assert!(before == after, "{}", difference(&before, &after));
+
+    // A from-source install is taken over: no conffile prompt (stdin is
+    // closed, so one would fail the install), its ini kept aside until the
+    // purge, which then leaves what there was before it.
+    install_from_source_the_old_way();
+    let out = apt(&["install", &deb_arg]);
+    assert!(
+        out.contains("moved the from-source") || Path::new(&format!("{INI}.dpkg-old")).exists(),
+        "preinst did not take over the from-source ini:\n{out}"
+    );
+    assert!(Path::new(&format!("{INI}.dpkg-old")).exists());
+    let owner = run(Command::new("dpkg").args(["-S", INI]), "dpkg -S");
+    assert!(owner.starts_with(PACKAGE), "{INI} belongs to {owner}");
+    check_installed(tmp.path());
+    apt(&["purge", PACKAGE]);
+    let after = file_list();
+    assert!(before == after, "{}", difference(&before, &after));
+    for sapi in SAPIS {
+        let state = module_state(sapi);
+        assert!(!state.contains("Enabled"), "phpquery {sapi}: {state}");
+    }
+
+    if was_installed {
+        apt(&["install", &deb_arg]);
+    }
+}
