@@ -534,7 +534,8 @@ fn man_pages(out_dir: &Path) -> Res {
         let page = sub
             .clone()
             .name(name.clone())
-            .bin_name(format!("ephpm-shm {}", sub.get_name()));
+            .bin_name(format!("ephpm-shm {}", sub.get_name()))
+            .version(env!("CARGO_PKG_VERSION"));
         write(format!("{name}.1"), page)?;
     }
     write("ephpm-shm.1".to_owned(), cmd)
