@@ -36,6 +36,10 @@ use std::time::Duration;
 /// died before committing it.
 pub const PENDING: Duration = Duration::from_secs(300);
 
+/// How many times a large value is written before a `Full` is reported,
+/// in a store that evicts (see [`Store::put_large`]).
+const WRITE_ATTEMPTS: usize = 3;
+
 /// How often a reader starts again on a value that keeps being replaced
 /// while it reads, before it reports a miss.
 const READ_ATTEMPTS: usize = 8;
@@ -80,7 +84,32 @@ impl Store {
     /// (only if the key is absent when `only_new`); `false` if it was not
     /// absent. `value` is what the parts hold: with `raw_len`, a
     /// compressed stream of a value of that length.
+    ///
+    /// Concurrent writers of large values in a store that evicts may evict
+    /// each other's parts before they are committed: the loser sees a part
+    /// missing and reports `Full` although the store has room. Such a lost
+    /// race is tried again, with a new generation, up to
+    /// [`WRITE_ATTEMPTS`] times in all; a store that does not evict is
+    /// full the first time.
     pub(crate) fn put_large(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        raw_len: Option<usize>,
+        expires_at: u64,
+        only_new: bool,
+    ) -> Result<bool> {
+        let evicts = self.policy() != crate::EvictionPolicy::NoEviction;
+        let mut attempt = 1;
+        loop {
+            match self.put_large_once(key, value, raw_len, expires_at, only_new) {
+                Err(StoreError::Full { .. }) if evicts && attempt < WRITE_ATTEMPTS => attempt += 1,
+                outcome => return outcome,
+            }
+        }
+    }
+
+    fn put_large_once(
         &self,
         key: &[u8],
         value: &[u8],
