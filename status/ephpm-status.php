@@ -609,7 +609,6 @@ function act(Request $r, Access $access, string $password, array $headers): Resp
         return refusal(403, 'Forbidden', 'The form is stale or forged (CSRF token missing or wrong): '
             . 'reload the page and try again. Nothing was changed.');
     }
-    $back = self_url($r, []);
     switch ($r->field('action')) {
         case 'delete':
             $key = hex2bin_or_null($r->field('key'));
@@ -628,7 +627,8 @@ function act(Request $r, Access $access, string $password, array $headers): Resp
         default:
             return refusal(400, 'Bad Request', 'Unknown action.');
     }
-    $location = $back . (str_contains($back, '?') ? '&' : '?') . 'done=' . $done;
+    // Back to the page the form was on (its filter and cursor), saying what was done.
+    $location = self_url($r, ['match' => $r->query('match'), 'cursor' => $r->query('cursor'), 'done' => $done]);
     return new Response(303, '<!DOCTYPE html><a href="' . h($location) . '">back</a>',
         $headers + ['Location' => $location]);
 }
@@ -641,16 +641,14 @@ function hex2bin_or_null(string $hex): ?string
     return hex2bin($hex);
 }
 
-/** This page's path with the query $params. */
+/**
+ * A link to this page with the query $params: relative ("?..."), so it
+ * works under whatever path and prefix the server maps the file to.
+ */
 function self_url(Request $r, array $params): string
 {
-    $path = (string) ($r->server['SCRIPT_NAME'] ?? $r->server['PHP_SELF'] ?? '');
-    if ($path === '' || !str_starts_with($path, '/')) {
-        $path = '';
-    }
     $q = http_build_query(array_filter($params, static fn($v) => $v !== '' && $v !== null && $v !== 0));
-    $url = $path . ($q !== '' ? '?' . $q : '');
-    return $url !== '' ? $url : '?';
+    return '?' . $q;
 }
 
 function page(Request $r, Access $access, string $csrf, string $notice, bool $has_password): string
