@@ -674,7 +674,7 @@ function page(Request $r, Access $access, string $csrf, string $notice, bool $ha
     if ($view !== '') {
         $out .= key_view($r, $access, $csrf, hex2bin_or_null($view));
     }
-    $out .= overview($stats) . pictures($stats) . key_browser($r, $access, $csrf);
+    $out .= overview($stats) . key_browser($r, $access, $csrf) . figures($stats);
     if ($access === Access::Admin) {
         $out .= '<section id="flush"><h2>Flush</h2><form method="post" action="' . h(self_url($r, []))
             . '"><input type="hidden" name="csrf" value="' . h($csrf) . '"><input type="hidden" name="action" value="flush">'
@@ -690,16 +690,59 @@ function style(): string
     return '<style>body{font:14px/1.4 system-ui,sans-serif;margin:1.5em auto;max-width:1200px;color:#222;padding:0 1em}'
         . 'h1{font-size:1.6em;margin:.2em 0}h2{font-size:1.2em;border-bottom:1px solid #ddd;margin-top:1.5em}'
         . 'table{border-collapse:collapse}td,th{padding:2px 10px;border-bottom:1px solid #eee;text-align:left;vertical-align:top}'
-        . 'td.n{text-align:right;font-variant-numeric:tabular-nums}.grid{display:flex;flex-wrap:wrap;gap:2em}'
+        . 'td.n{text-align:right;font-variant-numeric:tabular-nums}.grid{display:flex;flex-wrap:wrap;gap:2em;align-items:flex-start}'
         . '.figure{text-align:center}.figure p{margin:0}.who{color:#555}.notice{background:#e7f6e7;padding:.5em}'
         . '.error{background:#fbe9e9;padding:.5em}code{font-size:13px;word-break:break-all}form.inline{display:inline}'
         . 'ul{margin:.2em 0 .2em 1.2em;padding:0}footer{margin-top:2em;color:#777;font-size:12px}</style>';
 }
 
-/** The figures of ephpm_kv_stats(), each in a cell with id "stat-<name>". */
+/** The summary beside the pictures: memory, hit ratio, then the load of each stripe. */
 function overview(array $stats): string
 {
     $ratio = hit_ratio($stats);
+    $used = (int) ($stats['bytes_used'] ?? 0);
+    $free = (int) ($stats['bytes_free'] ?? 0);
+    $fraction = $used + $free > 0 ? $used / ($used + $free) : 0.0;
+    $summary = '<table class="summary"><tr><th>segment</th><td colspan="2"><code id="path">'
+        . show((string) ($stats['path'] ?? '')) . '</code></td></tr>'
+        . '<tr><th>size</th><td class="n">' . h(human_bytes((int) ($stats['size'] ?? 0))) . '</td><td>'
+        . (int) ($stats['stripes'] ?? 0) . ' stripes, evicts by ' . h((string) ($stats['eviction'] ?? '')) . '</td></tr>'
+        . '<tr><th>entries</th><td class="n" id="entries">' . (int) ($stats['entries'] ?? 0) . '</td><td></td></tr>'
+        . '<tr><th>used / free</th><td class="n">' . h(human_bytes($used)) . ' / ' . h(human_bytes($free))
+        . '</td><td>' . h(sprintf('%.1f%% used', 100 * $fraction)) . '</td></tr>'
+        . '<tr><th>hit ratio</th><td class="n" id="hit-ratio">' . ($ratio === null ? 'n/a' : h(sprintf('%.1f%%', 100 * $ratio)))
+        . '</td><td>' . (int) ($stats['hits'] ?? 0) . ' hits, ' . (int) ($stats['misses'] ?? 0) . ' misses</td></tr>'
+        . '<tr><th>expirations</th><td class="n">' . (int) ($stats['expirations'] ?? 0) . '</td><td></td></tr>'
+        . '<tr><th>evictions</th><td class="n">' . (int) ($stats['evictions'] ?? 0) . '</td><td></td></tr>'
+        . '<tr><th>recoveries</th><td class="n">' . (int) ($stats['recoveries'] ?? 0) . '</td><td>stripes rebuilt after a crash</td></tr>'
+        . '</table>';
+    $out = '<section id="overview"><h2>Overview</h2><div class="grid">' . $summary
+        . '<div class="figure">' . svg_donut('svg-memory', $fraction, sprintf('%.0f%%', 100 * $fraction),
+            'memory used ' . human_bytes($used) . ' of ' . human_bytes($used + $free), '#d9822b')
+        . '<p>memory used</p></div>'
+        . '<div class="figure">' . svg_donut('svg-hits', $ratio, $ratio === null ? 'n/a' : sprintf('%.0f%%', 100 * $ratio),
+            'hit ratio', '#2b8a3e')
+        . '<p>hit ratio</p></div></div>';
+    $stripes = ephpm_kv_stripes();
+    if (is_array($stripes) && $stripes) {
+        $entries = array_map('intval', array_column($stripes, 'entries'));
+        $bytes = array_map('intval', array_column($stripes, 'bytes'));
+        $ie = imbalance($entries);
+        $ib = imbalance($bytes);
+        $out .= '<h3>Load per stripe (' . count($stripes) . ' stripes)</h3>'
+            . '<p id="imbalance">busiest stripe / mean: entries ' . ($ie === null ? 'n/a' : sprintf('%.2f', $ie))
+            . ', bytes ' . ($ib === null ? 'n/a' : sprintf('%.2f', $ib)) . ' (1.00 is an even spread)</p>'
+            . '<div class="grid"><div class="figure">' . svg_bars('svg-stripe-entries', $entries, 'entries per stripe',
+                '#3b6fb6', static fn(int $v): string => "$v entries") . '<p>entries per stripe</p></div>'
+            . '<div class="figure">' . svg_bars('svg-stripe-bytes', $bytes, 'bytes per stripe', '#7d4fb6',
+                static fn(int $v): string => human_bytes($v)) . '<p>bytes in use per stripe</p></div></div>';
+    }
+    return $out . '</section>';
+}
+
+/** Every figure of ephpm_kv_stats(), each in a cell with id "stat-<name>", beside the settings. */
+function figures(array $stats): string
+{
     $bytes = ['size', 'bytes_used', 'bytes_free', 'max_key_size', 'max_value_size', 'compression_min_size',
         'compressed_raw_bytes', 'compressed_stored_bytes'];
     $rows = '';
@@ -709,17 +752,9 @@ function overview(array $stats): string
         $rows .= '<tr><th>' . h((string) $name) . '</th><td class="n" id="stat-' . h((string) $name) . '">'
             . h($text) . '</td><td>' . $extra . '</td></tr>';
     }
-    $used = (int) ($stats['bytes_used'] ?? 0);
-    $free = (int) ($stats['bytes_free'] ?? 0);
-    return '<section id="overview"><h2>Overview</h2><table class="summary"><tr><th>segment</th><td colspan="2"><code id="path">'
-        . show((string) ($stats['path'] ?? '')) . '</code></td></tr>'
-        . '<tr><th>entries</th><td class="n" id="entries">' . (int) ($stats['entries'] ?? 0) . '</td><td></td></tr>'
-        . '<tr><th>used / free</th><td class="n">' . h(human_bytes($used)) . ' / ' . h(human_bytes($free))
-        . '</td><td>' . h(sprintf('%.1f%% used', $used + $free > 0 ? 100 * $used / ($used + $free) : 0)) . '</td></tr>'
-        . '<tr><th>hit ratio</th><td class="n" id="hit-ratio">' . ($ratio === null ? 'n/a' : h(sprintf('%.1f%%', 100 * $ratio)))
-        . '</td><td>' . (int) ($stats['hits'] ?? 0) . ' hits, ' . (int) ($stats['misses'] ?? 0) . ' misses</td></tr>'
-        . '</table><h3>All figures (<code>ephpm_kv_stats()</code>)</h3><table id="stats">' . $rows . '</table>'
-        . settings_table() . '</section>';
+    return '<section id="figures"><h2>Figures and settings</h2><div class="grid"><div><h3>'
+        . '<code>ephpm_kv_stats()</code></h3><table id="stats">' . $rows . '</table></div><div>'
+        . settings_table() . '</div></div></section>';
 }
 
 function settings_table(): string
@@ -730,38 +765,7 @@ function settings_table(): string
     foreach ($ini as $name => $value) {
         $rows .= '<tr><th>' . h((string) $name) . '</th><td><code>' . show((string) $value) . '</code></td></tr>';
     }
-    return '<h3>Settings</h3><table id="settings">' . $rows . '</table>';
-}
-
-function pictures(array $stats): string
-{
-    $used = (int) ($stats['bytes_used'] ?? 0);
-    $free = (int) ($stats['bytes_free'] ?? 0);
-    $fraction = $used + $free > 0 ? $used / ($used + $free) : 0.0;
-    $ratio = hit_ratio($stats);
-    $out = '<section id="pictures"><h2>Pictures</h2><div class="grid">'
-        . '<div class="figure">' . svg_donut('svg-memory', $fraction, sprintf('%.0f%%', 100 * $fraction),
-            'memory used ' . human_bytes($used) . ' of ' . human_bytes($used + $free), '#d9822b')
-        . '<p>memory: ' . h(human_bytes($used)) . ' used, ' . h(human_bytes($free)) . ' free</p></div>'
-        . '<div class="figure">' . svg_donut('svg-hits', $ratio, $ratio === null ? 'n/a' : sprintf('%.0f%%', 100 * $ratio),
-            'hit ratio', '#2b8a3e')
-        . '<p>hit ratio: ' . (int) ($stats['hits'] ?? 0) . ' hits, ' . (int) ($stats['misses'] ?? 0) . ' misses</p></div>'
-        . '</div>';
-    $stripes = ephpm_kv_stripes();
-    if (is_array($stripes) && $stripes) {
-        $entries = array_map('intval', array_column($stripes, 'entries'));
-        $bytes = array_map('intval', array_column($stripes, 'bytes'));
-        $ie = imbalance($entries);
-        $ib = imbalance($bytes);
-        $out .= '<h3>Load per stripe (' . count($stripes) . ' stripes)</h3>'
-            . '<p id="imbalance">busiest stripe / mean: entries ' . ($ie === null ? 'n/a' : sprintf('%.2f', $ie))
-            . ', bytes ' . ($ib === null ? 'n/a' : sprintf('%.2f', $ib)) . '</p>'
-            . '<div class="grid"><div class="figure">' . svg_bars('svg-stripe-entries', $entries, 'entries per stripe',
-                '#3b6fb6', static fn(int $v): string => "$v entries") . '<p>entries per stripe</p></div>'
-            . '<div class="figure">' . svg_bars('svg-stripe-bytes', $bytes, 'bytes per stripe', '#7d4fb6',
-                static fn(int $v): string => human_bytes($v)) . '<p>bytes in use per stripe</p></div></div>';
-    }
-    return $out . '</section>';
+    return '<h3>Settings (<code>ephpm_kv.*</code>)</h3><table id="settings">' . $rows . '</table>';
 }
 
 function key_browser(Request $r, Access $access, string $csrf): string

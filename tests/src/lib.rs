@@ -73,7 +73,12 @@ pub const PHPUNIT_PHP_EXTENSIONS: &[&str] = &[
 /// by `php -n` with our extension (segments in `dir`, store `pkgtest`) and
 /// [`PHPUNIT_PHP_EXTENSIONS`]; `args` go to PHPUnit before `-c`.
 pub fn phpunit(dir: &Path, args: &[&str]) -> Command {
-    phpunit_suite(&repo_root().join("php/phpunit.xml.dist"), dir, "pkgtest", args)
+    phpunit_suite(
+        &repo_root().join("php/phpunit.xml.dist"),
+        dir,
+        "pkgtest",
+        args,
+    )
 }
 
 /// Debian's PHPUnit on the suite that `config` (a `phpunit.xml.dist` of

@@ -50,7 +50,10 @@ fn chromium(profile: &Path, args: &[String], url: &str) -> String {
             "--disable-extensions",
             "--hide-scrollbars",
         ])
-        .arg(format!("--user-data-dir={}", profile.join("profile").display()))
+        .arg(format!(
+            "--user-data-dir={}",
+            profile.join("profile").display()
+        ))
         .args(args)
         .arg(url)
         .stdin(Stdio::null())
@@ -98,7 +101,7 @@ foreach (['alice', 'bob', 'carol'] as $i => $who) {
     session_write_close();
 }
 for ($i = 0; $i < 300; $i++) {
-    ephpm_kv_set("product:$i", str_repeat(chr(65 + $i % 26), 10 + ($i * 37) % 2000), $i % 3 ? 0 : 3600);
+    ephpm_kv_set("product:$i", str_repeat(chr(65 + $i % 26), 10 + ($i * 379) % 20000), $i % 3 ? 0 : 3600);
 }
 for ($i = 0; $i < 5; $i++) {
     for ($n = 0; $n <= $i; $n++) {
