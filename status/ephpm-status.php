@@ -89,8 +89,18 @@ final class Request
         return (string) ($this->server['REMOTE_ADDR'] ?? '');
     }
 
+    /**
+     * From this machine, and not forwarded: a reverse proxy on the same
+     * host makes every visitor's request come from 127.0.0.1, so a request
+     * that carries a forwarding header is never local.
+     */
     public function isLocal(): bool
     {
+        foreach (['HTTP_X_FORWARDED_FOR', 'HTTP_FORWARDED', 'HTTP_X_REAL_IP', 'HTTP_CLIENT_IP'] as $header) {
+            if (isset($this->server[$header])) {
+                return false;
+            }
+        }
         return in_array($this->remoteAddr(), ['127.0.0.1', '::1', '::ffff:127.0.0.1'], true);
     }
 
@@ -223,7 +233,7 @@ function printable(string $bytes): string
     static $utf8 = '/([\x20-\x5b\x5d-\x7e]|[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]'
         . '|[\xe1-\xec\xee\xef][\x80-\xbf]{2}|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}'
         . '|[\xf1-\xf3][\x80-\xbf]{3}|\xf4[\x80-\x8f][\x80-\xbf]{2})|(\\\\)|(.)/s';
-    return (string) preg_replace_callback($utf8, static function (array $m): string {
+    $shown = (string) preg_replace_callback($utf8, static function (array $m): string {
         if (($m[1] ?? '') !== '') {
             return $m[1];
         }
@@ -232,6 +242,22 @@ function printable(string $bytes): string
         }
         return sprintf('\\x%02x', ord($m[3]));
     }, $bytes);
+    // Invisible and direction-changing characters (which could make one key
+    // look like another) as \u{XXXX}.
+    return (string) preg_replace_callback('/[\x{00ad}\x{200b}-\x{200f}\x{2028}-\x{202e}\x{2060}-\x{2069}\x{feff}]/u',
+        static fn(array $m): string => sprintf('\\u{%04x}', code_point($m[0])), $shown);
+}
+
+/** The code point of one UTF-8 character (no mbstring needed). */
+function code_point(string $c): int
+{
+    $b = array_values(unpack('C*', $c) ?: []);
+    return match (count($b)) {
+        1 => $b[0],
+        2 => (($b[0] & 0x1f) << 6) | ($b[1] & 0x3f),
+        3 => (($b[0] & 0x0f) << 12) | (($b[1] & 0x3f) << 6) | ($b[2] & 0x3f),
+        default => (($b[0] & 0x07) << 18) | (($b[1] & 0x3f) << 12) | (($b[2] & 0x3f) << 6) | ($b[3] & 0x3f),
+    };
 }
 
 /** Bytes, shown in HTML. */
@@ -574,9 +600,12 @@ function handle(Request $r, string $password): Response
     if ($access instanceof Response) {
         return $access;
     }
-    if (!function_exists('ephpm_kv_stats')) {
-        return refusal(503, 'Service Unavailable', 'The ephpm_kv extension is not loaded in this PHP '
-            . '(extension=ephpm_kv.so in its php.ini), so there is no store to show.');
+    if (!function_exists('ephpm_kv_stats') || !function_exists('ephpm_kv_scan')) {
+        return refusal(503, 'Service Unavailable', function_exists('ephpm_kv_stats')
+            ? 'This ephpm_kv extension is too old for this page (it has no ephpm_kv_scan): install the one '
+                . 'that came with this file.'
+            : 'The ephpm_kv extension is not loaded in this PHP (extension=ephpm_kv.so in its php.ini), '
+                . 'so there is no store to show.');
     }
     $headers = security_headers();
     $cookie = $r->cookies[CSRF_COOKIE] ?? '';

@@ -97,6 +97,17 @@ final class StatusPageTest extends TestCase
         }
     }
 
+    public function testARequestForwardedByALocalProxyIsNotLocal(): void
+    {
+        foreach (['HTTP_X_FORWARDED_FOR' => '198.51.100.7', 'HTTP_FORWARDED' => 'for=198.51.100.7',
+            'HTTP_X_REAL_IP' => '198.51.100.7'] as $header => $value) {
+            $r = handle(new Request('GET', [], [], [], ['REMOTE_ADDR' => '127.0.0.1', $header => $value]), '');
+            $this->assertSame(403, $r->status, $header);
+            $r = handle(new Request('GET', [], [], [], ['REMOTE_ADDR' => '127.0.0.1', $header => $value]), self::PASSWORD);
+            $this->assertSame(401, $r->status, $header);
+        }
+    }
+
     public function testNoPasswordConfiguredAPasswordSentGivesNothingMore(): void
     {
         $r = handle(self::request('192.0.2.10', 'anything'), '');
@@ -252,6 +263,8 @@ final class StatusPageTest extends TestCase
         $this->assertStringContainsString('bin:\\xff\\xfe\\x00end', $r->body);
         $this->assertSame(1, preg_match('//u', $r->body), 'the page is valid UTF-8');
         $this->assertSame('a\\\\b\\x01é\\xc3', printable("a\\b\x01é\xc3"));
+        // Characters that hide or reorder text are shown as code points.
+        $this->assertSame('user:\\u{202e}nimda\\u{200b}', printable("user:\u{202e}nimda\u{200b}"));
         // A session's and a value's contents, as the admin sees them.
         $r = self::admin(['key' => bin2hex('php_session:evil')]);
         $this->assertStringContainsString('&lt;img src=x onerror=alert(1)&gt;', $r->body);
