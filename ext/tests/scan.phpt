@@ -23,7 +23,10 @@ for ($i = 0; $i < 20; $i++) {
 }
 ephpm_kv_set("bin:\x00\xff", "x");
 ephpm_kv_incr('counter');
+// A large value (stored in parts, entries of their own): one key, its whole size.
+ephpm_kv_set('large', str_repeat('L', 300000));
 $want['php_session:s0'] = 6;
+$want['large'] = 300000;
 
 /** Walks the whole store with ($match, $count); returns [keys => [size, ttl], calls, max page]. */
 function walk(string $match, int $count): array {
@@ -111,7 +114,7 @@ array(2) {
   array(0) {
   }
 }
-all: 322 keys, several calls, cursors ordered: true
+all: 323 keys, several calls, cursors ordered: true
 bool(true)
 int(-1)
 array(2) {
@@ -128,7 +131,7 @@ array(2) {
 }
 bool(true)
 int(0)
-int(322)
+int(323)
 int(20)
 user:10 user:11 user:12 user:13 user:14 user:15 user:16 user:17 user:18 user:19
 array(0) {
