@@ -680,7 +680,37 @@ function self_url(Request $r, array $params): string
     return '?' . $q;
 }
 
+/**
+ * Runs $f, collecting the warnings it raises (the extension's, e.g. a
+ * store that is unavailable) instead of letting PHP print them unescaped.
+ *
+ * @param list<string> $warnings
+ */
+function collecting(array &$warnings, callable $f): mixed
+{
+    set_error_handler(static function (int $no, string $message) use (&$warnings): bool {
+        $warnings[] = $message;
+        return true;
+    }, E_WARNING | E_NOTICE | E_USER_WARNING | E_DEPRECATED);
+    try {
+        return $f();
+    } finally {
+        restore_error_handler();
+    }
+}
+
 function page(Request $r, Access $access, string $csrf, string $notice, bool $has_password): string
+{
+    $warnings = [];
+    $body = collecting($warnings, static fn(): string => page_body($r, $access, $csrf, $notice, $has_password));
+    $shown = '';
+    foreach (array_unique($warnings) as $w) {
+        $shown .= '<p class="error warning">' . h($w) . '</p>';
+    }
+    return str_replace('<!--warnings-->', $shown, $body);
+}
+
+function page_body(Request $r, Access $access, string $csrf, string $notice, bool $has_password): string
 {
     $stats = ephpm_kv_stats();
     $available = ($stats['available'] ?? false) === true;
@@ -691,7 +721,7 @@ function page(Request $r, Access $access, string $csrf, string $notice, bool $ha
             : 'Local view: figures and key names only. Session contents, values, delete and flush need '
             . 'the password' . ($has_password
                 ? ' (<a href="' . h(self_url($r, ['login' => '1'])) . '">sign in</a>).' : ' (none is configured).'))
-        . '</p></header>';
+        . '</p></header><!--warnings-->';
     if ($notice !== '') {
         $out .= '<p class="notice" id="notice">' . h($notice) . '</p>';
     }
@@ -810,7 +840,12 @@ function key_browser(Request $r, Access $access, string $csrf): string
         . '<button type="submit">Filter</button> <small>(<code>*</code> any run of bytes, <code>?</code> one byte; '
         . '<a href="' . h(self_url($r, ['match' => SESSION_PREFIX . '*'])) . '">sessions</a>)</small></form>';
     if (!is_array($page)) {
-        return $out . '<p class="error">The keys cannot be listed.</p></section>';
+        $stripes = (int) (ephpm_kv_stats()['stripes'] ?? 0);
+        return $out . '<p class="error" id="scan-failed">The keys of stripe ' . $cursor . ' on cannot be listed '
+            . '(the warning above says why).'
+            . ($cursor + 1 < $stripes ? ' <a href="' . h(self_url($r, ['match' => $match === '*' ? '' : $match,
+                'cursor' => $cursor + 1])) . '">skip to stripe ' . ($cursor + 1) . '</a>' : '')
+            . '</p></section>';
     }
     $keys = $page['keys'];
     usort($keys, static fn(array $a, array $b): int => strcmp($a['key'], $b['key']));

@@ -425,6 +425,11 @@ handler!(kv_flush_all, |args| {
     Ok(Reply::Bool(true))
 }, failure: Reply::Bool(false));
 
+/// PHP memory one key of `ephpm_kv_scan`'s result takes besides its bytes
+/// (its array, the three keys and values, its slot in the list: about
+/// 530 bytes measured, rounded up).
+const SCAN_ENTRY_BYTES: u64 = 600;
+
 // `ephpm_kv_scan`: whole stripes from stripe `$cursor` on, until at
 // least `$count` matching keys are collected; the keys are copied into
 // Rust memory under each stripe's lock (by `Store::scan_stripe`), and the
@@ -453,6 +458,29 @@ handler!(kv_scan, |args| {
             }
         })?;
         stripe += 1;
+    }
+    // A page that cannot fit in what memory_limit leaves is refused before
+    // PHP allocates any of it: a warning, not a fatal error halfway.
+    let need: u64 = keys
+        .iter()
+        .map(|k| match k {
+            Item::Map(e) => match e.first() {
+                Some((_, Item::Bytes(key))) => SCAN_ENTRY_BYTES + key.len() as u64,
+                _ => SCAN_ENTRY_BYTES,
+            },
+            _ => SCAN_ENTRY_BYTES,
+        })
+        .sum();
+    if let Some(room) = zend::memory_room() {
+        if need > room {
+            return Err(Failure::Warned(format!(
+                "a page of {} keys needs about {} KiB of PHP memory, more than memory_limit \
+                 leaves ({} KiB): ask for fewer keys (a smaller $count or a narrower $match; a stripe is listed whole)",
+                keys.len(),
+                need.div_ceil(1024),
+                room / 1024
+            )));
+        }
     }
     let next = if stripe >= stripes { 0 } else { stripe };
     Ok(Reply::Array(vec![

@@ -213,6 +213,22 @@ pub fn ini_value(name: &str) -> String {
     }
 }
 
+extern "C" {
+    /// `zend_memory_usage(bool real_usage)` of Zend/zend_alloc.h.
+    fn zend_memory_usage(real_usage: bool) -> usize;
+}
+
+/// The bytes this request may still allocate before `memory_limit`, or
+/// `None` without a limit (`-1`). Reads the allocator's counter and the
+/// setting only: nothing is allocated, nothing can fail.
+pub fn memory_room() -> Option<u64> {
+    let limit = ini_value("memory_limit");
+    let limit = shm_store::parse_size(&limit).ok().filter(|&l| l > 0)?;
+    // SAFETY: reads the request allocator's size counter; no allocation.
+    let used = unsafe { zend_memory_usage(true) } as u64;
+    Some(limit.saturating_sub(used))
+}
+
 fn c_message(message: &str) -> CString {
     CString::new(message.replace('\0', "\\0")).expect("NULs replaced")
 }

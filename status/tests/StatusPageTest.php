@@ -451,6 +451,33 @@ final class StatusPageTest extends TestCase
         return $out;
     }
 
+    public function testAPageOfKeysTooLargeForMemoryLimitIsAWarningOnThePage(): void
+    {
+        $so = (string) getenv('EPHPM_KV_SO');
+        $ini = ['extension' => $so, 'ephpm_kv.dir' => ini_get('ephpm_kv.dir'), 'ephpm_kv.name' => 'statusmem',
+            'ephpm_kv.stripes' => '2', 'ephpm_kv.size' => '16M'];
+        $fill = [PHP_BINARY, '-n'];
+        foreach ($ini as $k => $v) {
+            array_push($fill, '-d', "$k=$v");
+        }
+        array_push($fill, '-r', 'ephpm_kv_flush_all(); for ($i = 0; $i < 20000; $i++) ephpm_kv_set("bulk:$i", "v"); '
+            . 'ephpm_kv_set("<i>x</i>", "y"); echo ephpm_kv_stats()["entries"];');
+        $proc = proc_open($fill, [1 => ['pipe', 'w']], $pipes);
+        $this->assertSame('20001', stream_get_contents($pipes[1]));
+        fclose($pipes[1]);
+        proc_close($proc);
+        $out = self::runPage($ini + ['memory_limit' => '4M', 'display_errors' => '1'], ['REMOTE_ADDR' => '127.0.0.1']);
+        $this->assertStringContainsString('id="scan-failed"', $out);
+        $this->assertMatchesRegularExpression('~<p class="error warning">ephpm_kv_scan\(\): a page of \d+ keys needs about~', $out);
+        $this->assertStringContainsString('skip to stripe 1', $out);
+        $this->assertStringContainsString('id="stat-entries">20001<', $out, 'the rest of the page');
+        $this->assertStringNotContainsString('Fatal', $out);
+        $this->assertStringNotContainsString('Warning:', $out, 'no warning printed by PHP itself');
+        // With room, the same stripe is listed.
+        $out = self::runPage($ini + ['memory_limit' => '64M'], ['REMOTE_ADDR' => '127.0.0.1']);
+        $this->assertMatchesRegularExpression('~id="page-info">\d{4,} key\(s\) on this page, from stripe 0 to stripe 0~', $out);
+    }
+
     public function testWithoutTheExtensionItSaysSo(): void
     {
         $out = self::runPage([], ['REMOTE_ADDR' => '127.0.0.1']);
