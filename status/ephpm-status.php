@@ -644,13 +644,21 @@ function act(Request $r, Access $access, string $password, array $headers): Resp
             if ($key === null || $key === '') {
                 return refusal(400, 'Bad Request', 'No key to delete.');
             }
-            $done = ephpm_kv_del($key) === 1 ? 'deleted' : 'missing';
+            $warnings = [];
+            $deleted = collecting($warnings, static fn(): int => ephpm_kv_del($key));
+            if ($warnings) {
+                return refusal(500, 'Internal Server Error', 'The key was not deleted: ' . implode(' ', $warnings));
+            }
+            $done = $deleted === 1 ? 'deleted' : 'missing';
             break;
         case 'flush':
             if ($r->field('confirm') !== 'yes') {
                 return refusal(400, 'Bad Request', 'Flushing needs the confirmation box ticked. Nothing was changed.');
             }
-            ephpm_kv_flush_all();
+            $warnings = [];
+            if (!collecting($warnings, static fn(): bool => ephpm_kv_flush_all())) {
+                return refusal(500, 'Internal Server Error', 'The store was not flushed: ' . implode(' ', $warnings));
+            }
             $done = 'flushed';
             break;
         default:
