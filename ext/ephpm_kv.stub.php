@@ -67,6 +67,26 @@ function ephpm_kv_flush_all(): bool {}
 function ephpm_kv_wait(string $key, int $last_version, int $timeout_ms): array|false {}
 
 /**
+ * Added by this project: one page of the store's keys. Visits whole
+ * stripes from stripe $cursor on until at least $count keys matching the
+ * glob $match (* any run of bytes, ? one byte) are collected. Returns
+ * ['cursor' => the next call's cursor, 0 when every stripe was visited,
+ * 'keys' => [['key' => string, 'size' => value bytes, 'ttl' => ms left
+ * or -1 for none], ...]]; false (with a warning) when there is no store.
+ *
+ * @return array{cursor: int, keys: list<array{key: string, size: int, ttl: int}>}|false
+ */
+function ephpm_kv_scan(int $cursor = 0, string $match = '*', int $count = 100): array|false {}
+
+/**
+ * Added by this project: the figures of each stripe, in stripe order:
+ * entries, bytes (heap bytes in use), free (heap bytes free).
+ *
+ * @return list<array{entries: int, bytes: int, free: int}>|false
+ */
+function ephpm_kv_stripes(): array|false {}
+
+/**
  * Figures of the store: version, available, error (when unavailable), path,
  * size, stripes, max_key_size, max_value_size, eviction, entries, bytes_used,
  * bytes_free, hits, misses, expirations, evictions, recoveries, watch_slots,

@@ -12,7 +12,8 @@ mod zend;
 use ext_php_rs::ffi::zend_module_entry;
 use settings::Resolved;
 use shm_store::{
-    ReadStart, ReadTicket, Store, StoreConfig, StoreError, Ttl, WaitOutcome, READ_ATTEMPTS,
+    glob_match, ReadStart, ReadTicket, Store, StoreConfig, StoreError, Ttl, WaitOutcome,
+    READ_ATTEMPTS,
 };
 use std::cell::{Cell, RefCell};
 use std::ffi::c_int;
@@ -424,6 +425,90 @@ handler!(kv_flush_all, |args| {
     Ok(Reply::Bool(true))
 }, failure: Reply::Bool(false));
 
+/// PHP memory one key of `ephpm_kv_scan`'s result takes besides its bytes
+/// (its array, the three keys and values, its slot in the list: about
+/// 530 bytes measured, rounded up).
+const SCAN_ENTRY_BYTES: u64 = 600;
+
+// `ephpm_kv_scan`: whole stripes from stripe `$cursor` on, until at
+// least `$count` matching keys are collected; the keys are copied into
+// Rust memory under each stripe's lock (by `Store::scan_stripe`), and the
+// PHP array is built only after every lock is released.
+handler!(kv_scan, |args| {
+    let (cursor, pattern, count) = parsed(args.long_string_long((0, b"*", 100)))?;
+    if cursor < 0 {
+        return Err(Failure::ValueError(1, "must be greater than or equal to 0".into()));
+    }
+    if count < 1 {
+        return Err(Failure::ValueError(3, "must be greater than 0".into()));
+    }
+    let store = store()?;
+    let stripes = store.geometry().stripes as u64;
+    let count = usize::try_from(count).unwrap_or(usize::MAX);
+    let mut stripe = cursor as u64;
+    let mut keys = Vec::new();
+    while stripe < stripes && keys.len() < count {
+        store.scan_stripe(stripe as usize, |e| {
+            if glob_match(pattern, &e.key) {
+                keys.push(Item::Map(vec![
+                    ("key", Item::Bytes(e.key.clone())),
+                    ("size", Item::Long(i64::try_from(e.value_len).unwrap_or(i64::MAX))),
+                    ("ttl", Item::Long(e.ttl.as_millis_code())),
+                ]));
+            }
+        })?;
+        stripe += 1;
+    }
+    // A page that cannot fit in what memory_limit leaves is refused before
+    // PHP allocates any of it: a warning, not a fatal error halfway.
+    let need: u64 = keys
+        .iter()
+        .map(|k| match k {
+            Item::Map(e) => match e.first() {
+                Some((_, Item::Bytes(key))) => SCAN_ENTRY_BYTES + key.len() as u64,
+                _ => SCAN_ENTRY_BYTES,
+            },
+            _ => SCAN_ENTRY_BYTES,
+        })
+        .sum();
+    if let Some(room) = zend::memory_room() {
+        if need > room {
+            return Err(Failure::Warned(format!(
+                "a page of {} keys needs about {} KiB of PHP memory, more than memory_limit \
+                 leaves ({} KiB): ask for fewer keys (a smaller $count or a narrower $match; a stripe is listed whole)",
+                keys.len(),
+                need.div_ceil(1024),
+                room / 1024
+            )));
+        }
+    }
+    let next = if stripe >= stripes { 0 } else { stripe };
+    Ok(Reply::Array(vec![
+        ("cursor", Item::Long(next as i64)),
+        ("keys", Item::List(keys)),
+    ]))
+}, failure: Reply::Bool(false));
+
+// `ephpm_kv_stripes`: each stripe's own figures, from `Store::stats`.
+handler!(kv_stripes, |args| {
+    parsed(args.none())?;
+    let stats = store()?.stats()?;
+    let long = |n: u64| Item::Long(i64::try_from(n).unwrap_or(i64::MAX));
+    Ok(Reply::List(
+        stats
+            .stripes
+            .iter()
+            .map(|s| {
+                Item::Map(vec![
+                    ("entries", long(s.entries)),
+                    ("bytes", long(s.bytes_used)),
+                    ("free", long(s.bytes_free)),
+                ])
+            })
+            .collect(),
+    ))
+}, failure: Reply::Bool(false));
+
 /// The store for phpinfo(): the one this request uses if it has one, else
 /// the existing segment, never a new one (`php -i` or `php-fpm -i` run as
 /// root must not create a root-owned segment that the pool cannot open).
@@ -717,6 +802,24 @@ fn signatures() -> Vec<Signature> {
             c"ephpm_kv_flush_all",
             zend::handler::<kv_flush_all>,
             MAY_BE_BOOL,
+            0,
+            &[],
+        ),
+        sig(
+            c"ephpm_kv_scan",
+            zend::handler::<kv_scan>,
+            MAY_BE_ARRAY | MAY_BE_FALSE,
+            0,
+            &[
+                (c"cursor", MAY_BE_LONG, Some(c"0")),
+                (c"match", MAY_BE_STRING, Some(c"'*'")),
+                (c"count", MAY_BE_LONG, Some(c"100")),
+            ],
+        ),
+        sig(
+            c"ephpm_kv_stripes",
+            zend::handler::<kv_stripes>,
+            MAY_BE_ARRAY | MAY_BE_FALSE,
             0,
             &[],
         ),

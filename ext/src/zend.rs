@@ -213,6 +213,22 @@ pub fn ini_value(name: &str) -> String {
     }
 }
 
+extern "C" {
+    /// `zend_memory_usage(bool real_usage)` of Zend/zend_alloc.h.
+    fn zend_memory_usage(real_usage: bool) -> usize;
+}
+
+/// The bytes this request may still allocate before `memory_limit`, or
+/// `None` without a limit (`-1`). Reads the allocator's counter and the
+/// setting only: nothing is allocated, nothing can fail.
+pub fn memory_room() -> Option<u64> {
+    let limit = ini_value("memory_limit");
+    let limit = shm_store::parse_size(&limit).ok().filter(|&l| l > 0)?;
+    // SAFETY: reads the request allocator's size counter; no allocation.
+    let used = unsafe { zend_memory_usage(true) } as u64;
+    Some(limit.saturating_sub(used))
+}
+
 fn c_message(message: &str) -> CString {
     CString::new(message.replace('\0', "\\0")).expect("NULs replaced")
 }
@@ -331,6 +347,8 @@ pub enum Reply {
     Bytes(Vec<u8>),
     /// An array with string keys.
     Array(Vec<(&'static str, Item)>),
+    /// A list (keys `0..n`).
+    List(Vec<Item>),
 }
 
 /// A value of a [`Reply::Array`].
@@ -341,6 +359,46 @@ pub enum Item {
     Null,
     /// A binary-safe string (a stored value).
     Bytes(Vec<u8>),
+    /// A nested array with string keys.
+    Map(Vec<(&'static str, Item)>),
+    /// A nested list (keys `0..n`).
+    List(Vec<Item>),
+}
+
+impl Item {
+    fn to_zval(&self) -> Zval {
+        let mut z = Zval::new();
+        match self {
+            Item::Long(n) => z.set_long(*n),
+            Item::Text(t) => z.set_zend_string(ZendStr::new(t, false)),
+            Item::Bool(b) => z.set_bool(*b),
+            Item::Null => z.set_null(),
+            Item::Bytes(b) => z.set_zend_string(ZendStr::new(b, false)),
+            Item::Map(entries) => z.set_hashtable(map_table(entries)),
+            Item::List(items) => z.set_hashtable(list_table(items)),
+        }
+        z
+    }
+}
+
+/// A PHP list of `items`.
+fn list_table(items: &[Item]) -> ext_php_rs::boxed::ZBox<ZendHashTable> {
+    let mut table = ZendHashTable::new();
+    for item in items {
+        // Appending to a fresh list cannot fail.
+        let _ = table.push(item.to_zval());
+    }
+    table
+}
+
+/// A PHP array with the string keys of `entries`, in their order.
+fn map_table(entries: &[(&'static str, Item)]) -> ext_php_rs::boxed::ZBox<ZendHashTable> {
+    let mut table = ZendHashTable::new();
+    for (key, item) in entries {
+        // Inserting into a fresh table with string keys cannot fail.
+        let _ = table.insert(*key, item.to_zval());
+    }
+    table
 }
 
 impl Reply {
@@ -362,22 +420,8 @@ impl Reply {
             Reply::Bool(b) => rv.set_bool(*b),
             Reply::Long(n) => rv.set_long(*n),
             Reply::Bytes(b) => rv.set_zend_string(ZendStr::new(b, false)),
-            Reply::Array(entries) => {
-                let mut table = ZendHashTable::new();
-                for (key, item) in entries {
-                    let mut z = Zval::new();
-                    match item {
-                        Item::Long(n) => z.set_long(*n),
-                        Item::Text(t) => z.set_zend_string(ZendStr::new(t, false)),
-                        Item::Bool(b) => z.set_bool(*b),
-                        Item::Null => z.set_null(),
-                        Item::Bytes(b) => z.set_zend_string(ZendStr::new(b, false)),
-                    }
-                    // Inserting into a fresh table with string keys cannot fail.
-                    let _ = table.insert(*key, z);
-                }
-                rv.set_hashtable(table);
-            }
+            Reply::Array(entries) => rv.set_hashtable(map_table(entries)),
+            Reply::List(items) => rv.set_hashtable(list_table(items)),
         }
     }
 }
@@ -881,6 +925,37 @@ impl<'a> Args<'a> {
             zend_parse_parameters(n, c"ss".as_ptr(), &mut p1, &mut l1, &mut p2, &mut l2)
         })?;
         Ok((ok == SUCCESS).then(|| (bytes(p1, l1), bytes(p2, l2))))
+    }
+
+    /// `(int $a = default, string $b = default, int $c = default)`
+    pub fn long_string_long(
+        &self,
+        default: (ZendLong, &'a [u8], ZendLong),
+    ) -> Parsed<(ZendLong, &'a [u8], ZendLong)> {
+        if let Some(exact) = self.exact([b'l', b's', b'l'], 0) {
+            let mut out = default;
+            for (i, arg) in exact.into_iter().enumerate() {
+                match (i, arg) {
+                    (0, Exact::Long(a)) => out.0 = a,
+                    (1, Exact::Bytes(b)) => out.1 = b,
+                    (2, Exact::Long(c)) => out.2 = c,
+                    _ => {}
+                }
+            }
+            return Ok(Some(out));
+        }
+        let (mut a, mut c) = (default.0, default.2);
+        let (mut p, mut len) = (
+            default.1.as_ptr().cast::<c_char>().cast_mut(),
+            default.1.len(),
+        );
+        let n = self.count();
+        // SAFETY: "|lsl" writes a zend_long, a (char*, size_t) pair and a
+        // zend_long, each only when its argument was passed.
+        let ok = engine(|| unsafe {
+            zend_parse_parameters(n, c"|lsl".as_ptr(), &mut a, &mut p, &mut len, &mut c)
+        })?;
+        Ok((ok == SUCCESS).then(|| (a, bytes(p, len), c)))
     }
 
     /// `(string $a, string $b, int $c)`, or with a default for `$c`

@@ -58,9 +58,11 @@ ephpm_kv_get
 ephpm_kv_incr
 ephpm_kv_incr_by
 ephpm_kv_pttl
+ephpm_kv_scan
 ephpm_kv_set
 ephpm_kv_setnx
 ephpm_kv_stats
+ephpm_kv_stripes
 ephpm_kv_ttl
 ephpm_kv_wait
 array(12) {

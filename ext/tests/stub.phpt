@@ -176,8 +176,10 @@ ephpm_kv_get(string $key): ?string
 ephpm_kv_incr(string $key): int|false
 ephpm_kv_incr_by(string $key, int $delta): int|false
 ephpm_kv_pttl(string $key): int
+ephpm_kv_scan(int $cursor = 0, string $match = '*', int $count = 100): array|false
 ephpm_kv_set(string $key, string $value, int $ttl = 0): bool
 ephpm_kv_setnx(string $key, string $value, int $ttl = 0): bool
 ephpm_kv_stats(): array
+ephpm_kv_stripes(): array|false
 ephpm_kv_ttl(string $key): int
 ephpm_kv_wait(string $key, int $last_version, int $timeout_ms): array|false

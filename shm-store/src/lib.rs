@@ -18,6 +18,7 @@ mod clock;
 mod compress;
 mod config;
 mod error;
+pub mod glob;
 mod large;
 mod layout;
 mod lock;
@@ -36,6 +37,7 @@ pub use config::{
     DEFAULT_MAX_KEY_LEN, DEFAULT_PART_LEN, DEFAULT_SIZE,
 };
 pub use error::{Result, StoreError};
+pub use glob::glob_match;
 pub use large::PENDING as LARGE_VALUE_PENDING;
 pub use layout::{LAYOUT_VERSION, SEGMENT_HEADER_SIZE};
 pub use lock::{HeldLock, LockOutcome, OWNER_CHECK_INTERVAL};

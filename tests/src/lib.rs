@@ -73,6 +73,19 @@ pub const PHPUNIT_PHP_EXTENSIONS: &[&str] = &[
 /// by `php -n` with our extension (segments in `dir`, store `pkgtest`) and
 /// [`PHPUNIT_PHP_EXTENSIONS`]; `args` go to PHPUnit before `-c`.
 pub fn phpunit(dir: &Path, args: &[&str]) -> Command {
+    phpunit_suite(
+        &repo_root().join("php/phpunit.xml.dist"),
+        dir,
+        "pkgtest",
+        args,
+    )
+}
+
+/// Debian's PHPUnit on the suite that `config` (a `phpunit.xml.dist` of
+/// the repository) describes, run from the config's folder by `php -n`
+/// with our extension (segments in `dir`, store `kv_name`) and
+/// [`PHPUNIT_PHP_EXTENSIONS`]; `args` go to PHPUnit before `-c`.
+pub fn phpunit_suite(config: &Path, dir: &Path, kv_name: &str, args: &[&str]) -> Command {
     let mut cmd = Command::new("php");
     cmd.arg("-n")
         .arg("-d")
@@ -82,11 +95,13 @@ pub fn phpunit(dir: &Path, args: &[&str]) -> Command {
     }
     cmd.arg("-d")
         .arg(format!("ephpm_kv.dir={}", dir.display()))
-        .args(["-d", "ephpm_kv.name=pkgtest", "/usr/bin/phpunit"])
+        .arg("-d")
+        .arg(format!("ephpm_kv.name={kv_name}"))
+        .arg("/usr/bin/phpunit")
         .args(args)
         .arg("-c")
-        .arg(repo_root().join("php/phpunit.xml.dist"))
-        .current_dir(repo_root().join("php"));
+        .arg(config)
+        .current_dir(config.parent().expect("a config is in a folder"));
     cmd
 }
 

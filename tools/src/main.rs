@@ -6,7 +6,7 @@ mod watch;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
-use shm_store::{Codec, EvictionPolicy, Stats, Store, StoreConfig, StoreError, Ttl};
+use shm_store::{glob_match, Codec, EvictionPolicy, Stats, Store, StoreConfig, StoreError, Ttl};
 use std::io::{self, BufRead, BufWriter, Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -574,28 +574,6 @@ fn escape_key(key: &[u8]) -> String {
         }
     }
     s
-}
-
-/// Glob match on bytes: `*` matches any run (also empty), `?` one byte.
-fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
-    let (mut p, mut t) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        if p < pattern.len() && (pattern[p] == b'?' || pattern[p] == text[t]) {
-            p += 1;
-            t += 1;
-        } else if p < pattern.len() && pattern[p] == b'*' {
-            star = Some((p, t));
-            p += 1;
-        } else if let Some((sp, st)) = star {
-            p = sp + 1;
-            t = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    pattern[p..].iter().all(|&c| c == b'*')
 }
 
 fn keys(store: &Store, pattern: Option<&str>, limit: Option<u64>) -> Res {
@@ -1232,18 +1210,6 @@ fn rm(dir: &Path, name: &str, force: bool) -> Res {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn glob() {
-        assert!(glob_match(b"*", b""));
-        assert!(glob_match(b"php_session:*", b"php_session:abc"));
-        assert!(!glob_match(b"php_session:*", b"user:1"));
-        assert!(glob_match(b"a?c", b"abc"));
-        assert!(!glob_match(b"a?c", b"ac"));
-        assert!(glob_match(b"*b*d", b"abcbxd"));
-        assert!(!glob_match(b"*b*d", b"abcbx"));
-        assert!(glob_match(b"a**", b"a"));
-    }
 
     #[test]
     fn escapes() {

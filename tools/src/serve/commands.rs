@@ -345,7 +345,7 @@ fn dispatch(server: &Server, conn: &mut Conn, cmd: &str, a: &[Bytes]) -> Result<
             let mut keys = Vec::new();
             tokio::task::block_in_place(|| {
                 store.scan(|e| {
-                    if crate::glob_match(&a[0], &e.key) {
+                    if shm_store::glob_match(&a[0], &e.key) {
                         keys.push(Frame::BulkString(Bytes::copy_from_slice(&e.key)));
                     }
                 })
@@ -596,7 +596,7 @@ fn scan(server: &Server, a: &[Bytes]) -> Result<Frame, Frame> {
                 .scan_stripe(stripe as usize, |e| {
                     if pattern
                         .as_ref()
-                        .is_none_or(|p| crate::glob_match(p, &e.key))
+                        .is_none_or(|p| shm_store::glob_match(p, &e.key))
                     {
                         keys.push(Frame::BulkString(Bytes::copy_from_slice(&e.key)));
                     }
