@@ -295,7 +295,30 @@ fn fpm_pool_uses_the_store() {
     );
     assert_eq!(stats, FPM_WORKERS.to_string());
     println!("php-fpm with the packaged extension: {bodies:?}");
+
+    // The packaged status page, dropped into the site as an operator
+    // would, answers a local request (no password set) with the store's
+    // figures and its key names.
+    let status = fs::read_to_string(STATUS_PAGE).unwrap_or_else(|e| panic!("{STATUS_PAGE}: {e}"));
+    site.page("ephpm-status.php", &status);
+    let page = web.try_get("ephpm-status.php").expect("status page");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("ephpm_kv status"), "{}", page.body);
+    assert!(
+        page.body.contains("ephpm_kv.pkg"),
+        "segment path: {}",
+        page.body
+    );
+    assert!(
+        page.body.contains(">hits<"),
+        "the key `hits`: {}",
+        page.body
+    );
+    assert!(page.body.contains("<svg"), "{}", page.body);
 }
+
+/// Where the package puts the status page.
+const STATUS_PAGE: &str = "/usr/share/php8.2-ephpm-kv/ephpm-status.php";
 
 /// What an older `./scripts/install-ext` left: its ini (unowned), its .so
 /// and phpenmod's links.
