@@ -402,17 +402,10 @@ fn map_table(entries: &[(&'static str, Item)]) -> ext_php_rs::boxed::ZBox<ZendHa
 }
 
 impl Reply {
-    /// Whether delivering it allocates nothing (and so cannot bail out).
-    fn is_scalar(&self) -> bool {
-        matches!(
-            self,
-            Reply::Pending | Reply::Null | Reply::Bool(_) | Reply::Long(_)
-        )
-    }
-
-    /// Stores the value in the return slot; inside [`engine`] unless it
-    /// [is scalar](Reply::is_scalar) (the engine's fresh `NULL` return slot
-    /// then has nothing to release).
+    /// Stores the value in the return slot, inside [`engine`] (a scalar
+    /// with nothing to raise is stored by [`deliver`] directly: it
+    /// allocates nothing, and the engine's fresh `NULL` return slot has
+    /// nothing to release).
     fn deliver(&self, rv: &mut Zval) {
         match self {
             Reply::Pending => {}
@@ -531,10 +524,24 @@ where
 unsafe fn deliver(slot: &mut Zval, outcome: Outcome) {
     let outcome = match outcome {
         // Nothing to raise or allocate: no call into the engine at all.
-        Outcome { raise: None, reply } if reply.is_scalar() => {
-            reply.deliver(slot);
-            return;
-        }
+        // (One arm per variant, by value: nothing is left to drop, where a
+        // guard would leave an out-of-line drop of the whole reply.)
+        Outcome {
+            raise: None,
+            reply: Reply::Pending,
+        } => return,
+        Outcome {
+            raise: None,
+            reply: Reply::Null,
+        } => return slot.set_null(),
+        Outcome {
+            raise: None,
+            reply: Reply::Bool(b),
+        } => return slot.set_bool(b),
+        Outcome {
+            raise: None,
+            reply: Reply::Long(n),
+        } => return slot.set_long(n),
         // A string only (a value read under the lock, or gathered from a
         // large value's parts): copied into PHP's string with no
         // `zend_try`, the buffer parked where a bailout cannot lose it.
