@@ -21,7 +21,7 @@
 //! held"): they never overwrite what another request may have written.
 //!
 //! Nothing here calls into the engine: each callback puts its warnings
-//! into a [`zend::Diagnostics`], raised by `zend.rs` once the callback has
+//! into a [`zend::Diagnostics`], raised by `zend::session_module` once the callback has
 //! returned and `OPEN` is no longer borrowed, so that an error handler
 //! that throws, exits or fails fatally finds every state put back. A lock
 //! still held at the end of the request is released by [`end_of_request`].
