@@ -223,7 +223,7 @@ fn store_result<T>(
         .ok()
 }
 
-pub struct Handler;
+pub(crate) struct Handler;
 
 impl zend::SaveHandler for Handler {
     fn open(save_path: &str, d: &mut Diagnostics) -> bool {
@@ -351,7 +351,7 @@ fn with_state<R>(
 /// the session by then): a lock still held, after a fatal error in the
 /// middle of a session callback for instance, is released here, silently
 /// (PHP's output is gone by now).
-pub fn end_of_request() {
+pub(crate) fn end_of_request() {
     // `take` out of the cell first: the lock is released (dropped) with no
     // borrow live.
     let left = OPEN.with(|open| open.try_borrow_mut().ok().and_then(|mut o| o.take()));

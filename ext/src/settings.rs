@@ -5,46 +5,46 @@ use shm_store::{parse_size, Codec, Compression, EvictionPolicy, StoreConfig};
 use std::time::Duration;
 
 /// One setting: php.ini name and default.
-pub struct Setting {
+pub(crate) struct Setting {
     pub name: &'static str,
     pub default: &'static str,
     /// Changeable at run time (`ini_set`, `php_value`), not just in php.ini.
     pub runtime: bool,
 }
 
-pub const ENABLED: Setting = Setting {
+pub(crate) const ENABLED: Setting = Setting {
     name: "ephpm_kv.enabled",
     default: "1",
     runtime: false,
 };
-pub const NAME: Setting = Setting {
+pub(crate) const NAME: Setting = Setting {
     name: "ephpm_kv.name",
     default: "default",
     runtime: false,
 };
-pub const SIZE: Setting = Setting {
+pub(crate) const SIZE: Setting = Setting {
     name: "ephpm_kv.size",
     default: "64M",
     runtime: false,
 };
 /// Empty: the per-user directory `/dev/shm/ephpm-<uid>` of the worker
 /// that opens the store (resolved then, not at startup as root).
-pub const DIR: Setting = Setting {
+pub(crate) const DIR: Setting = Setting {
     name: "ephpm_kv.dir",
     default: "",
     runtime: false,
 };
-pub const EVICTION: Setting = Setting {
+pub(crate) const EVICTION: Setting = Setting {
     name: "ephpm_kv.eviction",
     default: "allkeys-lru",
     runtime: false,
 };
-pub const STRIPES: Setting = Setting {
+pub(crate) const STRIPES: Setting = Setting {
     name: "ephpm_kv.stripes",
     default: "0",
     runtime: false,
 };
-pub const MAX_VALUE_SIZE: Setting = Setting {
+pub(crate) const MAX_VALUE_SIZE: Setting = Setting {
     name: "ephpm_kv.max_value_size",
     default: "0",
     runtime: false,
@@ -53,36 +53,36 @@ pub const MAX_VALUE_SIZE: Setting = Setting {
 /// `ephpm-shm create --compression` chose another). Unlike the eviction
 /// policy, each pool may compress its own writes its own way: every
 /// entry says how it is stored and every handle reads every entry.
-pub const COMPRESSION: Setting = Setting {
+pub(crate) const COMPRESSION: Setting = Setting {
     name: "ephpm_kv.compression",
     default: "",
     runtime: false,
 };
 /// Empty: the store's (zstd's 3 unless the creator chose another).
-pub const COMPRESSION_LEVEL: Setting = Setting {
+pub(crate) const COMPRESSION_LEVEL: Setting = Setting {
     name: "ephpm_kv.compression_level",
     default: "",
     runtime: false,
 };
 /// Empty: the store's (1024 bytes unless the creator chose another).
-pub const COMPRESSION_MIN_SIZE: Setting = Setting {
+pub(crate) const COMPRESSION_MIN_SIZE: Setting = Setting {
     name: "ephpm_kv.compression_min_size",
     default: "",
     runtime: false,
 };
 
-pub const SESSION_LOCKING: Setting = Setting {
+pub(crate) const SESSION_LOCKING: Setting = Setting {
     name: "ephpm_kv.session_locking",
     default: "1",
     runtime: true,
 };
-pub const SESSION_LOCK_WAIT_MS: Setting = Setting {
+pub(crate) const SESSION_LOCK_WAIT_MS: Setting = Setting {
     name: "ephpm_kv.session_lock_wait_ms",
     default: "10000",
     runtime: true,
 };
 
-pub const ALL: [Setting; 12] = [
+pub(crate) const ALL: [Setting; 12] = [
     ENABLED,
     NAME,
     SIZE,
@@ -99,7 +99,7 @@ pub const ALL: [Setting; 12] = [
 
 /// What the settings resolve to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Resolved {
+pub(crate) enum Resolved {
     Disabled,
     Store(StoreConfig),
 }
@@ -123,7 +123,7 @@ fn invalid(setting: &Setting, value: &str, expected: &str) -> String {
 /// Builds the store configuration from the current values of the settings,
 /// looked up with `value_of` (which gets a setting's php.ini name). The error
 /// names the setting and what it accepts.
-pub fn resolve(value_of: impl Fn(&Setting) -> String) -> Result<Resolved, String> {
+pub(crate) fn resolve(value_of: impl Fn(&Setting) -> String) -> Result<Resolved, String> {
     let enabled = value_of(&ENABLED);
     match parse_bool(&enabled) {
         Some(true) => {}
@@ -267,7 +267,7 @@ fn apply(config: StoreConfig, setting: &Setting, text: &str) -> Result<StoreConf
 
 /// Whether `session.save_path` leaves sessions in the main store (see
 /// [`session_store`]).
-pub fn names_main_store(save_path: &str) -> bool {
+pub(crate) fn names_main_store(save_path: &str) -> bool {
     let save_path = save_path.trim();
     save_path.is_empty() || save_path.contains('/')
 }
@@ -277,7 +277,7 @@ pub fn names_main_store(save_path: &str) -> bool {
 /// Debian's default `/var/lib/php/sessions`): the main store `main`.
 /// Otherwise `NAME` or `NAME?size=32M&eviction=volatile-lru`: a store of its
 /// own, taking the settings it does not give from `main`'s.
-pub fn session_store(main: StoreConfig, save_path: &str) -> Result<StoreConfig, String> {
+pub(crate) fn session_store(main: StoreConfig, save_path: &str) -> Result<StoreConfig, String> {
     if names_main_store(save_path) {
         return Ok(main);
     }
@@ -307,7 +307,7 @@ pub fn session_store(main: StoreConfig, save_path: &str) -> Result<StoreConfig, 
 
 /// How long a session request may wait for another request's lock on its
 /// session: `None` when locking is off.
-pub fn session_lock_wait(
+pub(crate) fn session_lock_wait(
     value_of: impl Fn(&Setting) -> String,
 ) -> Result<Option<Duration>, String> {
     let locking = value_of(&SESSION_LOCKING);

@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch.
 pub trait Clock: Send + Sync {
+    /// The time now, in milliseconds since the Unix epoch.
     fn now_ms(&self) -> u64;
 }
 
@@ -28,12 +29,15 @@ impl Clock for SystemClock {
 pub struct ManualClock(Arc<AtomicU64>);
 
 impl ManualClock {
+    /// A clock that reads `start_ms` until it is moved.
     pub fn new(start_ms: u64) -> Self {
         ManualClock(Arc::new(AtomicU64::new(start_ms)))
     }
+    /// Moves it `ms` forward (every clone sees it).
     pub fn advance_ms(&self, ms: u64) {
         self.0.fetch_add(ms, Ordering::SeqCst);
     }
+    /// Sets it to `ms`.
     pub fn set_ms(&self, ms: u64) {
         self.0.store(ms, Ordering::SeqCst);
     }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 /// Longest store name accepted.
-pub const MAX_NAME_LEN: usize = 64;
+pub(crate) const MAX_NAME_LEN: usize = 64;
 /// Default segment size: 64 MiB.
 pub const DEFAULT_SIZE: u64 = 64 << 20;
 /// Default longest key, in bytes.
@@ -19,7 +19,7 @@ pub const DEFAULT_MAX_KEY_LEN: u32 = 4096;
 /// stripes); larger ones are split into parts of this size.
 pub const DEFAULT_PART_LEN: u32 = 64 << 10;
 /// Smallest segment accepted.
-pub const MIN_SIZE: u64 = 64 << 10;
+pub(crate) const MIN_SIZE: u64 = 64 << 10;
 /// Largest stripe heap: block offsets and sizes are 32-bit.
 const MAX_HEAP: u64 = (u32::MAX as u64) & !(PAGE as u64 - 1);
 /// Auto stripe count aims at this many bytes per stripe...
@@ -70,6 +70,7 @@ impl EvictionPolicy {
         }
     }
 
+    /// The policy's name, as settings and messages spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             EvictionPolicy::NoEviction => "noeviction",
@@ -134,6 +135,7 @@ impl Codec {
         }
     }
 
+    /// The codec's name, as settings and messages spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             Codec::None => "none",
@@ -170,6 +172,7 @@ pub const DEFAULT_COMPRESSION_MIN_SIZE: usize = 1024;
 /// entry, compressed or not, whatever its own setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Compression {
+    /// `None` stores values raw.
     pub codec: Codec,
     /// zstd's level: 1 (fastest) to 22, or negative for faster still.
     pub level: i32,
@@ -220,8 +223,11 @@ impl Compression {
 /// creator: [`Compression::default`]'s).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct CompressionAsk {
+    /// The codec asked for.
     pub codec: Option<Codec>,
+    /// The zstd level asked for.
     pub level: Option<i32>,
+    /// The minimum size asked for.
     pub min_size: Option<usize>,
 }
 
@@ -273,6 +279,7 @@ pub struct StoreConfig {
 }
 
 impl StoreConfig {
+    /// The store `name` with every other setting at its default.
     pub fn new(name: impl Into<String>) -> Self {
         StoreConfig {
             name: name.into(),
@@ -286,22 +293,27 @@ impl StoreConfig {
             store_compression: Compression::default(),
         }
     }
+    /// The segment's directory (empty: [`default_dir`]).
     pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.dir = dir.into();
         self
     }
+    /// The segment's size in bytes, if this opener creates it.
     pub fn size(mut self, size: u64) -> Self {
         self.size = size;
         self
     }
+    /// The number of lock stripes, if this opener creates it.
     pub fn stripes(mut self, stripes: u32) -> Self {
         self.stripes = Some(stripes);
         self
     }
+    /// A cap on values, if this opener creates the store.
     pub fn max_value_len(mut self, len: u32) -> Self {
         self.max_value_len = Some(len);
         self
     }
+    /// The eviction policy, recorded if this opener creates the store.
     pub fn eviction(mut self, policy: EvictionPolicy) -> Self {
         self.eviction = policy;
         self
@@ -320,14 +332,17 @@ impl StoreConfig {
         self.store_compression = compression;
         self
     }
+    /// Asks for this codec only (level and minimum size: the store's).
     pub fn compression_codec(mut self, codec: Codec) -> Self {
         self.compression.codec = Some(codec);
         self
     }
+    /// Asks for this zstd level only.
     pub fn compression_level(mut self, level: i32) -> Self {
         self.compression.level = Some(level);
         self
     }
+    /// Asks for this minimum size only.
     pub fn compression_min_size(mut self, min_size: usize) -> Self {
         self.compression.min_size = Some(min_size);
         self
@@ -391,12 +406,19 @@ pub fn validate_name(name: &str) -> Result<()> {
 /// The shape of a segment, fixed at creation and recorded in its header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Geometry {
+    /// The segment's size in bytes.
     pub total_size: u64,
+    /// Lock stripes.
     pub stripes: u32,
+    /// Bytes from one stripe's start to the next's.
     pub stripe_stride: u64,
+    /// The most index slots a stripe can have.
     pub slots_per_stripe: u32,
+    /// Bytes of a stripe's heap.
     pub heap_size: u32,
+    /// Longest key in bytes.
     pub max_key_len: u32,
+    /// Longest value in bytes.
     pub max_value_len: u32,
     /// Largest value kept in one block, and the size of a large value's parts.
     pub part_len: u32,

@@ -271,57 +271,57 @@ use bytemuck::{Pod, Zeroable};
 
 /// Identifies a ready segment: "EPHPMKV" + 1 (the format's own number is
 /// [`LAYOUT_VERSION`]).
-pub const MAGIC_READY: u64 = u64::from_le_bytes(*b"EPHPMKV1");
+pub(crate) const MAGIC_READY: u64 = u64::from_le_bytes(*b"EPHPMKV1");
 /// Written first by a creator; seen later, it means the creator died.
-pub const MAGIC_INIT: u64 = u64::from_le_bytes(*b"EPHPMKV0");
+pub(crate) const MAGIC_INIT: u64 = u64::from_le_bytes(*b"EPHPMKV0");
 /// Bumped on any change of this layout.
 pub const LAYOUT_VERSION: u32 = 5;
 
-pub const PAGE: usize = 4096;
+pub(crate) const PAGE: usize = 4096;
 /// The header page and the watch table after it; the stripes start here.
 pub const SEGMENT_HEADER_SIZE: usize = PAGE + WATCH_SLOTS * std::mem::size_of::<WatchSlot>();
-pub const STRIPE_HEADER_SIZE: usize = PAGE;
+pub(crate) const STRIPE_HEADER_SIZE: usize = PAGE;
 /// Room reserved for the `pthread_mutex_t` at the start of a stripe header:
 /// two cache lines, so the adjacent-line prefetcher does not pair the lock
 /// with the stripe's counters.
-pub const MUTEX_AREA: usize = 128;
-pub const SLOT_SIZE: usize = std::mem::size_of::<Slot>();
-pub const BLOCK_HEADER_SIZE: usize = std::mem::size_of::<BlockHeader>();
-pub const BLOCK_ALIGN: u32 = 16;
-pub const MIN_BLOCK: u32 = BLOCK_HEADER_SIZE as u32;
-pub const MAX_STRIPES: u32 = 1024;
+pub(crate) const MUTEX_AREA: usize = 128;
+pub(crate) const SLOT_SIZE: usize = std::mem::size_of::<Slot>();
+pub(crate) const BLOCK_HEADER_SIZE: usize = std::mem::size_of::<BlockHeader>();
+pub(crate) const BLOCK_ALIGN: u32 = 16;
+pub(crate) const MIN_BLOCK: u32 = BLOCK_HEADER_SIZE as u32;
+pub(crate) const MAX_STRIPES: u32 = 1024;
 /// Segregated free lists, see `stripe::bin_for`.
-pub const FREE_BINS: usize = 192;
+pub(crate) const FREE_BINS: usize = 192;
 /// "No block" in free-list links.
-pub const NO_BLOCK: u32 = u32::MAX;
+pub(crate) const NO_BLOCK: u32 = u32::MAX;
 
-pub const STATE_FREE: u32 = u32::from_le_bytes(*b"free");
-pub const STATE_WRITING: u32 = u32::from_le_bytes(*b"wrtg");
+pub(crate) const STATE_FREE: u32 = u32::from_le_bytes(*b"free");
+pub(crate) const STATE_WRITING: u32 = u32::from_le_bytes(*b"wrtg");
 /// A live entry whose value is in the block.
-pub const STATE_LIVE: u32 = u32::from_le_bytes(*b"LIVE");
+pub(crate) const STATE_LIVE: u32 = u32::from_le_bytes(*b"LIVE");
 /// A live entry of a large value: its block holds a [`Manifest`], the
 /// bytes are in part entries.
-pub const STATE_LARGE: u32 = u32::from_le_bytes(*b"LRGE");
+pub(crate) const STATE_LARGE: u32 = u32::from_le_bytes(*b"LRGE");
 /// A live part (chunk) of a large value, under an internal key (see
 /// [`part_key`]); never seen by users.
-pub const STATE_PART: u32 = u32::from_le_bytes(*b"PART");
+pub(crate) const STATE_PART: u32 = u32::from_le_bytes(*b"PART");
 
 /// A live entry whose value is an integer (what `incr` stores): a native
 /// `i64` at the block's first 8-byte boundary after the key (see
 /// [`value_offset`]), `val_len` 8; reads render it as decimal text, and
 /// `incr` updates it in place with one aligned 8-byte store.
-pub const STATE_INT: u32 = u32::from_le_bytes(*b"INT8");
+pub(crate) const STATE_INT: u32 = u32::from_le_bytes(*b"INT8");
 
 /// A live entry whose value is compressed: the value bytes are the
 /// original length (8 bytes, little endian), then one zstd frame that
 /// decompresses to exactly that many bytes.
-pub const STATE_ZSTD: u32 = u32::from_le_bytes(*b"ZSTD");
+pub(crate) const STATE_ZSTD: u32 = u32::from_le_bytes(*b"ZSTD");
 
 /// Length of the original-length prefix of a compressed value.
-pub const ZSTD_PREFIX: usize = 8;
+pub(crate) const ZSTD_PREFIX: usize = 8;
 
 /// Whether a block state is one of the five live kinds.
-pub fn is_live(state: u32) -> bool {
+pub(crate) fn is_live(state: u32) -> bool {
     matches!(
         state,
         STATE_LIVE | STATE_LARGE | STATE_PART | STATE_INT | STATE_ZSTD
@@ -331,7 +331,7 @@ pub fn is_live(state: u32) -> bool {
 /// Where a live block's value starts, from the block's start: right after
 /// the key, or for [`STATE_INT`] at the next multiple of 8 (blocks are
 /// 16-byte aligned, so the integer is 8-byte aligned in memory).
-pub fn value_offset(state: u32, key_len: u32) -> u64 {
+pub(crate) fn value_offset(state: u32, key_len: u32) -> u64 {
     let after_key = BLOCK_HEADER_SIZE as u64 + key_len as u64;
     match state {
         STATE_INT => after_key.next_multiple_of(8),
@@ -341,7 +341,7 @@ pub fn value_offset(state: u32, key_len: u32) -> u64 {
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]
-pub struct SegmentHeader {
+pub(crate) struct SegmentHeader {
     pub magic: u64,
     pub version: u32,
     pub header_size: u32,
@@ -371,11 +371,11 @@ pub struct SegmentHeader {
 
 /// Where [`SegmentCounters`] live in the segment header page: past the
 /// header record, in a cache line of their own.
-pub const SEGMENT_COUNTERS_OFFSET: usize = 256;
+pub(crate) const SEGMENT_COUNTERS_OFFSET: usize = 256;
 
 /// Segment-wide counters, touched only with atomic operations.
 #[repr(C)]
-pub struct SegmentCounters {
+pub(crate) struct SegmentCounters {
     /// The next large-value generation: every large value written takes a
     /// number from here, so part keys are never reused, across processes
     /// and restarts alike.
@@ -392,17 +392,17 @@ pub struct SegmentCounters {
 }
 
 /// Where the watch table's robust mutex lives in the header page.
-pub const WATCH_MUTEX_OFFSET: usize = 1024;
+pub(crate) const WATCH_MUTEX_OFFSET: usize = 1024;
 /// Where the watch table starts: the page after the header page.
-pub const WATCH_TABLE_OFFSET: usize = PAGE;
+pub(crate) const WATCH_TABLE_OFFSET: usize = PAGE;
 /// Keys that can be watched at once (the table's slots).
-pub const WATCH_SLOTS: usize = 512;
+pub(crate) const WATCH_SLOTS: usize = 512;
 /// A key's watch lives in one of the this many slots from its home slot.
-pub const WATCH_PROBE: usize = 16;
+pub(crate) const WATCH_PROBE: usize = 16;
 
 /// One watched key (see "Watches"); every field is accessed atomically.
 #[repr(C)]
-pub struct WatchSlot {
+pub(crate) struct WatchSlot {
     /// The key's hash; 0: a free slot.
     pub hash: std::sync::atomic::AtomicU64,
     /// The key's current version.
@@ -416,12 +416,12 @@ pub struct WatchSlot {
 }
 
 /// The watch home of a key hash (bits the stripe and index do not favour).
-pub fn watch_home(hash: u64) -> usize {
+pub(crate) fn watch_home(hash: u64) -> usize {
     (hash >> 20) as usize & (WATCH_SLOTS - 1)
 }
 
 /// The stripe a key hash belongs to, among `stripes`.
-pub fn stripe_of_hash(hash: u64, stripes: u32) -> usize {
+pub(crate) fn stripe_of_hash(hash: u64, stripes: u32) -> usize {
     (((hash >> 32) * stripes as u64) >> 32) as usize
 }
 
@@ -429,7 +429,7 @@ pub fn stripe_of_hash(hash: u64, stripes: u32) -> usize {
 /// the ones lock-free readers load (see "Lock-free reads" above).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]
-pub struct StripeMeta {
+pub(crate) struct StripeMeta {
     pub seq: u32,
     /// The stripe's LRU clock: advanced by every write, stamped into a
     /// slot's `lru` when the entry is written and when a read finds the
@@ -463,63 +463,63 @@ pub struct StripeMeta {
 
 /// The index's size when a stripe is formatted: 64 slots (1 KiB, 16
 /// cache lines), doubled as entries come.
-pub const MIN_INDEX_SLOTS: u32 = 64;
+pub(crate) const MIN_INDEX_SLOTS: u32 = 64;
 
 /// How stale (in writes to the stripe) a slot's `lru` stamp must be before
 /// a read stamps it again: 1/16 of the index, so a hot key costs a shared
 /// write at most once per `index_len / 16` writes, and eviction's
 /// recency is exact to within that step.
-pub fn lru_step(index_len: u32) -> u32 {
+pub(crate) fn lru_step(index_len: u32) -> u32 {
     (index_len / 16).max(1)
 }
 
 /// Where the stripe's [`ChangeSeq`] lives: a cache line of its own, before
 /// the lock wake-up words.
-pub const CHANGE_SEQ_OFFSET: usize = STRIPE_HEADER_SIZE - 128;
+pub(crate) const CHANGE_SEQ_OFFSET: usize = STRIPE_HEADER_SIZE - 128;
 
 /// The stripe's change sequence (see the module docs): odd while a holder
 /// of the stripe mutex may be changing the stripe, even otherwise; and the
 /// number of watch slots whose keys fall in the stripe, in the same cache
 /// line, so a writer that finds it 0 pays one load of a line it has.
 #[repr(C)]
-pub struct ChangeSeq {
+pub(crate) struct ChangeSeq {
     pub seq: std::sync::atomic::AtomicU32,
     pub watched: std::sync::atomic::AtomicU32,
 }
 
 /// Where [`LockWake`] lives in a stripe header: its last cache line, away
 /// from the mutex and the counters that every operation writes.
-pub const LOCK_WAKE_OFFSET: usize = STRIPE_HEADER_SIZE - 64;
+pub(crate) const LOCK_WAKE_OFFSET: usize = STRIPE_HEADER_SIZE - 64;
 
 /// The wake-up words of a stripe's advisory locks (see the module docs).
 #[repr(C)]
-pub struct LockWake {
+pub(crate) struct LockWake {
     pub seq: std::sync::atomic::AtomicU32,
     pub waiters: std::sync::atomic::AtomicU32,
 }
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq, Eq)]
-pub struct Slot {
+pub(crate) struct Slot {
     pub hash: u64,
     pub block: u32,
     pub lru: u32,
 }
 
 impl Slot {
-    pub const EMPTY: Slot = Slot {
+    pub(crate) const EMPTY: Slot = Slot {
         hash: 0,
         block: 0,
         lru: 0,
     };
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.hash == 0
     }
 }
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]
-pub struct BlockHeader {
+pub(crate) struct BlockHeader {
     pub size: u32,
     pub state: u32,
     pub prev_size: u32,
@@ -534,7 +534,7 @@ pub struct BlockHeader {
 /// The value of a [`STATE_LARGE`] entry: where its parts are.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq, Eq)]
-pub struct Manifest {
+pub(crate) struct Manifest {
     /// [`MANIFEST_MAGIC`].
     pub magic: u32,
     /// Bytes in every part but the last (the segment's `part_len`).
@@ -554,18 +554,18 @@ pub struct Manifest {
 
 /// In [`Manifest::flags`]: the parts hold a compressed stream (the 8-byte
 /// original length, then one zstd frame).
-pub const MANIFEST_COMPRESSED: u32 = 1;
+pub(crate) const MANIFEST_COMPRESSED: u32 = 1;
 
 /// First word of every [`Manifest`].
-pub const MANIFEST_MAGIC: u32 = u32::from_le_bytes(*b"LVm3");
-pub const MANIFEST_SIZE: usize = std::mem::size_of::<Manifest>();
+pub(crate) const MANIFEST_MAGIC: u32 = u32::from_le_bytes(*b"LVm3");
+pub(crate) const MANIFEST_SIZE: usize = std::mem::size_of::<Manifest>();
 /// Length of a part's internal key.
-pub const PART_KEY_LEN: usize = 12;
+pub(crate) const PART_KEY_LEN: usize = 12;
 
 /// The internal key of part `index` of generation `generation`: the two
 /// numbers, little endian. It may equal a user key's bytes: lookups tell
 /// them apart by the block state.
-pub fn part_key(generation: u64, index: u32) -> [u8; PART_KEY_LEN] {
+pub(crate) fn part_key(generation: u64, index: u32) -> [u8; PART_KEY_LEN] {
     let mut key = [0; PART_KEY_LEN];
     key[..8].copy_from_slice(&generation.to_le_bytes());
     key[8..].copy_from_slice(&index.to_le_bytes());
@@ -605,6 +605,6 @@ const _: () = assert!(std::mem::size_of::<libc::pthread_mutex_t>() <= MUTEX_AREA
 const _: () = assert!(SLOT_SIZE == 16 && BLOCK_HEADER_SIZE == 32);
 
 /// The key hash, part of the format: xxh3-64 with seed 0, never 0.
-pub fn hash_key(key: &[u8]) -> u64 {
+pub(crate) fn hash_key(key: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(key).max(1)
 }

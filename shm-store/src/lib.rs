@@ -98,7 +98,9 @@ impl std::fmt::Debug for Store {
 /// `stats.entries`, through `Deref`) and each stripe's own.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
+    /// The whole store's figures.
     pub total: StripeStats,
+    /// Each stripe's, in order.
     pub stripes: Vec<StripeStats>,
 }
 
@@ -112,6 +114,7 @@ impl std::ops::Deref for Stats {
 /// What [`Store::verify`] found.
 #[derive(Debug, Clone, Default)]
 pub struct VerifyReport {
+    /// Stripes looked at.
     pub stripes_checked: usize,
     /// User entries (parts of large values not counted).
     pub entries: u64,
@@ -120,6 +123,7 @@ pub struct VerifyReport {
 }
 
 impl VerifyReport {
+    /// Whether nothing is wrong.
     pub fn is_ok(&self) -> bool {
         self.problems.is_empty()
     }
@@ -187,6 +191,7 @@ impl Store {
         self.segment.created()
     }
 
+    /// The segment file's path.
     pub fn path(&self) -> &Path {
         self.segment.path()
     }
@@ -196,6 +201,7 @@ impl Store {
         self.segment.created_unix_ms()
     }
 
+    /// The segment's shape (size, stripes, limits).
     pub fn geometry(&self) -> Geometry {
         *self.segment.geometry()
     }
@@ -1035,6 +1041,7 @@ impl ReadTicket {
 /// What [`Store::repair`] did.
 #[derive(Debug, Clone, Default)]
 pub struct RepairReport {
+    /// Stripes looked at.
     pub stripes_checked: usize,
     /// Entries after the repair.
     pub entries: u64,

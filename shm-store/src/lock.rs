@@ -180,6 +180,7 @@ fn judge(record: &[u8]) -> Verdict {
 /// What [`Store::lock`] got.
 #[derive(Debug)]
 pub enum LockOutcome<'a> {
+    /// The lock is this caller's until the [`HeldLock`] is released or expires.
     Acquired(HeldLock<'a>),
     /// The wait ended with the lock still held by someone else.
     TimedOut {
@@ -201,6 +202,7 @@ pub struct HeldLock<'a> {
 }
 
 impl HeldLock<'_> {
+    /// The key the lock is held on.
     pub fn key(&self) -> &[u8] {
         &self.key
     }

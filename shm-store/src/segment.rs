@@ -976,13 +976,13 @@ impl Segment {
         }
         // The odd value is visible before any change this holder makes.
         std::sync::atomic::fence(Ordering::Release);
-        // SAFETY: the caller holds stripe i's lock; the guard releases it
-        // when it is dropped, and the view cannot be used past the guard.
         let mut guard = StripeGuard {
             mutex,
             change,
             stripe: i,
             segment: self,
+            // SAFETY: the caller holds stripe i's lock; the guard releases
+            // it when it is dropped, and the view cannot be used past the guard.
             view: unsafe { self.view(i) },
         };
         // Whether to note the keys this holder changes, for the watch

@@ -52,14 +52,14 @@ impl std::fmt::Display for LockError {
 /// the kind at offset 16.
 #[cfg(all(target_os = "linux", target_env = "gnu", target_pointer_width = "64"))]
 mod glibc {
-    pub const KIND_OFFSET: usize = 16;
+    pub(super) const KIND_OFFSET: usize = 16;
     /// Type bits, robust, priority inherit and protect: only "robust normal".
-    pub const KIND_CHECKED_MASK: i32 = 0x7f;
-    pub const KIND_ROBUST_NORMAL: i32 = 16;
-    pub const KIND_PSHARED: i32 = 128;
+    pub(super) const KIND_CHECKED_MASK: i32 = 0x7f;
+    pub(super) const KIND_ROBUST_NORMAL: i32 = 16;
+    pub(super) const KIND_PSHARED: i32 = 128;
     /// Bits above the elision flags are never set by glibc.
-    pub const KIND_UNUSED: i32 = !0x3ff;
-    pub const TID_MASK: i32 = 0x3fff_ffff;
+    pub(super) const KIND_UNUSED: i32 = !0x3ff;
+    pub(super) const TID_MASK: i32 = 0x3fff_ffff;
 }
 
 /// A [`RobustMutex`] this thread holds (from [`RobustMutex::hold`]);

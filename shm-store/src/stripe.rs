@@ -85,6 +85,7 @@ pub(crate) enum Entry<R> {
 /// One entry as `scan` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScanEntry {
+    /// The key's bytes.
     pub key: Vec<u8>,
     /// Length of the value as readers get it (for a compressed value: the
     /// original length its entry records).
@@ -93,23 +94,29 @@ pub struct ScanEntry {
     pub stored_len: usize,
     /// Whether the value is stored compressed.
     pub compressed: bool,
+    /// Its time to live when it was scanned.
     pub ttl: Ttl,
 }
 
 /// Figures of one stripe, or of a whole store.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StripeStats {
+    /// Entries (a large value counts once, not its parts).
     pub entries: u64,
     /// Index slots in use (the index grows with the entries).
     pub slots: u64,
+    /// Heap bytes in use (blocks with their headers).
     pub bytes_used: u64,
+    /// Heap bytes free.
     pub bytes_free: u64,
     /// Reads that found a value (in a store's total only: counted per
     /// process and summed in the segment header, not per stripe).
     pub hits: u64,
     /// Reads that found nothing (as `hits`).
     pub misses: u64,
+    /// Entries removed because their TTL ran out.
     pub expirations: u64,
+    /// Entries removed to make room.
     pub evictions: u64,
     /// Times this stripe was rebuilt after a lock holder died.
     pub recoveries: u64,
@@ -180,7 +187,7 @@ pub(crate) struct Changes {
 
 impl Changes {
     /// Notes a write to (or removal of) the key with `hash`.
-    pub fn key(&mut self, hash: u64) {
+    pub(crate) fn key(&mut self, hash: u64) {
         if self.every || self.hashes[..self.len as usize].contains(&hash) {
             return;
         }
@@ -194,17 +201,17 @@ impl Changes {
     }
 
     /// Notes a change of every key (a flush, a rebuild).
-    pub fn every(&mut self) {
+    pub(crate) fn every(&mut self) {
         self.every = true;
     }
 
     /// `None` for "every key", else the hashes noted.
-    pub fn hashes(&self) -> Option<&[u64]> {
+    pub(crate) fn hashes(&self) -> Option<&[u64]> {
         (!self.every).then(|| &self.hashes[..self.len as usize])
     }
 
     /// Nothing for the watch table (always so when not `watching`).
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         !self.every && self.len == 0
     }
 }
@@ -291,7 +298,7 @@ fn is_expired(h: &BlockHeader, now: u64) -> bool {
 }
 
 impl<'a> StripeView<'a> {
-    pub fn new(meta: &'a mut StripeMeta, slots: &'a mut [Slot], heap: &'a mut [u8]) -> Self {
+    pub(crate) fn new(meta: &'a mut StripeMeta, slots: &'a mut [Slot], heap: &'a mut [u8]) -> Self {
         let mut view = StripeView {
             meta,
             index_all: slots,
@@ -331,12 +338,12 @@ impl<'a> StripeView<'a> {
         }
     }
 
-    pub fn is_damaged(&self) -> bool {
+    pub(crate) fn is_damaged(&self) -> bool {
         self.damage.get().is_some()
     }
 
     /// The damage found since the last call, if any.
-    pub fn take_damage(&self) -> Option<Damage> {
+    pub(crate) fn take_damage(&self) -> Option<Damage> {
         self.damage.take()
     }
 
@@ -387,7 +394,7 @@ impl<'a> StripeView<'a> {
     }
 
     /// Entries of user keys: the index's entries less the parts of large values.
-    pub fn user_entries(&self) -> u32 {
+    pub(crate) fn user_entries(&self) -> u32 {
         self.meta.entries.saturating_sub(self.meta.parts)
     }
 
@@ -415,7 +422,7 @@ impl<'a> StripeView<'a> {
     }
 
     /// The index: the slots in use.
-    pub fn slots(&self) -> &[Slot] {
+    pub(crate) fn slots(&self) -> &[Slot] {
         &self.index_all[..self.index_n]
     }
 
@@ -551,7 +558,7 @@ impl<'a> StripeView<'a> {
 
     /// Empties the stripe: one free block spanning the heap. Counters of
     /// activity (hits, misses, ...) are kept.
-    pub fn format(&mut self) {
+    pub(crate) fn format(&mut self) {
         // State first, then size: a crash in between leaves a valid walk.
         self.hdr_mut(0).state = STATE_FREE;
         compiler_fence(Ordering::SeqCst);
@@ -1123,7 +1130,7 @@ impl<'a> StripeView<'a> {
 
     /// Looks a key up; `read` sees an inline value (or a part's bytes).
     /// Hits and misses are counted by the caller, per process.
-    pub fn get<R>(
+    pub(crate) fn get<R>(
         &mut self,
         key: Key<'_>,
         now: impl FnOnce() -> u64,
@@ -1144,7 +1151,7 @@ impl<'a> StripeView<'a> {
     /// A copy of what a live user key holds, and its kind: the value (an
     /// integer's as text, reported as [`Kind::Inline`]), a compressed
     /// value's stored bytes, or a large value's manifest.
-    pub fn stored(&mut self, key: Key<'_>, now: u64) -> Option<(Kind, Vec<u8>)> {
+    pub(crate) fn stored(&mut self, key: Key<'_>, now: u64) -> Option<(Kind, Vec<u8>)> {
         let i = self.lookup(key, || now)?;
         let off = self.slots()[i].block;
         match self.kind_of(i) {
@@ -1156,19 +1163,19 @@ impl<'a> StripeView<'a> {
     }
 
     /// Whether a live user key's value is stored compressed.
-    pub fn is_compressed(&mut self, key: Key<'_>, now: u64) -> bool {
+    pub(crate) fn is_compressed(&mut self, key: Key<'_>, now: u64) -> bool {
         self.lookup(key, || now)
             .is_some_and(|i| self.compressed_lengths(self.slots()[i].block).is_some())
     }
 
-    pub fn exists(&mut self, key: Key<'_>, now: impl FnOnce() -> u64) -> bool {
+    pub(crate) fn exists(&mut self, key: Key<'_>, now: impl FnOnce() -> u64) -> bool {
         self.lookup(key, now).is_some()
     }
 
     /// Stores `value` under `key`, replacing any previous value and expiry;
     /// returns what the replaced entry was. `kind` says whether `value` is
     /// the value or a large value's manifest (ignored for part keys).
-    pub fn set(
+    pub(crate) fn set(
         &mut self,
         key: Key<'_>,
         value: &[u8],
@@ -1250,7 +1257,7 @@ impl<'a> StripeView<'a> {
     }
 
     /// Inserts only when no live entry has this key.
-    pub fn setnx(
+    pub(crate) fn setnx(
         &mut self,
         key: Key<'_>,
         value: &[u8],
@@ -1266,7 +1273,7 @@ impl<'a> StripeView<'a> {
     }
 
     /// Removes a live key; returns what it was.
-    pub fn del(&mut self, key: Key<'_>, now: u64) -> Option<Former> {
+    pub(crate) fn del(&mut self, key: Key<'_>, now: u64) -> Option<Former> {
         self.sweep_step(now);
         let i = self.lookup(key, || now)?;
         let former = self.former(i);
@@ -1276,7 +1283,7 @@ impl<'a> StripeView<'a> {
 
     /// Removes a live key only if it is of `kind` and its block's value is
     /// exactly `expected` (for a large value: its manifest).
-    pub fn del_if(&mut self, key: Key<'_>, expected: &[u8], kind: Kind, now: u64) -> bool {
+    pub(crate) fn del_if(&mut self, key: Key<'_>, expected: &[u8], kind: Kind, now: u64) -> bool {
         self.sweep_step(now);
         match self.lookup_matching(key, expected, kind, now) {
             Some(i) => {
@@ -1290,7 +1297,13 @@ impl<'a> StripeView<'a> {
     /// Removes a corrupt compressed entry (as [`StripeView::del_if`]) and
     /// recounts the compression counters: what its damaged bytes claim
     /// need not be what was counted when it was written.
-    pub fn del_corrupt(&mut self, key: Key<'_>, record: &[u8], kind: Kind, now: u64) -> bool {
+    pub(crate) fn del_corrupt(
+        &mut self,
+        key: Key<'_>,
+        record: &[u8],
+        kind: Kind,
+        now: u64,
+    ) -> bool {
         let removed = self.del_if(key, record, kind, now);
         let counts = self.recount_compressed();
         self.set_compressed_counts(counts);
@@ -1326,7 +1339,7 @@ impl<'a> StripeView<'a> {
 
     /// Sets a new absolute expiry on a live key only if it is of `kind` and
     /// its block's value is exactly `expected` (for a large value: its manifest).
-    pub fn expire_if(
+    pub(crate) fn expire_if(
         &mut self,
         key: Key<'_>,
         expected: &[u8],
@@ -1349,7 +1362,7 @@ impl<'a> StripeView<'a> {
     /// created without expiry); the expiry of an existing key is kept. An
     /// integer entry is updated in place by one aligned 8-byte store; a
     /// text value holding a decimal integer becomes an integer entry.
-    pub fn incr_by(
+    pub(crate) fn incr_by(
         &mut self,
         key: Key<'_>,
         delta: i64,
@@ -1397,7 +1410,7 @@ impl<'a> StripeView<'a> {
     }
 
     /// Sets a new absolute expiry (0: none) on a live key; returns what it is.
-    pub fn expire(&mut self, key: Key<'_>, expires_at: u64, now: u64) -> Option<Former> {
+    pub(crate) fn expire(&mut self, key: Key<'_>, expires_at: u64, now: u64) -> Option<Former> {
         let i = self.lookup(key, || now)?;
         let off = self.slots()[i].block;
         self.hdr_mut(off).expires_at = expires_at;
@@ -1405,7 +1418,7 @@ impl<'a> StripeView<'a> {
         Some(self.former(i))
     }
 
-    pub fn ttl(&mut self, key: Key<'_>, now: u64) -> Ttl {
+    pub(crate) fn ttl(&mut self, key: Key<'_>, now: u64) -> Ttl {
         match self.lookup(key, || now) {
             Some(i) => Ttl::from_expiry(self.hdr(self.slots()[i].block).expires_at, now),
             None => Ttl::Missing,
@@ -1415,7 +1428,7 @@ impl<'a> StripeView<'a> {
     /// Live entries with their remaining lifetime and value size. A slot
     /// that does not point at a whole live block is skipped and recorded as
     /// damage (the caller rebuilds the stripe and reports it).
-    pub fn scan(&self, now: u64) -> Vec<ScanEntry> {
+    pub(crate) fn scan(&self, now: u64) -> Vec<ScanEntry> {
         self.live_blocks(now)
             .filter_map(|off| {
                 let h = self.hdr(off);
@@ -1447,7 +1460,7 @@ impl<'a> StripeView<'a> {
     }
 
     /// The generations named by the stripe's live manifests.
-    pub fn manifest_generations(&self, now: u64) -> Vec<u64> {
+    pub(crate) fn manifest_generations(&self, now: u64) -> Vec<u64> {
         self.live_blocks(now)
             .filter(|&off| self.hdr(off).state == STATE_LARGE)
             .filter_map(|off| parse_manifest(self.value_of(off)))
@@ -1456,7 +1469,7 @@ impl<'a> StripeView<'a> {
     }
 
     /// The parts in the stripe that have no expiry: `(key, generation)`.
-    pub fn persistent_parts(&self, now: u64) -> Vec<(Vec<u8>, u64)> {
+    pub(crate) fn persistent_parts(&self, now: u64) -> Vec<(Vec<u8>, u64)> {
         self.live_blocks(now)
             .filter(|&off| {
                 let h = self.hdr(off);
@@ -1479,7 +1492,7 @@ impl<'a> StripeView<'a> {
             .filter(move |&off| !is_expired(self.hdr(off), now))
     }
 
-    pub fn stats(&self) -> StripeStats {
+    pub(crate) fn stats(&self) -> StripeStats {
         let m = &self.meta;
         StripeStats {
             entries: self.user_entries() as u64,
@@ -1503,7 +1516,7 @@ impl<'a> StripeView<'a> {
     /// Rebuilds the index, free lists and counters from the heap after a lock
     /// holder died. Idempotent: a death during the rebuild is repaired by the
     /// next locker's rebuild.
-    pub fn rebuild(&mut self) {
+    pub(crate) fn rebuild(&mut self) {
         let heap_len = self.heap_len();
         // What a dead holder changed is not known: every key may have.
         self.note_every_change();
@@ -1608,7 +1621,7 @@ impl<'a> StripeView<'a> {
     // ---------- consistency check ----------
 
     /// Checks every invariant of the stripe; returns what is wrong.
-    pub fn verify(&self) -> Vec<String> {
+    pub(crate) fn verify(&self) -> Vec<String> {
         let mut problems = Vec::new();
         let heap_len = self.heap_len();
         let mut blocks = std::collections::HashMap::new(); // offset -> state

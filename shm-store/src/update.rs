@@ -13,7 +13,12 @@ pub enum Update {
     /// Leave the key as it is.
     Keep,
     /// Store `value`, with `ttl`.
-    Set { value: Vec<u8>, ttl: UpdateTtl },
+    Set {
+        /// The new value.
+        value: Vec<u8>,
+        /// What becomes of its TTL.
+        ttl: UpdateTtl,
+    },
     /// Remove the key.
     Delete,
 }

@@ -27,7 +27,9 @@ pub enum WaitOutcome {
     /// The key's value (`None`: missing) at `version`: the key changed
     /// since the version the caller held, or the caller held none.
     Changed {
+        /// The value then.
         value: Option<Vec<u8>>,
+        /// The version to wait past next.
         version: u64,
     },
     /// Nothing changed before the timeout.
@@ -58,7 +60,7 @@ pub(crate) struct Watches<'a> {
 pub(crate) struct Wakes<'a>(Vec<&'a AtomicU32>);
 
 impl Wakes<'_> {
-    pub fn wake(self) {
+    pub(crate) fn wake(self) {
         for word in self.0 {
             wake_all(word);
         }
@@ -88,7 +90,7 @@ impl<'a> Watches<'a> {
     /// before it unlocks: bumps the version of every watched key among
     /// `changed` (`None`: every key of the stripe) and returns the futex
     /// words to wake after unlocking.
-    pub fn bump(&self, stripe: usize, changed: Option<&[u64]>) -> Wakes<'a> {
+    pub(crate) fn bump(&self, stripe: usize, changed: Option<&[u64]>) -> Wakes<'a> {
         let mut wakes = Wakes::default();
         // The clock is read only once a watched key was written.
         let mut now = None;
@@ -130,7 +132,10 @@ impl<'a> Watches<'a> {
         wakes
     }
 
-    pub fn lock(&self, timeout: Duration) -> std::result::Result<TableGuard<'_, 'a>, String> {
+    pub(crate) fn lock(
+        &self,
+        timeout: Duration,
+    ) -> std::result::Result<TableGuard<'_, 'a>, String> {
         let (held, acquired) = self.mutex.hold(timeout).map_err(|e| e.to_string())?;
         let guard = TableGuard {
             watches: self,
@@ -142,7 +147,7 @@ impl<'a> Watches<'a> {
         Ok(guard)
     }
 
-    pub fn stats(&self) -> WatchStats {
+    pub(crate) fn stats(&self) -> WatchStats {
         let now = monotonic_ms();
         let in_use = self.slots.iter().filter(|s| s.hash.load(SeqCst) != 0);
         let (mut used, mut waiting) = (0, 0);
@@ -167,7 +172,7 @@ pub(crate) struct TableGuard<'g, 'a> {
 
 impl<'a> TableGuard<'_, 'a> {
     /// After a holder died: every stripe's `watched` from the slots.
-    pub fn recount(&self) {
+    pub(crate) fn recount(&self) {
         let w = self.watches;
         let mut counts = vec![0u32; w.segment.geometry().stripes as usize];
         for slot in w.slots {

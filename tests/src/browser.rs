@@ -55,8 +55,11 @@ echo 'not killed';"#;
 /// One answer of the client: status, the `PHPSESSID` it set (if any), body.
 #[derive(Debug)]
 pub struct Answer {
+    /// HTTP status.
     pub status: u16,
+    /// The `PHPSESSID` the answer set, if any.
     pub set_sid: Option<String>,
+    /// The body.
     pub body: String,
 }
 
@@ -123,11 +126,14 @@ pub fn get(endpoint: &Endpoint, page: &str, sid: Option<&str>) -> Answer {
 /// A browser with one cookie: `PHPSESSID`.
 #[derive(Clone)]
 pub struct Browser {
+    /// The site it talks to.
     pub endpoint: Endpoint,
+    /// The session id it holds, once a page has set one.
     pub sid: Option<String>,
 }
 
 impl Browser {
+    /// A browser with no cookie yet.
     pub fn new(endpoint: &Endpoint) -> Browser {
         Browser {
             endpoint: endpoint.clone(),
@@ -162,6 +168,7 @@ impl Browser {
         get(&self.endpoint, page, self.sid.as_deref())
     }
 
+    /// The session id (panics if no page has set one).
     pub fn sid(&self) -> String {
         self.sid.clone().expect("a session cookie was set")
     }

@@ -40,8 +40,11 @@ struct Node {
 /// A node as `CLUSTER NODES` describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeInfo {
+    /// The node id.
     pub id: String,
+    /// Its port on 127.0.0.1.
     pub port: u16,
+    /// Whether it is a master.
     pub master: bool,
     /// Flagged `fail` (or `fail?`) by the node asked.
     pub failed: bool,

@@ -45,8 +45,11 @@ pub fn is_root() -> bool {
 /// A system user (for pools and Apache children, and php-cli run as them).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct User {
+    /// The login name.
     pub name: String,
+    /// Its uid.
     pub uid: u32,
+    /// Its primary gid.
     pub gid: u32,
 }
 
@@ -138,6 +141,7 @@ echo getmypid(), ' ', json_encode($result), "\n";
 "#;
 
 impl Site {
+    /// A new site in a temp dir: a document root and a segment directory, removed when dropped.
     pub fn new() -> Site {
         let root = tempfile::Builder::new()
             .prefix("ephpm-servers-")
@@ -165,6 +169,7 @@ impl Site {
         site
     }
 
+    /// The site's directory.
     pub fn path(&self) -> &Path {
         self.root.path()
     }
@@ -392,6 +397,7 @@ impl Server {
         }
     }
 
+    /// The process's PID.
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -468,6 +474,7 @@ impl Server {
         })
     }
 
+    /// Stops it with its stop signal; `false` if it had to be killed.
     pub fn stop(&mut self) -> bool {
         self.stop_with(self.stop_signal)
     }
@@ -486,6 +493,7 @@ impl Drop for Server {
 /// workers, listening on `<site>/fpm/<name>.sock`.
 #[derive(Clone, Debug)]
 pub struct Pool {
+    /// The pool's name (its section and socket).
     pub name: String,
     /// `user`/`group` of the workers; `None` runs them as the master's user
     /// (root: with `php-fpm -R`).
@@ -499,6 +507,7 @@ pub struct Pool {
 }
 
 impl Pool {
+    /// A pool `name` with the defaults.
     pub fn new(name: &str) -> Pool {
         Pool {
             name: name.to_string(),
@@ -515,16 +524,19 @@ impl Pool {
         self
     }
 
+    /// Runs the workers as `user`.
     pub fn user(mut self, user: User) -> Pool {
         self.user = Some(user);
         self
     }
 
+    /// Gives the pool its own store.
     pub fn kv_name(mut self, name: &str) -> Pool {
         self.kv_name = Some(name.to_string());
         self
     }
 
+    /// Adds a line to the pool section.
     pub fn line(mut self, line: &str) -> Pool {
         self.lines.push(line.to_string());
         self
@@ -677,6 +689,7 @@ impl Fpm {
         }
     }
 
+    /// The master's PID.
     pub fn master_pid(&self) -> u32 {
         self.server.pid()
     }
@@ -691,6 +704,7 @@ impl Fpm {
         self.dir.join(format!("{pool}.sock"))
     }
 
+    /// The pools it runs.
     pub fn pools(&self) -> &[Pool] {
         &self.pools
     }
@@ -728,7 +742,9 @@ impl Fpm {
 /// An HTTP response of the tiny client.
 #[derive(Clone, Debug)]
 pub struct Response {
+    /// HTTP status.
     pub status: u16,
+    /// The body.
     pub body: String,
 }
 
@@ -794,7 +810,9 @@ pub fn urlencode(text: &str) -> String {
 /// What `kv.php` answered: the worker's PID and the result as JSON text.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KvReply {
+    /// The worker that answered.
     pub pid: u32,
+    /// The operation's result, as JSON.
     pub json: String,
 }
 
@@ -802,7 +820,9 @@ pub struct KvReply {
 /// routes `/<pool>/` to a php-fpm pool; Apache serves `/`).
 #[derive(Clone, Debug)]
 pub struct Endpoint {
+    /// Where to connect.
     pub addr: SocketAddr,
+    /// The path in front of every page (`/<pool>/`, or empty).
     pub prefix: String,
 }
 
@@ -812,6 +832,7 @@ impl Endpoint {
         self.try_get_within(page_and_query, REQUEST_TIMEOUT)
     }
 
+    /// `GET <prefix><page_and_query>`, waiting at most `timeout`.
     pub fn try_get_within(
         &self,
         page_and_query: &str,
@@ -1013,6 +1034,7 @@ impl Nginx {
         panic!("nginx did not start:\n{last_error}");
     }
 
+    /// The port nginx listens on (127.0.0.1).
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -1025,6 +1047,7 @@ impl Nginx {
         }
     }
 
+    /// nginx's logs, for messages.
     pub fn logs(&self) -> String {
         self.server.logs()
     }
@@ -1117,10 +1140,12 @@ impl Apache {
         panic!("Apache did not start:\n{last_error}");
     }
 
+    /// The port Apache listens on (127.0.0.1).
     pub fn port(&self) -> u16 {
         self.port
     }
 
+    /// The parent's PID.
     pub fn pid(&self) -> u32 {
         self.server.pid()
     }
@@ -1138,6 +1163,7 @@ impl Apache {
         }
     }
 
+    /// Apache's logs, for messages.
     pub fn logs(&self) -> String {
         self.server.logs()
     }

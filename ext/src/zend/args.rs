@@ -12,18 +12,18 @@ use std::ptr;
 /// deprecation reaching an error handler, `__toString`), so each parse is
 /// an [`engine`] call: `Err(Bailout)` to return at once, `Ok(None)` means an
 /// exception is pending.
-pub struct Args<'a> {
+pub(crate) struct Args<'a> {
     ex: &'a zend_execute_data,
 }
 
-pub type Parsed<T> = Result<Option<T>, Bailout>;
+pub(crate) type Parsed<T> = Result<Option<T>, Bailout>;
 
 impl<'a> Args<'a> {
     /// # Safety
     /// `ex` is the execute data the engine passed to the running handler.
     pub(super) unsafe fn new(ex: *mut zend_execute_data) -> Args<'a> {
-        // SAFETY: per the contract, valid for the whole call.
         Args {
+            // SAFETY: per the contract, valid for the whole call.
             ex: unsafe { &*ex },
         }
     }
@@ -74,14 +74,14 @@ impl<'a> Args<'a> {
     }
 
     /// `()`
-    pub fn none(&self) -> Parsed<()> {
+    pub(crate) fn none(&self) -> Parsed<()> {
         let n = self.count();
         // SAFETY: the spec "" takes no output pointers.
         engine(|| (unsafe { zend_parse_parameters(n, c"".as_ptr()) } == SUCCESS).then_some(()))
     }
 
     /// `(string $a)`
-    pub fn string(&self) -> Parsed<&'a [u8]> {
+    pub(crate) fn string(&self) -> Parsed<&'a [u8]> {
         if let Some([Exact::Bytes(a)]) = self.exact([b's'], 1) {
             return Ok(Some(a));
         }
@@ -93,7 +93,7 @@ impl<'a> Args<'a> {
     }
 
     /// `(string $a, int $b)` or, with a default, `(string $a, int $b = default)`
-    pub fn string_long(&self, default: Option<ZendLong>) -> Parsed<(&'a [u8], ZendLong)> {
+    pub(crate) fn string_long(&self, default: Option<ZendLong>) -> Parsed<(&'a [u8], ZendLong)> {
         match self.exact([b's', b'l'], if default.is_some() { 1 } else { 2 }) {
             Some([Exact::Bytes(a), Exact::Long(b)]) => return Ok(Some((a, b))),
             Some([Exact::Bytes(a), Exact::Absent]) => return Ok(default.map(|b| (a, b))),
@@ -110,7 +110,7 @@ impl<'a> Args<'a> {
     }
 
     /// `(string $a, int $b, int $c)`
-    pub fn string_long_long(&self) -> Parsed<(&'a [u8], ZendLong, ZendLong)> {
+    pub(crate) fn string_long_long(&self) -> Parsed<(&'a [u8], ZendLong, ZendLong)> {
         if let Some([Exact::Bytes(a), Exact::Long(b), Exact::Long(c)]) =
             self.exact([b's', b'l', b'l'], 3)
         {
@@ -126,7 +126,7 @@ impl<'a> Args<'a> {
     }
 
     /// `(string $a, string $b)`
-    pub fn string_string(&self) -> Parsed<(&'a [u8], &'a [u8])> {
+    pub(crate) fn string_string(&self) -> Parsed<(&'a [u8], &'a [u8])> {
         if let Some([Exact::Bytes(a), Exact::Bytes(b)]) = self.exact([b's', b's'], 2) {
             return Ok(Some((a, b)));
         }
@@ -141,7 +141,7 @@ impl<'a> Args<'a> {
     }
 
     /// `(int $a = default, string $b = default, int $c = default)`
-    pub fn long_string_long(
+    pub(crate) fn long_string_long(
         &self,
         default: (ZendLong, &'a [u8], ZendLong),
     ) -> Parsed<(ZendLong, &'a [u8], ZendLong)> {
@@ -172,7 +172,7 @@ impl<'a> Args<'a> {
     }
 
     /// `(string $a, string $b, int $c)`, or with a default for `$c`
-    pub fn string_string_long(
+    pub(crate) fn string_string_long(
         &self,
         default: Option<ZendLong>,
     ) -> Parsed<(&'a [u8], &'a [u8], ZendLong)> {

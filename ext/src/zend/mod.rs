@@ -7,8 +7,8 @@
 mod args;
 mod session_module;
 
-pub use args::{Args, Parsed};
-pub use session_module::{register_session_module, SaveHandler};
+pub(crate) use args::{Args, Parsed};
+pub(crate) use session_module::{register_session_module, SaveHandler};
 
 use ext_php_rs::ffi::{
     _zend_module_dep, zend_execute_data, zend_function_entry, zend_internal_arg_info,
@@ -23,7 +23,7 @@ use std::ffi::{c_char, c_int, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
-pub type ZendLong = i64;
+pub(crate) type ZendLong = i64;
 
 // Exported by the PHP binary; resolved when the extension is loaded.
 extern "C" {
@@ -49,15 +49,15 @@ const IS_LONG: u8 = 4;
 const IS_STRING: u8 = 6;
 
 // Type bits of `zend_type.type_mask` (Zend/zend_type_info.h).
-pub const MAY_BE_NULL: u32 = 1 << 1;
-pub const MAY_BE_FALSE: u32 = 1 << 2;
-pub const MAY_BE_BOOL: u32 = (1 << 2) | (1 << 3);
-pub const MAY_BE_LONG: u32 = 1 << 4;
-pub const MAY_BE_STRING: u32 = 1 << 6;
-pub const MAY_BE_ARRAY: u32 = 1 << 7;
+pub(crate) const MAY_BE_NULL: u32 = 1 << 1;
+pub(crate) const MAY_BE_FALSE: u32 = 1 << 2;
+pub(crate) const MAY_BE_BOOL: u32 = (1 << 2) | (1 << 3);
+pub(crate) const MAY_BE_LONG: u32 = 1 << 4;
+pub(crate) const MAY_BE_STRING: u32 = 1 << 6;
+pub(crate) const MAY_BE_ARRAY: u32 = 1 << 7;
 
 /// A function's PHP signature, as Reflection shows it.
-pub struct Signature {
+pub(crate) struct Signature {
     pub name: &'static CStr,
     pub handler: Handler,
     pub returns: u32,
@@ -66,7 +66,7 @@ pub struct Signature {
     pub params: &'static [(&'static CStr, u32, Option<&'static CStr>)],
 }
 
-pub type Handler = unsafe extern "C" fn(*mut zend_execute_data, *mut zval);
+pub(crate) type Handler = unsafe extern "C" fn(*mut zend_execute_data, *mut zval);
 
 fn zend_type(mask: u32) -> zend_type {
     zend_type {
@@ -103,13 +103,13 @@ fn function_entry(sig: &Signature) -> zend_function_entry {
     }
 }
 
-pub type StartupFn = unsafe extern "C" fn(c_int, c_int) -> c_int;
+pub(crate) type StartupFn = unsafe extern "C" fn(c_int, c_int) -> c_int;
 /// The rows of the module's phpinfo() table.
-pub type InfoFn = fn() -> Vec<(String, String)>;
-pub type PostDeactivateFn = unsafe extern "C" fn() -> zend_result;
+pub(crate) type InfoFn = fn() -> Vec<(String, String)>;
+pub(crate) type PostDeactivateFn = unsafe extern "C" fn() -> zend_result;
 
 /// The module's lifecycle callbacks.
-pub struct Hooks {
+pub(crate) struct Hooks {
     pub minit: StartupFn,
     pub rinit: StartupFn,
     /// After every module's request shutdown.
@@ -123,7 +123,7 @@ const MODULE_DEP_REQUIRED: u8 = 1;
 /// Builds the module entry that PHP's `get_module` returns; leaked, as PHP
 /// uses it until the process ends. `requires` names the modules PHP must
 /// start before this one.
-pub fn module_entry(
+pub(crate) fn module_entry(
     name: &'static CStr,
     version: &'static CStr,
     functions: &[Signature],
@@ -185,7 +185,7 @@ pub fn module_entry(
 /// Registers the ini settings `(name, default, changeable at run time)`;
 /// called from MINIT. The others can only be set in php.ini or by
 /// php-fpm's `php_admin_value`.
-pub fn register_ini(settings: &[(&'static str, &'static str, bool)], module_number: c_int) {
+pub(crate) fn register_ini(settings: &[(&'static str, &'static str, bool)], module_number: c_int) {
     let leak = |s: &str| -> &'static CStr {
         Box::leak(CString::new(s).expect("no NUL").into_boxed_c_str())
     };
@@ -207,7 +207,7 @@ pub fn register_ini(settings: &[(&'static str, &'static str, bool)], module_numb
 
 /// Current value of an ini setting (after php.ini, `-d`, php-fpm's
 /// `php_admin_value`), or an empty string if it is unknown.
-pub fn ini_value(name: &str) -> String {
+pub(crate) fn ini_value(name: &str) -> String {
     let mut exists = false;
     // SAFETY: name is a valid buffer of `len` bytes; the returned pointer, if
     // not null, is a NUL-terminated string owned by the ini table that we copy
@@ -229,7 +229,7 @@ extern "C" {
 /// The bytes this request may still allocate before `memory_limit`, or
 /// `None` without a limit (`-1`). Reads the allocator's counter and the
 /// setting only: nothing is allocated, nothing can fail.
-pub fn memory_room() -> Option<u64> {
+pub(crate) fn memory_room() -> Option<u64> {
     let limit = ini_value("memory_limit");
     let limit = shm_store::parse_size(&limit).ok().filter(|&l| l > 0)?;
     // SAFETY: reads the request allocator's size counter; no allocation.
@@ -264,7 +264,7 @@ fn c_message(message: &str) -> CString {
 /// to the entry point, which resumes the bailout.
 #[derive(Debug)]
 #[must_use]
-pub struct Bailout;
+pub(crate) struct Bailout;
 
 /// Runs one call into the engine under `zend_try`.
 fn engine<R>(call: impl FnOnce() -> R) -> Result<R, Bailout> {
@@ -292,10 +292,10 @@ unsafe fn resume_bailout() -> ! {
 /// Warnings to raise once a callback's Rust work is done.
 /// (Kept as C strings: nothing is allocated by Rust while they are raised.)
 #[derive(Debug, Default)]
-pub struct Diagnostics(Vec<CString>);
+pub(crate) struct Diagnostics(Vec<CString>);
 
 impl Diagnostics {
-    pub fn warn(&mut self, message: &str) {
+    pub(crate) fn warn(&mut self, message: &str) {
         self.0.push(c_message(message));
     }
 
@@ -322,23 +322,23 @@ fn warn_now(text: &CStr) {
 }
 
 /// Raises warnings at module startup (MINIT), where no user code runs.
-pub fn warn_at_startup(message: &str) {
+pub(crate) fn warn_at_startup(message: &str) {
     warn_now(&c_message(message));
 }
 
 /// What a PHP function leaves: an error to raise, then its return value.
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub raise: Option<Raise>,
     pub reply: Reply,
 }
 
 impl Outcome {
-    pub fn reply(reply: Reply) -> Outcome {
+    pub(crate) fn reply(reply: Reply) -> Outcome {
         Outcome { raise: None, reply }
     }
 }
 
-pub enum Raise {
+pub(crate) enum Raise {
     /// One `E_WARNING`.
     Warning(String),
     /// `ValueError: f(): Argument #N ($name) <message>`.
@@ -346,7 +346,7 @@ pub enum Raise {
 }
 
 /// A PHP function's return value.
-pub enum Reply {
+pub(crate) enum Reply {
     /// An exception is pending (from argument parsing): leave it as it is.
     Pending,
     Null,
@@ -360,7 +360,7 @@ pub enum Reply {
 }
 
 /// A value of a [`Reply::Array`].
-pub enum Item {
+pub(crate) enum Item {
     Long(i64),
     Text(String),
     Bool(bool),
@@ -428,7 +428,7 @@ impl Reply {
 }
 
 /// A PHP function in safe terms: [`handler`] makes its engine entry point.
-pub trait Function {
+pub(crate) trait Function {
     /// The return value of a failure (and of a panic).
     fn failure() -> Reply;
     /// Parses the arguments with [`Args`], does the Rust work, and says
@@ -466,7 +466,7 @@ unsafe fn deliver_parked(slot: &mut Zval, buffer: Vec<u8>) {
 ///
 /// # Safety
 /// Called by the engine only, as a function handler.
-pub unsafe extern "C" fn handler<F: Function>(ex: *mut zend_execute_data, rv: *mut zval) {
+pub(crate) unsafe extern "C" fn handler<F: Function>(ex: *mut zend_execute_data, rv: *mut zval) {
     // SAFETY: the engine's own pointers, and this call is the handler's
     // whole body.
     unsafe { call_function(ex, rv, F::failure, F::body) }
@@ -603,7 +603,7 @@ unsafe fn deliver(slot: &mut Zval, outcome: Outcome) {
 // one is allocated, and no store lock or Rust borrow is held.
 
 /// How a read begins (again).
-pub enum Begun {
+pub(crate) enum Begun {
     /// The value is this long: [`Reader::finish`] copies it into PHP's
     /// string of that length.
     Len(usize),
@@ -613,7 +613,7 @@ pub enum Begun {
 }
 
 /// Reads one value for a [`ReadFunction`].
-pub trait Reader {
+pub(crate) trait Reader {
     /// Attempt `attempt` (0, 1, ...: each after a `finish` that failed).
     fn begin(&mut self, attempt: u32) -> Begun;
     /// Copies the value seen by the last `begin` into `out`, exactly as
@@ -624,7 +624,7 @@ pub trait Reader {
 
 /// A PHP function that returns a value read by a [`Reader`] as a string
 /// (or whatever [`Begun::Done`] says); [`read_handler`] makes its entry point.
-pub trait ReadFunction {
+pub(crate) trait ReadFunction {
     /// A bailout may skip it: it must not need dropping.
     type Reader<'a>: Reader;
     /// The return value of a failure (and of a panic).
@@ -635,7 +635,7 @@ pub trait ReadFunction {
 }
 
 /// What [`ReadFunction::open`] gives.
-pub enum Opened<R> {
+pub(crate) enum Opened<R> {
     Reader(R),
     Done(Outcome),
 }
@@ -650,7 +650,10 @@ impl<R> From<Outcome> for Opened<R> {
 ///
 /// # Safety
 /// Called by the engine only, as a function handler.
-pub unsafe extern "C" fn read_handler<F: ReadFunction>(ex: *mut zend_execute_data, rv: *mut zval) {
+pub(crate) unsafe extern "C" fn read_handler<F: ReadFunction>(
+    ex: *mut zend_execute_data,
+    rv: *mut zval,
+) {
     // A bailout during the string's allocation skips the reader.
     const { assert!(!std::mem::needs_drop::<F::Reader<'static>>()) };
     // SAFETY: the engine's own pointers, valid for the whole call.

@@ -19,7 +19,7 @@ extern "C" {
 /// are PHP's strings as bytes; a `false`/`None` result makes PHP's session
 /// function fail. A callback never calls into the engine: it puts what to
 /// warn about into `d`, and the warnings are raised after it has returned.
-pub trait SaveHandler {
+pub(crate) trait SaveHandler {
     fn open(save_path: &str, d: &mut Diagnostics) -> bool;
     fn close(d: &mut Diagnostics) -> bool;
     /// The session's data, empty for a new session.
@@ -273,7 +273,7 @@ unsafe extern "C" fn ps_update_timestamp<H: SaveHandler>(
 
 /// Makes `session.save_handler = <name>` use `H`; called from MINIT (after
 /// ext/session's, which the module entry requires).
-pub fn register_session_module<H: SaveHandler>(name: &'static CStr) -> bool {
+pub(crate) fn register_session_module<H: SaveHandler>(name: &'static CStr) -> bool {
     let module: &'static PsModule = Box::leak(Box::new(PsModule {
         name: name.as_ptr(),
         open: ps_open::<H>,

@@ -23,20 +23,20 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// Name of the child test function the process must run.
-pub const CHILD_ENV: &str = "SHM_TEST_CHILD";
+pub(crate) const CHILD_ENV: &str = "SHM_TEST_CHILD";
 /// Segment directory.
-pub const DIR_ENV: &str = "SHM_TEST_DIR";
+pub(crate) const DIR_ENV: &str = "SHM_TEST_DIR";
 /// Store name.
-pub const NAME_ENV: &str = "SHM_TEST_NAME";
+pub(crate) const NAME_ENV: &str = "SHM_TEST_NAME";
 /// Parameters, `key=value` separated by `;`.
-pub const PARAMS_ENV: &str = "SHM_TEST_PARAMS";
+pub(crate) const PARAMS_ENV: &str = "SHM_TEST_PARAMS";
 /// Every line a child reports starts with this.
-pub const REPORT_PREFIX: &str = "@@shmtest ";
+pub(crate) const REPORT_PREFIX: &str = "@@shmtest ";
 /// Whatever a child waits for (a barrier, a stop file), it gives up after this.
-pub const CHILD_MAX_WAIT: Duration = Duration::from_secs(60);
+pub(crate) const CHILD_MAX_WAIT: Duration = Duration::from_secs(60);
 
 /// The configuration every process of a test opens the store with.
-pub fn config(dir: &Path, name: &str, size: u64, stripes: u32) -> StoreConfig {
+pub(crate) fn config(dir: &Path, name: &str, size: u64, stripes: u32) -> StoreConfig {
     StoreConfig::new(name).dir(dir).size(size).stripes(stripes)
 }
 
@@ -44,7 +44,7 @@ pub fn config(dir: &Path, name: &str, size: u64, stripes: u32) -> StoreConfig {
 
 /// A child process started by [`spawn_child`]; its stdout and stderr go to
 /// files in the test's temp directory.
-pub struct ChildProc {
+pub(crate) struct ChildProc {
     pub tag: String,
     pub child: Child,
     pub stdout_path: PathBuf,
@@ -56,7 +56,7 @@ pub struct ChildProc {
 
 /// Starts the current test binary as a child running only the ignored test
 /// `child_fn`, with `params` (`key=value` pairs) for it.
-pub fn spawn_child(
+pub(crate) fn spawn_child(
     child_fn: &str,
     dir: &Path,
     name: &str,
@@ -111,12 +111,12 @@ pub fn spawn_child(
 }
 
 impl ChildProc {
-    pub fn pid(&self) -> i32 {
+    pub(crate) fn pid(&self) -> i32 {
         self.child.id() as i32
     }
 
     /// SIGKILL (if still running) and reap.
-    pub fn kill_and_reap(&mut self) -> ExitStatus {
+    pub(crate) fn kill_and_reap(&mut self) -> ExitStatus {
         if let Some(s) = self.reaped {
             return s;
         }
@@ -130,7 +130,7 @@ impl ChildProc {
     }
 
     /// Exit status if it has ended (reaps it).
-    pub fn try_reap(&mut self) -> Option<ExitStatus> {
+    pub(crate) fn try_reap(&mut self) -> Option<ExitStatus> {
         if self.reaped.is_none() {
             self.reaped = self.child.try_wait().expect("try_wait");
         }
@@ -139,7 +139,7 @@ impl ChildProc {
 
     /// Waits until the child exits; past `deadline` it is killed and `None`
     /// is returned.
-    pub fn wait_until(&mut self, deadline: Instant) -> Option<ExitStatus> {
+    pub(crate) fn wait_until(&mut self, deadline: Instant) -> Option<ExitStatus> {
         loop {
             if let Some(s) = self.try_reap() {
                 return Some(s);
@@ -153,16 +153,16 @@ impl ChildProc {
         }
     }
 
-    pub fn stdout(&self) -> String {
+    pub(crate) fn stdout(&self) -> String {
         std::fs::read_to_string(&self.stdout_path).unwrap_or_default()
     }
 
-    pub fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
     }
 
     /// The report lines (without prefix) the child printed.
-    pub fn reports(&self) -> Vec<String> {
+    pub(crate) fn reports(&self) -> Vec<String> {
         self.stdout()
             .lines()
             .filter_map(|l| {
@@ -173,7 +173,7 @@ impl ChildProc {
     }
 
     /// Panics (with the child's output) unless it exited 0 and reported `done`.
-    pub fn assert_success(&self, status: Option<ExitStatus>) {
+    pub(crate) fn assert_success(&self, status: Option<ExitStatus>) {
         let tail = |s: String| {
             let n = s.len();
             s[n.saturating_sub(4000)..].to_string()
@@ -215,7 +215,7 @@ impl Drop for ChildProc {
 }
 
 /// The kernel functions each thread of `pid` is sleeping in (diagnostics).
-pub fn kernel_wait_channels(pid: i32) -> String {
+pub(crate) fn kernel_wait_channels(pid: i32) -> String {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return "?".into();
     };
@@ -225,7 +225,7 @@ pub fn kernel_wait_channels(pid: i32) -> String {
         .join(", ")
 }
 
-pub fn describe(s: ExitStatus) -> String {
+pub(crate) fn describe(s: ExitStatus) -> String {
     match (s.code(), s.signal()) {
         (Some(c), _) => format!("exit code {c}"),
         (None, Some(sig)) => format!("killed by signal {sig}"),
@@ -235,7 +235,7 @@ pub fn describe(s: ExitStatus) -> String {
 
 /// Waits for every child (killing those still running at `deadline`) and
 /// asserts each succeeded.
-pub fn wait_all_ok(children: &mut [ChildProc], deadline: Instant) {
+pub(crate) fn wait_all_ok(children: &mut [ChildProc], deadline: Instant) {
     let statuses: Vec<_> = children
         .iter_mut()
         .map(|c| c.wait_until(deadline))
@@ -246,21 +246,21 @@ pub fn wait_all_ok(children: &mut [ChildProc], deadline: Instant) {
 }
 
 /// Creates the file children wait for in [`ChildCtx::wait_for_go`].
-pub fn release(dir: &Path) {
+pub(crate) fn release(dir: &Path) {
     File::create(dir.join("go")).expect("create go file");
 }
 
 // ------------------------------------------------------------- child side
 
 /// What a child process was started with.
-pub struct ChildCtx {
+pub(crate) struct ChildCtx {
     pub dir: PathBuf,
     pub name: String,
     pub params: HashMap<String, String>,
 }
 
 /// `Some` only in a child process started for `child_fn`.
-pub fn child_context(child_fn: &str) -> Option<ChildCtx> {
+pub(crate) fn child_context(child_fn: &str) -> Option<ChildCtx> {
     if std::env::var(CHILD_ENV).ok()? != child_fn {
         return None;
     }
@@ -281,7 +281,7 @@ pub fn child_context(child_fn: &str) -> Option<ChildCtx> {
 }
 
 impl ChildCtx {
-    pub fn param<T: std::str::FromStr>(&self, key: &str) -> T
+    pub(crate) fn param<T: std::str::FromStr>(&self, key: &str) -> T
     where
         T::Err: std::fmt::Debug,
     {
@@ -292,7 +292,7 @@ impl ChildCtx {
             .unwrap_or_else(|e| panic!("bad child param {key}: {e:?}"))
     }
 
-    pub fn config(&self) -> StoreConfig {
+    pub(crate) fn config(&self) -> StoreConfig {
         config(
             &self.dir,
             &self.name,
@@ -301,12 +301,12 @@ impl ChildCtx {
         )
     }
 
-    pub fn open(&self) -> Store {
+    pub(crate) fn open(&self) -> Store {
         Store::open(&self.config()).expect("child: open store")
     }
 
     /// Blocks until the parent calls [`release`].
-    pub fn wait_for_go(&self) {
+    pub(crate) fn wait_for_go(&self) {
         let go = self.dir.join("go");
         let start = Instant::now();
         while !go.exists() {
@@ -316,11 +316,11 @@ impl ChildCtx {
     }
 
     /// Whether the parent asked children to stop (a `stop` file exists).
-    pub fn stop_requested(&self) -> bool {
+    pub(crate) fn stop_requested(&self) -> bool {
         self.dir.join("stop").exists()
     }
 
-    pub fn report(&self, line: impl AsRef<str>) {
+    pub(crate) fn report(&self, line: impl AsRef<str>) {
         let mut out = std::io::stdout().lock();
         // libtest may have left "test name ... " unterminated on this line.
         writeln!(out, "\n{REPORT_PREFIX}{}", line.as_ref()).expect("write report");
@@ -329,7 +329,7 @@ impl ChildCtx {
 }
 
 /// Spins (yielding) until the integer at `key` reaches `target`.
-pub fn store_barrier(store: &Store, key: &[u8], target: i64) {
+pub(crate) fn store_barrier(store: &Store, key: &[u8], target: i64) {
     store.incr_by(key, 1).expect("barrier incr");
     let start = Instant::now();
     let mut polls = 0u32;
@@ -359,7 +359,7 @@ pub fn store_barrier(store: &Store, key: &[u8], target: i64) {
 // ------------------------------------------------------ self-checking values
 
 /// Shortest self-checking value.
-pub const MIN_VALUE_LEN: usize = 10;
+pub(crate) const MIN_VALUE_LEN: usize = 10;
 
 fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
@@ -392,7 +392,7 @@ fn body_of(key: &[u8], seed: u32, len: usize) -> &'static [u8] {
 /// A value that proves its own integrity: `len: u16`, `seed: u32`, then a
 /// body derived from (key, seed, len) (see `body_of`). A torn or misplaced value fails
 /// [`check_value`].
-pub fn make_value(key: &[u8], seed: u32, len: usize) -> Vec<u8> {
+pub(crate) fn make_value(key: &[u8], seed: u32, len: usize) -> Vec<u8> {
     assert!((MIN_VALUE_LEN..=u16::MAX as usize).contains(&len));
     let mut v = vec![0u8; len];
     v[0..2].copy_from_slice(&(len as u16).to_le_bytes());
@@ -402,7 +402,7 @@ pub fn make_value(key: &[u8], seed: u32, len: usize) -> Vec<u8> {
 }
 
 /// Checks a value made by [`make_value`] for `key`.
-pub fn check_value(key: &[u8], v: &[u8]) -> Result<(), String> {
+pub(crate) fn check_value(key: &[u8], v: &[u8]) -> Result<(), String> {
     if v.len() < MIN_VALUE_LEN {
         return Err(format!("value of {} bytes is too short", v.len()));
     }
@@ -428,7 +428,7 @@ pub fn check_value(key: &[u8], v: &[u8]) -> Result<(), String> {
 }
 
 /// A value length between `min` and `max`, spread evenly over magnitudes.
-pub fn log_uniform_len(rng: &mut Rng, min: usize, max: usize) -> usize {
+pub(crate) fn log_uniform_len(rng: &mut Rng, min: usize, max: usize) -> usize {
     let (lo, hi) = ((min as f64).ln(), (max as f64).ln());
     let x = lo + (hi - lo) * rng.unit();
     (x.exp() as usize).clamp(min, max)
@@ -437,15 +437,15 @@ pub fn log_uniform_len(rng: &mut Rng, min: usize, max: usize) -> usize {
 // ------------------------------------------------------------------- RNG
 
 /// splitmix64: small, seedable, good enough for tests.
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Rng(seed)
     }
 
     /// Seeded from the pid and the clock (differs per process).
-    pub fn from_entropy() -> Self {
+    pub(crate) fn from_entropy() -> Self {
         let t = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
@@ -453,7 +453,7 @@ impl Rng {
         Rng(t ^ ((std::process::id() as u64) << 32))
     }
 
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -462,16 +462,16 @@ impl Rng {
     }
 
     /// Uniform in `0..n`.
-    pub fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next_u64() % n
     }
 
     /// Uniform in `[0, 1)`.
-    pub fn unit(&mut self) -> f64 {
+    pub(crate) fn unit(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 
-    pub fn fill(&mut self, buf: &mut [u8]) {
+    pub(crate) fn fill(&mut self, buf: &mut [u8]) {
         for chunk in buf.chunks_mut(8) {
             let x = self.next_u64().to_le_bytes();
             chunk.copy_from_slice(&x[..chunk.len()]);
@@ -491,7 +491,7 @@ fn big_word(key_hash: u64, seed: u64, index: u64) -> u64 {
 /// A value of any length from 16 bytes that proves its own integrity:
 /// `len: u64`, `seed: u64`, then words derived from (key, seed, position),
 /// so a value torn between two writes, shifted or cut fails [`check_big_value`].
-pub fn make_big_value(key: &[u8], seed: u64, len: usize) -> Vec<u8> {
+pub(crate) fn make_big_value(key: &[u8], seed: u64, len: usize) -> Vec<u8> {
     assert!(len >= 16);
     let h = fnv1a(key);
     let mut v = Vec::with_capacity(len + 8);
@@ -507,7 +507,7 @@ pub fn make_big_value(key: &[u8], seed: u64, len: usize) -> Vec<u8> {
 }
 
 /// Checks a value made by [`make_big_value`] for `key`.
-pub fn check_big_value(key: &[u8], v: &[u8]) -> Result<(), String> {
+pub(crate) fn check_big_value(key: &[u8], v: &[u8]) -> Result<(), String> {
     if v.len() < 16 {
         return Err(format!("value of {} bytes is too short", v.len()));
     }
