@@ -281,12 +281,12 @@ fn keys_streams_100k_entries() {
         .clone();
     assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 100_000);
     // The keys command writes inside the scan callback and keeps no list.
-    let source = include_str!("../src/main.rs");
+    let source = include_str!("../src/inspect.rs");
     let body = source
         .split("fn keys(")
         .nth(1)
         .unwrap()
-        .split("\nfn ")
+        .split("\n}\n")
         .next()
         .unwrap();
     assert!(body.contains("store.scan(|e|") && body.contains("writeln!(out"));

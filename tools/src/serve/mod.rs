@@ -7,7 +7,7 @@ mod codec;
 mod commands;
 mod info;
 
-use crate::{Fail, Res};
+use crate::fail::{Fail, Res};
 use futures::{SinkExt, StreamExt};
 use redis_protocol::resp2::types::BytesFrame as Frame;
 use shm_store::Store;

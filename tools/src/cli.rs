@@ -1,0 +1,222 @@
+//! The command line of `ephpm-shm`: the clap definitions (`Cli`, `Cmd`, `Format`,
+//! `CompletionShell`) and their help texts, from which the man pages and completions
+//! are generated too.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  key not found, verify found problems, a damaged stripe was found (and rebuilt),
+     rm refused (store in use), flush declined
+  2  usage error, store cannot be opened (missing, insecure, incompatible...), other errors";
+
+const VERIFY_HELP: &str = "\
+--repair rebuilds a stripe from its heap, as the store does by itself after a
+process died holding the stripe's lock; entries in a damaged part of a heap
+are lost. A stripe lock that cannot be taken within 5 s is taken over (its
+mutex re-initialised) only if the thread recorded as its holder no longer
+exists: so no process may be inside the store's code for that stripe (stuck,
+stopped with SIGSTOP or in a debugger, or in another pid namespace) while it
+runs.
+
+Exit codes:
+  0  consistent (after --repair: consistent now)
+  1  problems found (after --repair: problems left)
+  2  the store cannot be opened, or a lock is held by a live thread";
+
+#[derive(Parser)]
+#[command(
+    name = "ephpm-shm",
+    version,
+    about = "Inspect and administer ephpm shared-memory key-value stores",
+    after_help = EXIT_CODES
+)]
+pub(crate) struct Cli {
+    /// Directory holding the segment files (ephpm_kv.<name>) [default:
+    /// /dev/shm/ephpm-<uid>, the per-user directory of the user running the tool]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub(crate) dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub(crate) command: Cmd,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Cmd {
+    /// List the stores in the directory
+    #[command(after_help = EXIT_CODES)]
+    List {
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a store's capacity, usage and counters
+    #[command(after_help = EXIT_CODES)]
+    Stats {
+        name: String,
+        /// Print JSON (same as --format json)
+        #[arg(long)]
+        json: bool,
+        /// Output format
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// List keys with value size and TTL (seconds, - for none), streamed stripe by stripe
+    #[command(after_help = EXIT_CODES)]
+    Keys {
+        name: String,
+        /// Only keys matching this glob (* any run of bytes, ? one byte)
+        #[arg(long = "match", value_name = "GLOB")]
+        pattern: Option<String>,
+        /// Print at most N keys
+        #[arg(long, value_name = "N")]
+        limit: Option<u64>,
+    },
+    /// Print a value (raw bytes by default)
+    #[command(after_help = EXIT_CODES)]
+    Get {
+        name: String,
+        key: String,
+        /// Print a JSON string if the value is UTF-8, else {"hex": "..."}
+        #[arg(long, conflicts_with = "hex")]
+        json: bool,
+        /// Print the value as lowercase hex
+        #[arg(long)]
+        hex: bool,
+    },
+    /// Print a key's remaining lifetime in seconds (-1 no expiry, -2 missing)
+    #[command(after_help = EXIT_CODES)]
+    Ttl {
+        name: String,
+        key: String,
+        /// Milliseconds instead of seconds
+        #[arg(long)]
+        ms: bool,
+    },
+    /// Store a value ("-" reads it from stdin)
+    #[command(after_help = EXIT_CODES)]
+    Set {
+        name: String,
+        key: String,
+        value: String,
+        /// Expire after SECS seconds
+        #[arg(long, value_name = "SECS")]
+        ttl: Option<u64>,
+    },
+    /// Delete a key
+    #[command(after_help = EXIT_CODES)]
+    Del { name: String, key: String },
+    /// Set a key's lifetime to SECS seconds
+    #[command(after_help = EXIT_CODES)]
+    Expire {
+        name: String,
+        key: String,
+        secs: u64,
+    },
+    /// Check every invariant of the store
+    #[command(after_help = VERIFY_HELP)]
+    Verify {
+        name: String,
+        /// Rebuild stripes with problems, and re-initialise stripe locks that
+        /// are unusable (not obtained within 5 s, or garbled) when the thread
+        /// they name as holder is gone. Run it when no process is stuck inside
+        /// the store; `rm` is the other way out
+        #[arg(long)]
+        repair: bool,
+    },
+    /// Delete every key of the store
+    #[command(after_help = EXIT_CODES)]
+    Flush {
+        name: String,
+        /// Do not ask for confirmation
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// Create a store
+    #[command(after_help = EXIT_CODES)]
+    Create {
+        name: String,
+        /// Segment size (e.g. 64M, 1G)
+        #[arg(long, default_value = "64M")]
+        size: String,
+        /// Eviction policy, recorded in the store: every process that opens it evicts by it
+        /// (noeviction, allkeys-lru, volatile-lru, allkeys-random; default allkeys-lru)
+        #[arg(long, value_name = "POLICY")]
+        eviction: Option<String>,
+        /// Number of lock stripes
+        #[arg(long, value_name = "N")]
+        stripes: Option<u32>,
+        /// Compression recorded in the store as the default of every process that opens it
+        /// without asking for its own (none, zstd; default none). Reads decompress whatever
+        /// the writer's setting was.
+        #[arg(long, value_name = "CODEC")]
+        compression: Option<String>,
+        /// zstd level recorded with it (default 3)
+        #[arg(long, value_name = "N", allow_hyphen_values = true)]
+        compression_level: Option<i32>,
+        /// Values shorter than this are stored raw (bytes, or e.g. 4K; default 1024)
+        #[arg(long, value_name = "SIZE")]
+        compression_min_size: Option<String>,
+    },
+    /// Remove a store's segment file; refuses while a process maps it
+    #[command(after_help = EXIT_CODES)]
+    Rm {
+        name: String,
+        /// Remove even while processes map it (they keep their mapping)
+        #[arg(long)]
+        force: bool,
+    },
+    /// Decode and print a PHP session stored in the store
+    #[command(after_help = EXIT_CODES)]
+    Session {
+        name: String,
+        sid: String,
+        /// Key prefix of the session keys
+        #[arg(long, default_value = "php_session:")]
+        prefix: String,
+    },
+    /// Live view of a store
+    #[command(after_help = EXIT_CODES)]
+    Watch { name: String },
+    /// Serve a store over the Redis protocol (RESP2) until SIGTERM or Ctrl-C
+    #[command(after_help = EXIT_CODES)]
+    Serve {
+        name: String,
+        /// TCP address [default: 127.0.0.1:6380 unless --unix is given alone];
+        /// an address other than loopback needs --requirepass
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+        /// A unix socket to listen on too (or only)
+        #[arg(long, value_name = "PATH")]
+        unix: Option<PathBuf>,
+        /// The password clients must give with AUTH
+        #[arg(long, value_name = "PASSWORD")]
+        requirepass: Option<String>,
+    },
+    /// Print a shell completion script
+    Completions {
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
+    /// Write the man pages (ephpm-shm.1 and one per subcommand) into a directory
+    #[command(hide = true)]
+    Man {
+        /// Where to write them
+        out_dir: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    Text,
+    Json,
+    Prometheus,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+}
