@@ -43,7 +43,7 @@ const MAX_DEPTH: usize = 128;
 /// Decodes a PHP session payload, detecting which serialize handler wrote
 /// it. Errors name the byte offset where decoding failed and what was
 /// expected there. Never panics.
-pub fn decode(data: &[u8]) -> Result<Value, String> {
+pub(crate) fn decode(data: &[u8]) -> Result<Value, String> {
     if data.is_empty() {
         return Ok(Value::Object(Map::new()));
     }

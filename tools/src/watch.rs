@@ -19,7 +19,7 @@ const INTERVAL: Duration = Duration::from_secs(1);
 const CLEAR: &str = "\x1b[H\x1b[2J";
 
 /// Runs the live view of `store` (called `name`) until the user quits.
-pub fn run(store: &Store, name: &str) -> io::Result<()> {
+pub(crate) fn run(store: &Store, name: &str) -> io::Result<()> {
     let stdin = io::stdin();
     let tty = stdin.is_terminal();
     let _guard = if tty { TtyGuard::enter() } else { None };
@@ -177,7 +177,7 @@ fn human_bytes(n: u64) -> String {
 /// difference to `prev` over `elapsed` (shown as `-` without a previous
 /// sample or with no time elapsed). Counters that went backwards (the store
 /// was recreated) count as 0.
-pub fn frame(
+pub(crate) fn frame(
     name: &str,
     prev: Option<&StripeStats>,
     cur: &StripeStats,

@@ -15,7 +15,7 @@ const MAX_HEADER_LINE: usize = 32;
 
 /// Why a client's bytes were refused; the connection is then closed.
 #[derive(Debug)]
-pub struct ProtocolError(pub String);
+pub(super) struct ProtocolError(pub String);
 
 impl From<RedisProtocolError> for ProtocolError {
     fn from(e: RedisProtocolError) -> Self {
@@ -30,14 +30,14 @@ impl From<std::io::Error> for ProtocolError {
 }
 
 /// RESP2 frames in (commands: arrays of bulk strings), out (replies).
-pub struct Codec {
+pub(super) struct Codec {
     inner: Resp2,
     /// The longest bulk string accepted (the store's value limit).
     max_bulk: usize,
 }
 
 impl Codec {
-    pub fn new(max_bulk: usize) -> Codec {
+    pub(super) fn new(max_bulk: usize) -> Codec {
         Codec {
             inner: Resp2::default(),
             max_bulk,

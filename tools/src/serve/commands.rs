@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// One connection's own state.
 #[derive(Default)]
-pub struct Conn {
+pub(super) struct Conn {
     pub authed: bool,
     pub name: Option<Bytes>,
     pub id: u64,
@@ -18,7 +18,7 @@ pub struct Conn {
 
 /// What the connection does after a reply.
 #[derive(PartialEq, Eq)]
-pub enum Then {
+pub(super) enum Then {
     Go,
     Close,
 }
@@ -104,7 +104,7 @@ fn squeeze(script: &[u8]) -> String {
 }
 
 /// Runs one command (`args[0]` is its name).
-pub fn run(server: &Server, conn: &mut Conn, args: &[Bytes]) -> (Frame, Then) {
+pub(super) fn run(server: &Server, conn: &mut Conn, args: &[Bytes]) -> (Frame, Then) {
     let Some(name) = args.first() else {
         return (err("ERR empty command"), Then::Go);
     };
@@ -381,7 +381,7 @@ fn unknown(cmd: &str, a: &[Bytes]) -> Frame {
 }
 
 /// Every command `serve` answers (for `COMMAND COUNT` and the docs).
-pub const COMMANDS: &[&str] = &[
+pub(super) const COMMANDS: &[&str] = &[
     "GET", "SET", "SETEX", "PSETEX", "SETNX", "MGET", "MSET", "GETSET", "APPEND", "STRLEN", "INCR",
     "DECR", "INCRBY", "DECRBY", "DEL", "UNLINK", "EXISTS", "EXPIRE", "PEXPIRE", "PERSIST", "TTL",
     "PTTL", "TYPE", "RENAME", "KEYS", "SCAN", "DBSIZE", "FLUSHDB", "FLUSHALL", "EVAL", "PING",

@@ -8,7 +8,7 @@ use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
 
 /// The text of `INFO [section]` (`all`, `everything` or none: every section).
-pub fn render(server: &Server, section: Option<&Bytes>) -> String {
+pub(super) fn render(server: &Server, section: Option<&Bytes>) -> String {
     let want = section
         .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
         .unwrap_or_else(|| "default".into());

@@ -21,7 +21,7 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio_util::codec::Framed;
 
 /// What every connection shares.
-pub struct Server {
+pub(crate) struct Server {
     pub store: Store,
     pub password: Option<String>,
     pub started: Instant,
@@ -33,16 +33,16 @@ pub struct Server {
 }
 
 /// Where to listen and with what password.
-pub struct Options {
+pub(crate) struct Options {
     pub listen: Option<SocketAddr>,
     pub unix: Option<PathBuf>,
     pub requirepass: Option<String>,
 }
 
 /// The default TCP address: loopback only.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:6380";
+pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:6380";
 
-pub fn serve(dir: &Path, name: &str, opts: Options) -> Res {
+pub(crate) fn serve(dir: &Path, name: &str, opts: Options) -> Res {
     let listen = match (&opts.listen, &opts.unix) {
         (None, None) => Some(DEFAULT_LISTEN.parse().expect("a socket address")),
         (l, _) => *l,
