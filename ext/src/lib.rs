@@ -447,9 +447,11 @@ handler!(kv_scan, |args| {
     let count = usize::try_from(count).unwrap_or(usize::MAX);
     let mut stripe = cursor as u64;
     let mut keys = Vec::new();
+    let mut key_bytes: u64 = 0;
     while stripe < stripes && keys.len() < count {
         store.scan_stripe(stripe as usize, |e| {
             if glob_match(pattern, &e.key) {
+                key_bytes += e.key.len() as u64;
                 keys.push(Item::Map(vec![
                     ("key", Item::Bytes(e.key.clone())),
                     ("size", Item::Long(i64::try_from(e.value_len).unwrap_or(i64::MAX))),
@@ -461,16 +463,7 @@ handler!(kv_scan, |args| {
     }
     // A page that cannot fit in what memory_limit leaves is refused before
     // PHP allocates any of it: a warning, not a fatal error halfway.
-    let need: u64 = keys
-        .iter()
-        .map(|k| match k {
-            Item::Map(e) => match e.first() {
-                Some((_, Item::Bytes(key))) => SCAN_ENTRY_BYTES + key.len() as u64,
-                _ => SCAN_ENTRY_BYTES,
-            },
-            _ => SCAN_ENTRY_BYTES,
-        })
-        .sum();
+    let need = keys.len() as u64 * SCAN_ENTRY_BYTES + key_bytes;
     if let Some(room) = zend::memory_room() {
         if need > room {
             return Err(Failure::Warned(format!(
