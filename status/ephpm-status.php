@@ -43,6 +43,8 @@ const MAX_VALUE_SHOWN = 65536;
 const SESSION_PREFIX = 'php_session:';
 /** The session handlers' lock keys (not sessions themselves). */
 const SESSION_LOCK_PREFIX = 'php_session:lock:';
+/** The longest key filter accepted, in bytes (as ephpm_kv_scan's). */
+const MAX_MATCH_LENGTH = 8192;
 /** The cookie the CSRF token is derived from. */
 const CSRF_COOKIE = 'ephpm_status_csrf';
 
@@ -842,11 +844,15 @@ function key_browser(Request $r, Access $access, string $csrf): string
         $match = '*';
     }
     $cursor = max(0, (int) $r->query('cursor', '0'));
-    $page = ephpm_kv_scan($cursor, $match, PAGE_SIZE);
+    $page = strlen($match) > MAX_MATCH_LENGTH ? null : scan_page($access, $cursor, $match);
     $out = '<section id="keys"><h2>Keys</h2><form method="get" action="' . h(self_url($r, [])) . '">'
         . '<label>glob <input name="match" value="' . h($match) . '" size="40"></label> '
         . '<button type="submit">Filter</button> <small>(<code>*</code> any run of bytes, <code>?</code> one byte; '
         . '<a href="' . h(self_url($r, ['match' => SESSION_PREFIX . '*'])) . '">sessions</a>)</small></form>';
+    if ($page === null) {
+        return $out . '<p class="error" id="scan-failed">The filter is longer than ' . MAX_MATCH_LENGTH
+            . ' bytes.</p></section>';
+    }
     if (!is_array($page)) {
         $stripes = (int) (ephpm_kv_stats()['stripes'] ?? 0);
         return $out . '<p class="error" id="scan-failed">The keys of stripe ' . $cursor . ' on cannot be listed '
@@ -856,7 +862,10 @@ function key_browser(Request $r, Access $access, string $csrf): string
             . '</p></section>';
     }
     $keys = $page['keys'];
-    usort($keys, static fn(array $a, array $b): int => strcmp($a['key'], $b['key']));
+    // The local view sorts by what it shows: an order by whole keys
+    // would tell which of two masked session ids is the smaller.
+    $shown = $access === Access::Admin ? static fn(string $k): string => $k : masked(...);
+    usort($keys, static fn(array $a, array $b): int => strcmp($shown($a['key']), $shown($b['key'])));
     $more = count($keys) > MAX_ROWS;
     $keys = array_slice($keys, 0, MAX_ROWS);
     $rows = '';
@@ -888,6 +897,83 @@ function key_browser(Request $r, Access $access, string $csrf): string
             . '">next page</a>';
     }
     return $out . '</p></section>';
+}
+
+/**
+ * One page of keys matching $match. The admin's filter is the extension's
+ * glob over whole keys. The local view's is the same glob over the keys
+ * as it shows them (masked): matched against whole keys, a filter such
+ * as `php_session:a*` would say, a character at a time, whether a
+ * session id exists, and a session id is as good as the session. So the
+ * local view walks every key and filters here, until it has a page.
+ *
+ * @return array{cursor: int, keys: list<array{key: string, size: int, ttl: int}>}|false
+ */
+function scan_page(Access $access, int $cursor, string $match): array|false
+{
+    if ($access === Access::Admin) {
+        return ephpm_kv_scan($cursor, $match, PAGE_SIZE);
+    }
+    $keys = [];
+    do {
+        $page = ephpm_kv_scan($cursor, '*', PAGE_SIZE);
+        if (!is_array($page)) {
+            // The stripe that failed is where the next page starts (and fails, with its link past it).
+            return $keys === [] ? false : ['cursor' => $cursor, 'keys' => $keys];
+        }
+        foreach ($page['keys'] as $e) {
+            if (glob_matches($match, masked((string) $e['key']))) {
+                $keys[] = $e;
+            }
+        }
+        $cursor = (int) $page['cursor'];
+    } while ($cursor !== 0 && count($keys) < PAGE_SIZE);
+    return ['cursor' => $cursor, 'keys' => $keys];
+}
+
+/**
+ * Whether $text matches the glob $pattern as ephpm_kv_scan matches keys:
+ * `*` any run of bytes, `?` one byte, every other byte itself. The pieces
+ * between `*`s are found leftmost first (never wrong: a later piece only
+ * gains from more text left), so a pattern costs one search per piece,
+ * never a backtracking search over every split of the text.
+ */
+function glob_matches(string $pattern, string $text): bool
+{
+    $pieces = explode('*', $pattern);
+    if (count($pieces) === 1) {
+        return strlen($text) === strlen($pattern) && piece_at($pattern, $text, 0);
+    }
+    $first = array_shift($pieces);
+    $last = array_pop($pieces);
+    $end = strlen($text) - strlen($last);
+    if ($end < strlen($first) || !piece_at($first, $text, 0) || !piece_at($last, $text, $end)) {
+        return false;
+    }
+    $between = substr($text, 0, $end);
+    $at = strlen($first);
+    foreach ($pieces as $piece) {
+        if ($piece === '') {
+            continue;
+        }
+        if (preg_match('/' . piece_regex($piece) . '/s', $between, $m, PREG_OFFSET_CAPTURE, $at) !== 1) {
+            return false;
+        }
+        $at = $m[0][1] + strlen($piece);
+    }
+    return true;
+}
+
+/** A glob piece without `*` as a regex body: `?` any byte, the rest literal. */
+function piece_regex(string $piece): string
+{
+    return implode('.', array_map(static fn(string $s): string => preg_quote($s, '/'), explode('?', $piece)));
+}
+
+/** Whether the glob piece $piece matches $text at byte $at. */
+function piece_at(string $piece, string $text, int $at): bool
+{
+    return preg_match('/\G' . piece_regex($piece) . '/s', $text, $m, 0, $at) === 1;
 }
 
 /**

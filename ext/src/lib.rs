@@ -12,7 +12,7 @@ mod zend;
 use ext_php_rs::ffi::zend_module_entry;
 use settings::Resolved;
 use shm_store::{
-    glob_match, ReadStart, ReadTicket, Store, StoreConfig, StoreError, Ttl, WaitOutcome,
+    Glob, ReadStart, ReadTicket, Store, StoreConfig, StoreError, Ttl, WaitOutcome, MAX_PATTERN_LEN,
     READ_ATTEMPTS,
 };
 use std::cell::{Cell, RefCell};
@@ -442,6 +442,9 @@ handler!(kv_scan, |args| {
     if count < 1 {
         return Err(Failure::ValueError(3, "must be greater than 0".into()));
     }
+    let glob = Glob::new(pattern).map_err(|_| {
+        Failure::ValueError(2, format!("must be at most {MAX_PATTERN_LEN} bytes long"))
+    })?;
     let store = store()?;
     let stripes = store.geometry().stripes as u64;
     let count = usize::try_from(count).unwrap_or(usize::MAX);
@@ -450,7 +453,7 @@ handler!(kv_scan, |args| {
     let mut key_bytes: u64 = 0;
     while stripe < stripes && keys.len() < count {
         store.scan_stripe(stripe as usize, |e| {
-            if glob_match(pattern, &e.key) {
+            if glob.matches(&e.key) {
                 key_bytes += e.key.len() as u64;
                 keys.push(Item::Map(vec![
                     ("key", Item::Bytes(e.key.clone())),

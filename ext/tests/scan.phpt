@@ -101,6 +101,12 @@ kv_try(fn() => ephpm_kv_scan(0, '*', -5));
 kv_try(fn() => ephpm_kv_scan('x'));
 kv_try(fn() => ephpm_kv_scan(0, '*', 1, 2));
 kv_try(fn() => ephpm_kv_scan(0, []));
+// A pattern is at most 8 KiB; one that backtracking would take seconds over is linear.
+kv_try(fn() => ephpm_kv_scan(0, str_repeat('*', 8193)));
+ephpm_kv_set(str_repeat('a', 4000), 'long');
+ephpm_kv_set(str_repeat('a', 3999) . 'b', 'long');
+[$long] = walk('*' . str_repeat('a', 3000) . 'b', 100);
+var_dump(array_map('strlen', array_keys($long)));
 // Weak mode coerces as for any internal function.
 $c = ephpm_kv_scan("0", 'counter', "5");
 var_dump(count($c['keys']));
@@ -158,6 +164,11 @@ ValueError: ephpm_kv_scan(): Argument #3 ($count) must be greater than 0
 TypeError: ephpm_kv_scan(): Argument #1 ($cursor) must be of type int, string given
 ArgumentCountError: ephpm_kv_scan() expects at most 3 arguments, 4 given
 TypeError: ephpm_kv_scan(): Argument #2 ($match) must be of type string, array given
+ValueError: ephpm_kv_scan(): Argument #2 ($match) must be at most 8192 bytes long
+array(1) {
+  [0]=>
+  int(4000)
+}
 int(1)
 array(0) {
 }

@@ -37,7 +37,7 @@ pub use config::{
     DEFAULT_MAX_KEY_LEN, DEFAULT_PART_LEN, DEFAULT_SIZE,
 };
 pub use error::{Result, StoreError};
-pub use glob::glob_match;
+pub use glob::{glob_match, Glob, PatternTooLong, MAX_PATTERN_LEN};
 pub use large::PENDING as LARGE_VALUE_PENDING;
 pub use layout::{LAYOUT_VERSION, SEGMENT_HEADER_SIZE};
 pub use lock::{HeldLock, LockOutcome, OWNER_CHECK_INTERVAL};

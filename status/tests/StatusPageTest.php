@@ -7,6 +7,7 @@ use PHPUnit\Framework\TestCase;
 
 use function Ephpm\Status\csrf_token;
 use function Ephpm\Status\decode_session;
+use function Ephpm\Status\glob_matches;
 use function Ephpm\Status\handle;
 use function Ephpm\Status\printable;
 
@@ -139,6 +140,120 @@ final class StatusPageTest extends TestCase
         $this->assertStringContainsString('php_session:abcd…', $r->body);
         $this->assertStringNotContainsString('abcdef0123456789', $r->body);
         $this->assertStringNotContainsString(self::SECRET, $r->body);
+    }
+
+    /** The keys the key browser lists for $match over every page, as shown. */
+    private static function listedKeys(string $match, ?string $password = null, string $configured = ''): array
+    {
+        $keys = [];
+        $get = ['match' => $match];
+        for ($pages = 0; $pages < 100; $pages++) {
+            $body = handle(self::request('127.0.0.1', $password, $get), $configured)->body;
+            preg_match_all('~<code class="key">([^<]*)</code>~', $body, $m);
+            array_push($keys, ...array_map('html_entity_decode', $m[1]));
+            if (!preg_match('~<a id="next-page" href="[^"?]*\?([^"]*)"~', $body, $next)) {
+                break;
+            }
+            parse_str(html_entity_decode($next[1]), $get);
+        }
+        return $keys;
+    }
+
+    /**
+     * The attack the local view must not allow: with a password configured
+     * and none given, from localhost, extend a session id a character at a
+     * time by asking whether `php_session:<guess><c>*` lists a key. Before
+     * the filter matched what the page shows, it recovered both whole ids.
+     */
+    public function testTheLocalKeyFilterRevealsNoMoreOfASessionIdThanShown(): void
+    {
+        $alphabet = str_split('0123456789abcdefghijklmnopqrstuvwxyz,-');
+        $recovered = [];
+        $frontier = [''];
+        $requests = 0;
+        while ($frontier !== [] && $requests < 20000) {
+            $guess = array_pop($frontier);
+            $longer = false;
+            foreach ($alphabet as $c) {
+                $requests++;
+                if (self::listedKeys('php_session:' . $guess . $c . '*', null, self::PASSWORD) !== []) {
+                    $frontier[] = $guess . $c;
+                    $longer = true;
+                }
+            }
+            if (!$longer) {
+                $recovered[] = $guess;
+            }
+        }
+        sort($recovered);
+        $this->assertSame(['abcd', 'seri'], $recovered, "after $requests requests");
+        // A `?` past the shown part matches the mark, whatever the id has there.
+        $this->assertSame(['php_session:abcd…'], self::listedKeys('php_session:abcd?*'));
+        $this->assertSame([], self::listedKeys('php_session:abcde*'));
+        $this->assertSame([], self::listedKeys('php_session:abcdef0123456789'));
+        // The admin's filter is over whole keys.
+        $this->assertSame(['php_session:abcdef0123456789'],
+            self::listedKeys('php_session:abcde*', self::PASSWORD, self::PASSWORD));
+    }
+
+    public function testTheLocalViewSortsByTheMaskedKey(): void
+    {
+        ephpm_kv_flush_all();
+        // Ids that share the shown part, each value one byte longer than
+        // the one before in id order: an order by whole keys would show the
+        // sizes 1, 2, 3, ... and so tell which hidden id is the smaller.
+        foreach (range(1, 40) as $i) {
+            ephpm_kv_set('php_session:same' . sprintf('%02d', $i) . 'x', str_repeat('s', $i));
+        }
+        $body = handle(self::request('127.0.0.1', null, ['match' => 'php_session:*']), '')->body;
+        preg_match_all('~<tr><td><code class="key">php_session:same…</code></td><td class="n">(\d+)</td>~', $body, $m);
+        $shown = array_map('intval', $m[1]);
+        $this->assertCount(40, $shown);
+        $this->assertStringNotContainsString('same01', $body);
+        // Ties keep the store's order, which is no order of the ids.
+        $page = ephpm_kv_scan(0, '*', 50);
+        $this->assertSame(0, $page['cursor'], 'one page');
+        $this->assertSame(array_column($page['keys'], 'size'), $shown);
+        $this->assertNotSame(range(1, 40), $shown);
+    }
+
+    public function testTheGlobOfTheLocalViewIsTheExtensionsGlob(): void
+    {
+        $keys = array_merge(...array_map(static fn(array $p): array => array_column($p, 'key'), (static function (): array {
+            $pages = [];
+            $cursor = 0;
+            do {
+                $page = ephpm_kv_scan($cursor, '*', 1000);
+                $pages[] = $page['keys'];
+                $cursor = $page['cursor'];
+            } while ($cursor !== 0);
+            return $pages;
+        })()));
+        $this->assertCount(125, $keys);
+        foreach (['*', '', 'user:1*', 'user:?', '*1', '*:1?', 'u*r*1*', '*?*?*?*?*?*?*', 'php_session:*', '*e*e*',
+            "bin:*\x00*", '<*>', '??', 'counter:visits', 'x*', '*s', 'user:1?1', '*?', '?*?', 'user:**9'] as $pattern) {
+            $want = [];
+            $cursor = 0;
+            do {
+                $page = ephpm_kv_scan($cursor, $pattern === '' ? '' : $pattern, 1000);
+                array_push($want, ...array_column($page['keys'], 'key'));
+                $cursor = $page['cursor'];
+            } while ($cursor !== 0);
+            $got = array_values(array_filter($keys, static fn(string $k): bool => glob_matches($pattern, $k)));
+            sort($want);
+            sort($got);
+            $this->assertSame($want, $got, "pattern '$pattern'");
+        }
+    }
+
+    public function testAFilterTooLongIsRefusedOnThePage(): void
+    {
+        foreach ([null, self::PASSWORD] as $password) {
+            $r = handle(self::request('127.0.0.1', $password, ['match' => str_repeat('*a', 5000)]), self::PASSWORD);
+            $this->assertSame(200, $r->status);
+            $this->assertStringContainsString('The filter is longer than 8192 bytes', $r->body);
+            $this->assertStringContainsString('id="stat-entries"', $r->body, 'the rest of the page');
+        }
     }
 
     public function testLocalhostCannotDeleteOrFlush(): void

@@ -340,6 +340,42 @@ fn bad_frames_are_refused_and_the_server_keeps_serving() {
     assert_eq!(serve.cli(&["PING"]), "PONG");
 }
 
+/// `KEYS` and `SCAN MATCH` over long keys with a pattern that a
+/// backtracking matcher takes seconds a key over (issue 20, item 7: 21.6 s
+/// of CPU for 2,000 keys), and a pattern over the 8 KiB bound refused.
+#[test]
+fn keys_patterns_are_bounded_and_linear() {
+    let dir = store_dir();
+    let serve = Serve::start(dir.path(), &[]);
+    let php_keys = "for ($i = 0; $i < 2000; $i++) ephpm_kv_set(str_pad((string) $i, 4000, 'a'), 'v'); \
+                    ephpm_kv_set(str_repeat('a', 3999) . 'b', 'hit'); echo 'ok';";
+    assert_eq!(php(dir.path(), php_keys), "ok");
+    let pattern = format!("*{}b", "a".repeat(3000));
+    let started = Instant::now();
+    assert_eq!(serve.cli(&["KEYS", &pattern]), format!("{}b", "a".repeat(3999)));
+    let mut cursor = "0".to_string();
+    let mut found = Vec::new();
+    loop {
+        let out = serve.cli(&["SCAN", &cursor, "MATCH", &pattern, "COUNT", "1000"]);
+        let mut lines = out.lines();
+        cursor = lines.next().unwrap().to_string();
+        found.extend(lines.map(str::len));
+        if cursor == "0" {
+            break;
+        }
+    }
+    assert_eq!(found, [4000]);
+    println!("KEYS and SCAN over 2,001 keys of 4,000 bytes: {:?}", started.elapsed());
+    let long = "*".repeat(8193);
+    for args in [vec!["KEYS", &long], vec!["SCAN", "0", "MATCH", &long]] {
+        assert_eq!(
+            serve.cli(&args),
+            "ERR a match pattern is at most 8192 bytes, this one has 8193"
+        );
+    }
+    assert_eq!(serve.cli(&["PING"]), "PONG");
+}
+
 #[test]
 fn two_hundred_connections_at_once_add_up() {
     let dir = store_dir();

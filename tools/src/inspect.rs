@@ -6,7 +6,7 @@ use crate::segment::FILE_PREFIX;
 use crate::session;
 use crate::stats::used_percent;
 use serde::Serialize;
-use shm_store::{glob_match, Store, Ttl};
+use shm_store::{Glob, Store, Ttl};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -138,15 +138,17 @@ pub(crate) fn keys(store: &Store, pattern: Option<&str>, limit: Option<u64>) -> 
     let mut printed: u64 = 0;
     let mut error: Option<io::Error> = None;
     let limit = limit.unwrap_or(u64::MAX);
+    let glob = pattern
+        .map(|p| Glob::new(p.as_bytes()))
+        .transpose()
+        .map_err(|e| Fail::other(e.to_string()))?;
     // Each entry is written as the scan visits it: no list is kept.
     let scanned = store.scan(|e| {
         if error.is_some() || printed >= limit {
             return;
         }
-        if let Some(p) = pattern {
-            if !glob_match(p.as_bytes(), &e.key) {
-                return;
-            }
+        if glob.as_ref().is_some_and(|g| !g.matches(&e.key)) {
+            return;
         }
         let ttl = match e.ttl {
             Ttl::Remaining(_) => e.ttl.as_seconds_code().to_string(),

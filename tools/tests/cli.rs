@@ -261,6 +261,15 @@ fn keys_match_limit_and_escaping() {
     assert_eq!(limited.lines().count(), 3);
     let none = stdout_of(bin(dir.path()).args(["keys", "k", "--match", "zzz*"]));
     assert!(none.is_empty());
+    // A pattern is at most 8 KiB: a longer one is refused, not matched.
+    bin(dir.path())
+        .args(["keys", "k", "--match", &"*".repeat(8193)])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains(
+            "a match pattern is at most 8192 bytes, this one has 8193",
+        ));
 }
 
 #[test]

@@ -342,10 +342,11 @@ fn dispatch(server: &Server, conn: &mut Conn, cmd: &str, a: &[Bytes]) -> Result<
         }
         "KEYS" => {
             need(a.len() == 1)?;
+            let glob = glob(&a[0])?;
             let mut keys = Vec::new();
             tokio::task::block_in_place(|| {
                 store.scan(|e| {
-                    if shm_store::glob_match(&a[0], &e.key) {
+                    if glob.matches(&e.key) {
                         keys.push(Frame::BulkString(Bytes::copy_from_slice(&e.key)));
                     }
                 })
@@ -561,6 +562,11 @@ fn set(server: &Server, a: &[Bytes]) -> Result<Frame, Frame> {
     Ok(reply(old.as_deref(), true))
 }
 
+/// A `KEYS` or `SCAN MATCH` pattern, compiled once for the whole walk.
+fn glob(pattern: &[u8]) -> Result<shm_store::Glob, Frame> {
+    shm_store::Glob::new(pattern).map_err(|e| err(format!("ERR {e}")))
+}
+
 /// `SCAN cursor [MATCH pattern] [COUNT n]`: the cursor is a stripe number;
 /// each call visits whole stripes, one stripe lock at a time, until it
 /// has `COUNT` keys (default 10) or the last stripe; 0 ends.
@@ -574,7 +580,7 @@ fn scan(server: &Server, a: &[Bytes]) -> Result<Frame, Frame> {
     let mut rest = &a[1..];
     while let Some(opt) = rest.first() {
         match (upper(opt).as_str(), rest.get(1)) {
-            ("MATCH", Some(p)) => pattern = Some(p.clone()),
+            ("MATCH", Some(p)) => pattern = Some(glob(p)?),
             ("COUNT", Some(n)) => {
                 count = usize::try_from(int_arg(n)?)
                     .ok()
@@ -594,10 +600,7 @@ fn scan(server: &Server, a: &[Bytes]) -> Result<Frame, Frame> {
             server
                 .store
                 .scan_stripe(stripe as usize, |e| {
-                    if pattern
-                        .as_ref()
-                        .is_none_or(|p| shm_store::glob_match(p, &e.key))
-                    {
+                    if pattern.as_ref().is_none_or(|g| g.matches(&e.key)) {
                         keys.push(Frame::BulkString(Bytes::copy_from_slice(&e.key)));
                     }
                 })
