@@ -347,12 +347,16 @@ fn bad_frames_are_refused_and_the_server_keeps_serving() {
 fn keys_patterns_are_bounded_and_linear() {
     let dir = store_dir();
     let serve = Serve::start(dir.path(), &[]);
-    let php_keys = "for ($i = 0; $i < 2000; $i++) ephpm_kv_set(str_pad((string) $i, 4000, 'a'), 'v'); \
+    let php_keys =
+        "for ($i = 0; $i < 2000; $i++) ephpm_kv_set(str_pad((string) $i, 4000, 'a'), 'v'); \
                     ephpm_kv_set(str_repeat('a', 3999) . 'b', 'hit'); echo 'ok';";
     assert_eq!(php(dir.path(), php_keys), "ok");
     let pattern = format!("*{}b", "a".repeat(3000));
     let started = Instant::now();
-    assert_eq!(serve.cli(&["KEYS", &pattern]), format!("{}b", "a".repeat(3999)));
+    assert_eq!(
+        serve.cli(&["KEYS", &pattern]),
+        format!("{}b", "a".repeat(3999))
+    );
     let mut cursor = "0".to_string();
     let mut found = Vec::new();
     loop {
@@ -365,7 +369,10 @@ fn keys_patterns_are_bounded_and_linear() {
         }
     }
     assert_eq!(found, [4000]);
-    println!("KEYS and SCAN over 2,001 keys of 4,000 bytes: {:?}", started.elapsed());
+    println!(
+        "KEYS and SCAN over 2,001 keys of 4,000 bytes: {:?}",
+        started.elapsed()
+    );
     let long = "*".repeat(8193);
     for args in [vec!["KEYS", &long], vec!["SCAN", "0", "MATCH", &long]] {
         assert_eq!(
