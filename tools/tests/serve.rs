@@ -1,20 +1,20 @@
-//! `ephpm-shm serve` run as a process and spoken to over its sockets: the
-//! commands that must not lose data when a step fails (`RENAME`, `MSET`).
+//! `ephpm-shm serve` run as a process and spoken to over its sockets: who
+//! can reach it (the owner's unix socket by default, TCP only with a
+//! password, the password kept out of `ps`), and the commands that must
+//! not lose data when a step fails (`RENAME`, `MSET`).
 
 use shm_store::{EvictionPolicy, Store, StoreConfig};
 use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, Command, Stdio};
 
 /// A private store directory (mode 0700, as the per-user default is).
 fn private_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(
-        dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )
-    .unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
     dir
 }
 
@@ -83,6 +83,84 @@ impl Serve {
         spawn(dir, name, args, &[])
             .unwrap_or_else(|r| panic!("serve did not start (exit {:?}): {}", r.code, r.stderr))
     }
+}
+impl Serve {
+    /// The TCP port it listens on, from its start line.
+    fn port(&self) -> u16 {
+        let addr = self
+            .started
+            .split_whitespace()
+            .find(|w| w.starts_with("127.0.0.1:"))
+            .unwrap_or_else(|| panic!("no TCP address in {:?}", self.started));
+        addr["127.0.0.1:".len()..].parse().unwrap()
+    }
+
+    fn tcp(&self) -> TcpStream {
+        TcpStream::connect(("127.0.0.1", self.port())).unwrap()
+    }
+
+    /// Whether a line it printed before listening has all these words.
+    fn warned(&self, words: &[&str]) -> bool {
+        self.before
+            .iter()
+            .any(|l| words.iter().all(|w| l.contains(w)))
+    }
+}
+
+/// `serve` with these arguments, which must refuse to start.
+fn refused(dir: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> Refused {
+    match spawn(dir, name, args, env) {
+        Ok(serve) => panic!("serve {args:?} started: {}", serve.started),
+        Err(r) => r,
+    }
+}
+
+/// A socket a process listens on.
+#[derive(Debug, PartialEq, Eq)]
+enum Listener {
+    Tcp(u16),
+    Unix(PathBuf),
+}
+
+/// Every socket process `pid` listens on, from /proc: its descriptors'
+/// socket inodes looked up in the kernel's TCP and unix socket tables.
+fn listeners(pid: u32) -> Vec<Listener> {
+    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter_map(|l| {
+            let l = l.to_str()?;
+            Some(l.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+        })
+        .collect();
+    let mut found = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        for line in std::fs::read_to_string(table).unwrap().lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // st 0A is LISTEN; the local address is HEXADDR:HEXPORT.
+            if f[3] == "0A" && inodes.iter().any(|i| i == f[9]) {
+                let port = f[1].rsplit(':').next().unwrap();
+                found.push(Listener::Tcp(u16::from_str_radix(port, 16).unwrap()));
+            }
+        }
+    }
+    for line in std::fs::read_to_string("/proc/net/unix")
+        .unwrap()
+        .lines()
+        .skip(1)
+    {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        // Flags 00010000 is a listening socket.
+        let listening = u32::from_str_radix(f[3], 16).unwrap() & 0x10000 != 0;
+        if listening && f.len() > 7 && inodes.iter().any(|i| i == f[6]) {
+            found.push(Listener::Unix(PathBuf::from(f[7])));
+        }
+    }
+    found
+}
+
+fn is_root() -> bool {
+    std::fs::metadata("/proc/self").unwrap().uid() == 0
 }
 
 impl Drop for Serve {
@@ -255,4 +333,232 @@ fn mset_with_a_bad_pair_writes_nothing() {
     }
     assert_eq!(call(&mut c, &[b"MSET", b"a", b"1", b"c", b"3"]), "+OK");
     assert_eq!(call(&mut c, &[b"GET", b"c"]), "$3");
+}
+
+#[test]
+fn by_default_only_the_owners_socket_beside_the_segment_is_served() {
+    let dir = private_dir();
+    make(dir.path(), "d", |c| c.size(4 << 20));
+    let serve = Serve::start(dir.path(), "d", &[]);
+    let socket = dir.path().join("ephpm_serve.d.sock");
+    assert!(
+        serve.started.contains(socket.to_str().unwrap()),
+        "{}",
+        serve.started
+    );
+    assert!(serve.before.is_empty(), "{:?}", serve.before);
+    let md = std::fs::symlink_metadata(&socket).unwrap();
+    assert!(md.file_type().is_socket());
+    assert_eq!(md.mode() & 0o777, 0o600);
+    let mut c = UnixStream::connect(&socket).unwrap();
+    assert_eq!(call(&mut c, &[b"PING"]), "+PONG");
+    // Nothing else: no TCP port at all.
+    assert_eq!(listeners(serve.child.id()), vec![Listener::Unix(socket)]);
+    // `list` does not take the socket for a store.
+    let out = Command::new(env!("CARGO_BIN_EXE_ephpm-shm"))
+        .arg("--dir")
+        .arg(dir.path())
+        .arg("list")
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && list.lines().count() == 2, "{list}");
+    assert!(!list.contains("sock"), "{list}");
+}
+
+#[test]
+fn another_local_user_gets_nothing_from_a_default_server() {
+    if !is_root() {
+        eprintln!("skipped: needs root to run a client as nobody");
+        return;
+    }
+    let dir = private_dir();
+    // A session as a PHP worker writes it, straight into the segment.
+    make(dir.path(), "sessions", |c| c.size(4 << 20))
+        .set(b"php_session:abc", b"user_id|i:1002;", None)
+        .unwrap();
+    let serve = Serve::start(dir.path(), "sessions", &[]);
+    // Every listener the server has, tried as nobody.
+    let found = listeners(serve.child.id());
+    assert!(!found.is_empty());
+    for l in &found {
+        let mut cmd = Command::new("setpriv");
+        cmd.args([
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            "--",
+            "redis-cli",
+        ]);
+        match l {
+            Listener::Tcp(port) => cmd.args(["-h", "127.0.0.1", "-p", &port.to_string()]),
+            Listener::Unix(path) => cmd.arg("-s").arg(path),
+        };
+        let out = cmd.args(["GET", "php_session:abc"]).output().unwrap();
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !said.contains("user_id"),
+            "nobody read the session through {l:?}: {said}"
+        );
+        assert!(said.contains("Permission denied"), "{l:?}: {said}");
+    }
+}
+
+#[test]
+fn tcp_without_a_password_is_refused_unless_the_loud_flag_is_given() {
+    let dir = private_dir();
+    make(dir.path(), "t", |c| c.size(4 << 20));
+    let sock = dir.path().join("t.sock");
+    let sock = sock.to_str().unwrap();
+    for args in [
+        &["--listen", "127.0.0.1:0"][..],
+        &["--listen", "127.0.0.1:0", "--unix", sock],
+        &["--listen", "[::1]:0"],
+    ] {
+        let r = refused(dir.path(), "t", args, &[]);
+        assert_eq!(r.code, Some(2), "{args:?}: {}", r.stderr);
+        for words in [
+            "without a password",
+            "every local user could read and write store t",
+            "--requirepass-file",
+            "--insecure-open-to-local-users",
+        ] {
+            assert!(r.stderr.contains(words), "{args:?}: {}", r.stderr);
+        }
+    }
+    // Off loopback the flag does not help.
+    let r = refused(
+        dir.path(),
+        "t",
+        &["--listen", "0.0.0.0:0", "--insecure-open-to-local-users"],
+        &[],
+    );
+    assert_eq!(r.code, Some(2));
+    assert!(r.stderr.contains("non-loopback"), "{}", r.stderr);
+    // The flag means nothing without --listen: a usage error.
+    let r = refused(dir.path(), "t", &["--insecure-open-to-local-users"], &[]);
+    assert_eq!(r.code, Some(2));
+    assert!(r.stderr.contains("--listen"), "{}", r.stderr);
+    // With it, loopback is served, and the warning says what it means.
+    let serve = Serve::start(
+        dir.path(),
+        "t",
+        &["--listen", "127.0.0.1:0", "--insecure-open-to-local-users"],
+    );
+    assert!(
+        serve.warned(&["WARNING", "no password", "every local user"]),
+        "{:?}",
+        serve.before
+    );
+    assert_eq!(call(&mut serve.tcp(), &[b"PING"]), "+PONG");
+}
+
+/// AUTH is asked for, and `pass` (only) gives it.
+fn assert_auth(c: &mut (impl Read + Write), pass: &str) {
+    assert_eq!(call(c, &[b"GET", b"k"]), "-NOAUTH Authentication required.");
+    assert!(call(c, &[b"AUTH", b"wrong"]).starts_with("-WRONGPASS"));
+    assert_eq!(call(c, &[b"AUTH", pass.as_bytes()]), "+OK");
+    assert_eq!(call(c, &[b"SET", b"k", b"v"]), "+OK");
+    assert_eq!(call(c, &[b"GET", b"k"]), "$v");
+}
+
+#[test]
+fn the_password_comes_from_a_file_or_the_environment_and_from_argv_with_a_warning() {
+    let dir = private_dir();
+    make(dir.path(), "p", |c| c.size(4 << 20));
+    let file = dir.path().join("pass");
+    std::fs::write(&file, "from-file\r\nsecond line\n").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let file = file.to_str().unwrap();
+    let cmdline = |serve: &Serve| {
+        String::from_utf8_lossy(
+            &std::fs::read(format!("/proc/{}/cmdline", serve.child.id())).unwrap(),
+        )
+        .into_owned()
+    };
+
+    let serve = Serve::start(
+        dir.path(),
+        "p",
+        &["--listen", "127.0.0.1:0", "--requirepass-file", file],
+    );
+    assert!(serve.before.is_empty(), "{:?}", serve.before);
+    assert_auth(&mut serve.tcp(), "from-file");
+    assert!(!cmdline(&serve).contains("from-file"));
+    drop(serve);
+
+    let env = [("EPHPM_SHM_REQUIREPASS", "from-env")];
+    let serve = spawn(dir.path(), "p", &["--listen", "127.0.0.1:0"], &env)
+        .unwrap_or_else(|r| panic!("{}", r.stderr));
+    assert!(serve.before.is_empty(), "{:?}", serve.before);
+    assert_auth(&mut serve.tcp(), "from-env");
+    drop(serve);
+    // The default socket asks for it too.
+    let serve = spawn(dir.path(), "p", &[], &env).unwrap_or_else(|r| panic!("{}", r.stderr));
+    let socket = dir.path().join("ephpm_serve.p.sock");
+    assert_auth(&mut UnixStream::connect(&socket).unwrap(), "from-env");
+    drop(serve);
+
+    // On the command line it works, with a warning that ps shows it.
+    let serve = Serve::start(
+        dir.path(),
+        "p",
+        &["--listen", "127.0.0.1:0", "--requirepass", "from-argv"],
+    );
+    assert!(
+        serve.warned(&["warning", "--requirepass", "visible", "ps"]),
+        "{:?}",
+        serve.before
+    );
+    assert_auth(&mut serve.tcp(), "from-argv");
+    drop(serve);
+
+    // A file that others can read, an empty one, an empty variable: refused.
+    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let r = refused(
+        dir.path(),
+        "p",
+        &["--listen", "127.0.0.1:0", "--requirepass-file", file],
+        &[],
+    );
+    assert_eq!(r.code, Some(2));
+    assert!(r.stderr.contains("chmod 600"), "{}", r.stderr);
+    std::fs::write(file, "\nlater\n").unwrap();
+    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let r = refused(dir.path(), "p", &["--requirepass-file", file], &[]);
+    assert_eq!(r.code, Some(2));
+    assert!(
+        r.stderr.contains("no password on its first line"),
+        "{}",
+        r.stderr
+    );
+    let r = refused(
+        dir.path(),
+        "p",
+        &["--listen", "127.0.0.1:0"],
+        &[("EPHPM_SHM_REQUIREPASS", "")],
+    );
+    assert_eq!(r.code, Some(2));
+    assert!(r.stderr.contains("set but empty"), "{}", r.stderr);
+}
+
+#[test]
+fn a_second_server_does_not_take_the_socket_of_a_running_one() {
+    let dir = private_dir();
+    make(dir.path(), "two", |c| c.size(4 << 20));
+    let sock = dir.path().join("two.sock");
+    let _first = Serve::start(dir.path(), "two", &["--unix", sock.to_str().unwrap()]);
+    let r = refused(dir.path(), "two", &["--unix", sock.to_str().unwrap()], &[]);
+    assert_eq!(r.code, Some(2));
+    assert!(
+        r.stderr.contains("another server listens on it"),
+        "{}",
+        r.stderr
+    );
+    let mut c = UnixStream::connect(&sock).unwrap();
+    assert_eq!(call(&mut c, &[b"PING"]), "+PONG");
 }
