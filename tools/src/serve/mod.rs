@@ -56,7 +56,7 @@ pub(crate) fn serve(dir: &Path, name: &str, opts: Options) -> Res {
     // Attaching checks the segment's owner and mode like every opener.
     let store = Store::attach(dir, name)?;
     // Told neither: the owner's unix socket beside the segment, only.
-    let unix = match (listen, opts.unix) {
+    let unix_path = match (listen, opts.unix) {
         (None, None) => Some(access::default_socket(store.path(), name)),
         (_, unix) => unix,
     };
@@ -75,7 +75,7 @@ pub(crate) fn serve(dir: &Path, name: &str, opts: Options) -> Res {
             ),
             None => None,
         };
-        let unix_listener = match &unix {
+        let unix = match &unix_path {
             Some(path) => {
                 // A socket file left by an earlier server is replaced; one
                 // a server still listens on, or any other file, is not.
@@ -120,7 +120,7 @@ pub(crate) fn serve(dir: &Path, name: &str, opts: Options) -> Res {
                     .map_or_else(|_| "?".into(), |a| a.to_string()),
             );
         }
-        if let Some(p) = &unix {
+        if let Some(p) = &unix_path {
             where_.push(p.display().to_string());
         }
         eprintln!(
@@ -148,7 +148,7 @@ pub(crate) fn serve(dir: &Path, name: &str, opts: Options) -> Res {
         let unix_loop = {
             let server = server.clone();
             async move {
-                let Some(l) = unix_listener else {
+                let Some(l) = unix else {
                     return std::future::pending::<()>().await;
                 };
                 loop {
@@ -175,7 +175,7 @@ pub(crate) fn serve(dir: &Path, name: &str, opts: Options) -> Res {
             _ = unix_loop => {}
             _ = stop => {}
         }
-        if let Some(p) = &unix {
+        if let Some(p) = &unix_path {
             let _ = std::fs::remove_file(p);
         }
         eprintln!("ephpm-shm serve: stopped");
