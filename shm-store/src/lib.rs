@@ -273,7 +273,10 @@ impl Store {
         }
     }
 
-    fn check_key(&self, key: &[u8]) -> Result<()> {
+    /// Whether this store takes `key` (1 to `max_key_len` bytes): the
+    /// check every keyed operation makes, for a caller that must know
+    /// before it changes anything (`serve`'s `RENAME`, `MSET`).
+    pub fn check_key(&self, key: &[u8]) -> Result<()> {
         let max = self.segment.geometry().max_key_len as usize;
         match key.len() {
             0 => Err(StoreError::EmptyKey),
@@ -282,7 +285,9 @@ impl Store {
         }
     }
 
-    fn check_value(&self, value: &[u8]) -> Result<()> {
+    /// Whether this store takes a value of this length (up to
+    /// `max_value_len` bytes): the check every write makes.
+    pub fn check_value(&self, value: &[u8]) -> Result<()> {
         let max = self.segment.geometry().max_value_len as usize;
         if value.len() > max {
             return Err(StoreError::ValueTooLarge {

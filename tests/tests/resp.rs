@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 
 const STORE: &str = "resp";
 
-/// `ephpm-shm serve` on a unix socket (and TCP on a free loopback port),
-/// stopped by PID when dropped.
+/// `ephpm-shm serve` on a unix socket (and TCP on a free loopback port,
+/// served without a password only by `--insecure-open-to-local-users`
+/// unless the test gives one), stopped by PID when dropped.
 struct Serve {
     child: Child,
     socket: PathBuf,
@@ -36,6 +37,7 @@ impl Serve {
             .args(["serve", store, "--unix"])
             .arg(&socket)
             .args(["--listen", &format!("127.0.0.1:{port}")])
+            .arg("--insecure-open-to-local-users")
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

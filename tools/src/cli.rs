@@ -26,6 +26,26 @@ Exit codes:
   1  problems found (after --repair: problems left)
   2  the store cannot be opened, or a lock is held by a live thread";
 
+const SERVE_HELP: &str = "\
+Who can connect: the segment is 0600 in the owner's 0700 directory, and serve
+gives no other local user more. Without --listen or --unix it listens only on
+the unix socket <dir>/ephpm_serve.<name>.sock beside the segment (mode 0600,
+in that directory): the store's owner only. TCP has no owner check, so any
+--listen address, loopback included, is refused without a password, which
+clients then give with AUTH; only a loopback address can be served without
+one, with --insecure-open-to-local-users (every local user can then read and
+write the store, sessions included; a warning says so).
+
+The password: --requirepass-file PATH (its first line; the file must not be
+readable or writable by group or others), or the environment variable
+EPHPM_SHM_REQUIREPASS, or --requirepass PASSWORD, which every local user can
+read in ps and /proc/<pid>/cmdline (a warning says so).
+
+Exit codes:
+  0  stopped by SIGTERM or Ctrl-C
+  2  usage error, store cannot be opened, refused (TCP without a password, a
+     password file others can read), cannot listen";
+
 #[derive(Parser)]
 #[command(
     name = "ephpm-shm",
@@ -180,19 +200,29 @@ pub(crate) enum Cmd {
     #[command(after_help = EXIT_CODES)]
     Watch { name: String },
     /// Serve a store over the Redis protocol (RESP2) until SIGTERM or Ctrl-C
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = SERVE_HELP)]
     Serve {
         name: String,
-        /// TCP address [default: 127.0.0.1:6380 unless --unix is given alone];
-        /// an address other than loopback needs --requirepass
+        /// A TCP address to listen on (e.g. 127.0.0.1:6380); needs a password
+        /// (--requirepass-file, EPHPM_SHM_REQUIREPASS or --requirepass)
         #[arg(long, value_name = "ADDR")]
         listen: Option<std::net::SocketAddr>,
-        /// A unix socket to listen on too (or only)
+        /// A unix socket to listen on (made 0600) [default, without --listen:
+        /// <dir>/ephpm_serve.<name>.sock beside the segment]
         #[arg(long, value_name = "PATH")]
         unix: Option<PathBuf>,
-        /// The password clients must give with AUTH
+        /// Read the password clients must give with AUTH from the first line of
+        /// this file (mode 0600 or 0400)
+        #[arg(long, value_name = "PATH", conflicts_with = "requirepass")]
+        requirepass_file: Option<PathBuf>,
+        /// The password clients must give with AUTH; visible to every local user
+        /// in ps: prefer --requirepass-file or EPHPM_SHM_REQUIREPASS
         #[arg(long, value_name = "PASSWORD")]
         requirepass: Option<String>,
+        /// Serve a loopback --listen address without a password: every local
+        /// user can then read and write the store (sessions included)
+        #[arg(long, requires = "listen")]
+        insecure_open_to_local_users: bool,
     },
     /// Print a shell completion script
     Completions {

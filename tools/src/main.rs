@@ -102,6 +102,8 @@ fn run(cli: Cli) -> Res {
             listen,
             unix,
             requirepass,
+            requirepass_file,
+            insecure_open_to_local_users,
         } => serve::serve(
             dir,
             &name,
@@ -109,6 +111,8 @@ fn run(cli: Cli) -> Res {
                 listen,
                 unix,
                 requirepass,
+                requirepass_file,
+                insecure_open_to_local_users,
             },
         ),
         Cmd::Watch { name } => {

@@ -190,6 +190,15 @@ fn dispatch(server: &Server, conn: &mut Conn, cmd: &str, a: &[Bytes]) -> Result<
         }
         "MSET" => {
             need(!a.is_empty() && a.len().is_multiple_of(2))?;
+            // Every pair is checked before the first is written: a key or
+            // value the store refuses must not leave the pairs before it
+            // written (a store that is full half-way still can).
+            for pair in a.chunks(2) {
+                s(store
+                    .check_key(&pair[0])
+                    .and_then(|()| store.check_value(&pair[1]))
+                    .map(|()| ok()))?;
+            }
             for pair in a.chunks(2) {
                 s(store.set(&pair[0], &pair[1], None).map(|()| ok()))?;
             }
@@ -311,6 +320,9 @@ fn dispatch(server: &Server, conn: &mut Conn, cmd: &str, a: &[Bytes]) -> Result<
         }
         "RENAME" => {
             need(a.len() == 2)?;
+            // A new name the store refuses (empty, too long) is refused
+            // before the source is touched.
+            store.check_key(&a[1]).map_err(store_err)?;
             if a[0] == a[1] {
                 return match store.exists(&a[0]).map_err(store_err)? {
                     true => Ok(ok()),
@@ -337,7 +349,17 @@ fn dispatch(server: &Server, conn: &mut Conn, cmd: &str, a: &[Bytes]) -> Result<
                     v
                 }
             };
-            store.set(&a[1], &value, ttl).map_err(store_err)?;
+            if let Err(e) = store.set(&a[1], &value, ttl) {
+                // The new name could not be written (a full store that does
+                // not evict): the source is put back, TTL included, unless a
+                // client wrote it meanwhile (that value is newer).
+                return Err(match store.setnx(&a[0], &value, ttl) {
+                    Ok(_) => store_err(e),
+                    Err(back) => err(format!(
+                        "ERR {e}; the source could not be put back either ({back}): its value is lost"
+                    )),
+                });
+            }
             Ok(ok())
         }
         "KEYS" => {

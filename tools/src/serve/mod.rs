@@ -1,8 +1,9 @@
-//! `ephpm-shm serve`: the store over the Redis protocol (RESP2), on TCP
-//! and/or a unix socket, beside the PHP workers that use it directly.
-//! `codec.rs` bounds and frames what clients send, `commands.rs` answers,
-//! `info.rs` renders `INFO`.
+//! `ephpm-shm serve`: the store over the Redis protocol (RESP2), on a
+//! unix socket and/or TCP, beside the PHP workers that use it directly.
+//! `access.rs` decides who can reach it, `codec.rs` bounds and frames what
+//! clients send, `commands.rs` answers, `info.rs` renders `INFO`.
 
+mod access;
 mod codec;
 mod commands;
 mod info;
@@ -37,28 +38,28 @@ pub(crate) struct Options {
     pub listen: Option<SocketAddr>,
     pub unix: Option<PathBuf>,
     pub requirepass: Option<String>,
+    pub requirepass_file: Option<PathBuf>,
+    pub insecure_open_to_local_users: bool,
 }
 
-/// The default TCP address: loopback only.
-pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:6380";
-
 pub(crate) fn serve(dir: &Path, name: &str, opts: Options) -> Res {
-    let listen = match (&opts.listen, &opts.unix) {
-        (None, None) => Some(DEFAULT_LISTEN.parse().expect("a socket address")),
-        (l, _) => *l,
-    };
+    let password = access::password(opts.requirepass, opts.requirepass_file.as_deref())?;
+    let listen = opts.listen;
     if let Some(addr) = listen {
-        if !addr.ip().is_loopback() && opts.requirepass.is_none() {
-            return Err(Fail::other(format!(
-                "refusing to listen on {addr} without a password: a non-loopback address needs --requirepass"
-            )));
-        }
-    }
-    if opts.requirepass.as_deref() == Some("") {
-        return Err(Fail::other("--requirepass must not be empty"));
+        access::check_tcp(
+            addr,
+            password.is_some(),
+            opts.insecure_open_to_local_users,
+            name,
+        )?;
     }
     // Attaching checks the segment's owner and mode like every opener.
     let store = Store::attach(dir, name)?;
+    // Told neither: the owner's unix socket beside the segment, only.
+    let unix_path = match (listen, opts.unix) {
+        (None, None) => Some(access::default_socket(store.path(), name)),
+        (_, unix) => unix,
+    };
     let max_bulk =
         (store.geometry().max_value_len as usize).max(store.geometry().max_key_len as usize);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -74,13 +75,19 @@ pub(crate) fn serve(dir: &Path, name: &str, opts: Options) -> Res {
             ),
             None => None,
         };
-        let unix = match &opts.unix {
+        let unix = match &unix_path {
             Some(path) => {
-                // A socket file left by an earlier server is replaced; any
-                // other file is not.
+                // A socket file left by an earlier server is replaced; one
+                // a server still listens on, or any other file, is not.
                 if std::fs::symlink_metadata(path)
                     .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))
                 {
+                    if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                        return Err(Fail::other(format!(
+                            "cannot listen on {}: another server listens on it",
+                            path.display()
+                        )));
+                    }
                     let _ = std::fs::remove_file(path);
                 }
                 let listener = UnixListener::bind(path).map_err(|e| {
@@ -96,7 +103,7 @@ pub(crate) fn serve(dir: &Path, name: &str, opts: Options) -> Res {
         };
         let server = Arc::new(Server {
             store,
-            password: opts.requirepass,
+            password,
             started: Instant::now(),
             tcp_port: tcp
                 .as_ref()
@@ -113,7 +120,7 @@ pub(crate) fn serve(dir: &Path, name: &str, opts: Options) -> Res {
                     .map_or_else(|_| "?".into(), |a| a.to_string()),
             );
         }
-        if let Some(p) = &opts.unix {
+        if let Some(p) = &unix_path {
             where_.push(p.display().to_string());
         }
         eprintln!(
@@ -168,7 +175,7 @@ pub(crate) fn serve(dir: &Path, name: &str, opts: Options) -> Res {
             _ = unix_loop => {}
             _ = stop => {}
         }
-        if let Some(p) = &opts.unix {
+        if let Some(p) = &unix_path {
             let _ = std::fs::remove_file(p);
         }
         eprintln!("ephpm-shm serve: stopped");
