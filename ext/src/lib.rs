@@ -188,7 +188,7 @@ fn outcome(result: Result<Reply, Failure>, failure: fn() -> Reply) -> Result<Out
 fn read_failure(key: &[u8], e: StoreError) -> Failure {
     match e {
         StoreError::Corrupt { reason } => {
-            let shown: String = String::from_utf8_lossy(key).chars().take(200).collect();
+            let shown = shown_key(key);
             Failure::Warned(format!(
                 "the compressed value of key {shown:?} is corrupt ({reason}); it was removed \
                  and reads as missing"
@@ -196,6 +196,52 @@ fn read_failure(key: &[u8], e: StoreError) -> Failure {
         }
         other => other.into(),
     }
+}
+
+/// What `memory_limit` leaves this request, when that is less than `need`
+/// bytes: a reply that large would end the request (PHP's fatal error, or
+/// for a block past its limit a "Hard memory limit" exit that runs no
+/// shutdown function), so the caller refuses it with a warning before PHP
+/// allocates any of it. Reads the allocator's counter and one setting.
+fn short_of_memory(need: u64) -> Option<u64> {
+    zend::memory_room().filter(|&room| need > room)
+}
+
+/// Values shorter than this reach PHP without a look at `memory_limit`:
+/// their string is one allocation like the script's own, made from the
+/// memory PHP already holds (a huge block, from 2 MiB, is mapped anew).
+const ROOM_CHECKED_FROM: usize = 256 * 1024;
+
+/// PHP memory a string takes besides its bytes, at most: its header and
+/// NUL, and a huge block's rounding up to a whole page.
+const STRING_OVERHEAD: u64 = 4096 + 32;
+
+/// `Ok` if a string of `len` bytes fits in what `memory_limit` leaves;
+/// else the warning that refuses it, `what` naming the value ("the value
+/// of key ...", "session ...").
+pub(crate) fn string_fits(len: usize, what: impl FnOnce() -> String) -> Result<(), String> {
+    if len < ROOM_CHECKED_FROM {
+        return Ok(());
+    }
+    match short_of_memory(len as u64 + STRING_OVERHEAD) {
+        None => Ok(()),
+        Some(room) => Err(format!(
+            "{} is {len} bytes, more than memory_limit leaves this request ({room} bytes): \
+             not read (raise memory_limit to read it)",
+            what()
+        )),
+    }
+}
+
+/// A key as a warning shows it (its first 200 characters).
+fn shown_key(key: &[u8]) -> String {
+    String::from_utf8_lossy(key).chars().take(200).collect()
+}
+
+/// `Ok` if the value of `key`, `len` bytes long, fits in what
+/// `memory_limit` leaves (see [`string_fits`]).
+fn value_fits(key: &[u8], len: usize) -> Result<(), Failure> {
+    string_fits(len, || format!("the value of key {:?}", shown_key(key))).map_err(Failure::Warned)
 }
 
 /// The parsed key argument: an empty key is a bad argument (`ValueError`)
@@ -261,11 +307,10 @@ impl zend::ReadFunction for kv_get {
                 None => Ok(Opened::Reader(get)),
                 // Once per process: read the plain way, to raise the notice too.
                 Some(notice) => {
-                    let read = get
-                        .store
-                        .get(get.key)
-                        .map(|v| v.map_or(Reply::Null, Reply::Bytes));
-                    let read = read.map_err(|e| read_failure(get.key, e));
+                    let read = get.store.get(get.key);
+                    let read = read
+                        .map_err(|e| read_failure(get.key, e))
+                        .and_then(|v| v.map_or(Ok(Reply::Null), |v| value_reply(get.key, v)));
                     let outcome = outcome(read, Self::failure)?;
                     let raise = outcome.raise.or(Some(Raise::Warning(notice)));
                     Ok(Opened::Done(Outcome { raise, ..outcome }))
@@ -284,34 +329,45 @@ struct Get<'a> {
     ticket: Option<ReadTicket>,
 }
 
+/// A value read into Rust memory as `ephpm_kv_get`'s reply, or the
+/// warning that it does not fit in what `memory_limit` leaves.
+fn value_reply(key: &[u8], value: Vec<u8>) -> Result<Reply, Failure> {
+    value_fits(key, value.len())?;
+    Ok(Reply::Bytes(value))
+}
+
 impl zend::Reader for Get<'_> {
     fn begin(&mut self, attempt: u32) -> Begun {
-        let done = |reply| Begun::Done(Outcome::reply(reply));
+        let fail = |failure| Begun::Done(failed(failure, <kv_get as zend::ReadFunction>::failure));
+        let done = |reply: Result<Reply, Failure>| match reply {
+            Ok(reply) => Begun::Done(Outcome::reply(reply)),
+            Err(failure) => fail(failure),
+        };
         match self.store.read_begin(self.key, attempt) {
             // From READ_ATTEMPTS on the store reads under the lock instead;
             // should it not, this does (so the retries always end).
             Ok(ReadStart::Ready(_)) if attempt > READ_ATTEMPTS => {
                 let mut value = Vec::new();
                 match self.store.get_into(self.key, &mut value) {
-                    Ok(true) => done(Reply::Bytes(value)),
-                    Ok(false) => done(Reply::Null),
-                    Err(e) => Begun::Done(failed(
-                        read_failure(self.key, e),
-                        <kv_get as zend::ReadFunction>::failure,
-                    )),
+                    Ok(true) => done(value_reply(self.key, value)),
+                    Ok(false) => done(Ok(Reply::Null)),
+                    Err(e) => fail(read_failure(self.key, e)),
                 }
             }
             Ok(ReadStart::Ready(ticket)) => {
                 let len = ticket.len();
+                // Refused before PHP's string of that length is allocated
+                // (a value read this way is at most one part, 64 KiB by
+                // default: below ROOM_CHECKED_FROM, so this is one compare).
+                if let Err(failure) = value_fits(self.key, len) {
+                    return fail(failure);
+                }
                 self.ticket = Some(ticket);
                 Begun::Len(len)
             }
-            Ok(ReadStart::Copied(value)) => done(Reply::Bytes(value)),
-            Ok(ReadStart::Missing) => done(Reply::Null),
-            Err(e) => Begun::Done(failed(
-                read_failure(self.key, e),
-                <kv_get as zend::ReadFunction>::failure,
-            )),
+            Ok(ReadStart::Copied(value)) => done(value_reply(self.key, value)),
+            Ok(ReadStart::Missing) => done(Ok(Reply::Null)),
+            Err(e) => fail(read_failure(self.key, e)),
         }
     }
 
@@ -410,6 +466,12 @@ handler!(kv_wait, |args| {
     let outcome = store
         .wait(key, last_version, timeout)
         .map_err(|e| read_failure(key, e))?;
+    if let WaitOutcome::Changed {
+        value: Some(value), ..
+    } = &outcome
+    {
+        value_fits(key, value.len())?;
+    }
     Ok(match outcome {
         WaitOutcome::TimedOut => Reply::Bool(false),
         WaitOutcome::Changed { value, version } => Reply::Array(vec![
@@ -467,16 +529,14 @@ handler!(kv_scan, |args| {
     // A page that cannot fit in what memory_limit leaves is refused before
     // PHP allocates any of it: a warning, not a fatal error halfway.
     let need = keys.len() as u64 * SCAN_ENTRY_BYTES + key_bytes;
-    if let Some(room) = zend::memory_room() {
-        if need > room {
-            return Err(Failure::Warned(format!(
-                "a page of {} keys needs about {} KiB of PHP memory, more than memory_limit \
-                 leaves ({} KiB): ask for fewer keys (a smaller $count or a narrower $match; a stripe is listed whole)",
-                keys.len(),
-                need.div_ceil(1024),
-                room / 1024
-            )));
-        }
+    if let Some(room) = short_of_memory(need) {
+        return Err(Failure::Warned(format!(
+            "a page of {} keys needs about {} KiB of PHP memory, more than memory_limit \
+             leaves ({} KiB): ask for fewer keys (a smaller $count or a narrower $match; a stripe is listed whole)",
+            keys.len(),
+            need.div_ceil(1024),
+            room / 1024
+        )));
     }
     let next = if stripe >= stripes { 0 } else { stripe };
     Ok(Reply::Array(vec![

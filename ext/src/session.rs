@@ -275,7 +275,18 @@ impl zend::SaveHandler for Handler {
                 }
                 other => other,
             };
-            store_result(d, "read", id, data).map(Option::unwrap_or_default)
+            let data = store_result(d, "read", id, data)?.unwrap_or_default();
+            // Refused before PHP's string is allocated: session_start()
+            // fails with a warning (and ext/session closes the handler,
+            // which releases the lock) instead of the request ending.
+            let fits = crate::string_fits(data.len(), || format!("session {}", short(id)));
+            match fits {
+                Ok(()) => Some(data),
+                Err(message) => {
+                    warn(d, &message);
+                    None
+                }
+            }
         })
     }
 

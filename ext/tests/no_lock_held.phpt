@@ -10,12 +10,15 @@ kv_record_errors();
 ephpm_kv_flush_all();
 $ini = ['ephpm_kv.name' => 'no_lock_held', 'ephpm_kv.size' => '8M'];
 
-$big = str_repeat('0123456789abcdef', 65536); // 1 MiB
+// 192 KiB: below the 256 KiB from which a get checks memory_limit first
+// (and refuses with a warning, get_memory_limit.phpt), so the string's
+// allocation itself is what fails.
+$big = str_repeat('0123456789abcdef', 12288);
 ephpm_kv_set('big', $big);
 
 echo "-- memory_limit exhausted while reading a value\n";
 [$rc, $out, $err] = kv_child($ini + ['memory_limit' => '3M'],
-    '$keep = []; for ($i = 0; $i < 10; $i++) { $keep[] = ephpm_kv_get("big"); echo "$i\n"; }');
+    '$keep = []; for ($i = 0; $i < 30; $i++) { $keep[] = ephpm_kv_get("big"); echo "$i\n"; }');
 var_dump($rc === 255, str_contains($err, 'Allowed memory size'));
 // Every stripe can still be locked: all of these return at once.
 $start = hrtime(true);
@@ -25,7 +28,7 @@ var_dump((hrtime(true) - $start) / 1e9 < 30);
 
 echo "-- memory_limit exhausted while storing\n";
 [$rc, $out, $err] = kv_child($ini + ['memory_limit' => '3M'],
-    '$v = str_repeat("x", 1 << 20); $keep = []; for ($i = 0; $i < 10; $i++) { ephpm_kv_set("w$i", $v); $keep[] = ephpm_kv_get("w$i"); }');
+    '$v = str_repeat("x", 192 << 10); $keep = []; for ($i = 0; $i < 30; $i++) { ephpm_kv_set("w$i", $v); $keep[] = ephpm_kv_get("w$i"); }');
 var_dump($rc === 255, str_contains($err, 'Allowed memory size'));
 var_dump(ephpm_kv_set('after', 'ok'), ephpm_kv_get('after'));
 

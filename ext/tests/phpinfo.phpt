@@ -48,7 +48,7 @@ recoveries => 0
 compressed_entries => 0
 compressed_raw_bytes => 0
 compressed_stored_bytes => 0
-watch_slots => 512
+watch_slots => 4096
 watched_keys => 0
 waited_keys => 0
 

@@ -130,7 +130,7 @@ ValueError: ephpm_kv_wait(): Argument #1 ($key) must not be empty
 TypeError: ephpm_kv_wait(): Argument #2 ($last_version) must be of type int, string given
 ArgumentCountError: ephpm_kv_wait() expects exactly 3 arguments, 1 given
 -- stats
-int(512)
+int(4096)
 bool(true)
 bool(true)
 array(0) {

@@ -18,8 +18,10 @@ pub const DEFAULT_MAX_KEY_LEN: u32 = 4096;
 /// Values up to this many bytes are kept in one block (fewer for small
 /// stripes); larger ones are split into parts of this size.
 pub const DEFAULT_PART_LEN: u32 = 64 << 10;
-/// Smallest segment accepted.
-pub(crate) const MIN_SIZE: u64 = 64 << 10;
+/// The smallest segment accepted: the header page and the watch table
+/// (132 KiB since layout 6), and room for a small stripe.
+pub(crate) const MIN_SIZE: u64 = 192 << 10;
+const _: () = assert!(MIN_SIZE >= SEGMENT_HEADER_SIZE as u64 + 44 * 1024);
 /// Largest stripe heap: block offsets and sizes are 32-bit.
 const MAX_HEAP: u64 = (u32::MAX as u64) & !(PAGE as u64 - 1);
 /// Auto stripe count aims at this many bytes per stripe...
@@ -590,7 +592,7 @@ mod tests {
         assert_eq!(g.max_value_len as u64, g.capacity());
         assert!(g.capacity() > 60 << 20);
         assert!(g.total_size <= DEFAULT_SIZE);
-        let small = Geometry::for_config(&StoreConfig::new("t").size(128 << 10)).unwrap();
+        let small = Geometry::for_config(&StoreConfig::new("t").size(MIN_SIZE)).unwrap();
         assert!(small.part_len as u64 * 3 <= small.heap_size as u64);
     }
 

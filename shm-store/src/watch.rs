@@ -41,6 +41,8 @@ pub enum WaitOutcome {
 pub struct WatchStats {
     /// Slots of the watch table.
     pub slots: usize,
+    /// The slots one key may use: this many from its home slot on.
+    pub probe: usize,
     /// Slots holding a key.
     pub in_use: usize,
     /// Of those, slots with a waiter's live lease.
@@ -157,6 +159,7 @@ impl<'a> Watches<'a> {
         }
         WatchStats {
             slots: WATCH_SLOTS,
+            probe: WATCH_PROBE,
             in_use: used,
             waiting,
         }
@@ -204,19 +207,27 @@ impl<'a> TableGuard<'_, 'a> {
         }
     }
 
-    /// The slot of `hash`, created if missing, with its lease extended to
-    /// [`LEASE_MS`] from `now`; `None` when the key's window is full of
-    /// live leases.
-    fn register(&self, hash: u64, now: u64) -> Option<&'a WatchSlot> {
+    /// The slot of `hash`, created if missing (then `true` with it), its
+    /// lease extended to [`LEASE_MS`] from `now` for a waiter about to
+    /// sleep (`lease`); without `lease` (a call that returns at once) the
+    /// slot only records when it was last used: `now - 1`, a lease already
+    /// lapsed, so that writers issue no wake-up for it, it counts as idle
+    /// and, the table short of room, it is reused (the least recently used
+    /// first) like the slot of a waiter that left. `None` when the key's
+    /// window is full of live leases.
+    fn register(&self, hash: u64, now: u64, lease: bool) -> Option<(&'a WatchSlot, bool)> {
         let w = self.watches;
-        let lease_until = now + LEASE_MS;
+        let lease_until = match lease {
+            true => now + LEASE_MS,
+            false => now.saturating_sub(1),
+        };
         let mut free = None;
         let mut lapsed: Option<&WatchSlot> = None;
         for slot in w.window(hash) {
             match slot.hash.load(SeqCst) {
                 h if h == hash => {
                     slot.lease_until.fetch_max(lease_until, SeqCst);
-                    return Some(slot);
+                    return Some((slot, false));
                 }
                 0 => free = free.or(Some(slot)),
                 _ => {
@@ -241,7 +252,7 @@ impl<'a> TableGuard<'_, 'a> {
         slot.version.fetch_max(w.fresh_version(), SeqCst);
         slot.lease_until.store(lease_until, SeqCst);
         slot.hash.store(hash, SeqCst);
-        Some(slot)
+        Some((slot, true))
     }
 }
 
@@ -252,6 +263,12 @@ impl Store {
     /// the caller holds: 0 (none) returns the current value and version at
     /// once, and registers the watch; a version other than the key's
     /// current one returns at once too. `Duration::ZERO` polls.
+    ///
+    /// Only a call that goes to sleep holds a lease on its slot (renewed
+    /// every 500 ms while it sleeps); a call that returns at once (a
+    /// poll, a version 0, a version already stale) leaves the key's slot
+    /// idle, so a process that polls many keys never keeps a sleeping
+    /// waiter out of the table.
     pub fn wait(&self, key: &[u8], last_version: u64, timeout: Duration) -> Result<WaitOutcome> {
         self.check_key(key)?;
         let hash = hash_key(key);
@@ -259,24 +276,28 @@ impl Store {
         let watches = self.segment.watches();
         // A timeout too long for the clock (PHP_INT_MAX ms) waits for ever.
         let deadline = Instant::now().checked_add(timeout);
-        let mut barrier = true;
+        let mut first = true;
+        // Whether this call sleeps: it takes the lease only then, and
+        // looks at the version once more before it does.
+        let mut sleeps = false;
         loop {
-            let slot = {
+            let (slot, created) = {
                 let table = watches
                     .lock(self.segment.lock_timeout())
                     .map_err(|reason| self.segment.table_unusable(reason))?;
                 table
-                    .register(hash, monotonic_ms())
+                    .register(hash, monotonic_ms(), sleeps)
                     .ok_or(StoreError::WatchTableFull {
                         slots: WATCH_SLOTS,
                         probe: WATCH_PROBE,
                     })?
             };
-            if barrier {
+            if first || created {
                 // Every writer after this sees the slot; every one before
-                // has finished (see "Watches").
+                // has finished (see "Watches"). Again when the slot was
+                // made anew: an idle one may have been reused meanwhile.
                 drop(self.segment.lock_stripe(stripe)?);
-                barrier = false;
+                first = false;
             }
             let seen = slot.wake.load(SeqCst);
             let version = slot.version.load(SeqCst);
@@ -293,6 +314,11 @@ impl Store {
             };
             if left.is_zero() {
                 return Ok(WaitOutcome::TimedOut);
+            }
+            if !sleeps {
+                // The lease first, then the version again (see "Watches").
+                sleeps = true;
+                continue;
             }
             wait_while(&slot.wake, seen, left.min(SLICE));
         }

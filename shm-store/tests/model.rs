@@ -248,7 +248,9 @@ proptest! {
     fn eviction_forgets_but_never_lies(ops in prop::collection::vec(op(200), 1..600)) {
         let dir = tempfile::tempdir().unwrap();
         let clock = ManualClock::new(1_000_000);
-        let store = open(&dir, 128 << 10, EvictionPolicy::AllKeysLru, &clock);
+        // Two stripes of 54 KiB: the header (the watch table) and 108 KiB.
+        let size = shm_store::SEGMENT_HEADER_SIZE as u64 + (108 << 10);
+        let store = open(&dir, size, EvictionPolicy::AllKeysLru, &clock);
         let mut model = Model::default();
         for op in ops {
             let now = clock.now_ms();

@@ -174,52 +174,191 @@ fn a_hundred_waiters_all_wake_on_one_write() {
     }
 }
 
+/// The watch table's home slot of `key` (layout.rs: the key's xxh3, 0
+/// read as 1, from bit 20 up).
+fn watch_home(key: &[u8], slots: usize) -> usize {
+    (xxhash_rust::xxh3::xxh3_64(key).max(1) >> 20) as usize & (slots - 1)
+}
+
+/// `n` keys whose watch home is slot `home`, named `<prefix><number>`.
+fn keys_homed_at(prefix: &str, home: usize, slots: usize, n: usize) -> Vec<Vec<u8>> {
+    (0..)
+        .map(|i| format!("{prefix}{i}").into_bytes())
+        .filter(|k| watch_home(k, slots) == home)
+        .take(n)
+        .collect()
+}
+
+/// Waits (up to a minute, as a bound on a stuck test, not a measurement)
+/// until `waiting` keys have a sleeping waiter, or one of `threads` ended.
+fn until_waiting<T>(store: &Store, waiting: usize, threads: &[std::thread::JoinHandle<T>]) {
+    let started = Instant::now();
+    while store.watch_stats().waiting < waiting {
+        assert!(
+            !threads.iter().any(|t| t.is_finished()),
+            "a waiter returned early: {:?}",
+            store.watch_stats()
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{:?}",
+            store.watch_stats()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A thread with a small stack (hundreds of them run at once).
+fn spawn_small<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::thread::JoinHandle<T> {
+    std::thread::Builder::new()
+        .stack_size(256 << 10)
+        .spawn(f)
+        .unwrap()
+}
+
 #[test]
 fn the_table_is_bounded_and_says_so_and_versions_survive_reuse() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
-    let (_, first) = snapshot(&store, b"first");
-    let mut full = None;
-    for i in 0..2000 {
-        match store.wait(format!("key{i}").as_bytes(), 0, Duration::ZERO) {
-            Ok(_) => {}
-            Err(e @ StoreError::WatchTableFull { .. }) => {
-                full = Some((i, e.to_string()));
-                break;
-            }
-            Err(e) => panic!("{e}"),
-        }
-    }
-    let (at, message) = full.expect("2000 keys were all watched at once");
-    assert!(at <= 512, "more keys than slots: {at}");
-    assert!(message.contains("watch table is full"), "{message}");
+    let store = Arc::new(open(dir.path()));
     let stats = store.watch_stats();
-    assert_eq!(stats.slots, 512);
-    assert!(stats.in_use >= at && stats.waiting >= at, "{stats:?}");
-    // Once the leases lapse the slots are taken by new keys; a key whose
-    // slot was reused gets a version above every earlier one.
-    std::thread::sleep(Duration::from_millis(2100));
-    let refused = format!("key{at}");
-    store
-        .wait(refused.as_bytes(), 0, Duration::ZERO)
-        .expect("lapsed slots are reused");
-    for i in 5000..5000 + at {
-        match store.wait(format!("key{i}").as_bytes(), 0, Duration::ZERO) {
-            Ok(_) => {}
-            // The new keys' own live leases fill windows again.
-            Err(StoreError::WatchTableFull { .. }) => break,
-            Err(e) => panic!("key{i}: {e}"),
+    assert_eq!((stats.slots, stats.probe), (4096, 64), "{stats:?}");
+    // One more key than a window holds, all with the same home slot, and
+    // one polled before the others wait: its slot is idle.
+    let keys = keys_homed_at("same", 7, stats.slots, stats.probe + 2);
+    let (first, keys) = keys.split_first().unwrap();
+    let (_, first_version) = snapshot(&store, first);
+    let waiters: Vec<_> = keys[..stats.probe]
+        .iter()
+        .map(|k| {
+            let (s, k) = (store.clone(), k.clone());
+            let (_, v) = snapshot(&s, &k);
+            spawn_small(move || s.wait(&k, v, Duration::from_secs(120)).unwrap())
+        })
+        .collect();
+    until_waiting(&store, stats.probe, &waiters);
+    // Every slot of the window has a sleeping waiter: the idle slot of
+    // `first` went to one of them. The next key of that home is refused,
+    // by a poll as by a waiter, and says why.
+    let refused = &keys[stats.probe];
+    for timeout in [Duration::ZERO, Duration::from_secs(10)] {
+        match store.wait(refused, 0, timeout) {
+            Err(e @ StoreError::WatchTableFull { .. }) => {
+                let message = e.to_string();
+                assert!(message.contains("watch table is full"), "{message}");
+                assert!(message.contains("the 64 slots"), "{message}");
+            }
+            other => panic!("a full window gave {other:?}"),
         }
     }
-    match store.wait(b"first", first, Duration::ZERO).unwrap() {
-        WaitOutcome::TimedOut => {} // its slot survived: nothing changed
-        WaitOutcome::Changed { version, .. } => assert!(version > first),
+    // Keys of other homes are not affected.
+    snapshot(&store, b"elsewhere");
+    for k in &keys[..stats.probe] {
+        store.set(k, b"woken", None).unwrap();
     }
-    let (_, now) = snapshot(&store, b"first");
-    assert!(now >= first);
-    store.set(b"first", b"x", None).unwrap();
-    let (_, after) = snapshot(&store, b"first");
+    for w in waiters {
+        assert!(matches!(
+            w.join().unwrap(),
+            WaitOutcome::Changed { value: Some(v), .. } if v == b"woken"
+        ));
+    }
+    // Once the leases lapse the slots are taken by new keys.
+    std::thread::sleep(Duration::from_millis(2100));
+    snapshot(&store, refused);
+    // A key whose slot was reused gets a version above every earlier one.
+    match store.wait(first, first_version, Duration::ZERO).unwrap() {
+        WaitOutcome::Changed { version, .. } => assert!(version > first_version),
+        WaitOutcome::TimedOut => panic!("the slot of {first:?} was not reused"),
+    }
+    let (_, now) = snapshot(&store, first);
+    store.set(first, b"x", None).unwrap();
+    let (_, after) = snapshot(&store, first);
     assert!(after > now);
+}
+
+#[test]
+fn polling_600_keys_takes_no_lease_and_another_handle_waits_on_50_more() {
+    let dir = tempfile::tempdir().unwrap();
+    let poller = open(dir.path());
+    let key = |i: usize| format!("polled{i}").into_bytes();
+    // As a page polling 600 keys every 0.5 s: a version-0 call for each,
+    // then polls with the versions, round after round.
+    let versions: Vec<u64> = (0..600).map(|i| snapshot(&poller, &key(i)).1).collect();
+    for _ in 0..3 {
+        for (i, &v) in versions.iter().enumerate() {
+            assert!(polls_unchanged(&poller, &key(i), v), "key {i}");
+        }
+    }
+    let stats = poller.watch_stats();
+    assert_eq!((stats.in_use, stats.waiting), (600, 0), "{stats:?}");
+    // The polls keep their versions: a write is seen by the next poll.
+    poller.set(&key(5), b"new", None).unwrap();
+    assert!(matches!(
+        poller.wait(&key(5), versions[5], Duration::ZERO).unwrap(),
+        WaitOutcome::Changed { value: Some(v), version } if v == b"new" && version > versions[5]
+    ));
+    // Another handle (as another process would) puts 50 waiters to sleep
+    // on keys of their own meanwhile: every one gets a slot and is woken.
+    let other = Arc::new(open(dir.path()));
+    let waiters: Vec<_> = (0..50)
+        .map(|i| {
+            let s = other.clone();
+            let k = format!("waited{i}").into_bytes();
+            let (_, v) = snapshot(&s, &k);
+            spawn_small(move || s.wait(&k, v, Duration::from_secs(120)).unwrap())
+        })
+        .collect();
+    until_waiting(&other, 50, &waiters);
+    for (i, &v) in versions.iter().enumerate().filter(|&(i, _)| i != 5) {
+        assert!(polls_unchanged(&poller, &key(i), v), "key {i}");
+    }
+    assert_eq!(poller.watch_stats().waiting, 50);
+    for i in 0..50 {
+        poller
+            .set(format!("waited{i}").as_bytes(), b"go", None)
+            .unwrap();
+    }
+    for w in waiters {
+        assert!(matches!(
+            w.join().unwrap(),
+            WaitOutcome::Changed { value: Some(v), .. } if v == b"go"
+        ));
+    }
+}
+
+#[test]
+fn five_hundred_waiters_on_distinct_keys_all_get_a_slot_and_are_woken() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(open(dir.path()));
+    let waiters: Vec<_> = (0..500)
+        .map(|i| {
+            let s = store.clone();
+            spawn_small(move || {
+                let k = format!("worker{i}").into_bytes();
+                let (_, v) = snapshot(&s, &k);
+                s.wait(&k, v, Duration::from_secs(120))
+            })
+        })
+        .collect();
+    until_waiting(&store, 500, &waiters);
+    for i in 0..500 {
+        store
+            .set(
+                format!("worker{i}").as_bytes(),
+                format!("v{i}").as_bytes(),
+                None,
+            )
+            .unwrap();
+    }
+    for (i, w) in waiters.into_iter().enumerate() {
+        match w.join().unwrap() {
+            Ok(WaitOutcome::Changed { value: Some(v), .. }) => {
+                assert_eq!(v, format!("v{i}").into_bytes())
+            }
+            other => panic!("waiter {i}: {other:?}"),
+        }
+    }
 }
 
 #[test]
@@ -315,10 +454,11 @@ fn a_configured_store_reports_its_watch_table() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&StoreConfig::new("t").dir(dir.path()).size(SIZE)).unwrap();
     let stats = store.watch_stats();
-    assert_eq!((stats.slots, stats.in_use, stats.waiting), (512, 0, 0));
+    assert_eq!((stats.slots, stats.in_use, stats.waiting), (4096, 0, 0));
+    // A call that returns at once keeps the key's version but no lease.
     snapshot(&store, b"a");
     let stats = store.watch_stats();
-    assert_eq!((stats.in_use, stats.waiting), (1, 1));
+    assert_eq!((stats.in_use, stats.waiting), (1, 0));
 }
 
 #[test]

@@ -775,7 +775,7 @@ fn create_store() {
     s.wait(b"k", 0, std::time::Duration::ZERO).unwrap();
     let text = stdout_of(bin(dir.path()).args(["stats", "new"]));
     assert!(
-        text.contains("watches:      1 of 512 slots in use, 1 with a waiter"),
+        text.contains("watches:      1 of 4096 slots in use, 0 with a waiter"),
         "{text}"
     );
     assert!(s.geometry().total_size <= 2 << 20 && s.geometry().total_size > 1 << 20);
