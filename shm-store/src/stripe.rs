@@ -576,6 +576,7 @@ impl<'a> StripeView<'a> {
         self.note_every_change();
         self.set_index_len(self.index_len_for(0));
         self.meta.entries = 0;
+        self.meta.parts = 0;
         self.meta.used_bytes = 0;
         self.meta.sweep_cursor = 0;
         self.set_compressed_counts((0, 0, 0));
