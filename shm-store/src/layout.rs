@@ -98,7 +98,11 @@
 //! - a write stores every part first, with an expiry no later than
 //!   `PENDING` (5 minutes) from now, then commits the manifest with one
 //!   ordinary entry write (the rules above), then gives the parts the
-//!   value's own expiry, then removes the parts of the value it replaced;
+//!   value's own expiry, then removes the parts of the value it replaced.
+//!   Until the commit, eviction on its behalf spares its own parts and
+//!   the value it replaces (the key's entry and that value's parts), so
+//!   a write that fails leaves the old value whole (any write, large or
+//!   not, spares the entry it replaces, see `stripe::Spare`);
 //! - parts never change after they are written; a reader reads the
 //!   manifest, then each part by key, and checks each length. A part
 //!   missing means the value was replaced or deleted since (a new manifest
