@@ -72,7 +72,11 @@
 //!   visible by one store of `state = LIVE`; the old block of the same key is
 //!   freed only after that. If both are found live, the higher `seq` (compared
 //!   with wrap-around) wins, so a reader sees the old value or the new one,
-//!   never a mix, and no memory stays lost;
+//!   never a mix, and no memory stays lost. (Eviction on a write's behalf
+//!   spares the entry it replaces; only when nothing else can make room
+//!   and the policy would evict that entry does the write remove it first
+//!   and take its place, as an eviction followed by an insert: a crash in
+//!   between leaves the key missing, never a mix);
 //! - `expires_at` changes in one aligned 8-byte store;
 //! - `incr` of an integer entry changes its `i64` in one aligned 8-byte
 //!   store (the old number or the new one); `incr` of a text value that
