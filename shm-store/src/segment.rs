@@ -46,7 +46,10 @@ pub(crate) struct Segment {
     /// The mapping's entry in the SIGBUS guard (declared before `map`, so
     /// dropped before the range is unmapped); `None` if the guard could not
     /// take it (the process then dies of SIGBUS, as without a guard).
-    bus: Option<bus::Guarded>,
+    _bus: Option<bus::Guarded>,
+    /// The guard's flag for this mapping: set once its file lost pages
+    /// under it (a flag that never is when the guard has no entry).
+    lost: &'static std::sync::atomic::AtomicBool,
     map: MmapRaw,
     geometry: Geometry,
     path: PathBuf,
@@ -143,7 +146,7 @@ pub(crate) struct SharedStripe<'a> {
     /// Set once the file lost pages under the mapping (see `bus`): then
     /// nothing read validates, and readers go to the locked path, which
     /// reports it.
-    lost: &'a std::sync::atomic::AtomicBool,
+    lost: &'static std::sync::atomic::AtomicBool,
     _mapping: std::marker::PhantomData<&'a Segment>,
 }
 
@@ -152,7 +155,7 @@ impl SharedStripe<'_> {
     /// may be changing the stripe (odd).
     pub(crate) fn begin(&self) -> Option<u32> {
         let seq = self.change.seq.load(Ordering::Acquire);
-        (seq.is_multiple_of(2) && !self.lost.load(Ordering::Acquire)).then_some(seq)
+        seq.is_multiple_of(2).then_some(seq)
     }
 
     /// Spins (at most `spins` times) while a holder may be changing the
@@ -161,9 +164,6 @@ impl SharedStripe<'_> {
     /// on its mutex (a futex sleep and wake-up), which a reader only does
     /// once the spin is over (a holder that died leaves it odd for good).
     pub(crate) fn wait_even(&self, spins: u32) -> bool {
-        if self.lost.load(Ordering::Acquire) {
-            return false;
-        }
         for _ in 0..spins {
             if self.change.seq.load(Ordering::Relaxed).is_multiple_of(2) {
                 return true;
@@ -666,8 +666,10 @@ impl Segment {
             }
         }
         let map = Self::map(&file, &path, geometry.total_size)?;
+        let bus = bus::guard(&map);
         Ok(Some(Segment {
-            bus: bus::guard(&map),
+            lost: bus::lost_flag(bus.as_ref()),
+            _bus: bus,
             map,
             geometry,
             path,
@@ -731,8 +733,10 @@ impl Segment {
         }
         let map = Self::map(file, &path, geometry.total_size)?;
         let ready = header_for(&geometry, MAGIC_READY, policy, compression);
+        let bus = bus::guard(&map);
         let segment = Segment {
-            bus: bus::guard(&map),
+            lost: bus::lost_flag(bus.as_ref()),
+            _bus: bus,
             map,
             geometry,
             path,
@@ -946,10 +950,7 @@ impl Segment {
             base: self.stripe_base(i),
             len: self.geometry.stripe_stride as usize,
             change: self.change_seq(i),
-            lost: self
-                .bus
-                .as_ref()
-                .map_or(&bus::NEVER_LOST, |g| g.lost_flag()),
+            lost: self.lost,
             _mapping: std::marker::PhantomData,
         }
     }
@@ -979,7 +980,6 @@ impl Segment {
     /// Locks stripe `i`. If the previous holder died, the stripe is rebuilt
     /// before the guard is returned.
     pub(crate) fn lock_stripe(&self, i: usize) -> Result<StripeGuard<'_>> {
-        self.check_mapped()?;
         let mutex = self.mutex(i);
         let acquired = mutex.lock(self.lock_timeout).map_err(|e| {
             // A mutex read as zeros from a page the file lost is "garbled":
@@ -988,9 +988,14 @@ impl Segment {
                 .err()
                 .unwrap_or_else(|| self.unusable(i, e))
         })?;
-        let guard = self.guard(i, mutex, acquired);
-        self.check_mapped()?;
-        Ok(guard)
+        if self.lost.load(Ordering::Acquire) {
+            // The mutex itself may be one of the lost pages (zeros, which
+            // lock as a plain mutex): nothing to guard.
+            // SAFETY: this thread took the lock just above.
+            unsafe { mutex.unlock() };
+            return Err(self.truncated());
+        }
+        Ok(self.guard(i, mutex, acquired))
     }
 
     /// `Err(Truncated)` once the segment's file lost pages under this
@@ -999,14 +1004,20 @@ impl Segment {
     /// stripe, or reads one, checks it: what it read means nothing, and
     /// the store cannot be used again until it is removed and created
     /// anew.
+    #[inline]
     pub(crate) fn check_mapped(&self) -> Result<()> {
-        match &self.bus {
-            Some(g) if g.lost() => Err(StoreError::Truncated {
-                path: self.path.clone(),
-                file_len: std::fs::metadata(&self.path).map_or(0, |m| m.len()),
-                expected: self.geometry.total_size,
-            }),
-            _ => Ok(()),
+        match self.lost.load(Ordering::Acquire) {
+            false => Ok(()),
+            true => Err(self.truncated()),
+        }
+    }
+
+    #[cold]
+    fn truncated(&self) -> StoreError {
+        StoreError::Truncated {
+            path: self.path.clone(),
+            file_len: std::fs::metadata(&self.path).map_or(0, |m| m.len()),
+            expected: self.geometry.total_size,
         }
     }
 
@@ -1132,7 +1143,12 @@ mod bus {
     }; SLOTS];
 
     /// For mappings the guard does not hold.
-    pub(super) static NEVER_LOST: AtomicBool = AtomicBool::new(false);
+    static NEVER_LOST: AtomicBool = AtomicBool::new(false);
+
+    /// The flag of a mapping's entry, or one never set without an entry.
+    pub(super) fn lost_flag(guarded: Option<&Guarded>) -> &'static AtomicBool {
+        guarded.map_or(&NEVER_LOST, |g| &g.slot.lost)
+    }
 
     /// The action that was in place when the handler was installed (read
     /// by the handler; set once, never freed), null before.
@@ -1145,17 +1161,6 @@ mod bus {
     /// A mapping's slot in the table, released on drop.
     pub(crate) struct Guarded {
         slot: &'static Slot,
-    }
-
-    impl Guarded {
-        /// Whether the file lost pages under the mapping.
-        pub(super) fn lost(&self) -> bool {
-            self.slot.lost.load(Ordering::Acquire)
-        }
-
-        pub(super) fn lost_flag(&self) -> &AtomicBool {
-            &self.slot.lost
-        }
     }
 
     /// Puts `map`'s range under the guard, installing the handler if it

@@ -265,6 +265,7 @@ fn bump(counter: &mut u64) {
 }
 
 /// The size of the block of a live entry in `state`.
+#[inline]
 pub(crate) fn block_size_for(state: u32, key_len: usize, val_len: usize) -> u32 {
     let n = value_offset(state, key_len as u32) as usize + val_len;
     let align = BLOCK_ALIGN as usize;
@@ -1166,7 +1167,10 @@ impl<'a> StripeView<'a> {
         }
     }
 
-    fn alloc(&mut self, size: u32, ctx: Ctx) -> Result<u32, StoreError> {
+    /// A block of `size` bytes for a write of `key`, evicting what `ctx`
+    /// allows to make room, and as a last resort the entry the write
+    /// replaces (see [`StripeView::make_room_in_place_of`]).
+    fn alloc(&mut self, size: u32, key: Key<'_>, ctx: Ctx) -> Result<u32, StoreError> {
         if size > self.heap_len() {
             return Err(Self::full(ctx, size as usize));
         }
@@ -1174,7 +1178,9 @@ impl<'a> StripeView<'a> {
             if let Some(off) = self.take_block(size) {
                 return Ok(off);
             }
-            if self.is_damaged() || !self.evict_one(ctx) {
+            if self.is_damaged()
+                || !(self.evict_one(ctx) || self.make_room_in_place_of(key, size, ctx))
+            {
                 return Err(Self::full(ctx, size as usize));
             }
         }
@@ -1239,22 +1245,23 @@ impl<'a> StripeView<'a> {
         key: Key<'_>,
         value: &[u8],
         expires_at: u64,
-        ctx: Ctx,
+        mut ctx: Ctx,
         kind: Kind,
     ) -> Result<Option<Former>, StoreError> {
         self.sweep_step(ctx.now);
         if !self.check_meta() {
             return Err(Self::full(ctx, 0));
         }
-        let mut ctx = ctx;
         match self.lookup(key, || ctx.now) {
             // The entry this write replaces is not evicted to make room
             // for it (nor, if it is a manifest, its parts): a write that
             // fails leaves it as it was.
             Some(i) if !key.part => {
                 ctx.spare.key = Some(key.hash);
-                if let Former::Large(m) = self.former(i) {
-                    ctx.spare.replaced.get_or_insert(m.generation);
+                if self.hdr(self.slots()[i].block).state == STATE_LARGE {
+                    if let Former::Large(m) = self.former(i) {
+                        ctx.spare.replaced.get_or_insert(m.generation);
+                    }
                 }
             }
             Some(_) => {}
@@ -1278,10 +1285,7 @@ impl<'a> StripeView<'a> {
             (false, Kind::Zstd) => STATE_ZSTD,
         };
         let size = block_size_for(state, key.bytes.len(), value.len());
-        let off = match self.alloc(size, ctx) {
-            Ok(off) => off,
-            Err(full) => self.alloc_in_place_of(key, size, ctx).ok_or(full)?,
-        };
+        let off = self.alloc(size, key, ctx)?;
 
         self.meta.seq = self.meta.seq.wrapping_add(1);
         // Every write advances the LRU clock; the entry is stamped with it.
@@ -1335,26 +1339,30 @@ impl<'a> StripeView<'a> {
     /// The last resort of a write that found no room with the entry it
     /// replaces spared: that entry is removed to make room, when the
     /// policy would evict it and the room it leaves (with its free
-    /// neighbours) certainly takes the new block; `None` otherwise, and
-    /// nothing changed. Only an inline entry is taken so (a manifest's
-    /// room is never worth its parts). Removing it before the new block
-    /// is live means a process killed in between loses the key, as
-    /// evicting it first would.
-    fn alloc_in_place_of(&mut self, key: Key<'_>, size: u32, ctx: Ctx) -> Option<u32> {
+    /// neighbours) certainly takes the new block of `size` bytes; `false`
+    /// otherwise, and nothing changed. Only an inline entry is taken so (a
+    /// manifest's room is never worth its parts). Removing it before the
+    /// new block is live means a process killed in between loses the key,
+    /// as evicting it first would.
+    #[cold]
+    #[inline(never)]
+    fn make_room_in_place_of(&mut self, key: Key<'_>, size: u32, ctx: Ctx) -> bool {
         if key.part || self.is_damaged() {
-            return None;
+            return false;
         }
-        let i = self.find_slot(key)?;
+        let Some(i) = self.find_slot(key) else {
+            return false;
+        };
         let off = self.slots()[i].block;
         if !self.check_slot_block(off)
             || self.hdr(off).state == STATE_LARGE
             || !self.evictable(i, ctx)
             || self.run_if_freed(off) < size as u64
         {
-            return None;
+            return false;
         }
         self.drop_entry(i);
-        self.take_block(size)
+        !self.is_damaged()
     }
 
     /// Inserts only when no live entry has this key.
