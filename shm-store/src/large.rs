@@ -12,6 +12,12 @@
 //! was evicted) looks at the key again: a new manifest is read again, the
 //! same one means the value is broken and it is removed (a miss).
 //!
+//! A write does not evict, to make room for its parts, its own parts nor
+//! the value it replaces (that value's manifest and parts): if it fails,
+//! the key still holds the old value, whole. So the new parts must fit
+//! beside the old ones; a value that could not even in an empty store is
+//! refused before anything is written or evicted.
+//!
 //! What a SIGKILL leaves (see also `layout.rs`):
 //! - before the manifest is committed: parts that nobody names. They were
 //!   written with an expiry at most [`PENDING`] away, so the store
@@ -25,9 +31,11 @@
 //!   [`Store::remove_orphan_parts`] (`ephpm-shm verify --repair`) finds it.
 
 use crate::error::{Result, StoreError};
-use crate::layout::{part_key, Manifest, MANIFEST_COMPRESSED, MANIFEST_MAGIC};
+use crate::layout::{
+    hash_key, part_key, Manifest, MANIFEST_COMPRESSED, MANIFEST_MAGIC, PART_KEY_LEN, STATE_PART,
+};
 use crate::segment::StripeGuard;
-use crate::stripe::{Entry, Former, Key, Kind};
+use crate::stripe::{block_size_for, Entry, Former, Key, Kind, Spare};
 use crate::{Store, Stored};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -43,6 +51,20 @@ const WRITE_ATTEMPTS: usize = 3;
 /// How often a reader starts again on a value that keeps being replaced
 /// while it reads, before it reports a miss.
 const READ_ATTEMPTS: usize = 8;
+
+/// The heap bytes that the parts of a `len`-byte value take.
+fn parts_bytes(len: u64, part_len: u64) -> u64 {
+    if part_len == 0 {
+        return 0;
+    }
+    let block = |n: u64| block_size_for(STATE_PART, PART_KEY_LEN, n as usize) as u64;
+    let whole = len / part_len;
+    whole * block(part_len)
+        + match len % part_len {
+            0 => 0,
+            rest => block(rest),
+        }
+}
 
 impl Store {
     /// Whether a value of this length is kept in parts.
@@ -118,12 +140,29 @@ impl Store {
         only_new: bool,
     ) -> Result<bool> {
         let mut ctx = self.ctx();
-        // Not worth writing the parts for a key that is there (the commit
-        // below still decides, atomically).
-        if only_new && self.with_key(key, |g, k| g.view.exists(k, || ctx.now))? {
-            return Ok(false);
+        // What the key holds now: not worth writing the parts for a key
+        // that is there under `only_new` (the commit below still decides,
+        // atomically); otherwise the value this write replaces.
+        let current = self.with_key(key, |g, k| g.view.current(k, ctx.now))?;
+        let replaced = match current {
+            Some(_) if only_new => return Ok(false),
+            Some(Former::Large(old)) => Some(old),
+            _ => None,
+        };
+        let geometry = self.segment.geometry();
+        let part_len = geometry.part_len as usize;
+        // The new parts must fit beside the value they replace, which
+        // stays whole until the commit (see `Spare`): a value that cannot,
+        // even in an empty store, is refused before anything is evicted.
+        let capacity = geometry.heap_size as u64 * geometry.stripes as u64;
+        let needed = parts_bytes(value.len() as u64, part_len as u64)
+            + replaced.map_or(0, |m| parts_bytes(m.total_len, m.part_len as u64));
+        if needed > capacity {
+            return Err(StoreError::Full {
+                policy: ctx.policy.as_str(),
+                needed: value.len(),
+            });
         }
-        let part_len = self.segment.geometry().part_len as usize;
         let manifest = Manifest {
             magic: MANIFEST_MAGIC,
             part_len: part_len as u32,
@@ -140,7 +179,11 @@ impl Store {
             },
             raw_len: raw_len.unwrap_or(value.len()) as u64,
         };
-        ctx.spare = Some(manifest.generation);
+        ctx.spare = Spare {
+            writing: Some(manifest.generation),
+            replaced: replaced.map(|m| m.generation),
+            key: Some(hash_key(key)),
+        };
         // Parts that no committed manifest names go by themselves.
         let pending_until = ctx.now.saturating_add(PENDING.as_millis() as u64);
         let pending = match expires_at {

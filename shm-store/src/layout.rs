@@ -72,7 +72,11 @@
 //!   visible by one store of `state = LIVE`; the old block of the same key is
 //!   freed only after that. If both are found live, the higher `seq` (compared
 //!   with wrap-around) wins, so a reader sees the old value or the new one,
-//!   never a mix, and no memory stays lost;
+//!   never a mix, and no memory stays lost. (Eviction on a write's behalf
+//!   spares the entry it replaces; only when nothing else can make room
+//!   and the policy would evict that entry does the write remove it first
+//!   and take its place, as an eviction followed by an insert: a crash in
+//!   between leaves the key missing, never a mix);
 //! - `expires_at` changes in one aligned 8-byte store;
 //! - `incr` of an integer entry changes its `i64` in one aligned 8-byte
 //!   store (the old number or the new one); `incr` of a text value that
@@ -98,7 +102,11 @@
 //! - a write stores every part first, with an expiry no later than
 //!   `PENDING` (5 minutes) from now, then commits the manifest with one
 //!   ordinary entry write (the rules above), then gives the parts the
-//!   value's own expiry, then removes the parts of the value it replaced;
+//!   value's own expiry, then removes the parts of the value it replaced.
+//!   Until the commit, eviction on its behalf spares its own parts and
+//!   the value it replaces (the key's entry and that value's parts), so
+//!   a write that fails leaves the old value whole (any write, large or
+//!   not, spares the entry it replaces, see `stripe::Spare`);
 //! - parts never change after they are written; a reader reads the
 //!   manifest, then each part by key, and checks each length. A part
 //!   missing means the value was replaced or deleted since (a new manifest

@@ -260,7 +260,7 @@ impl Store {
         Ctx {
             now: self.clock.now_ms(),
             policy: self.policy(),
-            spare: None,
+            spare: stripe::Spare::default(),
         }
     }
 

@@ -43,6 +43,13 @@ pub(crate) enum OpenMode {
 }
 
 pub(crate) struct Segment {
+    /// The mapping's entry in the SIGBUS guard (declared before `map`, so
+    /// dropped before the range is unmapped); `None` if the guard could not
+    /// take it (the process then dies of SIGBUS, as without a guard).
+    _bus: Option<bus::Guarded>,
+    /// The guard's flag for this mapping: set once its file lost pages
+    /// under it (a flag that never is when the guard has no entry).
+    lost: &'static std::sync::atomic::AtomicBool,
     map: MmapRaw,
     geometry: Geometry,
     path: PathBuf,
@@ -79,6 +86,9 @@ impl StripeGuard<'_> {
     /// If an operation found damage in the stripe: rebuilds it (so the next
     /// operation works) and reports the damage.
     pub(crate) fn repair_if_damaged(&mut self) -> Result<()> {
+        // What was read or written on pages the file no longer has means
+        // nothing: no repair, the store is unusable.
+        self.segment.check_mapped()?;
         match self.view.take_damage() {
             None => Ok(()),
             Some(damage) => {
@@ -133,6 +143,10 @@ pub(crate) struct SharedStripe<'a> {
     base: *mut u8,
     len: usize,
     change: &'a ChangeSeq,
+    /// Set once the file lost pages under the mapping (see `bus`): then
+    /// nothing read validates, and readers go to the locked path, which
+    /// reports it.
+    lost: &'static std::sync::atomic::AtomicBool,
     _mapping: std::marker::PhantomData<&'a Segment>,
 }
 
@@ -165,7 +179,7 @@ impl SharedStripe<'_> {
     pub(crate) fn unchanged_since(&self, seq: u32) -> bool {
         // Orders every read above before the second load of the sequence.
         std::sync::atomic::fence(Ordering::Acquire);
-        self.change.seq.load(Ordering::Relaxed) == seq
+        self.change.seq.load(Ordering::Relaxed) == seq && !self.lost.load(Ordering::Acquire)
     }
 
     /// Pointer to `n` bytes at `off`, if they lie inside the stripe and
@@ -652,7 +666,10 @@ impl Segment {
             }
         }
         let map = Self::map(&file, &path, geometry.total_size)?;
+        let bus = bus::guard(&map);
         Ok(Some(Segment {
+            lost: bus::lost_flag(bus.as_ref()),
+            _bus: bus,
             map,
             geometry,
             path,
@@ -716,7 +733,10 @@ impl Segment {
         }
         let map = Self::map(file, &path, geometry.total_size)?;
         let ready = header_for(&geometry, MAGIC_READY, policy, compression);
+        let bus = bus::guard(&map);
         let segment = Segment {
+            lost: bus::lost_flag(bus.as_ref()),
+            _bus: bus,
             map,
             geometry,
             path,
@@ -930,6 +950,7 @@ impl Segment {
             base: self.stripe_base(i),
             len: self.geometry.stripe_stride as usize,
             change: self.change_seq(i),
+            lost: self.lost,
             _mapping: std::marker::PhantomData,
         }
     }
@@ -960,10 +981,44 @@ impl Segment {
     /// before the guard is returned.
     pub(crate) fn lock_stripe(&self, i: usize) -> Result<StripeGuard<'_>> {
         let mutex = self.mutex(i);
-        let acquired = mutex
-            .lock(self.lock_timeout)
-            .map_err(|e| self.unusable(i, e))?;
+        let acquired = mutex.lock(self.lock_timeout).map_err(|e| {
+            // A mutex read as zeros from a page the file lost is "garbled":
+            // the cause is the truncation.
+            self.check_mapped()
+                .err()
+                .unwrap_or_else(|| self.unusable(i, e))
+        })?;
+        if self.lost.load(Ordering::Acquire) {
+            // The mutex itself may be one of the lost pages (zeros, which
+            // lock as a plain mutex): nothing to guard.
+            // SAFETY: this thread took the lock just above.
+            unsafe { mutex.unlock() };
+            return Err(self.truncated());
+        }
         Ok(self.guard(i, mutex, acquired))
+    }
+
+    /// `Err(Truncated)` once the segment's file lost pages under this
+    /// process's mapping (someone truncated it: the SIGBUS guard put zero
+    /// pages in their place, see `bus`). Every operation that locks a
+    /// stripe, or reads one, checks it: what it read means nothing, and
+    /// the store cannot be used again until it is removed and created
+    /// anew.
+    #[inline]
+    pub(crate) fn check_mapped(&self) -> Result<()> {
+        match self.lost.load(Ordering::Acquire) {
+            false => Ok(()),
+            true => Err(self.truncated()),
+        }
+    }
+
+    #[cold]
+    fn truncated(&self) -> StoreError {
+        StoreError::Truncated {
+            path: self.path.clone(),
+            file_len: std::fs::metadata(&self.path).map_or(0, |m| m.len()),
+            expected: self.geometry.total_size,
+        }
     }
 
     fn guard(&self, i: usize, mutex: RobustMutex, acquired: Acquired) -> StripeGuard<'_> {
@@ -1008,6 +1063,7 @@ impl Segment {
     /// stripe; the operator runs this (`ephpm-shm verify --repair`) when no
     /// process is stuck in the store.
     pub(crate) fn take_over_stripe(&self, i: usize) -> Result<(StripeGuard<'_>, Option<String>)> {
+        self.check_mapped()?;
         let mutex = self.mutex(i);
         let reason = match mutex.lock(self.lock_timeout) {
             Ok(acquired) => return Ok((self.guard(i, mutex, acquired), None)),
@@ -1033,6 +1089,211 @@ impl Segment {
             .lock(self.lock_timeout)
             .map_err(|e| self.unusable(i, e))?;
         Ok((self.guard(i, mutex, acquired), Some(reason)))
+    }
+}
+
+/// The SIGBUS guard. A segment is a plain file that any process of its
+/// user can truncate (`truncate`, a `cp` over it, an editor): the kernel
+/// then sends SIGBUS to every process that touches a mapped page past
+/// the new end, which kills it. File seals, which would forbid that,
+/// exist only for memfd files, not for a file opened by name; a lease
+/// (`F_SETLEASE`) only delays a truncation by `lease-break-time`. So the
+/// guard makes the fault survivable instead (as the JVM does for its
+/// mapped buffers): a handler finds the faulting address in a mapped
+/// segment, maps private zero pages over the rest of that mapping with
+/// `MAP_FIXED` (nothing past the new end of the file was readable
+/// anyway) and returns, so the access completes on zeros, and it flags
+/// the mapping as lost. The store checks the flag after every locked
+/// operation and before any lock-free read is trusted, and then fails
+/// with [`StoreError::Truncated`]: the process keeps running, and so do
+/// the others, each of which meets the lost pages in its own time.
+/// A SIGBUS for any other address, or with another cause (a signal
+/// someone sent, a hardware memory error), goes to the handler that was
+/// there before (or the default action: death, as without the guard).
+///
+/// The handler touches only atomics and makes system calls: `sigaction`
+/// and `raise` (async-signal-safe) and `mmap` (not on POSIX's list, but
+/// on Linux glibc's wrapper is the bare system call, taking no lock). It
+/// allocates nothing. The registry is a fixed table of atomics; a
+/// process with more segments mapped at once than it holds goes without
+/// the guard for the extra ones.
+mod bus {
+    use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+    use std::sync::OnceLock;
+
+    /// Mappings guarded at once per process.
+    const SLOTS: usize = 256;
+    /// `start` of a slot being claimed or released.
+    const BUSY: usize = usize::MAX;
+
+    /// One guarded mapping: `[start, end)`, and whether its file lost
+    /// pages under it. `start` 0: a free slot.
+    struct Slot {
+        start: AtomicUsize,
+        end: AtomicUsize,
+        lost: AtomicBool,
+    }
+
+    static TABLE: [Slot; SLOTS] = [const {
+        Slot {
+            start: AtomicUsize::new(0),
+            end: AtomicUsize::new(0),
+            lost: AtomicBool::new(false),
+        }
+    }; SLOTS];
+
+    /// For mappings the guard does not hold.
+    static NEVER_LOST: AtomicBool = AtomicBool::new(false);
+
+    /// The flag of a mapping's entry, or one never set without an entry.
+    pub(super) fn lost_flag(guarded: Option<&Guarded>) -> &'static AtomicBool {
+        guarded.map_or(&NEVER_LOST, |g| &g.slot.lost)
+    }
+
+    /// The action that was in place when the handler was installed (read
+    /// by the handler; set once, never freed), null before.
+    static PREVIOUS: AtomicPtr<libc::sigaction> = AtomicPtr::new(std::ptr::null_mut());
+    /// Whether the handler is installed: once per process, on the first
+    /// mapping, and left in place (with no mapping in the table it only
+    /// chains), so the action it chains to is never freed under it.
+    static INSTALLED: OnceLock<bool> = OnceLock::new();
+
+    /// A mapping's slot in the table, released on drop.
+    pub(crate) struct Guarded {
+        slot: &'static Slot,
+    }
+
+    /// Puts `map`'s range under the guard, installing the handler if it
+    /// is not; `None` if the table is full or the handler cannot be
+    /// installed.
+    pub(super) fn guard(map: &memmap2::MmapRaw) -> Option<Guarded> {
+        let start = map.as_ptr() as usize;
+        let end = start.checked_add(map.len())?;
+        if start == 0 || start == BUSY || !*INSTALLED.get_or_init(install) {
+            return None;
+        }
+        let slot = TABLE.iter().find(|s| {
+            s.start
+                .compare_exchange(0, BUSY, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+        })?;
+        slot.lost.store(false, Ordering::Relaxed);
+        slot.end.store(end, Ordering::Relaxed);
+        // The range is complete before the handler can match it.
+        slot.start.store(start, Ordering::Release);
+        Some(Guarded { slot })
+    }
+
+    impl Drop for Guarded {
+        fn drop(&mut self) {
+            // Unmatched first, then emptied, then free for the next.
+            self.slot.start.store(BUSY, Ordering::Release);
+            self.slot.end.store(0, Ordering::Relaxed);
+            self.slot.start.store(0, Ordering::Release);
+        }
+    }
+
+    /// Installs the handler, keeping the previous action to chain to.
+    fn install() -> bool {
+        // SAFETY: all-zero bytes are a valid `sigaction` (no handler, no
+        // flags, an empty mask).
+        let mut previous: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: queries the current action into a local.
+        if unsafe { libc::sigaction(libc::SIGBUS, std::ptr::null(), &mut previous) } != 0 {
+            return false;
+        }
+        PREVIOUS.store(Box::into_raw(Box::new(previous)), Ordering::Release);
+        // SAFETY: as above, zero bytes are a valid `sigaction`.
+        let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+        action.sa_sigaction = on_sigbus as *const () as libc::sighandler_t;
+        action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+        // SAFETY: installs a handler that is async-signal-safe (see the
+        // module docs) and lives as long as the program (a static fn).
+        unsafe { libc::sigaction(libc::SIGBUS, &action, std::ptr::null_mut()) == 0 }
+    }
+
+    /// The handler: a fault inside a guarded mapping is turned into zero
+    /// pages and a flag; anything else goes to the previous action.
+    extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+        // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
+        let addr = unsafe { (*info).si_addr() } as usize;
+        // SAFETY: the same siginfo.
+        let code = unsafe { (*info).si_code };
+        // An access past the end of the mapped file (not a signal someone
+        // sent, nor a hardware memory error, which keep their meaning).
+        if code == libc::BUS_ADRERR {
+            for slot in &TABLE {
+                let start = slot.start.load(Ordering::Acquire);
+                let end = slot.end.load(Ordering::Relaxed);
+                if start == 0 || start == BUSY || addr < start || addr >= end {
+                    continue;
+                }
+                let page = addr & !(crate::layout::PAGE - 1);
+                // SAFETY: [page, end) lies inside a mapping this process
+                // made and has not unmapped (its slot is taken); every page
+                // in it is past the file's end (the fault says so for this
+                // one, and the file is only ever shorter beyond it), so
+                // nothing readable is replaced. Zero pages are valid bytes
+                // for every type the store reads from the segment.
+                let mapped = unsafe {
+                    libc::mmap(
+                        page as *mut libc::c_void,
+                        end - page,
+                        libc::PROT_READ | libc::PROT_WRITE,
+                        libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
+                        -1,
+                        0,
+                    )
+                };
+                if mapped != libc::MAP_FAILED {
+                    slot.lost.store(true, Ordering::Release);
+                    return;
+                }
+                break;
+            }
+        }
+        chain(sig, info, ctx);
+    }
+
+    /// Hands the signal to the action that was there before the guard.
+    fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+        let previous = PREVIOUS.load(Ordering::Acquire);
+        // SAFETY: non-null, it is the action read by `install`, never freed.
+        let previous = (!previous.is_null()).then(|| unsafe { *previous });
+        match previous {
+            Some(p) if p.sa_sigaction != libc::SIG_DFL && p.sa_sigaction != libc::SIG_IGN => {
+                if p.sa_flags & libc::SA_SIGINFO != 0 {
+                    // SAFETY: with SA_SIGINFO the field holds a
+                    // three-argument handler, called as the kernel would.
+                    let handler: extern "C" fn(
+                        libc::c_int,
+                        *mut libc::siginfo_t,
+                        *mut libc::c_void,
+                    ) = unsafe { std::mem::transmute(p.sa_sigaction) };
+                    handler(sig, info, ctx);
+                } else {
+                    // SAFETY: without SA_SIGINFO it holds a one-argument handler.
+                    let handler: extern "C" fn(libc::c_int) =
+                        unsafe { std::mem::transmute(p.sa_sigaction) };
+                    handler(sig);
+                }
+            }
+            _ => {
+                // The default action: death. Restored, then the faulting
+                // access runs again (or a sent signal is sent again, and
+                // delivered once this handler returns).
+                // SAFETY: zero bytes are a valid `sigaction`; SIG_DFL is 0.
+                let default: libc::sigaction = unsafe { std::mem::zeroed() };
+                // SAFETY: sigaction and raise are async-signal-safe.
+                unsafe {
+                    libc::sigaction(sig, &default, std::ptr::null_mut());
+                    // SAFETY: reads the kernel's siginfo, as above.
+                    if (*info).si_code <= 0 {
+                        libc::raise(sig);
+                    }
+                }
+            }
+        }
     }
 }
 

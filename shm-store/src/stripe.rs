@@ -34,9 +34,22 @@ const EXACT_BIN_UNITS: u32 = 64;
 pub(crate) struct Ctx {
     pub now: u64,
     pub policy: EvictionPolicy,
-    /// The generation of the large value being written: eviction spares
-    /// its parts, so that writing one part never evicts another.
-    pub spare: Option<u64>,
+    /// What eviction must leave alone while this write is under way.
+    pub spare: Spare,
+}
+
+/// The entries a write in progress must not evict to make room for
+/// itself: the parts it has written so far (writing one part never evicts
+/// another), and the value it replaces (manifest, inline entry and parts),
+/// which must stay readable, whole, if the write fails.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Spare {
+    /// The generation of the large value being written.
+    pub writing: Option<u64>,
+    /// The generation of the large value the write replaces.
+    pub replaced: Option<u64>,
+    /// The hash of the user key being written: its current entry stays.
+    pub key: Option<u64>,
 }
 
 /// A key, its hash and its bytes.
@@ -251,7 +264,9 @@ fn bump(counter: &mut u64) {
     *counter = counter.wrapping_add(1);
 }
 
-fn block_size_for(state: u32, key_len: usize, val_len: usize) -> u32 {
+/// The size of the block of a live entry in `state`.
+#[inline]
+pub(crate) fn block_size_for(state: u32, key_len: usize, val_len: usize) -> u32 {
     let n = value_offset(state, key_len as u32) as usize + val_len;
     let align = BLOCK_ALIGN as usize;
     (n.div_ceil(align) * align) as u32
@@ -576,6 +591,7 @@ impl<'a> StripeView<'a> {
         self.note_every_change();
         self.set_index_len(self.index_len_for(0));
         self.meta.entries = 0;
+        self.meta.parts = 0;
         self.meta.used_bytes = 0;
         self.meta.sweep_cursor = 0;
         self.set_compressed_counts((0, 0, 0));
@@ -1041,7 +1057,7 @@ impl<'a> StripeView<'a> {
                 if !self.check_slot_block(s.block) {
                     return false;
                 }
-                if self.hdr(s.block).state == STATE_PART && self.is_spared(s.block, ctx) {
+                if self.is_spared(s, ctx) {
                     continue;
                 }
                 self.drop_entry(i);
@@ -1073,11 +1089,7 @@ impl<'a> StripeView<'a> {
                 bump(&mut self.meta.expirations);
                 return true;
             }
-            let eligible = match ctx.policy {
-                EvictionPolicy::NoEviction => false,
-                EvictionPolicy::AllKeysLru | EvictionPolicy::AllKeysRandom => true,
-                EvictionPolicy::VolatileLru => h.expires_at != 0,
-            } && !(h.state == STATE_PART && self.is_spared(s.block, ctx));
+            let eligible = self.evictable(i, ctx) && !self.is_spared(s, ctx);
             if eligible {
                 let age = clock.wrapping_sub(s.lru);
                 if best.is_none_or(|(_, a)| age > a) {
@@ -1099,10 +1111,53 @@ impl<'a> StripeView<'a> {
         }
     }
 
-    /// Whether the part in block `off` belongs to the value being written.
-    fn is_spared(&self, off: u32, ctx: Ctx) -> bool {
-        ctx.spare
-            .is_some_and(|g| self.key_of(off).get(..8) == Some(&g.to_le_bytes()[..]))
+    /// Whether the live entry of slot `s` is one that the write of `ctx`
+    /// must not evict (see [`Spare`]).
+    fn is_spared(&self, s: Slot, ctx: Ctx) -> bool {
+        let spare = ctx.spare;
+        if self.hdr(s.block).state != STATE_PART {
+            return spare.key == Some(s.hash);
+        }
+        let generation = self.key_of(s.block).get(..8);
+        [spare.writing, spare.replaced]
+            .into_iter()
+            .flatten()
+            .any(|g| generation == Some(&g.to_le_bytes()[..]))
+    }
+
+    /// Whether the policy of `ctx` lets eviction take the live entry of
+    /// slot `i` (spared entries aside).
+    fn evictable(&self, i: usize, ctx: Ctx) -> bool {
+        match ctx.policy {
+            EvictionPolicy::NoEviction => false,
+            EvictionPolicy::AllKeysLru | EvictionPolicy::AllKeysRandom => true,
+            EvictionPolicy::VolatileLru => self.hdr(self.slots()[i].block).expires_at != 0,
+        }
+    }
+
+    /// The free run that the block at `off` would be part of once freed:
+    /// its own size and that of its free neighbours.
+    fn run_if_freed(&self, off: u32) -> u64 {
+        let h = *self.hdr(off);
+        let mut run = h.size as u64;
+        if h.prev_size != 0 && h.prev_size <= off {
+            let prev = self.hdr(off - h.prev_size);
+            if prev.state == STATE_FREE && prev.size == h.prev_size {
+                run += prev.size as u64;
+            }
+        }
+        let next = off.saturating_add(h.size);
+        if next < self.heap_len()
+            && self.hdr(next).state == STATE_FREE
+            && self.check_block(
+                next,
+                STATE_FREE,
+                "free block with a broken size at heap offset",
+            )
+        {
+            run += self.hdr(next).size as u64;
+        }
+        run
     }
 
     fn full(ctx: Ctx, needed: usize) -> StoreError {
@@ -1112,7 +1167,10 @@ impl<'a> StripeView<'a> {
         }
     }
 
-    fn alloc(&mut self, size: u32, ctx: Ctx) -> Result<u32, StoreError> {
+    /// A block of `size` bytes for a write of `key`, evicting what `ctx`
+    /// allows to make room, and as a last resort the entry the write
+    /// replaces (see [`StripeView::make_room_in_place_of`]).
+    fn alloc(&mut self, size: u32, key: Key<'_>, ctx: Ctx) -> Result<u32, StoreError> {
         if size > self.heap_len() {
             return Err(Self::full(ctx, size as usize));
         }
@@ -1120,7 +1178,9 @@ impl<'a> StripeView<'a> {
             if let Some(off) = self.take_block(size) {
                 return Ok(off);
             }
-            if self.is_damaged() || !self.evict_one(ctx) {
+            if self.is_damaged()
+                || !(self.evict_one(ctx) || self.make_room_in_place_of(key, size, ctx))
+            {
                 return Err(Self::full(ctx, size as usize));
             }
         }
@@ -1168,6 +1228,11 @@ impl<'a> StripeView<'a> {
             .is_some_and(|i| self.compressed_lengths(self.slots()[i].block).is_some())
     }
 
+    /// What a live key is, if there is one (a large value's manifest).
+    pub(crate) fn current(&mut self, key: Key<'_>, now: u64) -> Option<Former> {
+        self.lookup(key, || now).map(|i| self.former(i))
+    }
+
     pub(crate) fn exists(&mut self, key: Key<'_>, now: impl FnOnce() -> u64) -> bool {
         self.lookup(key, now).is_some()
     }
@@ -1180,17 +1245,32 @@ impl<'a> StripeView<'a> {
         key: Key<'_>,
         value: &[u8],
         expires_at: u64,
-        ctx: Ctx,
+        mut ctx: Ctx,
         kind: Kind,
     ) -> Result<Option<Former>, StoreError> {
         self.sweep_step(ctx.now);
         if !self.check_meta() {
             return Err(Self::full(ctx, 0));
         }
-        if self.lookup(key, || ctx.now).is_none() && !self.is_damaged() {
-            while self.meta.entries >= self.max_entries() {
-                if !self.evict_one(ctx) {
-                    return Err(Self::full(ctx, 0));
+        match self.lookup(key, || ctx.now) {
+            // The entry this write replaces is not evicted to make room
+            // for it (nor, if it is a manifest, its parts): a write that
+            // fails leaves it as it was.
+            Some(i) if !key.part => {
+                ctx.spare.key = Some(key.hash);
+                if self.hdr(self.slots()[i].block).state == STATE_LARGE {
+                    if let Former::Large(m) = self.former(i) {
+                        ctx.spare.replaced.get_or_insert(m.generation);
+                    }
+                }
+            }
+            Some(_) => {}
+            None if self.is_damaged() => {}
+            None => {
+                while self.meta.entries >= self.max_entries() {
+                    if !self.evict_one(ctx) {
+                        return Err(Self::full(ctx, 0));
+                    }
                 }
             }
         }
@@ -1205,7 +1285,7 @@ impl<'a> StripeView<'a> {
             (false, Kind::Zstd) => STATE_ZSTD,
         };
         let size = block_size_for(state, key.bytes.len(), value.len());
-        let off = self.alloc(size, ctx)?;
+        let off = self.alloc(size, key, ctx)?;
 
         self.meta.seq = self.meta.seq.wrapping_add(1);
         // Every write advances the LRU clock; the entry is stamped with it.
@@ -1254,6 +1334,35 @@ impl<'a> StripeView<'a> {
                 Ok(None)
             }
         }
+    }
+
+    /// The last resort of a write that found no room with the entry it
+    /// replaces spared: that entry is removed to make room, when the
+    /// policy would evict it and the room it leaves (with its free
+    /// neighbours) certainly takes the new block of `size` bytes; `false`
+    /// otherwise, and nothing changed. Only an inline entry is taken so (a
+    /// manifest's room is never worth its parts). Removing it before the
+    /// new block is live means a process killed in between loses the key,
+    /// as evicting it first would.
+    #[cold]
+    #[inline(never)]
+    fn make_room_in_place_of(&mut self, key: Key<'_>, size: u32, ctx: Ctx) -> bool {
+        if key.part || self.is_damaged() {
+            return false;
+        }
+        let Some(i) = self.find_slot(key) else {
+            return false;
+        };
+        let off = self.slots()[i].block;
+        if !self.check_slot_block(off)
+            || self.hdr(off).state == STATE_LARGE
+            || !self.evictable(i, ctx)
+            || self.run_if_freed(off) < size as u64
+        {
+            return false;
+        }
+        self.drop_entry(i);
+        !self.is_damaged()
     }
 
     /// Inserts only when no live entry has this key.
@@ -1810,7 +1919,11 @@ mod tests {
     const CTX: Ctx = Ctx {
         now: 1000,
         policy: EvictionPolicy::AllKeysLru,
-        spare: None,
+        spare: Spare {
+            writing: None,
+            replaced: None,
+            key: None,
+        },
     };
 
     #[test]

@@ -180,6 +180,13 @@ pub(crate) enum Cmd {
         compression_min_size: Option<String>,
     },
     /// Remove a store's segment file; refuses while a process maps it
+    ///
+    /// This is the way to get rid of a store. Never truncate a segment or
+    /// copy another file over it while processes map it: they lose the
+    /// pages under them, and every call on the store fails in each of them
+    /// ("segment ... is truncated") until they are restarted (without the
+    /// guard each process has, they would die of SIGBUS). After such an
+    /// accident: `ephpm-shm rm --force NAME`, then reload the pool.
     #[command(after_help = EXIT_CODES)]
     Rm {
         name: String,
