@@ -102,6 +102,7 @@ fn run(cli: Cli) -> Res {
             listen,
             unix,
             requirepass,
+            limits,
         } => serve::serve(
             dir,
             &name,
@@ -110,6 +111,7 @@ fn run(cli: Cli) -> Res {
                 unix,
                 requirepass,
             },
+            limits,
         ),
         Cmd::Watch { name } => {
             let store = attach(dir, &name)?;
