@@ -272,6 +272,23 @@ fn unauthenticated_clients_cannot_make_the_server_buffer_their_frames() {
         read_at_least(&mut s, 100),
         "-ERR Protocol error: command over the limit of 4102 bytes (before AUTH)\r\n"
     );
+    // Once authenticated (in the same write), a command may be large.
+    let mut s = serve.connect();
+    let mut both = command(&[b"AUTH", b"s3cret"]);
+    both.extend(command(&[b"SET", b"k", &vec![b'v'; 1 << 20]]));
+    s.write_all(&both).unwrap();
+    assert_eq!(read_at_least(&mut s, 10), "+OK\r\n+OK\r\n");
+}
+
+#[test]
+fn idle_clients_are_closed_after_the_timeout() {
+    let serve = Serve::start(&[], &["--timeout", "1"], None);
+    let mut s = serve.connect();
+    s.write_all(&command(&[b"PING"])).unwrap();
+    // Answered, then closed for idling (the read ends, it does not time out).
+    let mut got = String::new();
+    s.read_to_string(&mut got).unwrap();
+    assert_eq!(got, "+PONG\r\n");
 }
 
 #[test]

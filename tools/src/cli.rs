@@ -222,18 +222,19 @@ pub(crate) struct ServeLimits {
     #[arg(long, value_name = "SECS", default_value_t = 0)]
     pub(crate) timeout: u64,
     /// With a password: close a client that has not authenticated SECS seconds
-    /// after connecting (0: never). Before AUTH a command may be at most 4 KiB
+    /// after connecting (0: never). Before AUTH a command may be at most 4 KiB (plus
+    /// the password's length)
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     pub(crate) auth_timeout: u64,
     /// Largest command a client may send (its bytes on the wire, e.g. 1M); a larger
     /// one is answered with a protocol error and the client closed [default: the
-    /// store's value limit + 64 KiB]
+    /// store's largest value and key + 64 KiB]
     #[arg(long, value_name = "SIZE", value_parser = size)]
     pub(crate) max_frame: Option<u64>,
     /// Largest reply (e.g. 16M); a larger one (a big MGET or KEYS) is answered with
     /// an error instead. Commands are not read while more than 64 KiB of a client's
     /// replies are unsent, so this bounds each client's output buffer [default:
-    /// the store's value limit + 64 KiB]
+    /// the store's largest value and key + 64 KiB]
     #[arg(long, value_name = "SIZE", value_parser = size)]
     pub(crate) max_output: Option<u64>,
 }
