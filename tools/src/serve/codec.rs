@@ -293,7 +293,7 @@ impl Out {
                     return Err(std::io::ErrorKind::WriteZero.into());
                 }
                 chunk.advance(n);
-                self.unsent -= n;
+                self.unsent = self.unsent.saturating_sub(n);
             }
         }
         // The buffer of a large reply is not kept once it is written.
