@@ -297,7 +297,7 @@ fn bad_frames_are_refused_and_the_server_keeps_serving() {
     for (bytes, want) in [
         (
             &b"*1\r\n$4294967296\r\n"[..],
-            "-ERR Protocol error: invalid bulk length\r\n",
+            "-ERR Protocol error: command over the limit of 16273408 bytes (--max-frame)\r\n",
         ),
         (
             b"*99999999999\r\n",

@@ -230,6 +230,8 @@ pub(crate) enum Cmd {
         /// user can then read and write the store (sessions included)
         #[arg(long, requires = "listen")]
         insecure_open_to_local_users: bool,
+        #[command(flatten)]
+        limits: ServeLimits,
     },
     /// Print a shell completion script
     Completions {
@@ -242,6 +244,44 @@ pub(crate) enum Cmd {
         /// Where to write them
         out_dir: PathBuf,
     },
+}
+
+/// What one client of `serve` may take: connections, time, memory.
+#[derive(clap::Args, Clone, Copy)]
+pub(crate) struct ServeLimits {
+    /// Most clients connected at once; one more is answered "-ERR max number of
+    /// clients reached" and closed [default: 10000, or the open-file limit (raised
+    /// to its hard limit first) minus 32 if that is lower]
+    #[arg(long, value_name = "N")]
+    pub(crate) maxclients: Option<u32>,
+    /// Close a client after SECS seconds without a command, or without taking any
+    /// of its replies (0: never)
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub(crate) timeout: u64,
+    /// With a password: close a client that has not authenticated SECS seconds
+    /// after connecting (0: never). Before AUTH a command may be at most 4 KiB (plus
+    /// the password's length)
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub(crate) auth_timeout: u64,
+    /// Largest command a client may send (its bytes on the wire, e.g. 1M); a larger
+    /// one is answered with a protocol error and the client closed [default: the
+    /// store's largest value and key + 64 KiB]
+    #[arg(long, value_name = "SIZE", value_parser = size)]
+    pub(crate) max_frame: Option<u64>,
+    /// Largest reply (e.g. 16M); a larger one (a big MGET or KEYS) is answered with
+    /// an error instead. Commands are not read while more than 64 KiB of a client's
+    /// replies are unsent, so this bounds each client's output buffer [default:
+    /// the store's largest value and key + 64 KiB]
+    #[arg(long, value_name = "SIZE", value_parser = size)]
+    pub(crate) max_output: Option<u64>,
+}
+
+fn size(text: &str) -> Result<u64, String> {
+    match shm_store::parse_size(text) {
+        Ok(0) => Err("must be at least 1 byte".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -104,6 +104,7 @@ fn run(cli: Cli) -> Res {
             requirepass,
             requirepass_file,
             insecure_open_to_local_users,
+            limits,
         } => serve::serve(
             dir,
             &name,
@@ -114,6 +115,7 @@ fn run(cli: Cli) -> Res {
                 requirepass_file,
                 insecure_open_to_local_users,
             },
+            limits,
         ),
         Cmd::Watch { name } => {
             let store = attach(dir, &name)?;

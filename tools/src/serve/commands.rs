@@ -14,6 +14,8 @@ pub(super) struct Conn {
     pub authed: bool,
     pub name: Option<Bytes>,
     pub id: u64,
+    /// The largest reply this client may be sent (`--max-output`).
+    pub max_reply: usize,
 }
 
 /// What the connection does after a reply.
@@ -108,7 +110,8 @@ pub(super) fn run(server: &Server, conn: &mut Conn, args: &[Bytes]) -> (Frame, T
     let Some(name) = args.first() else {
         return (err("ERR empty command"), Then::Go);
     };
-    let cmd = upper(name);
+    // No command name is that long: a longer one is not copied whole.
+    let cmd = upper(&name[..name.len().min(64)]);
     // Before AUTH, with a password set, only these are served.
     if server.password.is_some()
         && !conn.authed
@@ -182,9 +185,15 @@ fn dispatch(server: &Server, conn: &mut Conn, cmd: &str, a: &[Bytes]) -> Result<
         "MGET" => {
             need(!a.is_empty())?;
             let mut out = Vec::with_capacity(a.len());
+            let mut len = 0;
             for k in a {
                 // A key the store refuses (empty, too long) reads as missing.
-                out.push(store.get(k).ok().flatten().map_or(Frame::Null, bulk));
+                let value = store.get(k).ok().flatten();
+                len += value.as_ref().map_or(5, |v| v.len() + 16);
+                if len > conn.max_reply {
+                    return Err(too_long(len, conn.max_reply));
+                }
+                out.push(value.map_or(Frame::Null, bulk));
             }
             Ok(Frame::Array(out))
         }
@@ -391,16 +400,37 @@ fn dispatch(server: &Server, conn: &mut Conn, cmd: &str, a: &[Bytes]) -> Result<
     }
 }
 
+/// Client bytes quoted in an error: at most 128 of them, escaped (`\r`,
+/// `\xff`...), so the text stays one short printable line.
+fn quote(b: &[u8]) -> String {
+    let cut = &b[..b.len().min(128)];
+    let more = if b.len() > cut.len() { "..." } else { "" };
+    format!("'{}{more}'", cut.escape_ascii())
+}
+
 fn unknown(cmd: &str, a: &[Bytes]) -> Frame {
-    let args: String = a
-        .iter()
-        .take(8)
-        .map(|x| format!("'{}' ", String::from_utf8_lossy(x)))
-        .collect();
+    let args: String = a.iter().take(8).map(|x| quote(x) + " ").collect();
     err(format!(
-        "ERR unknown command '{}', with args beginning with: {args}",
-        cmd.to_ascii_lowercase()
+        "ERR unknown command {}, with args beginning with: {args}",
+        quote(cmd.to_ascii_lowercase().as_bytes())
     ))
+}
+
+/// A reply over `--max-output`, refused.
+pub(super) fn too_long(len: usize, max: usize) -> Frame {
+    err(format!(
+        "ERR the reply would be over {max} bytes (--max-output): {len} or more"
+    ))
+}
+
+/// A client name as Redis takes it: printable ASCII with no spaces.
+fn valid_name(name: &[u8]) -> Result<(), Frame> {
+    match name.iter().all(|b| (b'!'..=b'~').contains(b)) {
+        true => Ok(()),
+        false => Err(err(
+            "ERR Client names cannot contain spaces, newlines or special characters.",
+        )),
+    }
 }
 
 /// Every command `serve` answers (for `COMMAND COUNT` and the docs).
@@ -447,6 +477,7 @@ fn hello(server: &Server, conn: &mut Conn, a: &[Bytes]) -> Result<Frame, Frame> 
                 rest = &rest[3..];
             }
             ("SETNAME", [_, name, ..]) => {
+                valid_name(name)?;
                 conn.name = Some(name.clone());
                 rest = &rest[2..];
             }
@@ -478,11 +509,7 @@ fn hello(server: &Server, conn: &mut Conn, a: &[Bytes]) -> Result<Frame, Frame> 
 fn client(conn: &mut Conn, a: &[Bytes]) -> Result<Frame, Frame> {
     match (a.first().map(|s| upper(s)).as_deref(), a) {
         (Some("SETNAME"), [_, name]) => {
-            if name.iter().any(|&b| b == b' ' || b == b'\n') {
-                return Err(err(
-                    "ERR Client names cannot contain spaces, newlines or special characters.",
-                ));
-            }
+            valid_name(name)?;
             conn.name = Some(name.clone());
             Ok(ok())
         }

@@ -34,8 +34,9 @@ pub(super) fn render(server: &Server, section: Option<&Bytes>) -> String {
     if all || want == "clients" {
         let _ = write!(
             out,
-            "# Clients\r\nconnected_clients:{}\r\n\r\n",
-            server.connected.load(Relaxed)
+            "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\n\r\n",
+            server.connected.load(Relaxed),
+            server.limits.maxclients,
         );
     }
     if all || want == "memory" {
@@ -59,10 +60,11 @@ pub(super) fn render(server: &Server, section: Option<&Bytes>) -> String {
         let _ = write!(
             out,
             "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
-             expired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\n\
-             ephpm_recoveries:{}\r\n\r\n",
+             rejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\n\
+             keyspace_misses:{}\r\nephpm_recoveries:{}\r\n\r\n",
             server.connections.load(Relaxed),
             server.commands.load(Relaxed),
+            server.rejected.load(Relaxed),
             f(|s| s.expirations),
             f(|s| s.evictions),
             f(|s| s.hits),

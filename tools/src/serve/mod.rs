@@ -8,18 +8,20 @@ mod codec;
 mod commands;
 mod info;
 
+use crate::cli::ServeLimits;
 use crate::fail::{Fail, Res};
-use futures::{SinkExt, StreamExt};
+use futures::{FutureExt, StreamExt};
 use redis_protocol::resp2::types::BytesFrame as Frame;
+use redis_protocol::resp2::types::Resp2Frame;
 use shm_store::Store;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
-use std::time::Instant;
-use tokio::io::{AsyncRead, AsyncWrite};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, UnixListener};
-use tokio_util::codec::Framed;
+use tokio_util::codec::FramedRead;
 
 /// What every connection shares.
 pub(crate) struct Server {
@@ -31,6 +33,9 @@ pub(crate) struct Server {
     pub connected: AtomicU64,
     pub connections: AtomicU64,
     pub commands: AtomicU64,
+    /// What each client may take, and the clients turned away at the limit.
+    pub limits: Limits,
+    pub rejected: AtomicU64,
 }
 
 /// Where to listen and with what password.
@@ -42,7 +47,7 @@ pub(crate) struct Options {
     pub insecure_open_to_local_users: bool,
 }
 
-pub(crate) fn serve(dir: &Path, name: &str, opts: Options) -> Res {
+pub(crate) fn serve(dir: &Path, name: &str, opts: Options, asked: ServeLimits) -> Res {
     let password = access::password(opts.requirepass, opts.requirepass_file.as_deref())?;
     let listen = opts.listen;
     if let Some(addr) = listen {
@@ -60,8 +65,7 @@ pub(crate) fn serve(dir: &Path, name: &str, opts: Options) -> Res {
         (None, None) => Some(access::default_socket(store.path(), name)),
         (_, unix) => unix,
     };
-    let max_bulk =
-        (store.geometry().max_value_len as usize).max(store.geometry().max_key_len as usize);
+    let limits = Limits::new(&store, &asked, password.as_deref());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -112,6 +116,8 @@ pub(crate) fn serve(dir: &Path, name: &str, opts: Options) -> Res {
             connected: AtomicU64::new(0),
             connections: AtomicU64::new(0),
             commands: AtomicU64::new(0),
+            limits,
+            rejected: AtomicU64::new(0),
         });
         let mut where_ = Vec::new();
         if let Some(l) = &tcp {
@@ -124,9 +130,10 @@ pub(crate) fn serve(dir: &Path, name: &str, opts: Options) -> Res {
             where_.push(p.display().to_string());
         }
         eprintln!(
-            "ephpm-shm serve: store {name} ({}) on {}",
+            "ephpm-shm serve: store {name} ({}) on {}, up to {} clients",
             server.store.path().display(),
-            where_.join(" and ")
+            where_.join(" and "),
+            server.limits.maxclients
         );
         let tcp_loop = {
             let server = server.clone();
@@ -134,13 +141,17 @@ pub(crate) fn serve(dir: &Path, name: &str, opts: Options) -> Res {
                 let Some(l) = tcp else {
                     return std::future::pending::<()>().await;
                 };
+                let mut errors = AcceptErrors::default();
                 loop {
                     match l.accept().await {
                         Ok((stream, _)) => {
                             let _ = stream.set_nodelay(true);
-                            tokio::spawn(connection(server.clone(), stream, max_bulk));
+                            if let Some(slot) = Slot::take(&server, &stream) {
+                                let (r, w) = stream.into_split();
+                                tokio::spawn(connection(slot, r, w));
+                            }
                         }
-                        Err(e) => accept_failed(e).await,
+                        Err(e) => errors.failed(e).await,
                     }
                 }
             }
@@ -151,12 +162,16 @@ pub(crate) fn serve(dir: &Path, name: &str, opts: Options) -> Res {
                 let Some(l) = unix else {
                     return std::future::pending::<()>().await;
                 };
+                let mut errors = AcceptErrors::default();
                 loop {
                     match l.accept().await {
                         Ok((stream, _)) => {
-                            tokio::spawn(connection(server.clone(), stream, max_bulk));
+                            if let Some(slot) = Slot::take(&server, &stream) {
+                                let (r, w) = stream.into_split();
+                                tokio::spawn(connection(slot, r, w));
+                            }
                         }
-                        Err(e) => accept_failed(e).await,
+                        Err(e) => errors.failed(e).await,
                     }
                 }
             }
@@ -183,33 +198,210 @@ pub(crate) fn serve(dir: &Path, name: &str, opts: Options) -> Res {
     })
 }
 
-/// An accept that failed (too many open files, ...): said once, and the
-/// loop pauses a little instead of spinning.
-async fn accept_failed(e: std::io::Error) {
-    eprintln!("ephpm-shm serve: accept: {e}");
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+/// Reserved for what is not a client: stdio, the listeners, the runtime's
+/// own descriptors, and the one a refused client is answered on (Redis
+/// keeps 32 too).
+const RESERVED_FDS: u64 = 32;
+/// Redis's default `maxclients`.
+const DEFAULT_MAXCLIENTS: u64 = 10_000;
+/// A client's unsent replies past which none of its commands is read.
+const SOFT_OUTPUT: usize = 64 << 10;
+/// The budget of a command before AUTH (AUTH, HELLO and QUIT need little).
+const PREAUTH_FRAME: usize = 4 << 10;
+
+/// The bounds every connection is held to.
+pub(crate) struct Limits {
+    pub maxclients: u64,
+    /// Largest command after AUTH (or without a password), before AUTH.
+    pub max_frame: usize,
+    pub preauth_frame: usize,
+    /// Largest reply.
+    pub max_output: usize,
+    /// Idle clients are closed after this; unauthenticated ones after
+    /// `auth_timeout` from their connect.
+    pub timeout: Option<Duration>,
+    pub auth_timeout: Option<Duration>,
 }
 
-/// One client: commands in, replies out, pipelined (replies are flushed
-/// once no further command is already buffered).
-async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
-    server: Arc<Server>,
-    stream: S,
-    max_bulk: usize,
-) {
-    let id = server.connections.fetch_add(1, Relaxed) + 1;
-    server.connected.fetch_add(1, Relaxed);
+impl Limits {
+    fn new(store: &Store, asked: &ServeLimits, password: Option<&str>) -> Limits {
+        let geometry = store.geometry();
+        // A whole value and its key, and the command around them.
+        let default = geometry.max_value_len as u64 + geometry.max_key_len as u64 + (64 << 10);
+        let secs = |s: u64| (s > 0).then(|| Duration::from_secs(s));
+        Limits {
+            maxclients: maxclients(asked.maxclients),
+            max_frame: asked.max_frame.unwrap_or(default).min(usize::MAX as u64) as usize,
+            preauth_frame: PREAUTH_FRAME + password.map_or(0, str::len),
+            max_output: asked.max_output.unwrap_or(default).min(usize::MAX as u64) as usize,
+            timeout: secs(asked.timeout),
+            auth_timeout: secs(asked.auth_timeout),
+        }
+    }
+}
+
+/// `--maxclients`, or 10000, within the open-file limit: the soft limit
+/// is raised to the hard one first, and 32 descriptors are kept back.
+fn maxclients(asked: Option<u32>) -> u64 {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let want = asked.map_or(DEFAULT_MAXCLIENTS, u64::from);
+    let mut limit = getrlimit(Resource::Nofile);
+    let needed = want + RESERVED_FDS;
+    if limit.current.is_some_and(|c| c < needed) {
+        let raised = limit.maximum.map_or(needed, |m| m.min(needed));
+        let mut new = limit;
+        new.current = Some(raised);
+        if setrlimit(Resource::Nofile, new).is_ok() {
+            limit.current = Some(raised);
+        }
+    }
+    let room = limit
+        .current
+        .map_or(u64::MAX, |c| c.saturating_sub(RESERVED_FDS))
+        .max(1);
+    if asked.is_some() && want > room {
+        eprintln!(
+            "ephpm-shm serve: --maxclients {want} lowered to {room}: the open-file limit is {}",
+            room + RESERVED_FDS
+        );
+    }
+    want.min(room)
+}
+
+/// One connected client's place in the count (and its id), given back
+/// when dropped.
+struct Slot(Arc<Server>, u64);
+
+impl Slot {
+    /// A place for a new client; `None` if `maxclients` are connected: it
+    /// is told so, as Redis does, and closed (by the caller dropping it).
+    fn take<S: ClientStream>(server: &Arc<Server>, stream: &S) -> Option<Slot> {
+        let taken = server
+            .connected
+            .fetch_update(Relaxed, Relaxed, |n| {
+                (n < server.limits.maxclients).then_some(n + 1)
+            })
+            .is_ok();
+        if !taken {
+            server.rejected.fetch_add(1, Relaxed);
+            // A new socket's buffer takes these few bytes without waiting.
+            let _ = stream.try_write(b"-ERR max number of clients reached\r\n");
+            return None;
+        }
+        let id = server.connections.fetch_add(1, Relaxed) + 1;
+        Some(Slot(server.clone(), id))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.connected.fetch_sub(1, Relaxed);
+    }
+}
+
+/// A stream a refused client can be told on without waiting.
+trait ClientStream {
+    fn try_write(&self, bytes: &[u8]) -> std::io::Result<usize>;
+}
+
+impl ClientStream for tokio::net::TcpStream {
+    fn try_write(&self, bytes: &[u8]) -> std::io::Result<usize> {
+        tokio::net::TcpStream::try_write(self, bytes)
+    }
+}
+
+impl ClientStream for tokio::net::UnixStream {
+    fn try_write(&self, bytes: &[u8]) -> std::io::Result<usize> {
+        tokio::net::UnixStream::try_write(self, bytes)
+    }
+}
+
+/// Accepts that fail (too many open files, ...): the loop pauses a little
+/// instead of spinning, and the error is logged once, then at most once a
+/// minute with how many more there were.
+#[derive(Default)]
+struct AcceptErrors {
+    logged: Option<Instant>,
+    since: u64,
+}
+
+impl AcceptErrors {
+    async fn failed(&mut self, e: std::io::Error) {
+        match self.logged {
+            Some(at) if at.elapsed() < Duration::from_secs(60) => self.since += 1,
+            _ => {
+                let more = match self.since {
+                    0 => String::new(),
+                    n => format!(" ({n} more failed accepts since the last message)"),
+                };
+                eprintln!("ephpm-shm serve: accept: {e}{more}");
+                self.logged = Some(Instant::now());
+                self.since = 0;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// One client: commands in, replies out, pipelined. Replies are written
+/// once no further command is already buffered, or once more than
+/// `SOFT_OUTPUT` of them wait: no command is read until they are taken,
+/// so a client that does not read holds at most that plus one reply.
+async fn connection<R, W>(slot: Slot, read: R, mut write: W)
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let server = slot.0.clone();
+    let limits = &server.limits;
     let mut conn = commands::Conn {
-        id,
+        id: slot.1,
+        max_reply: limits.max_output,
         ..Default::default()
     };
-    let mut framed = Framed::new(stream, codec::Codec::new(max_bulk));
-    while let Some(next) = framed.next().await {
+    let locked = server.password.is_some();
+    let codec = match locked {
+        true => codec::Codec::new(limits.preauth_frame, "before AUTH"),
+        false => codec::Codec::new(limits.max_frame, "--max-frame"),
+    };
+    let mut framed = FramedRead::new(read, codec);
+    let mut out = codec::Out::default();
+    // Until AUTH, with a password, everything must be done by this time.
+    let mut deadline = match (locked, limits.auth_timeout) {
+        (true, Some(t)) => Some(Instant::now() + t),
+        _ => None,
+    };
+    let wait = |deadline: Option<Instant>| match deadline {
+        Some(d) => Some(d.saturating_duration_since(Instant::now())),
+        None => limits.timeout,
+    };
+    loop {
+        if out.unsent() > SOFT_OUTPUT && out.flush(&mut write, wait(deadline)).await.is_err() {
+            break;
+        }
+        // A command already buffered is run at once; else the replies go
+        // out before waiting for the next one.
+        let next = match framed.next().now_or_never() {
+            Some(next) => next,
+            None => {
+                if out.flush(&mut write, wait(deadline)).await.is_err() {
+                    break;
+                }
+                match wait(deadline) {
+                    Some(t) => match tokio::time::timeout(t, framed.next()).await {
+                        Ok(next) => next,
+                        Err(_) => break,
+                    },
+                    None => framed.next().await,
+                }
+            }
+        };
         let frame = match next {
-            Ok(frame) => frame,
-            Err(codec::ProtocolError(why)) => {
+            None => break,
+            Some(Ok(frame)) => frame,
+            Some(Err(codec::ProtocolError(why))) => {
                 // Said, then the connection is dropped (as Redis does).
-                let _ = framed.send(Frame::Error(format!("ERR {why}").into())).await;
+                out.push(&Frame::Error(format!("ERR {why}").into()));
                 break;
             }
         };
@@ -228,17 +420,36 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
             _ => Vec::new(),
         };
         server.commands.fetch_add(1, Relaxed);
+        let was_authed = conn.authed;
         let (reply, then) = commands::run(&server, &mut conn, &args);
-        if framed.feed(reply).await.is_err() {
-            break;
+        drop(args);
+        if conn.authed && !was_authed {
+            framed
+                .decoder_mut()
+                .set_max_frame(limits.max_frame, "--max-frame");
+            deadline = None;
         }
+        let len = reply.encode_len(false);
+        if len > limits.max_output {
+            out.push(&commands::too_long(len, limits.max_output));
+        } else {
+            out.push(&reply);
+        }
+        drop(reply);
         if then == commands::Then::Close {
-            let _ = framed.flush().await;
             break;
         }
-        if framed.read_buffer().is_empty() && framed.flush().await.is_err() {
-            break;
+        // The room a large command took is not kept for the next ones.
+        let buffered = framed.read_buffer_mut();
+        if buffered.capacity() > 1 << 20 && buffered.len() < 64 << 10 {
+            *buffered = bytes::BytesMut::from(&buffered[..]);
         }
     }
-    server.connected.fetch_sub(1, Relaxed);
+    // What is owed (QUIT's OK, a protocol error) is sent, briefly.
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let _ = out.flush(&mut write, None).await;
+        let _ = write.shutdown().await;
+    })
+    .await;
+    drop(slot);
 }
