@@ -30,7 +30,8 @@ const SERVE_HELP: &str = "\
 Who can connect: the segment is 0600 in the owner's 0700 directory, and serve
 gives no other local user more. Without --listen or --unix it listens only on
 the unix socket <dir>/ephpm_serve.<name>.sock beside the segment (mode 0600,
-in that directory): the store's owner only. TCP has no owner check, so any
+in that directory): the store's owner only; on every unix socket, a client
+of another user (but root) is dropped at accept, whatever the socket's mode. TCP has no owner check, so any
 --listen address, loopback included, is refused without a password, which
 clients then give with AUTH; only a loopback address can be served without
 one, with --insecure-open-to-local-users (every local user can then read and

@@ -408,6 +408,53 @@ fn another_local_user_gets_nothing_from_a_default_server() {
     }
 }
 
+/// A `--unix` socket whose mode was opened to everyone (by a `chmod`, or
+/// by a loose umask in the instant between `bind` and the server's own
+/// `chmod 0600`) still serves only the store's owner: the server asks the
+/// kernel who the client is when it accepts.
+#[test]
+fn a_unix_socket_open_to_everyone_still_serves_only_its_owner() {
+    if !is_root() {
+        eprintln!("skipped: needs root to run a client as nobody");
+        return;
+    }
+    let dir = private_dir();
+    make(dir.path(), "sessions", |c| c.size(4 << 20))
+        .set(b"php_session:abc", b"user_id|i:1002;", None)
+        .unwrap();
+    let open = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(open.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let socket = open.path().join("serve.sock");
+    let serve = Serve::start(
+        dir.path(),
+        "sessions",
+        &["--unix", socket.to_str().unwrap()],
+    );
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let get = |as_nobody: bool| {
+        let mut cmd = Command::new("setpriv");
+        if as_nobody {
+            cmd.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"]);
+        }
+        let out = cmd
+            .args(["--", "redis-cli", "-s"])
+            .arg(&socket)
+            .args(["GET", "php_session:abc"])
+            .output()
+            .unwrap();
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    let said = get(true);
+    assert!(!said.contains("user_id"), "nobody read the session: {said}");
+    assert!(said.starts_with("Error: "), "{said}");
+    assert_eq!(get(false).trim(), "user_id|i:1002;");
+    drop(serve);
+}
+
 #[test]
 fn tcp_without_a_password_is_refused_unless_the_loud_flag_is_given() {
     let dir = private_dir();

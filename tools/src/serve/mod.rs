@@ -165,6 +165,8 @@ pub(crate) fn serve(dir: &Path, name: &str, opts: Options, asked: ServeLimits) -
                 let mut errors = AcceptErrors::default();
                 loop {
                     match l.accept().await {
+                        // Dropped unanswered: another user's client.
+                        Ok((stream, _)) if !peer_is_owner(&stream) => {}
                         Ok((stream, _)) => {
                             if let Some(slot) = Slot::take(&server, &stream) {
                                 let (r, w) = stream.into_split();
@@ -314,6 +316,18 @@ impl ClientStream for tokio::net::UnixStream {
     fn try_write(&self, bytes: &[u8]) -> std::io::Result<usize> {
         tokio::net::UnixStream::try_write(self, bytes)
     }
+}
+
+/// Whether the client at the other end of a unix connection runs as this
+/// server's user (the store's owner) or as root, by the kernel's word
+/// (`SO_PEERCRED`). The socket is made `0600`, but only after `bind`,
+/// which makes it by the umask, and `--unix` may put it where others can
+/// reach it and `chmod` it: the check at accept holds whatever the mode.
+fn peer_is_owner(stream: &tokio::net::UnixStream) -> bool {
+    let me = rustix::process::geteuid().as_raw();
+    stream
+        .peer_cred()
+        .is_ok_and(|c| c.uid() == me || c.uid() == 0)
 }
 
 /// Accepts that fail (too many open files, ...): the loop pauses a little
