@@ -52,9 +52,10 @@ impl Serve {
             .arg(dir.path())
             .args(["serve", STORE, "--listen", &format!("127.0.0.1:{port}")])
             .args(extra);
-        if let Some(p) = password {
-            cmd.args(["--requirepass", p]);
-        }
+        match password {
+            Some(p) => cmd.env("EPHPM_SHM_REQUIREPASS", p),
+            None => cmd.arg("--insecure-open-to-local-users"),
+        };
         let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -92,7 +92,10 @@ impl Serve {
             .split_whitespace()
             .find(|w| w.starts_with("127.0.0.1:"))
             .unwrap_or_else(|| panic!("no TCP address in {:?}", self.started));
-        addr["127.0.0.1:".len()..].parse().unwrap()
+        addr["127.0.0.1:".len()..]
+            .trim_end_matches(',')
+            .parse()
+            .unwrap()
     }
 
     fn tcp(&self) -> TcpStream {
@@ -442,16 +445,19 @@ fn a_unix_socket_open_to_everyone_still_serves_only_its_owner() {
             .args(["GET", "php_session:abc"])
             .output()
             .unwrap();
-        format!(
+        let said = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
-        )
+        );
+        (out.status.success(), said)
     };
-    let said = get(true);
+    // Dropped unanswered: redis-cli says the connection was closed or
+    // reset, or (when the close beats its read) exits non-zero silently.
+    let (ok, said) = get(true);
     assert!(!said.contains("user_id"), "nobody read the session: {said}");
-    assert!(said.starts_with("Error: "), "{said}");
-    assert_eq!(get(false).trim(), "user_id|i:1002;");
+    assert!(!ok || said.starts_with("Error: "), "{said}");
+    assert_eq!(get(false), (true, "user_id|i:1002;\n".to_string()));
     drop(serve);
 }
 
