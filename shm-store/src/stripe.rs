@@ -378,6 +378,18 @@ impl<'a> StripeView<'a> {
             && (size == room || room - size >= MIN_BLOCK)
     }
 
+    /// Whether a sound free block starts at `next` (the end of a block: the
+    /// heap's end is none), the neighbour a freed block merges with.
+    fn free_block_at(&self, next: u32) -> bool {
+        next < self.heap_len()
+            && self.hdr(next).state == STATE_FREE
+            && self.check_block(
+                next,
+                STATE_FREE,
+                "free block with a broken size at heap offset",
+            )
+    }
+
     /// Whether `off` starts a whole block in `state` (with [`STATE_LIVE`]:
     /// a live block of any kind, with key and value inside it); records the
     /// damage as `what` if not. Every offset read from a slot or a
@@ -746,14 +758,7 @@ impl<'a> StripeView<'a> {
             }
         }
         let next = start.saturating_add(self.hdr(start).size);
-        if next < self.heap_len()
-            && self.hdr(next).state == STATE_FREE
-            && self.check_block(
-                next,
-                STATE_FREE,
-                "free block with a broken size at heap offset",
-            )
-        {
+        if self.free_block_at(next) {
             self.unlink_free(next);
             let merged = self.hdr(start).size + self.hdr(next).size;
             self.hdr_mut(start).size = merged;
@@ -1147,14 +1152,7 @@ impl<'a> StripeView<'a> {
             }
         }
         let next = off.saturating_add(h.size);
-        if next < self.heap_len()
-            && self.hdr(next).state == STATE_FREE
-            && self.check_block(
-                next,
-                STATE_FREE,
-                "free block with a broken size at heap offset",
-            )
-        {
+        if self.free_block_at(next) {
             run += self.hdr(next).size as u64;
         }
         run

@@ -369,6 +369,35 @@ fn by_default_only_the_owners_socket_beside_the_segment_is_served() {
     assert!(!list.contains("sock"), "{list}");
 }
 
+/// Store `sessions` in `dir`, holding a session as a PHP worker writes
+/// it, straight into the segment.
+fn store_with_a_session(dir: &Path) {
+    make(dir, "sessions", |c| c.size(4 << 20))
+        .set(b"php_session:abc", b"user_id|i:1002;", None)
+        .unwrap();
+}
+
+/// `redis-cli <to> GET php_session:abc`, as `nobody` or as this user:
+/// whether it exited 0, and all it printed.
+fn get_session(as_nobody: bool, to: &[&std::ffi::OsStr]) -> (bool, String) {
+    let mut cmd = Command::new("setpriv");
+    if as_nobody {
+        cmd.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"]);
+    }
+    let out = cmd
+        .args(["--", "redis-cli"])
+        .args(to)
+        .args(["GET", "php_session:abc"])
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), said)
+}
+
 #[test]
 fn another_local_user_gets_nothing_from_a_default_server() {
     if !is_root() {
@@ -376,33 +405,21 @@ fn another_local_user_gets_nothing_from_a_default_server() {
         return;
     }
     let dir = private_dir();
-    // A session as a PHP worker writes it, straight into the segment.
-    make(dir.path(), "sessions", |c| c.size(4 << 20))
-        .set(b"php_session:abc", b"user_id|i:1002;", None)
-        .unwrap();
+    store_with_a_session(dir.path());
     let serve = Serve::start(dir.path(), "sessions", &[]);
     // Every listener the server has, tried as nobody.
     let found = listeners(serve.child.id());
     assert!(!found.is_empty());
     for l in &found {
-        let mut cmd = Command::new("setpriv");
-        cmd.args([
-            "--reuid=nobody",
-            "--regid=nogroup",
-            "--clear-groups",
-            "--",
-            "redis-cli",
-        ]);
-        match l {
-            Listener::Tcp(port) => cmd.args(["-h", "127.0.0.1", "-p", &port.to_string()]),
-            Listener::Unix(path) => cmd.arg("-s").arg(path),
+        let port;
+        let to: Vec<&std::ffi::OsStr> = match l {
+            Listener::Tcp(p) => {
+                port = p.to_string();
+                ["-h", "127.0.0.1", "-p", &port].map(|a| a.as_ref()).into()
+            }
+            Listener::Unix(path) => vec!["-s".as_ref(), path.as_os_str()],
         };
-        let out = cmd.args(["GET", "php_session:abc"]).output().unwrap();
-        let said = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let (_, said) = get_session(true, &to);
         assert!(
             !said.contains("user_id"),
             "nobody read the session through {l:?}: {said}"
@@ -422,9 +439,7 @@ fn a_unix_socket_open_to_everyone_still_serves_only_its_owner() {
         return;
     }
     let dir = private_dir();
-    make(dir.path(), "sessions", |c| c.size(4 << 20))
-        .set(b"php_session:abc", b"user_id|i:1002;", None)
-        .unwrap();
+    store_with_a_session(dir.path());
     let open = tempfile::tempdir().unwrap();
     std::fs::set_permissions(open.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     let socket = open.path().join("serve.sock");
@@ -434,30 +449,16 @@ fn a_unix_socket_open_to_everyone_still_serves_only_its_owner() {
         &["--unix", socket.to_str().unwrap()],
     );
     std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let get = |as_nobody: bool| {
-        let mut cmd = Command::new("setpriv");
-        if as_nobody {
-            cmd.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"]);
-        }
-        let out = cmd
-            .args(["--", "redis-cli", "-s"])
-            .arg(&socket)
-            .args(["GET", "php_session:abc"])
-            .output()
-            .unwrap();
-        let said = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.success(), said)
-    };
+    let to = ["-s".as_ref(), socket.as_os_str()];
     // Dropped unanswered: redis-cli says the connection was closed or
-    // reset, or (when the close beats its read) exits non-zero silently.
-    let (ok, said) = get(true);
+    // reset, or (when the close beats its write) dies of SIGPIPE silently.
+    let (ok, said) = get_session(true, &to);
     assert!(!said.contains("user_id"), "nobody read the session: {said}");
     assert!(!ok || said.starts_with("Error: "), "{said}");
-    assert_eq!(get(false), (true, "user_id|i:1002;\n".to_string()));
+    assert_eq!(
+        get_session(false, &to),
+        (true, "user_id|i:1002;\n".to_string())
+    );
     drop(serve);
 }
 
