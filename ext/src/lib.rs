@@ -219,10 +219,19 @@ const STRING_OVERHEAD: u64 = 4096 + 32;
 /// `Ok` if a string of `len` bytes fits in what `memory_limit` leaves;
 /// else the warning that refuses it, `what` naming the value ("the value
 /// of key ...", "session ...").
+#[inline(always)]
 pub(crate) fn string_fits(len: usize, what: impl FnOnce() -> String) -> Result<(), String> {
     if len < ROOM_CHECKED_FROM {
         return Ok(());
     }
+    large_string_fits(len, what)
+}
+
+/// [`string_fits`] for a string of at least [`ROOM_CHECKED_FROM`] bytes:
+/// out of line, so the read path of a small value keeps one compare.
+#[cold]
+#[inline(never)]
+fn large_string_fits(len: usize, what: impl FnOnce() -> String) -> Result<(), String> {
     match short_of_memory(len as u64 + STRING_OVERHEAD) {
         None => Ok(()),
         Some(room) => Err(format!(
@@ -240,6 +249,7 @@ fn shown_key(key: &[u8]) -> String {
 
 /// `Ok` if the value of `key`, `len` bytes long, fits in what
 /// `memory_limit` leaves (see [`string_fits`]).
+#[inline(always)]
 fn value_fits(key: &[u8], len: usize) -> Result<(), Failure> {
     string_fits(len, || format!("the value of key {:?}", shown_key(key))).map_err(Failure::Warned)
 }
