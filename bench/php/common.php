@@ -26,7 +26,7 @@ function check_store(string $store): void
     switch ($store) {
         case 'apcu':
             if (!extension_loaded('apcu')) {
-                bench_fail($store, 'the APCu extension is not loaded (install php8.2-apcu, or point $APCU_SO at apcu.so)');
+                bench_fail($store, 'the APCu extension is not loaded (install php' . PHP_MAJOR_VERSION . '.' . PHP_MINOR_VERSION . '-apcu, or point $APCU_SO at apcu.so)');
             }
             if (!apcu_enabled()) {
                 bench_fail($store, 'APCu is loaded but not enabled (apc.enable_cli=1 missing?)');

@@ -67,6 +67,10 @@ class Run:
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ext-so", required=True, type=Path, help="the built libephpm_kv.so")
+    p.add_argument("--php", default=None,
+                   help="the php CLI to use (default: `php-config --php-binary`; ./scripts/bench-sessions passes it)")
+    p.add_argument("--php-fpm", default=None,
+                   help="the php-fpm to use (default: php-fpm with the php binary's suffix, php-fpm8.2 for php8.2)")
     p.add_argument("--duration", type=int, default=10, help="seconds of each measured run (default 10)")
     p.add_argument("--warmup", type=int, default=2, help="seconds of warm-up before each measured run (default 2)")
     p.add_argument("--rounds", type=int, default=3, help="rounds over all variants; the table shows medians (default 3)")
@@ -88,10 +92,21 @@ def fs_type(path: Path) -> str:
     return out.split()[-1]
 
 
+# The PHP under test: set by main() from --php and --php-fpm.
+PHP = "php"
+PHP_FPM = "php-fpm"
+
+
+def php_config_binary() -> str:
+    """The php CLI that `$PHP_CONFIG` (else `php-config`) describes."""
+    php_config = os.environ.get("PHP_CONFIG", "php-config")
+    return subprocess.run([php_config, "--php-binary"], capture_output=True, text=True, check=True).stdout.strip()
+
+
 def has_native_handler(ext_so: Path) -> bool:
     """Whether this build of the extension registers the `ephpm` save handler (it brings ephpm_kv.session_locking)."""
     out = subprocess.run(
-        ["php", "-n", "-d", f"extension={ext_so}", "-r", 'var_dump(ini_get("ephpm_kv.session_locking"));'],
+        [PHP, "-n", "-d", f"extension={ext_so}", "-r", 'var_dump(ini_get("ephpm_kv.session_locking"));'],
         capture_output=True, text=True,
     ).stdout
     return "bool(false)" not in out and "string(" in out
@@ -351,7 +366,7 @@ def machine_info(php_ini: Path) -> list[str]:
             break
     mem_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
     ext_versions = subprocess.run(
-        ["php", "-c", str(php_ini), "-r",
+        [PHP, "-c", str(php_ini), "-r",
          'echo PHP_VERSION, " apcu ", phpversion("apcu"), " redis ", phpversion("redis"), " memcached ", phpversion("memcached");'],
         capture_output=True, text=True, env={**os.environ, "PHP_INI_SCAN_DIR": ""},
     ).stdout.split()
@@ -550,8 +565,12 @@ def raise_keyboard_interrupt(signum, frame) -> None:
 
 
 def main() -> int:
+    global PHP, PHP_FPM
     args = parse_args()
     args.ext_so = args.ext_so.resolve()
+    PHP = args.php or php_config_binary()
+    # Debian's binaries carry the version as a suffix (php8.2, php-fpm8.2).
+    PHP_FPM = args.php_fpm or "php-fpm" + Path(PHP).name.removeprefix("php")
     # Before this run writes its own results into the tree.
     commit = git_commit()
     native = has_native_handler(args.ext_so)
@@ -579,7 +598,7 @@ def main() -> int:
         php_ini = dirs["work"] / "php.ini"
         write_php_ini(php_ini, args.ext_so, dirs)
         write_fpm_conf(dirs["work"] / "php-fpm.conf", variants, dirs)
-        servers.start("php-fpm", ["php-fpm8.2", "-F", "-c", str(php_ini), "-y", str(dirs["work"] / "php-fpm.conf")],
+        servers.start("php-fpm", [PHP_FPM, "-F", "-c", str(php_ini), "-y", str(dirs["work"] / "php-fpm.conf")],
                       env={"PHP_INI_SCAN_DIR": ""})
         port = free_port()
         write_nginx_conf(dirs["work"] / "nginx.conf", port, variants, dirs)
