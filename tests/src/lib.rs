@@ -1,8 +1,9 @@
 //! Shared helpers for the cross-component tests: where the built extension
-//! is, and how to run PHP with it. Servers started by tests live in
-//! `servers`.
+//! is, and how to run PHP with it (the PHP that `php-config` describes:
+//! [`php::php`]). Servers started by tests live in `servers`.
 
 pub mod browser;
+pub mod php;
 pub mod redis_cluster;
 pub mod servers;
 
@@ -31,9 +32,10 @@ pub fn ext_so() -> PathBuf {
     path
 }
 
-/// `php` with no php.ini (`-n`), the extension loaded and its segments in `dir`.
+/// The php CLI under test ([`php::php`]) with no php.ini (`-n`), the
+/// extension loaded and its segments in `dir`.
 pub fn php_cli(dir: &Path) -> Command {
-    let mut cmd = Command::new("php");
+    let mut cmd = Command::new(&php::php().binary);
     cmd.arg("-n")
         .arg("-d")
         .arg(format!("extension={}", ext_so().display()))
@@ -86,7 +88,7 @@ pub fn phpunit(dir: &Path, args: &[&str]) -> Command {
 /// with our extension (segments in `dir`, store `kv_name`) and
 /// [`PHPUNIT_PHP_EXTENSIONS`]; `args` go to PHPUnit before `-c`.
 pub fn phpunit_suite(config: &Path, dir: &Path, kv_name: &str, args: &[&str]) -> Command {
-    let mut cmd = Command::new("php");
+    let mut cmd = Command::new(&php::php().binary);
     cmd.arg("-n")
         .arg("-d")
         .arg(format!("extension={}", ext_so().display()));

@@ -562,7 +562,7 @@ impl Fpm {
 
     /// [`Fpm::start`] with the extension the system has installed: the
     /// php.ini sets only this site's store, and php-fpm reads Debian's
-    /// conf.d (`/etc/php/8.2/fpm/conf.d`), which must load ephpm_kv.
+    /// conf.d (`/etc/php/<X.Y>/fpm/conf.d`), which must load ephpm_kv.
     pub fn start_installed(site: &Site, default_kv_name: &str, pools: Vec<Pool>) -> Fpm {
         Fpm::start_configured(site, default_kv_name, pools, "", true)
     }
@@ -642,7 +642,7 @@ impl Fpm {
     }
 
     fn spawn(dir: &Path, installed: bool) -> Server {
-        let mut cmd = Command::new("php-fpm8.2");
+        let mut cmd = Command::new(crate::php::php().fpm());
         cmd.arg("-F")
             .arg("-y")
             .arg(dir.join("php-fpm.conf"))
@@ -1090,7 +1090,7 @@ impl Apache {
                  LoadModule authz_core_module {modules}/mod_authz_core.so\n\
                  LoadModule mime_module {modules}/mod_mime.so\n\
                  LoadModule dir_module {modules}/mod_dir.so\n\
-                 LoadModule php_module {modules}/libphp8.2.so\n\
+                 LoadModule php_module {modules}/{libphp}\n\
                  User {user}\n\
                  Group {user}\n\
                  StartServers {APACHE_CHILDREN}\n\
@@ -1108,6 +1108,7 @@ impl Apache {
                  <FilesMatch \"\\.php$\">\n    SetHandler application/x-httpd-php\n</FilesMatch>\n",
                 dir = dir.display(),
                 www = site.www().display(),
+                libphp = crate::php::php().apache_module(),
                 user = user.name,
                 max_spare = APACHE_CHILDREN * 2,
             );

@@ -10,18 +10,39 @@
 //! on its own after every other test (`--run-ignored only -E
 //! 'binary(package)'`), as root. The machine is left as it was found: a
 //! package installed before the test is installed again at the end.
+//!
+//! The package is the one for the PHP that `php-config` describes
+//! (`$PHP_CONFIG` picks another, as for `./scripts/package`): its name,
+//! paths and `phpapi-` come from [`php()`]. The names the package script
+//! computes for other PHPs are checked without building
+//! (`./scripts/package --dry-run` with a stand-in php-config), and the dry
+//! run is checked against the real build for this PHP.
 
+use ephpm_shm_tests::php::php;
 use ephpm_shm_tests::repo_root;
 use ephpm_shm_tests::servers::{is_root, Fpm, Nginx, Pool, Site, User, FPM_WORKERS};
 use std::collections::BTreeSet;
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-const PACKAGE: &str = "php8.2-ephpm-kv";
-const INI: &str = "/etc/php/8.2/mods-available/ephpm_kv.ini";
 const SAPIS: &[&str] = &["cli", "fpm", "apache2"];
+
+/// This PHP's package: `php8.2-ephpm-kv` for Debian 12's PHP 8.2.
+fn package() -> String {
+    php().package()
+}
+
+/// The package's ini (a conffile): `/etc/php/<X.Y>/mods-available/ephpm_kv.ini`.
+fn ini() -> String {
+    php()
+        .etc_dir()
+        .join("mods-available/ephpm_kv.ini")
+        .to_string_lossy()
+        .into_owned()
+}
 
 /// Where the file lists are taken: everything the package or its scripts
 /// could write (its files, PHP's conf.d links, php-maintscript-helper's state).
@@ -56,7 +77,7 @@ fn apt(args: &[&str]) -> String {
 }
 
 fn installed() -> bool {
-    let out = output(Command::new("dpkg-query").args(["-W", "-f=${Status}", PACKAGE]));
+    let out = output(Command::new("dpkg-query").args(["-W", "-f=${Status}", &package()]));
     out.status.success() && String::from_utf8_lossy(&out.stdout).ends_with(" installed")
 }
 
@@ -85,7 +106,8 @@ fn difference(before: &BTreeSet<String>, after: &BTreeSet<String>) -> String {
 
 /// The module's state for each SAPI, as Debian's `phpquery` reports it.
 fn module_state(sapi: &str) -> String {
-    let out = output(Command::new("phpquery").args(["-v", "8.2", "-s", sapi, "-m", "ephpm_kv"]));
+    let out =
+        output(Command::new("phpquery").args(["-v", &php().version, "-s", sapi, "-m", "ephpm_kv"]));
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -95,8 +117,10 @@ fn module_state(sapi: &str) -> String {
     .to_owned()
 }
 
-fn php_modules(binary: &str) -> BTreeSet<String> {
-    run(Command::new(binary).arg("-m"), &format!("{binary} -m"))
+fn php_modules(binary: impl AsRef<std::ffi::OsStr>) -> BTreeSet<String> {
+    let binary = binary.as_ref();
+    let shown = binary.to_string_lossy();
+    run(Command::new(binary).arg("-m"), &format!("{shown} -m"))
         .lines()
         .map(str::to_owned)
         .collect()
@@ -115,10 +139,189 @@ fn build_package() -> PathBuf {
     assert!(deb.is_file(), "{} is missing", deb.display());
     let name = deb.file_name().unwrap().to_string_lossy().into_owned();
     assert!(
-        name.starts_with(&format!("{PACKAGE}_")) && name.ends_with(".deb"),
+        name.starts_with(&format!("{}_", package())) && name.ends_with(".deb"),
         "package file {name}"
     );
     deb
+}
+
+/// What `./scripts/package --dry-run` prints: the .deb's path, where each
+/// file goes, and the text of each generated file by its title
+/// (`DEBIAN/control`, the ini's path, `DEBIAN/postinst`, ...).
+struct DryRun {
+    deb: String,
+    paths: Vec<String>,
+    files: Vec<(String, String)>,
+}
+
+impl DryRun {
+    fn file(&self, title: &str) -> &str {
+        self.files
+            .iter()
+            .find(|(t, _)| t == title)
+            .map(|(_, text)| text.as_str())
+            .unwrap_or_else(|| panic!("the dry run shows no {title}: {:?}", self.files))
+    }
+}
+
+/// `./scripts/package --dry-run`, with `$PHP_CONFIG` set to `php_config`
+/// when given (else as the test runs, i.e. the PHP under test).
+fn dry_run(php_config: Option<&Path>) -> DryRun {
+    let mut cmd = Command::new(repo_root().join("scripts/package"));
+    cmd.arg("--dry-run").current_dir(repo_root());
+    if let Some(php_config) = php_config {
+        cmd.env("PHP_CONFIG", php_config).env_remove("PHP");
+    }
+    let out = run(&mut cmd, "./scripts/package --dry-run");
+    let mut lines = out.lines();
+    let deb = lines.next().expect("the .deb's path").to_owned();
+    let mut paths = Vec::new();
+    let mut files: Vec<(String, String)> = Vec::new();
+    for line in lines {
+        if let Some(title) = line.strip_prefix("--- ") {
+            files.push((title.to_owned(), String::new()));
+        } else if let Some((_, text)) = files.last_mut() {
+            text.push_str(line);
+            text.push('\n');
+        } else {
+            paths.push(line.to_owned());
+        }
+    }
+    DryRun { deb, paths, files }
+}
+
+/// A stand-in `php-config` in `dir` that reports PHP `version` with module
+/// API `phpapi`, laid out as Debian's phpX.Y-dev reports it. Its
+/// `--php-binary` is the PHP under test (the script runs it only to read
+/// cargo's metadata), so no other PHP needs to be installed.
+fn fake_php_config(dir: &Path, version: &str, phpapi: &str) -> PathBuf {
+    let path = dir.join(format!("php-config-{version}"));
+    fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\n\
+             case \"$1\" in\n\
+             --version) echo {version} ;;\n\
+             --phpapi) echo {phpapi} ;;\n\
+             --extension-dir) echo /usr/lib/php/{phpapi} ;;\n\
+             --php-binary) echo {binary} ;;\n\
+             *) echo \"unexpected option $1\" >&2; exit 1 ;;\n\
+             esac\n",
+            binary = php().binary.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// `./scripts/package` pointed at another PHP (`PHP_CONFIG=...`) names
+/// the package, its dependency on that PHP's ABI and every path after that
+/// PHP, with nothing left of the host's: checked on the dry run with a
+/// stand-in php-config for PHP 8.3 (Ubuntu 24.04), 8.4 (Debian 13) and 8.5
+/// (Debian experimental). The dry run is held to the real build by
+/// [`dry_run_matches_the_build`] (in the package test below).
+#[test]
+fn the_package_follows_the_php_it_is_built_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let host = php();
+    for (full, version, api) in [
+        ("8.3.6", "8.3", "20230831"),
+        ("8.4.16", "8.4", "20240924"),
+        ("8.5.1", "8.5", "20250925"),
+    ] {
+        let run = dry_run(Some(&fake_php_config(tmp.path(), full, api)));
+        let pkg = format!("php{version}-ephpm-kv");
+        let name = Path::new(&run.deb).file_name().unwrap().to_string_lossy();
+        assert!(
+            run.deb.starts_with("target/debian/")
+                && name.starts_with(&format!("{pkg}_"))
+                && name.ends_with(".deb"),
+            "PHP {full}: {}",
+            run.deb
+        );
+        let ini = format!("/etc/php/{version}/mods-available/ephpm_kv.ini");
+        for path in [
+            format!("/usr/lib/php/{api}/ephpm_kv.so"),
+            ini.clone(),
+            "/usr/bin/ephpm-shm".to_owned(),
+            format!("/usr/share/{pkg}/ephpm-status.php"),
+            format!("/usr/share/doc/{pkg}/README.md"),
+            format!("/usr/share/doc/{pkg}/copyright"),
+        ] {
+            assert!(
+                run.paths.contains(&path),
+                "PHP {full}: no {path} in {:?}",
+                run.paths
+            );
+        }
+        let control = run.file("DEBIAN/control");
+        assert!(
+            control.contains(&format!("\nPackage: {pkg}\n"))
+                || control.starts_with(&format!("Package: {pkg}\n")),
+            "PHP {full}:\n{control}"
+        );
+        assert!(
+            control.contains(&format!("\nDepends: php{version}-common, phpapi-{api}, ")),
+            "PHP {full}:\n{control}"
+        );
+        assert!(
+            run.file(&ini)
+                .contains(&format!("/usr/share/doc/{pkg}/README.md")),
+            "PHP {full}: the ini's pointer to the README"
+        );
+        assert!(
+            run.file("DEBIAN/postinst")
+                .contains(&format!("php_invoke enmod {version} ALL ephpm_kv")),
+            "PHP {full}: postinst"
+        );
+        for script in ["preinst", "prerm", "postrm"] {
+            let text = run.file(&format!("DEBIAN/{script}"));
+            assert!(text.contains(version), "PHP {full}: {script}:\n{text}");
+        }
+        // Nothing of the host's PHP is left in what the script computed.
+        let everything = format!("{}\n{:?}\n{:?}", run.deb, run.paths, run.files);
+        for host_name in [
+            format!("php{}", host.version),
+            format!("/{}/", host.version),
+            host.phpapi.clone(),
+        ] {
+            assert!(
+                !everything.contains(&host_name),
+                "PHP {full}: the host's {host_name} in:\n{everything}"
+            );
+        }
+    }
+}
+
+/// The dry run for the PHP under test names the files the real build
+/// holds and the control fields it has.
+fn dry_run_matches_the_build(deb: &Path) {
+    let run = dry_run(None);
+    assert!(deb.ends_with(&run.deb), "{} vs {}", deb.display(), run.deb);
+    let listing = self::run(Command::new("dpkg-deb").arg("-c").arg(deb), "dpkg-deb -c");
+    for path in &run.paths {
+        assert!(
+            listing.lines().any(|l| l.ends_with(&format!(".{path}"))),
+            "the dry run lists {path}, the package has:\n{listing}"
+        );
+    }
+    let fields = self::run(
+        Command::new("dpkg-deb")
+            .arg("-f")
+            .arg(deb)
+            .args(["Package", "Depends"]),
+        "dpkg-deb -f",
+    );
+    let control = run.file("DEBIAN/control");
+    for field in fields.lines() {
+        // Depends: the dry run stops before the shared libraries.
+        let known = field.split(", lib").next().unwrap();
+        assert!(
+            control.contains(known),
+            "{field} vs the dry run:\n{control}"
+        );
+    }
 }
 
 /// lintian, pedantic: no error and no warning (the informational tags it
@@ -149,9 +352,7 @@ fn refused_on_another_php(deb: &Path, tmp: &Path) {
             .arg("Depends"),
         "dpkg-deb -f",
     );
-    let api = run(Command::new("php-config").arg("--phpapi"), "php-config")
-        .trim()
-        .to_owned();
+    let api = &php().phpapi;
     assert!(
         control.contains(&format!("phpapi-{api}")),
         "Depends: {control}"
@@ -196,10 +397,11 @@ fn refused_on_another_php(deb: &Path, tmp: &Path) {
 /// php-fpm load it from Debian's conf.d, the tool and its man page are
 /// where `PATH` and `man` look, and both share a store.
 fn check_installed(tmp: &Path) {
-    assert!(php_modules("php").contains("ephpm_kv"), "php -m");
+    assert!(php_modules(&php().binary).contains("ephpm_kv"), "php -m");
     assert!(
-        php_modules("php-fpm8.2").contains("ephpm_kv"),
-        "php-fpm8.2 -m"
+        php_modules(php().fpm()).contains("ephpm_kv"),
+        "{} -m",
+        php().fpm()
     );
     for sapi in SAPIS {
         let state = module_state(sapi);
@@ -210,7 +412,7 @@ fn check_installed(tmp: &Path) {
         "ephpm-shm --version",
     );
     let php_version = run(
-        Command::new("php").args(["-r", "echo phpversion('ephpm_kv');"]),
+        Command::new(&php().binary).args(["-r", "echo phpversion('ephpm_kv');"]),
         "phpversion",
     );
     assert_eq!(version.trim(), format!("ephpm-shm {php_version}"));
@@ -222,16 +424,22 @@ fn check_installed(tmp: &Path) {
     );
     assert_eq!(man.trim(), "/usr/share/man/man1/ephpm-shm-serve.1.gz");
     for completion in [
-        "/usr/share/bash-completion/completions/ephpm-shm",
-        "/usr/share/zsh/vendor-completions/_ephpm-shm",
-        "/usr/share/fish/vendor_completions.d/ephpm-shm.fish",
-        "/usr/share/doc/php8.2-ephpm-kv/README.md",
-        "/usr/share/doc/php8.2-ephpm-kv/copyright",
+        "/usr/share/bash-completion/completions/ephpm-shm".to_owned(),
+        "/usr/share/zsh/vendor-completions/_ephpm-shm".to_owned(),
+        "/usr/share/fish/vendor_completions.d/ephpm-shm.fish".to_owned(),
+        format!("/usr/share/doc/{}/README.md", package()),
+        format!("/usr/share/doc/{}/copyright", package()),
     ] {
-        assert!(Path::new(completion).is_file(), "{completion} is missing");
+        assert!(Path::new(&completion).is_file(), "{completion} is missing");
     }
-    let ini = fs::read_to_string(INI).unwrap();
-    assert!(ini.contains("\nextension=ephpm_kv.so\n"), "{INI}:\n{ini}");
+    let text = fs::read_to_string(ini()).unwrap();
+    assert!(
+        text.contains("\nextension=ephpm_kv.so\n"),
+        "{}:\n{text}",
+        ini()
+    );
+    let doc = format!("/usr/share/doc/{}/README.md", package());
+    assert!(text.contains(&doc), "{} does not point at {doc}", ini());
 
     // php-cli (the system's php.ini and conf.d) writes, the tool reads.
     let dir = tmp.join("cli-store");
@@ -239,7 +447,7 @@ fn check_installed(tmp: &Path) {
     fs::create_dir_all(&dir).unwrap();
     let dir_arg = format!("ephpm_kv.dir={}", dir.display());
     let out = run(
-        Command::new("php").args([
+        Command::new(&php().binary).args([
             "-d",
             &dir_arg,
             "-r",
@@ -258,7 +466,7 @@ fn check_installed(tmp: &Path) {
     assert_eq!(got, "php-cli");
 }
 
-/// A php-fpm pool (Debian's php-fpm8.2, reading Debian's conf.d: nothing
+/// A php-fpm pool (Debian's php-fpmX.Y, reading Debian's conf.d: nothing
 /// loads the built extension) behind nginx: its workers share a counter.
 fn fpm_pool_uses_the_store() {
     let site = Site::new();
@@ -299,7 +507,8 @@ fn fpm_pool_uses_the_store() {
     // The packaged status page, dropped into the site as an operator
     // would, answers a local request (no password set) with the store's
     // figures and its key names.
-    let status = fs::read_to_string(STATUS_PAGE).unwrap_or_else(|e| panic!("{STATUS_PAGE}: {e}"));
+    let status_page = status_page();
+    let status = fs::read_to_string(&status_page).unwrap_or_else(|e| panic!("{status_page}: {e}"));
     site.page("ephpm-status.php", &status);
     let page = web.try_get("ephpm-status.php").expect("status page");
     assert_eq!(page.status, 200, "{}", page.body);
@@ -318,7 +527,9 @@ fn fpm_pool_uses_the_store() {
 }
 
 /// Where the package puts the status page.
-const STATUS_PAGE: &str = "/usr/share/php8.2-ephpm-kv/ephpm-status.php";
+fn status_page() -> String {
+    format!("/usr/share/{}/ephpm-status.php", package())
+}
 
 /// What an older `./scripts/install-ext` left: its ini (unowned), its .so
 /// and phpenmod's links.
@@ -326,7 +537,7 @@ fn install_from_source_the_old_way() {
     let so = php_extension_dir().join("ephpm_kv.so");
     fs::copy(ephpm_shm_tests::ext_so(), &so).expect("copying the .so");
     fs::write(
-        INI,
+        ini(),
         "; priority=20\n\
          ; ephpm_kv: a key-value store shared by every PHP process of one user.\n\
          ; Settings (defaults shown); per php-fpm pool: php_admin_value[ephpm_kv.name] = ...\n\
@@ -335,20 +546,14 @@ fn install_from_source_the_old_way() {
     )
     .expect("writing the from-source ini");
     run(
-        Command::new("phpenmod").args(["-v", "8.2", "ephpm_kv"]),
+        Command::new("phpenmod").args(["-v", &php().version, "ephpm_kv"]),
         "phpenmod",
     );
-    assert!(php_modules("php").contains("ephpm_kv"));
+    assert!(php_modules(&php().binary).contains("ephpm_kv"));
 }
 
 fn php_extension_dir() -> PathBuf {
-    PathBuf::from(
-        run(
-            Command::new("php-config").arg("--extension-dir"),
-            "php-config",
-        )
-        .trim(),
-    )
+    php().extension_dir.clone()
 }
 
 #[test]
@@ -360,16 +565,17 @@ fn the_package_installs_works_and_purges_without_a_trace() {
     );
     let tmp = tempfile::tempdir().unwrap();
     let deb = build_package();
+    dry_run_matches_the_build(&deb);
     lintian(&deb);
     refused_on_another_php(&deb, tmp.path());
 
     let was_installed = installed();
     if was_installed {
-        apt(&["purge", PACKAGE]);
+        apt(&["purge", &package()]);
     }
     let before = file_list();
     assert!(
-        !php_modules("php").contains("ephpm_kv"),
+        !php_modules(&php().binary).contains("ephpm_kv"),
         "loaded before install"
     );
 
@@ -378,18 +584,19 @@ fn the_package_installs_works_and_purges_without_a_trace() {
     assert!(installed());
     check_installed(tmp.path());
     fpm_pool_uses_the_store();
-    let owned = run(Command::new("dpkg").args(["-L", PACKAGE]), "dpkg -L");
+    let owned = run(Command::new("dpkg").args(["-L", &package()]), "dpkg -L");
     println!("installed:\n{owned}");
 
-    apt(&["purge", PACKAGE]);
+    apt(&["purge", &package()]);
     assert!(!installed());
     assert!(
-        !php_modules("php").contains("ephpm_kv"),
+        !php_modules(&php().binary).contains("ephpm_kv"),
         "php -m after purge"
     );
     assert!(
-        !php_modules("php-fpm8.2").contains("ephpm_kv"),
-        "php-fpm8.2 -m after purge"
+        !php_modules(php().fpm()).contains("ephpm_kv"),
+        "{} -m after purge",
+        php().fpm()
     );
     let after = file_list();
     assert!(before == after, "{}", difference(&before, &after));
@@ -400,13 +607,17 @@ fn the_package_installs_works_and_purges_without_a_trace() {
     install_from_source_the_old_way();
     let out = apt(&["install", &deb_arg]);
     assert!(
-        Path::new(&format!("{INI}.dpkg-old")).exists(),
+        Path::new(&format!("{}.dpkg-old", ini())).exists(),
         "preinst did not keep the from-source ini aside:\n{out}"
     );
-    let owner = run(Command::new("dpkg").args(["-S", INI]), "dpkg -S");
-    assert!(owner.starts_with(PACKAGE), "{INI} belongs to {owner}");
+    let owner = run(Command::new("dpkg").args(["-S", &ini()]), "dpkg -S");
+    assert!(
+        owner.starts_with(&package()),
+        "{} belongs to {owner}",
+        ini()
+    );
     check_installed(tmp.path());
-    apt(&["purge", PACKAGE]);
+    apt(&["purge", &package()]);
     let after = file_list();
     assert!(before == after, "{}", difference(&before, &after));
     for sapi in SAPIS {

@@ -5,7 +5,7 @@
 //! Redis through phpredis on a private `redis-server`), all but the Redis
 //! Cluster group (`cluster.rs` runs that one on a cluster it starts).
 //!
-//! Needs `redis-server`, `php8.2-redis` (phpredis, with igbinary) and
+//! Needs `redis-server`, `phpX.Y-redis` (phpredis, with igbinary) and
 //! `phpunit` installed. The PHP runs with `-n` (no php.ini), so the
 //! extensions PHPUnit needs that Debian builds as shared objects are loaded
 //! explicitly.
@@ -135,7 +135,7 @@ fn composer_installs_the_package_offline_from_a_path_repository() {
         session_write_close();
         echo ephpm_kv_get('php_session:recipe0123456789abcdef');
     "#;
-    let out = Command::new("php")
+    let out = Command::new(&ephpm_shm_tests::php::php().binary)
         .arg("-n")
         .arg("-d")
         .arg(format!("extension={}", ext_so().display()))

@@ -16,17 +16,13 @@
 
 use ephpm_shm_tests::{ext_so, repo_root};
 use std::collections::BTreeMap;
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// `php` as found on `$PATH` (run-tests.php wants an absolute path).
+/// The php CLI under test, `php-config --php-binary` (absolute, as
+/// run-tests.php wants it).
 fn php_binary() -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/usr/bin"));
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("php"))
-        .find(|candidate| candidate.is_file())
-        .expect("php is not on $PATH")
+    ephpm_shm_tests::php::php().binary.clone()
 }
 
 fn run_tests_php(php: &Path) -> PathBuf {

@@ -5,7 +5,7 @@
 //! screenshot into the test's temp dir, and the DOM it dumps must show the
 //! store's figures (as php-cli reads them from the same segment) and keys.
 //!
-//! Needs `phpunit`, `php8.2-fpm`, `nginx-light` and `chromium`
+//! Needs `phpunit`, `phpX.Y-fpm`, `nginx-light` and `chromium`
 //! (`scripts/setup` installs them). `STATUS_SCREENSHOT_TO=<file>` copies
 //! the screenshot there (the README's `docs/status-page.png` is one).
 
