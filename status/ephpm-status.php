@@ -2,7 +2,7 @@
 /**
  * ephpm-status.php: a status page for the ephpm_kv shared-memory store,
  * used the way apc.php is: drop this one file into a protected location
- * of a site whose PHP loads ext-ephpm_kv (PHP 8.2, nothing else needed).
+ * of a site whose PHP loads ext-ephpm_kv (nothing else needed; tested on PHP 8.2).
  *
  * It shows the store's figures (the same as ephpm_kv_stats()), pictures
  * drawn on the server as inline SVG (memory used and free, hit ratio, the
