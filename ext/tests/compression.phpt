@@ -7,7 +7,6 @@ ephpm_kv.stripes=1
 ephpm_kv.compression=zstd
 session.save_handler=ephpm
 session.use_cookies=0
-session.use_only_cookies=0
 session.cache_limiter=
 --FILE--
 <?php

@@ -5,7 +5,6 @@ ephpm_kv.name=session_large
 ephpm_kv.size=64M
 session.save_handler=ephpm
 session.use_cookies=0
-session.use_only_cookies=0
 session.cache_limiter=
 session.gc_maxlifetime=600
 memory_limit=512M

@@ -5,7 +5,6 @@ ephpm_kv.name=session_lock_lost
 ephpm_kv.size=4M
 session.save_handler=ephpm
 session.use_cookies=0
-session.use_only_cookies=0
 session.cache_limiter=
 session.save_path=
 --FILE--
@@ -16,7 +15,7 @@ kv_record_errors();
 ephpm_kv_flush_all();
 $id = 'lostlocklostlocklostlock01';
 $ini = ['ephpm_kv.name' => 'session_lock_lost', 'ephpm_kv.size' => '4M', 'session.save_handler' => 'ephpm',
-    'session.use_cookies' => '0', 'session.use_only_cookies' => '0', 'session.cache_limiter' => '', 'session.save_path' => '',
+    'session.use_cookies' => '0', 'session.cache_limiter' => '', 'session.save_path' => '',
     'ephpm_kv.session_lock_wait_ms' => '200'];
 
 echo "-- the lock: no TTL, a deadline for foreign waiters only\n";

@@ -5,7 +5,6 @@ ephpm_kv.name=session_locking
 ephpm_kv.size=4M
 session.save_handler=ephpm
 session.use_cookies=0
-session.use_only_cookies=0
 session.cache_limiter=
 session.save_path=
 --FILE--
@@ -16,7 +15,7 @@ kv_record_errors();
 ephpm_kv_flush_all();
 $id = 'lockedsessionlockedsession01';
 $ini = ['ephpm_kv.name' => 'session_locking', 'ephpm_kv.size' => '4M', 'session.save_handler' => 'ephpm',
-    'session.use_cookies' => '0', 'session.use_only_cookies' => '0', 'session.cache_limiter' => '', 'session.save_path' => ''];
+    'session.use_cookies' => '0', 'session.cache_limiter' => '', 'session.save_path' => ''];
 
 /** Starts a child php that opens session $id, runs $then, and stays until killed or done. */
 function holder(array $ini, string $id, string $then): array

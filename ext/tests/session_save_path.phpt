@@ -5,7 +5,6 @@ ephpm_kv.name=session_save_path
 ephpm_kv.size=4M
 session.save_handler=ephpm
 session.use_cookies=0
-session.use_only_cookies=0
 session.cache_limiter=
 --FILE--
 <?php

@@ -154,6 +154,14 @@ fn every_phpt_passes() {
     );
     let counts = summary(&text);
     let count = |label: &str| counts.get(label).copied().unwrap_or(0);
+    // Shown with --nocapture (scripts/test-php-chroot counts the tests of
+    // another PHP's run from it).
+    println!(
+        "run-tests.php: {} .phpt files, {} passed, {} failed",
+        phpts.len(),
+        count("passed"),
+        phpts.len() - count("passed").min(phpts.len())
+    );
 
     let failed: Vec<PathBuf> = std::fs::read_to_string(&failed_list)
         .unwrap_or_default()

@@ -68,39 +68,66 @@ pub(crate) struct Signature {
 
 pub(crate) type Handler = unsafe extern "C" fn(*mut zend_execute_data, *mut zval);
 
-fn zend_type(mask: u32) -> zend_type {
-    zend_type {
-        ptr: ptr::null_mut(),
-        type_mask: mask,
+/// A Zend struct of the bindings for the PHP being built against, all
+/// zero: null pointers, `None` callbacks, zero counts. Each struct below
+/// starts from one and sets only the fields this extension uses, so a field
+/// that another PHP version adds (PHP 8.4's `doc_comment` and
+/// `frameless_function_infos` in `zend_function_entry`) or renames (a ZTS
+/// PHP's `globals_id_ptr` for NTS's `globals_ptr` in `zend_module_entry`)
+/// keeps its zero/null default with no change here.
+trait AllZero: Sized {
+    fn all_zero() -> Self {
+        // SAFETY: implemented only for bindgen's plain C structs of the Zend
+        // API below, whose fields are integers, raw pointers and
+        // `Option<extern "C" fn>`, for all of which all-zero bytes are a
+        // valid value (0, null, None); it is also what PHP's own C code
+        // gets for the fields it leaves out of an initializer.
+        unsafe { std::mem::zeroed() }
     }
+}
+impl AllZero for zend_type {}
+impl AllZero for zend_internal_arg_info {}
+impl AllZero for zend_function_entry {}
+impl AllZero for _zend_module_dep {}
+impl AllZero for zend_module_entry {}
+
+fn zend_type(mask: u32) -> zend_type {
+    let mut t = zend_type::all_zero();
+    t.type_mask = mask;
+    t
+}
+
+fn arg_info(name: *const c_char, mask: u32, default: *const c_char) -> zend_internal_arg_info {
+    let mut info = zend_internal_arg_info::all_zero();
+    info.name = name;
+    info.type_ = zend_type(mask);
+    info.default_value = default;
+    info
 }
 
 fn function_entry(sig: &Signature) -> zend_function_entry {
     // The first arginfo record describes the return type and holds the
     // number of required parameters in its name field (Zend's convention).
-    let mut info = vec![zend_internal_arg_info {
-        name: sig.required as *const c_char,
-        type_: zend_type(sig.returns),
-        default_value: ptr::null(),
-    }];
-    info.extend(
-        sig.params
-            .iter()
-            .map(|(name, mask, default)| zend_internal_arg_info {
-                name: name.as_ptr(),
-                type_: zend_type(*mask),
-                default_value: default.map_or(ptr::null(), |d| d.as_ptr()),
-            }),
-    );
+    let mut info = vec![arg_info(
+        sig.required as *const c_char,
+        sig.returns,
+        ptr::null(),
+    )];
+    info.extend(sig.params.iter().map(|(name, mask, default)| {
+        arg_info(
+            name.as_ptr(),
+            *mask,
+            default.map_or(ptr::null(), |d| d.as_ptr()),
+        )
+    }));
     // The engine keeps pointing at the arginfo for the life of the process.
     let info: &'static [zend_internal_arg_info] = Box::leak(info.into_boxed_slice());
-    zend_function_entry {
-        fname: sig.name.as_ptr(),
-        handler: Some(sig.handler),
-        arg_info: info.as_ptr(),
-        num_args: sig.params.len() as u32,
-        flags: 0,
-    }
+    let mut entry = zend_function_entry::all_zero();
+    entry.fname = sig.name.as_ptr();
+    entry.handler = Some(sig.handler);
+    entry.arg_info = info.as_ptr();
+    entry.num_args = sig.params.len() as u32;
+    entry
 }
 
 pub(crate) type StartupFn = unsafe extern "C" fn(c_int, c_int) -> c_int;
@@ -132,53 +159,41 @@ pub(crate) fn module_entry(
 ) -> *mut zend_module_entry {
     let _ = INFO_ROWS.set(hooks.minfo);
     let mut table: Vec<zend_function_entry> = functions.iter().map(function_entry).collect();
-    table.push(zend_function_entry {
-        fname: ptr::null(),
-        handler: None,
-        arg_info: ptr::null(),
-        num_args: 0,
-        flags: 0,
-    });
+    // The list ends with an all-null entry.
+    table.push(zend_function_entry::all_zero());
     let table: &'static [zend_function_entry] = Box::leak(table.into_boxed_slice());
-    let dep = |name: *const c_char, type_| _zend_module_dep {
-        name,
-        rel: ptr::null(),
-        version: ptr::null(),
-        type_,
+    let dep = |name: *const c_char, type_| {
+        let mut dep = _zend_module_dep::all_zero();
+        dep.name = name;
+        dep.type_ = type_;
+        dep
     };
     let mut deps: Vec<_> = requires
         .iter()
         .map(|name| dep(name.as_ptr(), MODULE_DEP_REQUIRED))
         .collect();
-    deps.push(dep(ptr::null(), 0));
+    deps.push(_zend_module_dep::all_zero());
     let deps: &'static [_zend_module_dep] = Box::leak(deps.into_boxed_slice());
-    let entry = zend_module_entry {
-        size: std::mem::size_of::<zend_module_entry>() as u16,
-        zend_api: ZEND_MODULE_API_NO,
-        zend_debug: ZEND_DEBUG as u8,
-        zts: USING_ZTS as u8,
-        ini_entry: ptr::null(),
-        deps: deps.as_ptr(),
-        name: name.as_ptr(),
-        functions: table.as_ptr(),
-        module_startup_func: Some(hooks.minit),
-        module_shutdown_func: None,
-        request_startup_func: Some(hooks.rinit),
-        request_shutdown_func: None,
-        info_func: Some(info_entry),
-        version: version.as_ptr(),
-        globals_size: 0,
-        globals_ptr: ptr::null_mut(),
-        globals_ctor: None,
-        globals_dtor: None,
-        post_deactivate_func: Some(hooks.post_deactivate),
-        module_started: 0,
-        type_: 0,
-        handle: ptr::null_mut(),
-        module_number: 0,
-        // SAFETY: returns a pointer to a static string compiled into the glue.
-        build_id: unsafe { ext_php_rs::ffi::ext_php_rs_php_build_id() },
-    };
+    // STANDARD_MODULE_HEADER and STANDARD_MODULE_PROPERTIES of
+    // Zend/zend_modules.h: the size, API number, debug and ZTS flags and
+    // build id of the PHP the bindings describe (which PHP checks against
+    // its own when it loads the extension); no module globals, so
+    // `globals_ptr` (NTS) or `globals_id_ptr` (ZTS) stays null.
+    let mut entry = zend_module_entry::all_zero();
+    entry.size = std::mem::size_of::<zend_module_entry>() as u16;
+    entry.zend_api = ZEND_MODULE_API_NO;
+    entry.zend_debug = ZEND_DEBUG as u8;
+    entry.zts = USING_ZTS as u8;
+    entry.deps = deps.as_ptr();
+    entry.name = name.as_ptr();
+    entry.functions = table.as_ptr();
+    entry.module_startup_func = Some(hooks.minit);
+    entry.request_startup_func = Some(hooks.rinit);
+    entry.info_func = Some(info_entry);
+    entry.version = version.as_ptr();
+    entry.post_deactivate_func = Some(hooks.post_deactivate);
+    // SAFETY: returns a pointer to a static string compiled into the glue.
+    entry.build_id = unsafe { ext_php_rs::ffi::ext_php_rs_php_build_id() };
     Box::leak(Box::new(entry))
 }
 
