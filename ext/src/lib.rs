@@ -38,8 +38,6 @@ thread_local! {
     /// The same store once it opened, for the calls that follow: one
     /// thread-local load on every call instead of a borrow and a clone.
     static THIS_REQUEST: Cell<Option<&'static Store>> = const { Cell::new(None) };
-    /// See [`take_notice`].
-    static NOTICE: Cell<Option<String>> = const { Cell::new(None) };
 }
 
 fn current_settings() -> Result<Resolved, String> {
@@ -62,14 +60,16 @@ fn open_store(config: StoreConfig) -> Result<&'static Store, String> {
     let store =
         Store::open(&config).map_err(|e| format!("store {:?} is unavailable: {e}", config.name))?;
     if let Some(asked) = store.policy_asked() {
-        NOTICE.set(Some(format!(
+        let mut notice = NOTICE.lock().unwrap_or_else(|e| e.into_inner());
+        *notice = Some(format!(
             "ephpm_kv.eviction = {asked} is not the policy of store {:?}: it evicts by {}, \
              recorded when it was created, for every process that opens it \
              (`ephpm-shm create --eviction` chooses it for a new store)",
             config.name,
             store.policy()
-        )));
-        NOTICE_PENDING.store(true, std::sync::atomic::Ordering::Relaxed);
+        ));
+        NOTICE_PENDING.store(true, std::sync::atomic::Ordering::Release);
+        drop(notice);
     }
     let store: &'static Store = Box::leak(Box::new(store));
     opened.push((config, store));
@@ -78,18 +78,23 @@ fn open_store(config: StoreConfig) -> Result<&'static Store, String> {
 
 /// A warning for this process to raise once, on its next call that
 /// succeeds (the store it opened has another eviction policy than
-/// its settings ask for). `NOTICE_PENDING` spares the calls a thread-local
-/// look when there is none, which is always but once.
+/// its settings ask for), in whichever thread makes that call (under a ZTS
+/// PHP, the threads of one process share its stores, so they share this
+/// notice too: a per-thread copy would be lost when another thread's call
+/// cleared `NOTICE_PENDING`). `NOTICE_PENDING` spares the calls a lock
+/// when there is none, which is always but once.
+static NOTICE: Mutex<Option<String>> = Mutex::new(None);
 static NOTICE_PENDING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// The pending warning, if any (taken: raised once).
 fn take_notice() -> Option<String> {
-    if !NOTICE_PENDING.load(std::sync::atomic::Ordering::Relaxed) {
+    if !NOTICE_PENDING.load(std::sync::atomic::Ordering::Acquire) {
         return None;
     }
-    let notice = NOTICE.take();
+    let mut notice = NOTICE.lock().unwrap_or_else(|e| e.into_inner());
+    // Cleared under the lock, so a notice set meanwhile is not lost.
     NOTICE_PENDING.store(false, std::sync::atomic::Ordering::Relaxed);
-    notice
+    notice.take()
 }
 
 /// The store of this request, opened on first use in the worker (never in
