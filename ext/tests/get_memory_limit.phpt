@@ -7,13 +7,10 @@ ephpm_kv.stripes=4
 ephpm_kv.compression=zstd
 session.save_handler=ephpm
 session.use_cookies=0
-session.use_strict_mode=0
 session.cache_limiter=
 memory_limit=256M
 --FILE--
 <?php
-// session.use_strict_mode=0 (--INI--): this test names new sessions with
-// session_id(), which strict mode (PHP's default from 8.6 on) replaces.
 require __DIR__ . '/kv.inc';
 register_shutdown_function(function () {
     echo "shutdown function ran\n";

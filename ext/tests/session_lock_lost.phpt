@@ -5,20 +5,17 @@ ephpm_kv.name=session_lock_lost
 ephpm_kv.size=4M
 session.save_handler=ephpm
 session.use_cookies=0
-session.use_strict_mode=0
 session.cache_limiter=
 session.save_path=
 --FILE--
 <?php
-// session.use_strict_mode=0 (--INI--): this test names new sessions with
-// session_id(), which strict mode (PHP's default from 8.6 on) replaces.
 require __DIR__ . '/kv.inc';
 ob_start();
 kv_record_errors();
 ephpm_kv_flush_all();
 $id = 'lostlocklostlocklostlock01';
 $ini = ['ephpm_kv.name' => 'session_lock_lost', 'ephpm_kv.size' => '4M', 'session.save_handler' => 'ephpm',
-    'session.use_cookies' => '0', 'session.use_strict_mode' => '0', 'session.cache_limiter' => '', 'session.save_path' => '',
+    'session.use_cookies' => '0', 'session.cache_limiter' => '', 'session.save_path' => '',
     'ephpm_kv.session_lock_wait_ms' => '200'];
 
 echo "-- the lock: no TTL, a deadline for foreign waiters only\n";

@@ -5,20 +5,17 @@ ephpm_kv.name=session_locking
 ephpm_kv.size=4M
 session.save_handler=ephpm
 session.use_cookies=0
-session.use_strict_mode=0
 session.cache_limiter=
 session.save_path=
 --FILE--
 <?php
-// session.use_strict_mode=0 (--INI--): this test names new sessions with
-// session_id(), which strict mode (PHP's default from 8.6 on) replaces.
 require __DIR__ . '/kv.inc';
 ob_start();
 kv_record_errors();
 ephpm_kv_flush_all();
 $id = 'lockedsessionlockedsession01';
 $ini = ['ephpm_kv.name' => 'session_locking', 'ephpm_kv.size' => '4M', 'session.save_handler' => 'ephpm',
-    'session.use_cookies' => '0', 'session.use_strict_mode' => '0', 'session.cache_limiter' => '', 'session.save_path' => ''];
+    'session.use_cookies' => '0', 'session.cache_limiter' => '', 'session.save_path' => ''];
 
 /** Starts a child php that opens session $id, runs $then, and stays until killed or done. */
 function holder(array $ini, string $id, string $then): array

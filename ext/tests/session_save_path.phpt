@@ -5,12 +5,9 @@ ephpm_kv.name=session_save_path
 ephpm_kv.size=4M
 session.save_handler=ephpm
 session.use_cookies=0
-session.use_strict_mode=0
 session.cache_limiter=
 --FILE--
 <?php
-// session.use_strict_mode=0 (--INI--): this test names new sessions with
-// session_id(), which strict mode (PHP's default from 8.6 on) replaces.
 require __DIR__ . '/kv.inc';
 ob_start();
 kv_record_errors();

@@ -32,20 +32,11 @@ pub(crate) trait SaveHandler {
     fn touch(id: &[u8], data: &[u8], max_lifetime: i64, d: &mut Diagnostics) -> bool;
 }
 
-/// How `PS_OPEN_ARGS` (ext/session/php_session.h) passes the save path and
-/// the session name: C strings up to PHP 8.5; `zend_string *` from PHP 8.6
-/// (API 20260924) on, where reading them as C strings read the string's
-/// header (`invalid store name "\u{1}"`).
-#[cfg(not(php86))]
-type OpenArg = *const c_char;
-#[cfg(php86)]
-type OpenArg = *mut zend_string;
-
 /// `ps_module` of ext/session/php_session.h (PHP 8.x).
 #[repr(C)]
 struct PsModule {
     name: *const c_char,
-    open: unsafe extern "C" fn(*mut *mut c_void, OpenArg, OpenArg) -> zend_result,
+    open: unsafe extern "C" fn(*mut *mut c_void, *const c_char, *const c_char) -> zend_result,
     close: unsafe extern "C" fn(*mut *mut c_void) -> zend_result,
     read: unsafe extern "C" fn(
         *mut *mut c_void,
@@ -126,16 +117,11 @@ unsafe fn zstr<'a>(s: *mut zend_string) -> &'a [u8] {
 
 unsafe extern "C" fn ps_open<H: SaveHandler>(
     mod_data: *mut *mut c_void,
-    save_path: OpenArg,
-    _session_name: OpenArg,
+    save_path: *const c_char,
+    _session_name: *const c_char,
 ) -> zend_result {
-    #[cfg(not(php86))]
     // SAFETY: ext/session passes its current session.save_path, a C string.
     let path = unsafe { CStr::from_ptr(save_path) }.to_string_lossy();
-    #[cfg(php86)]
-    // SAFETY: ext/session passes its current session.save_path, a
-    // zend_string that it keeps for the whole call.
-    let path = String::from_utf8_lossy(unsafe { zstr(save_path) });
     let mut d = Diagnostics::default();
     let ok = guarded(&mut d, false, |d| H::open(&path, d));
     drop(path);
