@@ -218,8 +218,8 @@ fn fake_php_config(dir: &Path, version: &str, phpapi: &str) -> PathBuf {
 /// `./scripts/package` pointed at another PHP (`PHP_CONFIG=...`) names
 /// the package, its dependency on that PHP's ABI and every path after that
 /// PHP, with nothing left of the host's: checked on the dry run with a
-/// stand-in php-config for PHP 8.3 (Ubuntu 24.04), 8.4 (Debian 13) and 8.5
-/// (Debian experimental). The dry run is held to the real build by
+/// stand-in php-config for PHP 8.3 (Ubuntu 24.04), 8.4 (Debian 13), 8.5
+/// and 8.6 (Debian experimental). The dry run is held to the real build by
 /// [`dry_run_matches_the_build`] (in the package test below).
 #[test]
 fn the_package_follows_the_php_it_is_built_for() {
@@ -229,6 +229,8 @@ fn the_package_follows_the_php_it_is_built_for() {
         ("8.3.6", "8.3", "20230831"),
         ("8.4.16", "8.4", "20240924"),
         ("8.5.1", "8.5", "20250925"),
+        // A release candidate's php-config says 8.6.0RC3 (Debian 8.6.0~rc3-1).
+        ("8.6.0RC3", "8.6", "20260924"),
     ] {
         let run = dry_run(Some(&fake_php_config(tmp.path(), full, api)));
         let pkg = format!("php{version}-ephpm-kv");

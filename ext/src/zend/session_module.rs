@@ -3,8 +3,9 @@
 //! warnings only after it has returned.
 
 use super::{engine, resume_bailout, Bailout, Diagnostics, ZendLong, SUCCESS};
-use ext_php_rs::ffi::{zend_result, zend_string};
+use ext_php_rs::ffi::{zend_result, zend_string, ZEND_MODULE_API_NO};
 use ext_php_rs::types::ZendStr;
+use std::borrow::Cow;
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
@@ -32,11 +33,22 @@ pub(crate) trait SaveHandler {
     fn touch(id: &[u8], data: &[u8], max_lifetime: i64, d: &mut Diagnostics) -> bool;
 }
 
+/// Whether ext/session passes `open` its save path and session name as
+/// `zend_string *` rather than C strings: PHP 8.6 changed `PS_OPEN_ARGS`
+/// in ext/session/php_session.h (`const char *save_path, const char
+/// *session_name` up to 8.5, `zend_string *save_path, zend_string
+/// *session_name` from 8.6) without a new `PHP_SESSION_API` (20161017 in
+/// both), so the module API number tells: 20250925 is PHP 8.5's, any later
+/// one is 8.6's development or release (20260924).
+const OPEN_TAKES_ZEND_STRINGS: bool = ZEND_MODULE_API_NO > 20250925;
+
 /// `ps_module` of ext/session/php_session.h (PHP 8.x).
 #[repr(C)]
 struct PsModule {
     name: *const c_char,
-    open: unsafe extern "C" fn(*mut *mut c_void, *const c_char, *const c_char) -> zend_result,
+    /// The two pointers are C strings or `zend_string`s, as
+    /// [`OPEN_TAKES_ZEND_STRINGS`] says (the same ABI either way).
+    open: unsafe extern "C" fn(*mut *mut c_void, *const c_void, *const c_void) -> zend_result,
     close: unsafe extern "C" fn(*mut *mut c_void) -> zend_result,
     read: unsafe extern "C" fn(
         *mut *mut c_void,
@@ -117,11 +129,18 @@ unsafe fn zstr<'a>(s: *mut zend_string) -> &'a [u8] {
 
 unsafe extern "C" fn ps_open<H: SaveHandler>(
     mod_data: *mut *mut c_void,
-    save_path: *const c_char,
-    _session_name: *const c_char,
+    save_path: *const c_void,
+    _session_name: *const c_void,
 ) -> zend_result {
-    // SAFETY: ext/session passes its current session.save_path, a C string.
-    let path = unsafe { CStr::from_ptr(save_path) }.to_string_lossy();
+    let path: Cow<'_, str> = if OPEN_TAKES_ZEND_STRINGS {
+        // SAFETY: ext/session of PHP 8.6 on passes its current
+        // session.save_path as a zend_string, valid during the call.
+        String::from_utf8_lossy(unsafe { zstr(save_path.cast_mut().cast()) })
+    } else {
+        // SAFETY: ext/session up to PHP 8.5 passes its current
+        // session.save_path as a C string, valid during the call.
+        unsafe { CStr::from_ptr(save_path.cast()) }.to_string_lossy()
+    };
     let mut d = Diagnostics::default();
     let ok = guarded(&mut d, false, |d| H::open(&path, d));
     drop(path);
