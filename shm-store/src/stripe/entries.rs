@@ -9,6 +9,7 @@ use crate::layout::{
 };
 
 /// The strict decimal integer of `incr_by`: optional sign, digits, nothing else.
+#[inline]
 pub(crate) fn parse_i64(bytes: &[u8]) -> Option<i64> {
     std::str::from_utf8(bytes).ok()?.parse().ok()
 }
