@@ -107,7 +107,7 @@ impl StripeView<'_> {
     }
 
     /// Whether the live entry of slot `s` is one that the write of `ctx`
-    /// must not evict (see [`Spare`]).
+    /// must not evict (see [`Spare`](super::Spare)).
     pub(super) fn is_spared(&self, s: Slot, ctx: Ctx) -> bool {
         let spare = ctx.spare;
         if self.hdr(s.block).state != STATE_PART {
