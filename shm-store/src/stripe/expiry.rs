@@ -1,0 +1,72 @@
+//! Owns expiry: the sweep a write does on its way, the full reclaim, `meta.min_expiry`. Touches
+//! the sweep cursor and the expiration counter; removes entries only through `drop_entry`.
+
+use super::view::{bump, StripeView};
+use crate::layout::BlockHeader;
+
+/// Expired slots a write examines on its way (the incremental sweep).
+const SWEEP_STEP: usize = 16;
+
+pub(super) fn is_expired(h: &BlockHeader, now: u64) -> bool {
+    h.expires_at != 0 && h.expires_at <= now
+}
+
+impl StripeView<'_> {
+    /// The incremental sweep: a few slots from a moving cursor, expired
+    /// entries reclaimed.
+    pub(super) fn sweep_step(&mut self, now: u64) {
+        if self.meta.min_expiry > now {
+            return; // nothing can have expired yet
+        }
+        let mask = self.mask();
+        for _ in 0..SWEEP_STEP {
+            if self.is_damaged() {
+                return;
+            }
+            let i = self.meta.sweep_cursor as usize & mask;
+            let s = self.slots()[i];
+            if !s.is_empty() && is_expired(self.hdr(s.block), now) {
+                // A later entry may shift into slot i: look at it again.
+                self.drop_entry(i);
+                bump(&mut self.meta.expirations);
+            } else {
+                self.meta.sweep_cursor = ((i + 1) & mask) as u32;
+            }
+        }
+    }
+
+    pub(super) fn note_expiry(&mut self, expires_at: u64) {
+        if expires_at != 0 {
+            self.meta.min_expiry = self.meta.min_expiry.min(expires_at);
+        }
+    }
+
+    /// Reclaims every expired entry of the stripe, if its earliest expiry
+    /// says there may be one; `true` if any went. The scan either frees
+    /// something or makes the bound exact, so it does not repeat for nothing.
+    pub(crate) fn reclaim_expired(&mut self, now: u64) -> bool {
+        if self.meta.min_expiry > now {
+            return false;
+        }
+        let before = self.meta.entries;
+        for i in 0..self.slots().len() {
+            // A later entry may shift into slot i: check it again.
+            while !self.slots()[i].is_empty() && is_expired(self.hdr(self.slots()[i].block), now) {
+                if self.is_damaged() {
+                    return false;
+                }
+                self.drop_entry(i);
+                bump(&mut self.meta.expirations);
+            }
+        }
+        self.meta.min_expiry = self
+            .slots()
+            .iter()
+            .filter(|s| !s.is_empty())
+            .map(|s| self.hdr(s.block).expires_at)
+            .filter(|&at| at != 0)
+            .min()
+            .unwrap_or(u64::MAX);
+        self.meta.entries < before
+    }
+}

@@ -1,0 +1,186 @@
+//! Owns the slot index: its size and growth, probing (`find_slot`), insertion, removal by
+//! backward shift, the LRU stamp. Touches the slots and `meta.index_len`; reads blocks' keys only.
+
+use super::view::StripeView;
+use super::Key;
+use crate::layout::{lru_step, Slot, BLOCK_HEADER_SIZE, MIN_INDEX_SLOTS, STATE_PART};
+
+impl StripeView<'_> {
+    /// Slots in use: `meta.index_len` when it is possible, else (damage)
+    /// the whole region, which is always safe to probe.
+    pub(super) fn checked_index_len(&self) -> usize {
+        let n = self.meta.index_len as usize;
+        if n.is_power_of_two() && n <= self.index_all.len() {
+            return n;
+        }
+        self.note("index length impossible:", n as u64);
+        self.index_all.len()
+    }
+
+    /// The index: the slots in use.
+    pub(crate) fn slots(&self) -> &[Slot] {
+        &self.index_all[..self.index_n]
+    }
+
+    pub(super) fn slots_mut(&mut self) -> &mut [Slot] {
+        &mut self.index_all[..self.index_n]
+    }
+
+    pub(super) fn set_index_len(&mut self, len: u32) {
+        self.meta.index_len = len;
+        self.index_n = self.checked_index_len();
+    }
+
+    /// The index size for `entries` entries: at most half full, at least
+    /// [`MIN_INDEX_SLOTS`], at most the whole region.
+    pub(super) fn index_len_for(&self, entries: u32) -> u32 {
+        let all = self.index_all.len() as u32;
+        (entries.saturating_mul(2))
+            .checked_next_power_of_two()
+            .unwrap_or(all)
+            .clamp(MIN_INDEX_SLOTS.min(all), all)
+    }
+
+    /// Doubles the index before an insert would make it more than half
+    /// full (until it spans the whole region). The stripe's change
+    /// sequence is odd meanwhile, so lock-free readers retry; a crash half
+    /// way is repaired by the rebuild (the index is derived state).
+    pub(super) fn grow_index_for_insert(&mut self) {
+        let n = self.slots().len();
+        if (self.meta.entries as usize + 1) * 2 <= n || n >= self.index_all.len() {
+            return;
+        }
+        let live: Vec<Slot> = self
+            .slots()
+            .iter()
+            .filter(|s| !s.is_empty())
+            .copied()
+            .collect();
+        self.set_index_len((n * 2) as u32);
+        self.slots_mut().fill(Slot::EMPTY);
+        for slot in live {
+            self.place(slot);
+        }
+    }
+
+    pub(super) fn mask(&self) -> usize {
+        self.slots().len() - 1
+    }
+
+    pub(super) fn max_entries(&self) -> u32 {
+        // Of the whole region: the index grows before it is half full, and
+        // only once it spans the region does it fill up to 7/8.
+        (self.index_all.len() - self.index_all.len() / 8) as u32
+    }
+
+    pub(super) fn find_slot(&self, key: Key<'_>) -> Option<usize> {
+        let mask = self.mask();
+        let mut i = key.hash as usize & mask;
+        for _ in 0..self.slots().len() {
+            let s = self.slots()[i];
+            if s.is_empty() {
+                return None;
+            }
+            if s.hash == key.hash {
+                if !self.check_slot_block(s.block) {
+                    return None;
+                }
+                // Checked: the header, key and value lie inside the heap.
+                let h = self.hdr(s.block);
+                let start = s.block as usize + BLOCK_HEADER_SIZE;
+                if h.key_len_or_prev as usize == key.bytes.len()
+                    && (h.state == STATE_PART) == key.part
+                    && self.heap[start..start + key.bytes.len()] == *key.bytes
+                {
+                    return Some(i);
+                }
+            }
+            i = (i + 1) & mask;
+        }
+        self.note(
+            "no empty slot in the slot index, slots:",
+            self.slots().len() as u64,
+        );
+        None
+    }
+
+    pub(super) fn insert_slot(&mut self, hash: u64, block: u32) {
+        let lru = self.meta.access_clock;
+        self.place(Slot { hash, block, lru });
+    }
+
+    /// Puts `slot` at the first free place of its probe run.
+    pub(super) fn place(&mut self, slot: Slot) {
+        let mask = self.mask();
+        let mut i = slot.hash as usize & mask;
+        let mut probes = 0;
+        while !self.slots()[i].is_empty() {
+            probes += 1;
+            if probes == self.slots().len() {
+                self.note("no empty slot in the slot index, slots:", probes as u64);
+                return;
+            }
+            i = (i + 1) & mask;
+        }
+        self.slots_mut()[i] = slot;
+    }
+
+    /// Removes slot `i`, shifting later members of the probe run back so no
+    /// tombstone is left.
+    pub(super) fn remove_slot(&mut self, i: usize) {
+        let mask = self.mask();
+        let mut hole = i;
+        let mut j = i;
+        for _ in 0..mask {
+            j = (j + 1) & mask;
+            let s = self.slots()[j];
+            if s.is_empty() {
+                break;
+            }
+            let home = s.hash as usize & mask;
+            // `s` may move into the hole only if its home is not in (hole, j].
+            if (j.wrapping_sub(home) & mask) >= (j.wrapping_sub(hole) & mask) {
+                self.slots_mut()[hole] = s;
+                hole = j;
+            }
+        }
+        self.slots_mut()[hole] = Slot::EMPTY;
+    }
+
+    /// Stamps slot `i` with the LRU clock if its stamp is stale by more
+    /// than [`lru_step`] (so reading a hot key rarely writes).
+    pub(super) fn touch(&mut self, i: usize) {
+        let clock = self.meta.access_clock;
+        let step = lru_step(self.slots().len() as u32);
+        if clock.wrapping_sub(self.slots()[i].lru) > step {
+            self.slots_mut()[i].lru = clock;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::stripe::test_support::*;
+    use crate::stripe::Kind;
+
+    #[test]
+    fn backward_shift_keeps_all_keys_reachable() {
+        let mut o = Owned::new(16, 16 << 10);
+        let mut v = o.view();
+        for i in 0..14u32 {
+            v.set(key(&i.to_le_bytes()), b"v", 0, CTX, Kind::Inline)
+                .unwrap();
+        }
+        for i in (0..14u32).step_by(2) {
+            assert!(v.del(key(&i.to_le_bytes()), 1000).is_some());
+        }
+        for i in 0..14u32 {
+            assert_eq!(
+                v.exists(key(&i.to_le_bytes()), || 1000),
+                i % 2 == 1,
+                "key {i}"
+            );
+        }
+        assert_eq!(v.verify(), Vec::<String>::new());
+    }
+}
