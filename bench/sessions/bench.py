@@ -573,6 +573,10 @@ def main() -> int:
     PHP_FPM = args.php_fpm or "php-fpm" + Path(PHP).name.removeprefix("php")
     # Before this run writes its own results into the tree.
     commit = git_commit()
+    command = (f"./scripts/bench-sessions --duration {args.duration} --warmup {args.warmup} --rounds {args.rounds} "
+               f"--threads {args.threads} --connections {args.connections}" + (f" --only {shlex.quote(args.only)}" if args.only else ""))
+    caption = subprocess.run([str(REPO / "scripts" / "bench-caption"), command],
+                             check=True, capture_output=True, text=True).stdout.strip()
     native = has_native_handler(args.ext_so)
     notes = []
     if not native:
@@ -642,8 +646,6 @@ def main() -> int:
 
     rows = summarize(variants, runs)
     notes += anomalies(rows)
-    command = (f"./scripts/bench-sessions --duration {args.duration} --warmup {args.warmup} --rounds {args.rounds} "
-               f"--threads {args.threads} --connections {args.connections}" + (f" --only {shlex.quote(args.only)}" if args.only else ""))
     settings = (f"wrk -t{args.threads} -c{args.connections} (one session per connection), {args.duration} s runs after "
                 f"{args.warmup} s warm-up, median of {args.rounds} round(s); php-fpm pm=static, {FPM_WORKERS} workers")
     table = markdown_table(rows)
@@ -654,6 +656,8 @@ def main() -> int:
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     results = "\n".join([
         "# Session benchmark results",
+        "",
+        caption,
         "",
         f"- date: {date}, commit {commit}",
         *machine,
@@ -674,7 +678,9 @@ def main() -> int:
     ])
     (args.out / "RESULTS.md").write_text(results)
     update_readme(args.out / "README.md", "\n".join([
-        f"{date}, commit {commit}; {settings}. Details: [RESULTS.md](RESULTS.md).",
+        caption,
+        "",
+        f"{settings}. Details: [RESULTS.md](RESULTS.md).",
         "",
         table,
         "",
@@ -682,6 +688,8 @@ def main() -> int:
         "",
         f"![requests/s and p99 latency per variant]({chart.name})",
     ]))
+    print(caption)
+    print()
     print(table)
     print()
     for line in goals + notes:

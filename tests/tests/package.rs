@@ -29,6 +29,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 const SAPIS: &[&str] = &["cli", "fpm", "apache2"];
+/// The pages the README links to, installed beside it under
+/// `/usr/share/doc/<package>/` at the same relative paths.
+const DOC_PAGES: &[&str] = &[
+    "docs/api.md",
+    "docs/cli.md",
+    "docs/design.md",
+    "docs/operations.md",
+    "docs/performance.md",
+    "docs/php-versions.md",
+    "docs/sessions.md",
+    "docs/status-page.png",
+];
 
 /// This PHP's package: `php8.2-ephpm-kv` for Debian 12's PHP 8.2.
 fn package() -> String {
@@ -250,7 +262,13 @@ fn the_package_follows_the_php_it_is_built_for() {
             format!("/usr/share/{pkg}/ephpm-status.php"),
             format!("/usr/share/doc/{pkg}/README.md"),
             format!("/usr/share/doc/{pkg}/copyright"),
-        ] {
+        ]
+        .into_iter()
+        .chain(
+            DOC_PAGES
+                .iter()
+                .map(|page| format!("/usr/share/doc/{pkg}/{page}")),
+        ) {
             assert!(
                 run.paths.contains(&path),
                 "PHP {full}: no {path} in {:?}",
@@ -433,6 +451,21 @@ fn check_installed(tmp: &Path) {
         format!("/usr/share/doc/{}/copyright", package()),
     ] {
         assert!(Path::new(&completion).is_file(), "{completion} is missing");
+    }
+    // Every page of docs/ (those the README links to among them) is installed
+    // beside the README, byte for byte.
+    let mut pages: BTreeSet<String> = fs::read_dir(repo_root().join("docs"))
+        .unwrap()
+        .map(|e| format!("docs/{}", e.unwrap().file_name().to_string_lossy()))
+        .collect();
+    pages.extend(DOC_PAGES.iter().map(|p| (*p).to_owned()));
+    for page in &pages {
+        let installed = format!("/usr/share/doc/{}/{page}", package());
+        assert_eq!(
+            fs::read(&installed).ok(),
+            fs::read(repo_root().join(page)).ok(),
+            "{installed} is missing or differs from {page}"
+        );
     }
     let text = fs::read_to_string(ini()).unwrap();
     assert!(
