@@ -487,7 +487,7 @@ fn request_rate(endpoint: &Endpoint, page: &str, duration: Duration) -> f64 {
     total as f64 / start.elapsed().as_secs_f64()
 }
 
-/// The README's figure: the same session page (a counter and 1 KB) through
+/// The figure in `docs/sessions.md` (Throughput): the same session page (a counter and 1 KB) through
 /// nginx and php-fpm (4 workers per pool), 4 concurrent browsers, with the
 /// native `ephpm` handler, the composer `KvSessionHandler` on the local
 /// store, and `KvSessionHandler` over `RedisKvOps` over `\RedisCluster`,

@@ -7,7 +7,7 @@
 //!
 //! Needs `phpunit`, `phpX.Y-fpm`, `nginx-light` and `chromium`
 //! (`scripts/setup` installs them). `STATUS_SCREENSHOT_TO=<file>` copies
-//! the screenshot there (the README's `docs/status-page.png` is one).
+//! the screenshot there (`docs/status-page.png`, shown in `docs/operations.md`, is one).
 
 use ephpm_shm_tests::servers::{Fpm, Nginx, Pool, Site};
 use ephpm_shm_tests::{assert_phpunit_ok, ext_so, phpunit_suite, repo_root};
