@@ -226,9 +226,29 @@ fn warned(e: &StoreError) -> bool {
     !matches!(e, StoreError::EmptyKey | StoreError::KeyTooLong { .. })
 }
 
-/// Keys reserved for `apcu_entry`'s locks are never user keys.
+/// Store keys starting with [`store::RESERVED_PREFIX`] are this module's
+/// own (`apcu_entry`'s locks, the empty key): never a user's key.
 fn reserved(key: &[u8]) -> bool {
-    key.starts_with(store::ENTRY_LOCK_PREFIX)
+    key.starts_with(store::RESERVED_PREFIX)
+}
+
+/// The store key of a user's key: itself, but for the empty key (which
+/// APCu takes and the store does not), kept under a reserved name.
+fn skey(key: &[u8]) -> &[u8] {
+    if key.is_empty() {
+        store::EMPTY_KEY
+    } else {
+        key
+    }
+}
+
+/// The user's key of a store key (see [`skey`]).
+fn user_key(key: &[u8]) -> &[u8] {
+    if key == store::EMPTY_KEY {
+        b""
+    } else {
+        key
+    }
 }
 
 // ------------------------------------------------------------ functions
@@ -256,19 +276,24 @@ fn store_one(
         match value::encode(value, serializer, buf)? {
             Ok(()) => {}
             Err(EncodeError::Serializer) => return Ok(Err(None)),
+            Err(EncodeError::Resource) => return Ok(Err(Some(None))),
         }
         let result = if exclusive {
-            store.setnx(key, buf, ttl_of(ttl))
+            store.setnx(skey(key), buf, ttl_of(ttl))
         } else {
-            store.set(key, buf, ttl_of(ttl)).map(|()| true)
+            store.set(skey(key), buf, ttl_of(ttl)).map(|()| true)
         };
-        Ok(result.map_err(Some))
+        Ok(result.map_err(|e| Some(Some(e))))
     })?;
     match outcome {
         Ok(stored) => Ok(stored),
         // The serializer's own exception or warning says why.
         Err(None) => Ok(false),
-        Err(Some(e)) => {
+        Err(Some(None)) => {
+            zend::warn("Cannot store resources in apcu cache")?;
+            Ok(false)
+        }
+        Err(Some(Some(e))) => {
             if warned(&e) {
                 zend::warn(&store_warning(key, &e))?;
             }
@@ -356,7 +381,7 @@ fn fetch_one(store: &Store, key: &[u8]) -> Result<Option<Zval>, Bailout> {
         return Ok(None);
     }
     let read = with_buffer(|buf| -> Result<Result<Option<Zval>, StoreError>, Bailout> {
-        match store.get_into(key, buf) {
+        match store.get_into(skey(key), buf) {
             Ok(true) => {}
             Ok(false) => return Ok(Ok(None)),
             Err(e) => return Ok(Err(e)),
@@ -401,7 +426,7 @@ pub(crate) fn fetch(args: &Args<'_>, rv: &mut Zval) -> Done {
     } else {
         let Some(bytes) = key_of(key) else {
             zend::warn("apc_fetch() expects a string or array of strings.")?;
-            args.assign_ref(1, bool_zval(false))?;
+            args.assign_ref_bool(1, false)?;
             return set_bool(rv, false);
         };
         let found = match store()? {
@@ -419,7 +444,7 @@ pub(crate) fn fetch(args: &Args<'_>, rv: &mut Zval) -> Done {
             }
         }
     };
-    args.assign_ref(1, bool_zval(success))
+    args.assign_ref_bool(1, success)
 }
 
 pub(crate) fn exists(args: &Args<'_>, rv: &mut Zval) -> Done {
@@ -432,7 +457,7 @@ pub(crate) fn exists(args: &Args<'_>, rv: &mut Zval) -> Done {
     let key = key.dereference();
     let found = store()?;
     let exists = |k: &[u8]| match found {
-        Some((s, _)) if !reserved(k) => s.exists(k).unwrap_or(false),
+        Some((s, _)) if !reserved(k) => s.exists(skey(k)).unwrap_or(false),
         _ => false,
     };
     if let Some(keys) = key.array() {
@@ -465,7 +490,7 @@ pub(crate) fn delete(args: &Args<'_>, rv: &mut Zval) -> Done {
     let key = key.dereference();
     let found = store()?;
     let del = |k: &[u8]| match found {
-        Some((s, _)) if !reserved(k) => s.del(k).unwrap_or(false),
+        Some((s, _)) if !reserved(k) => s.del(skey(k)).unwrap_or(false),
         _ => false,
     };
     if let Some(keys) = key.array() {
@@ -514,17 +539,53 @@ fn step(args: &Args<'_>, rv: &mut Zval, sign: i64) -> Done {
         Some((s, _)) if !reserved(&key) => {
             // A missing key starts at 0 with this TTL (APCu adds it first).
             if ttl > 0 {
-                let _ = s.setnx(&key, b"0", ttl_of(ttl));
+                let _ = s.setnx(skey(&key), b"0", ttl_of(ttl));
             }
-            s.incr_by(&key, delta).ok()
+            match s.incr_by(skey(&key), delta) {
+                Ok(n) => Some(n),
+                // APCu's atomic add wraps around.
+                Err(StoreError::Overflow) => wrapping_add(s, skey(&key), delta),
+                Err(_) => None,
+            }
         }
         _ => None,
     };
-    args.assign_ref(2, bool_zval(result.is_some()))?;
+    args.assign_ref_bool(2, result.is_some())?;
     match result {
         Some(n) => set_long(rv, n),
         None => set_bool(rv, false),
     }
+}
+
+/// Adds `delta` to the int at `key`, wrapping around (under the key's lock).
+fn wrapping_add(store: &Store, key: &[u8], delta: i64) -> Option<i64> {
+    store
+        .update(key, |current| {
+            let Some(n) = current.and_then(int_value) else {
+                return (Update::Keep, None);
+            };
+            let n = n.wrapping_add(delta);
+            let mut text = Vec::with_capacity(20);
+            value::write_decimal(n, &mut text);
+            (
+                Update::Set {
+                    value: text,
+                    ttl: UpdateTtl::Keep,
+                },
+                Some(n),
+            )
+        })
+        .ok()
+        .flatten()
+        .flatten()
+}
+
+/// The int a stored value holds (canonical decimal text), if it is one.
+fn int_value(v: &[u8]) -> Option<i64> {
+    v.first()
+        .filter(|b| **b == b'-' || b.is_ascii_digit())
+        .and_then(|_| std::str::from_utf8(v).ok())
+        .and_then(|t| t.parse().ok())
 }
 
 pub(crate) fn inc(args: &Args<'_>, rv: &mut Zval) -> Done {
@@ -550,13 +611,9 @@ pub(crate) fn cas(args: &Args<'_>, rv: &mut Zval) -> Done {
     };
     let swapped = match store()? {
         Some((s, _)) if !reserved(&key) => s
-            .update(&key, |current| {
-                // Only an int (canonical decimal text) equal to `old`.
-                let matches = current
-                    .filter(|v| v.first().is_some_and(|b| *b == b'-' || b.is_ascii_digit()))
-                    .and_then(|v| std::str::from_utf8(v).ok())
-                    .and_then(|t| t.parse::<i64>().ok())
-                    == Some(old);
+            .update(skey(&key), |current| {
+                // Only an int equal to `old`.
+                let matches = current.and_then(int_value) == Some(old);
                 if !matches {
                     return (Update::Keep, false);
                 }
@@ -614,7 +671,7 @@ pub(crate) fn entry(args: &Args<'_>, rv: &mut Zval) -> Done {
     if let Some(v) = fetch_one(store, &key)? {
         return set_zval(rv, v);
     }
-    let lock_key = store::entry_lock_key(&key);
+    let lock_key = store::entry_lock_key(skey(&key));
     // A call inside this request's own callback for the same key (APCu's
     // lock is re-entrant): computed again, without waiting on ourselves.
     let locked = if store::holds_lock(&lock_key) {
@@ -743,8 +800,8 @@ pub(crate) fn cache_info(args: &Args<'_>, rv: &mut Zval) -> Done {
     let mut entries = Vec::new();
     if !limited {
         let _ = s.scan(|e| {
-            if !reserved(&e.key) {
-                entries.push((e.key.clone(), e.stored_len, e.ttl));
+            if !reserved(&e.key) || e.key == store::EMPTY_KEY {
+                entries.push((user_key(&e.key).to_vec(), e.stored_len, e.ttl));
             }
         });
     }
@@ -836,7 +893,7 @@ pub(crate) fn key_info(args: &Args<'_>, rv: &mut Zval) -> Done {
         return Ok(());
     };
     let ttl = match store()? {
-        Some((s, _)) if !reserved(&key) => s.ttl(&key).unwrap_or(Ttl::Missing),
+        Some((s, _)) if !reserved(&key) => s.ttl(skey(&key)).unwrap_or(Ttl::Missing),
         _ => Ttl::Missing,
     };
     if matches!(ttl, Ttl::Missing) {

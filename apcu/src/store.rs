@@ -136,8 +136,8 @@ pub(crate) fn request_end() {
     }
 }
 
-/// The lock key of `apcu_entry` on `key` (keys starting with a NUL byte
-/// and `apcu.entry` are reserved for them and hidden from listings).
+/// The lock key of `apcu_entry` on `key` (store keys starting with
+/// [`RESERVED_PREFIX`] are this module's, hidden from the API).
 pub(crate) fn entry_lock_key(key: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(ENTRY_LOCK_PREFIX.len() + key.len());
     k.extend_from_slice(ENTRY_LOCK_PREFIX);
@@ -146,7 +146,13 @@ pub(crate) fn entry_lock_key(key: &[u8]) -> Vec<u8> {
 }
 
 /// The prefix of [`entry_lock_key`].
-pub(crate) const ENTRY_LOCK_PREFIX: &[u8] = b"\0apcu.entry\0";
+const ENTRY_LOCK_PREFIX: &[u8] = b"\0apcu.entry\0";
+
+/// Store keys of this module's own (a user key never starts so).
+pub(crate) const RESERVED_PREFIX: &[u8] = b"\0apcu.";
+
+/// Where the empty key (which APCu takes and the store does not) is kept.
+pub(crate) const EMPTY_KEY: &[u8] = b"\0apcu.empty";
 
 /// Keeps `lock` in request state while user code runs.
 pub(crate) fn park_lock(lock: HeldLock<'static>) {

@@ -46,6 +46,8 @@ pub(crate) const MAX_DEPTH: usize = 32;
 pub(crate) enum EncodeError {
     /// The serializer threw (the exception is pending) or failed.
     Serializer,
+    /// A resource (in an array): APCu refuses them.
+    Resource,
 }
 
 /// Encodes `value` into `out` (cleared first).
@@ -172,6 +174,9 @@ fn serialize(
     out: &mut Vec<u8>,
 ) -> Result<Result<(), EncodeError>, Bailout> {
     out.clear();
+    if has_resource(value, 0) {
+        return Ok(Err(EncodeError::Resource));
+    }
     let (tag, function) = match serializer {
         Serializer::Php => (T_PHP, "serialize"),
         Serializer::Igbinary => (T_IGBINARY, "igbinary_serialize"),
@@ -186,6 +191,19 @@ fn serialize(
     out.extend_from_slice(bytes.as_bytes());
     drop(text);
     Ok(Ok(()))
+}
+
+/// Whether `value` is a resource or an array holding one (arrays deeper
+/// than the serializer goes are not looked into).
+fn has_resource(value: &Zval, depth: usize) -> bool {
+    let value = value.dereference();
+    if value.is_resource() {
+        return true;
+    }
+    match value.array() {
+        Some(ht) if depth < 256 => ht.values().any(|v| has_resource(v, depth + 1)),
+        _ => false,
+    }
 }
 
 /// Why stored bytes did not decode.

@@ -17,7 +17,7 @@
 
 use ext_php_rs::ffi::{
     php_error_docref, php_info_print_table_end, php_info_print_table_row,
-    php_info_print_table_start, zend_hash_str_find, zend_module_entry, E_WARNING,
+    php_info_print_table_start, zend_hash_str_find, zend_module_entry, zend_reference, E_WARNING,
 };
 use ext_php_rs::types::{ZendHashTable, Zval};
 use ext_php_rs::zend::{ExecuteData, ExecutorGlobals, Function, ModuleEntry, SapiModule};
@@ -35,6 +35,9 @@ extern "C" {
         exists: *mut bool,
     ) -> *mut c_char;
     fn display_ini_entries(module: *mut zend_module_entry);
+    /// Zend/zend_execute.c: assigns to a reference, checking the types of
+    /// the typed properties it is bound to (a `TypeError` if one refuses).
+    fn zend_try_assign_typed_ref_bool(reference: *mut zend_reference, value: bool) -> c_int;
 }
 
 /// The engine bailed out during a call into it: returned up to [`entry`],
@@ -98,37 +101,36 @@ impl<'a> Args<'a> {
         Args { ex, count }
     }
 
-    /// Sets the variable behind by-reference argument `i` (if passed) to
-    /// `value`, releasing what it held (an object's destructor may run,
-    /// hence [`engine`]).
-    pub(crate) fn assign_ref(&self, i: usize, value: Zval) -> Result<(), Bailout> {
-        if i >= self.count {
-            return Ok(());
-        }
-        let ex = self.ex;
-        engine(move || {
-            // SAFETY: `i` is below the argument count (see `get`); a
-            // by-reference parameter's slot holds a reference whose value
-            // the callee may change (ZEND_TRY_ASSIGN_REF), and no borrow
-            // of this argument is live in the callers.
-            let slot = unsafe { ex.zend_call_arg(i) };
-            if let Some(inner) = slot.and_then(|s| s.reference_mut()) {
-                // The old value is released by `Zval`'s drop.
-                *inner = value;
-            }
-        })
-    }
-
     /// Argument `i` (from 0), if passed; a by-reference parameter's is the
-    /// reference (see [`assign_ref`]).
+    /// reference (see [`Args::assign_ref_bool`]).
     pub(crate) fn get(&self, i: usize) -> Option<&'a Zval> {
         if i >= self.count {
             return None;
         }
         // SAFETY: `i` is below the argument count, so ZEND_CALL_ARG(i + 1)
         // is an initialised argument slot of this live frame, which
-        // outlives the call's `Args`.
+        // outlives the call's `Args`; it is only read through this borrow.
         unsafe { self.ex.zend_call_arg(i).map(|z| &*z) }
+    }
+
+    /// Sets the variable behind by-reference argument `i` (if passed) to
+    /// `value`, as `ZEND_TRY_ASSIGN_REF_BOOL` does: a typed property bound
+    /// to it that refuses a bool throws a `TypeError` and keeps its value.
+    /// (Releasing the old value may run a destructor, hence [`engine`].)
+    pub(crate) fn assign_ref_bool(&self, i: usize, value: bool) -> Result<(), Bailout> {
+        let Some(arg) = self.get(i) else {
+            return Ok(());
+        };
+        if !arg.is_reference() {
+            return Ok(());
+        }
+        // SAFETY: a reference zval's value is its `zend_reference`.
+        let reference = unsafe { arg.value.ref_ };
+        engine(move || {
+            // SAFETY: the live reference of a by-reference parameter, which
+            // the callee may assign to (ZEND_TRY_ASSIGN_REF_BOOL).
+            unsafe { zend_try_assign_typed_ref_bool(reference, value) };
+        })
     }
 
     /// `ArgumentCountError` unless between `min` and `max` arguments were
