@@ -683,7 +683,16 @@ pub(crate) fn entry(args: &Args<'_>, rv: &mut Zval) -> Done {
                 true
             }
             // Still held after the wait: computed here too.
-            Ok(LockOutcome::TimedOut { .. }) => false,
+            Ok(LockOutcome::TimedOut { holder_pid }) => {
+                let holder =
+                    holder_pid.map_or_else(|| "another process".into(), |p| format!("process {p}"));
+                zend::warn(&format!(
+                    "{holder} has been computing key {:?} for {} s: computed here too",
+                    String::from_utf8_lossy(&key),
+                    ENTRY_WAIT.as_secs()
+                ))?;
+                false
+            }
             Err(e) => {
                 zend::warn(&store_warning(&key, &e))?;
                 false
@@ -798,10 +807,13 @@ pub(crate) fn cache_info(args: &Args<'_>, rv: &mut Zval) -> Done {
     };
     let g = s.geometry();
     let mut entries = Vec::new();
+    let mut entry_locks = 0i64;
     if !limited {
         let _ = s.scan(|e| {
             if !reserved(&e.key) || e.key == store::EMPTY_KEY {
                 entries.push((user_key(&e.key).to_vec(), e.stored_len, e.ttl));
+            } else {
+                entry_locks += 1;
             }
         });
     }
@@ -847,6 +859,8 @@ pub(crate) fn cache_info(args: &Args<'_>, rv: &mut Zval) -> Done {
         pairs.push(("cache_list", list));
         pairs.push(("deleted_list", assoc(Vec::new())?));
         pairs.push(("slot_distribution", assoc(Vec::new())?));
+        // This module's own: `apcu_entry` callbacks running now (their locks).
+        pairs.push(("entry_locks", long_zval(entry_locks)));
     }
     let info = assoc(pairs)?;
     set_zval(rv, info)

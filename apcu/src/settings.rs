@@ -31,6 +31,9 @@ pub(crate) const SHM_SIZE: Setting = system("apc.shm_size", "32M");
 /// `apc.name` (this module's own): which shared store; empty = `default`,
 /// or under php-cli a store private to the process.
 pub(crate) const NAME: Setting = system("apc.name", "");
+/// `apc.dir` (this module's own): the segments' directory; empty = the
+/// per-user `/dev/shm/ephpm-<uid>` that `ephpm_kv` uses too.
+pub(crate) const DIR: Setting = system("apc.dir", "");
 /// `apc.serializer`: `php` or `igbinary` (`default` is `php`).
 pub(crate) const SERIALIZER: Setting = system("apc.serializer", "php");
 /// `apc.use_request_time`: accepted; TTLs count from the call (see README).
@@ -41,11 +44,12 @@ pub(crate) const USE_REQUEST_TIME: Setting = Setting {
 };
 
 /// Every registered setting.
-pub(crate) const ALL: [Setting; 15] = [
+pub(crate) const ALL: [Setting; 16] = [
     ENABLED,
     ENABLE_CLI,
     SHM_SIZE,
     NAME,
+    DIR,
     SERIALIZER,
     USE_REQUEST_TIME,
     // Accepted for APCu's php.ini files; they do nothing here.
@@ -135,7 +139,15 @@ pub(crate) fn resolve(sapi: &str, value_of: impl Fn(&Setting) -> String) -> Resu
     let shared_name = if name.is_empty() { "default" } else { name };
     let full = store_name(shared_name);
     shm_store::validate_name(&full).map_err(|e| format!("invalid {}: {e}", NAME.name))?;
-    let config = StoreConfig::new(full).size(size);
+    let dir = value_of(&DIR);
+    let dir = dir.trim();
+    if !dir.is_empty() && !dir.starts_with('/') {
+        return Err(format!(
+            "invalid {} value {dir:?} (expected an absolute directory, or empty for /dev/shm/ephpm-<uid>)",
+            DIR.name
+        ));
+    }
+    let config = StoreConfig::new(full).size(size).dir(dir);
     shm_store::Geometry::for_config(&config)
         .map_err(|e| format!("{} = {size_text}: {e}", SHM_SIZE.name))?;
     Ok(if cli && name.is_empty() {
@@ -193,6 +205,8 @@ mod tests {
         assert!(e.contains("apc.shm_size"), "{e}");
         let e = resolve("fpm-fcgi", with(&[("apc.name", "a/b")])).unwrap_err();
         assert!(e.contains("apc.name"), "{e}");
+        let e = resolve("fpm-fcgi", with(&[("apc.dir", "relative")])).unwrap_err();
+        assert!(e.contains("apc.dir"), "{e}");
         let e = resolve("fpm-fcgi", with(&[("apc.enabled", "maybe")])).unwrap_err();
         assert!(e.contains("apc.enabled"), "{e}");
     }

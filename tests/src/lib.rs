@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod php;
+pub mod phpt;
 pub mod redis_cluster;
 pub mod servers;
 
