@@ -240,3 +240,73 @@ fn a_process_killed_inside_apcu_entry_blocks_nobody() {
         "after the kill 0"
     );
 }
+
+// ------------------------------------------------ beside APCu's own apcu.so
+
+/// php-cli with `-n` and these two `extension=` in this order, running `code`.
+fn php_with_both(first: &Path, second: &Path, code: &str) -> Output {
+    Command::new(&ephpm_shm_tests::php::php().binary)
+        .arg("-n")
+        .arg("-d")
+        .arg(format!("extension={}", first.display()))
+        .arg("-d")
+        .arg(format!("extension={}", second.display()))
+        .args(["-d", "apc.enable_cli=1", "-d", "display_startup_errors=1"])
+        .arg("-r")
+        .arg(code)
+        .output()
+        .expect("run php")
+}
+
+/// The distribution's APCu (`php8.2-apcu` on Debian 12).
+fn distribution_apcu() -> std::path::PathBuf {
+    let php = ephpm_shm_tests::php::php();
+    let so = php.extension_dir.join("apcu.so");
+    assert!(
+        so.is_file(),
+        "{} is missing: install the distribution's APCu (apt-get install php{}-apcu)",
+        so.display(),
+        php.version
+    );
+    so
+}
+
+/// Which `apcu` a process got: ours has `apc.name`, APCu's has not.
+const WHICH: &str = "echo ini_get('apc.name') === false ? 'APCu' : 'ephpm-apcu', ' ', \
+                     phpversion('apcu'), ' ', var_export(apcu_store('k', [1]) && apcu_fetch('k') === [1], true);";
+
+#[test]
+fn beside_apcu_either_order_loads_one_apcu_and_says_so() {
+    let ours = std::fs::canonicalize(apcu_so()).expect("canonical path of the module");
+    let theirs = distribution_apcu();
+
+    // APCu first: ours notices the module already registered, says which
+    // library is skipped, and registers nothing; PHP then refuses it.
+    let out = php_with_both(&theirs, &ours, WHICH);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    let all = format!("{stdout}{stderr}");
+    assert!(out.status.success(), "{all}");
+    assert!(stdout.ends_with("APCu 5.1.22 true"), "{all}");
+    assert!(
+        all.contains(
+            "a module named apcu (version 5.1.22, APCu's apcu.so) is already loaded: \
+                      this library, ephpm-apcu's libephpm_apcu.so, is skipped"
+        ),
+        "{all}"
+    );
+    assert!(all.contains("Module \"apcu\" is already loaded"), "{all}");
+
+    // Ours first: PHP refuses APCu's with its own warning; ours works.
+    let out = php_with_both(&ours, &theirs, WHICH);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    let all = format!("{stdout}{stderr}");
+    assert!(out.status.success(), "{all}");
+    assert!(stdout.ends_with("ephpm-apcu 5.1.22 true"), "{all}");
+    assert!(all.contains("Module \"apcu\" is already loaded"), "{all}");
+}
