@@ -14,7 +14,7 @@ use crate::zend::{self, engine, Args, Bailout};
 use ext_php_rs::flags::DataType;
 use ext_php_rs::types::array::Iter;
 use ext_php_rs::types::{ArrayKey, ZendHashTable, ZendStr, Zval};
-use shm_store::{LockOutcome, Store, StoreError, Ttl, Update, UpdateTtl};
+use shm_store::{LockOutcome, ReadStart, Store, StoreError, Ttl, Update, UpdateTtl, READ_ATTEMPTS};
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::time::Duration;
@@ -122,18 +122,9 @@ fn type_name(z: &Zval) -> String {
     }
 }
 
-thread_local! {
-    static FUNCTION: std::cell::Cell<&'static str> = const { std::cell::Cell::new("apcu") };
-}
-
 /// The name of the running function, for messages.
-fn current_function() -> &'static str {
-    FUNCTION.get()
-}
-
-/// Sets the name [`current_function`] gives.
-pub(crate) fn set_function(name: &'static str) {
-    FUNCTION.set(name);
+fn current_function() -> String {
+    zend::active_function_name()
 }
 
 /// A string key argument (`string $key`): `TypeError` and `None` otherwise.
@@ -374,29 +365,93 @@ pub(crate) fn add(args: &Args<'_>, rv: &mut Zval) -> Done {
     store_helper(args, rv, true)
 }
 
-/// Reads one key: `Ok(None)` on a miss (or a value that does not decode,
-/// which is warned of and reads as a miss).
-fn fetch_one(store: &Store, key: &[u8]) -> Result<Option<Zval>, Bailout> {
-    if reserved(key) {
-        return Ok(None);
-    }
-    let read = with_buffer(|buf| -> Result<Result<Option<Zval>, StoreError>, Bailout> {
-        match store.get_into(skey(key), buf) {
-            Ok(true) => {}
-            Ok(false) => return Ok(Ok(None)),
-            Err(e) => return Ok(Err(e)),
-        }
-        Ok(Ok(value::decode(buf)?.ok()))
-    })?;
-    match read {
-        Ok(found) => Ok(found),
-        Err(e) => {
-            if warned(&e) {
-                zend::warn(&store_warning(key, &e))?;
+/// Values up to this long are read into a buffer on the stack.
+const SMALL: usize = 256;
+
+/// Where [`read`] put the value.
+enum Read {
+    Missing,
+    /// The first this many bytes of the small buffer.
+    Small(usize),
+    /// The large buffer.
+    Large,
+}
+
+/// Reads the value of store key `key` lock-free (one copy, into `small`
+/// or else `large`), as [`Store::get_into`] does but with no allocation
+/// for a small value.
+#[inline]
+fn read(
+    store: &Store,
+    key: &[u8],
+    small: &mut [u8; SMALL],
+    large: &mut Vec<u8>,
+) -> Result<Read, StoreError> {
+    let mut attempt = 0;
+    loop {
+        match store.read_begin(key, attempt)? {
+            ReadStart::Missing => return Ok(Read::Missing),
+            ReadStart::Copied(value) => {
+                *large = value;
+                return Ok(Read::Large);
             }
-            Ok(None)
+            // From READ_ATTEMPTS on the store reads under the lock; should
+            // it not, this does (so the retries always end).
+            ReadStart::Ready(_) if attempt > READ_ATTEMPTS => {
+                return Ok(match store.get_into(key, large)? {
+                    true => Read::Large,
+                    false => Read::Missing,
+                });
+            }
+            ReadStart::Ready(ticket) => {
+                let len = ticket.len();
+                if len <= SMALL {
+                    if store.read_finish(&ticket, &mut small[..len]) {
+                        return Ok(Read::Small(len));
+                    }
+                } else {
+                    large.resize(len, 0);
+                    if store.read_finish(&ticket, large) {
+                        return Ok(Read::Large);
+                    }
+                }
+                attempt += 1;
+            }
         }
     }
+}
+
+/// Reads one key: `Ok(None)` on a miss (or a value that does not decode,
+/// which reads as a miss; the serializer warns of it).
+fn fetch_one(store: &Store, key: &[u8]) -> Result<Option<Zval>, Bailout> {
+    let mut z = Zval::new();
+    Ok(fetch_into(store, key, &mut z)?.then_some(z))
+}
+
+/// Reads one key into `z`: `Ok(false)` on a miss (`z` unchanged).
+#[inline]
+fn fetch_into(store: &Store, key: &[u8], z: &mut Zval) -> Result<bool, Bailout> {
+    if reserved(key) {
+        return Ok(false);
+    }
+    let mut small = [0u8; SMALL];
+    let mut large = Vec::new();
+    let bytes = match read(store, skey(key), &mut small, &mut large) {
+        Ok(Read::Missing) => return Ok(false),
+        Ok(Read::Small(len)) => &small[..len],
+        Ok(Read::Large) => &large[..],
+        Err(e) => return read_failed(key, &e).map(|()| false),
+    };
+    Ok(value::decode(bytes, z)?.is_ok())
+}
+
+/// The warning of a failed read (a key the store cannot take is a miss).
+#[cold]
+fn read_failed(key: &[u8], e: &StoreError) -> Done {
+    if warned(e) {
+        zend::warn(&store_warning(key, e))?;
+    }
+    Ok(())
 }
 
 pub(crate) fn fetch(args: &Args<'_>, rv: &mut Zval) -> Done {
@@ -430,19 +485,13 @@ pub(crate) fn fetch(args: &Args<'_>, rv: &mut Zval) -> Done {
             return set_bool(rv, false);
         };
         let found = match store()? {
-            Some((s, _)) => fetch_one(s, &bytes)?,
-            None => None,
+            Some((s, _)) => fetch_into(s, &bytes, rv)?,
+            None => false,
         };
-        match found {
-            Some(v) => {
-                set_zval(rv, v)?;
-                true
-            }
-            None => {
-                rv.set_bool(false);
-                false
-            }
+        if !found {
+            rv.set_bool(false);
         }
+        found
     };
     args.assign_ref_bool(1, success)
 }
@@ -582,10 +631,7 @@ fn wrapping_add(store: &Store, key: &[u8], delta: i64) -> Option<i64> {
 
 /// The int a stored value holds (canonical decimal text), if it is one.
 fn int_value(v: &[u8]) -> Option<i64> {
-    v.first()
-        .filter(|b| **b == b'-' || b.is_ascii_digit())
-        .and_then(|_| std::str::from_utf8(v).ok())
-        .and_then(|t| t.parse().ok())
+    value::parse_decimal(v)
 }
 
 pub(crate) fn inc(args: &Args<'_>, rv: &mut Zval) -> Done {

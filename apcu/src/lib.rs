@@ -43,7 +43,6 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 macro_rules! php_fn {
     ($name:ident => $body:path) => {
         extern "C" fn $name(ex: &mut ExecuteData, rv: &mut Zval) {
-            api::set_function(stringify!($name));
             zend::entry(ex, rv, $body)
         }
     };

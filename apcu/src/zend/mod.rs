@@ -37,6 +37,8 @@ extern "C" {
     fn display_ini_entries(module: *mut zend_module_entry);
     /// Zend/zend_execute.c: assigns to a reference, checking the types of
     /// the typed properties it is bound to (a `TypeError` if one refuses).
+    /// Zend/zend_execute_API.c: the running function's name.
+    fn get_active_function_name() -> *const c_char;
     fn zend_try_assign_typed_ref_bool(reference: *mut zend_reference, value: bool) -> c_int;
 }
 
@@ -209,6 +211,19 @@ pub(crate) fn call(callable: &Zval, args: &[&Zval]) -> Result<Option<Zval>, Bail
         .collect();
     let result = engine(|| callable.try_call(params))?;
     Ok(result.ok().filter(|_| !exception_pending()))
+}
+
+/// The name of the PHP function running now (for messages).
+pub(crate) fn active_function_name() -> String {
+    // SAFETY: reads the executor's current function; the name is a string
+    // of the function table (or null outside a call), copied at once.
+    unsafe {
+        let name = get_active_function_name();
+        if name.is_null() {
+            return "apcu".into();
+        }
+        CStr::from_ptr(name).to_string_lossy().into_owned()
+    }
 }
 
 /// Current value of an ini setting, or an empty string if it has none.
