@@ -40,7 +40,7 @@ fn with_buffer<R>(work: impl FnOnce(&mut Vec<u8>) -> R) -> R {
 
 /// The store of this call; `None` when the API is disabled (the caller
 /// returns its failure value quietly) or unavailable (warned here).
-fn store() -> Result<Option<(&'static Store, Serializer)>, Bailout> {
+pub(crate) fn store() -> Result<Option<(&'static Store, Serializer)>, Bailout> {
     match store::current() {
         Ok(Current::Store(s, ser)) => Ok(Some((s, ser))),
         Ok(Current::Disabled) => Ok(None),
@@ -69,7 +69,7 @@ fn ttl_of(seconds: i64) -> Option<Duration> {
 }
 
 /// An int argument (coerced as PHP's weak mode does for numbers and bools).
-fn long_arg(z: Option<&Zval>, default: i64) -> Option<i64> {
+pub(crate) fn long_arg(z: Option<&Zval>, default: i64) -> Option<i64> {
     match z {
         None => Some(default),
         Some(z) => {
@@ -105,7 +105,7 @@ fn long_param(args: &Args<'_>, i: usize, name: &str, default: i64) -> Result<Opt
     }
 }
 
-fn type_name(z: &Zval) -> String {
+pub(crate) fn type_name(z: &Zval) -> String {
     match z.dereference().get_type() {
         DataType::Long => "int".into(),
         DataType::Double => "float".into(),
@@ -193,7 +193,7 @@ fn push(rv: &mut Zval, value: Zval) -> Done {
     })
 }
 
-fn long_zval(n: i64) -> Zval {
+pub(crate) fn long_zval(n: i64) -> Zval {
     let mut z = Zval::new();
     z.set_long(n);
     z
@@ -219,13 +219,13 @@ fn warned(e: &StoreError) -> bool {
 
 /// Store keys starting with [`store::RESERVED_PREFIX`] are this module's
 /// own (`apcu_entry`'s locks, the empty key): never a user's key.
-fn reserved(key: &[u8]) -> bool {
+pub(crate) fn reserved(key: &[u8]) -> bool {
     key.starts_with(store::RESERVED_PREFIX)
 }
 
 /// The store key of a user's key: itself, but for the empty key (which
 /// APCu takes and the store does not), kept under a reserved name.
-fn skey(key: &[u8]) -> &[u8] {
+pub(crate) fn skey(key: &[u8]) -> &[u8] {
     if key.is_empty() {
         store::EMPTY_KEY
     } else {
@@ -234,7 +234,7 @@ fn skey(key: &[u8]) -> &[u8] {
 }
 
 /// The user's key of a store key (see [`skey`]).
-fn user_key(key: &[u8]) -> &[u8] {
+pub(crate) fn user_key(key: &[u8]) -> &[u8] {
     if key == store::EMPTY_KEY {
         b""
     } else {
@@ -430,7 +430,7 @@ fn fetch_one(store: &Store, key: &[u8]) -> Result<Option<Zval>, Bailout> {
 
 /// Reads one key into `z`: `Ok(false)` on a miss (`z` unchanged).
 #[inline]
-fn fetch_into(store: &Store, key: &[u8], z: &mut Zval) -> Result<bool, Bailout> {
+pub(crate) fn fetch_into(store: &Store, key: &[u8], z: &mut Zval) -> Result<bool, Bailout> {
     if reserved(key) {
         return Ok(false);
     }
@@ -565,6 +565,9 @@ pub(crate) fn delete(args: &Args<'_>, rv: &mut Zval) -> Done {
     if key.is_string() {
         let bytes = key.zend_str().map(|s| s.as_bytes()).unwrap_or_default();
         return set_bool(rv, del(bytes));
+    }
+    if key.is_object() {
+        return crate::iterator::delete(key, rv);
     }
     zend::warn("apc_delete() expects a string, array of strings, or APCIterator instance")?;
     set_bool(rv, false)
@@ -802,14 +805,14 @@ fn double_zval(n: u64) -> Zval {
     z
 }
 
-fn text_zval(t: &[u8]) -> Result<Zval, Bailout> {
+pub(crate) fn text_zval(t: &[u8]) -> Result<Zval, Bailout> {
     let mut z = Zval::new();
     engine(|| z.set_zend_string(ZendStr::new(t, false)))?;
     Ok(z)
 }
 
 /// An array of `(key, value)` pairs.
-fn assoc(pairs: Vec<(&'static str, Zval)>) -> Result<Zval, Bailout> {
+pub(crate) fn assoc(pairs: Vec<(&'static str, Zval)>) -> Result<Zval, Bailout> {
     let mut z = Zval::new();
     engine(|| {
         let mut ht = ZendHashTable::with_capacity(pairs.len() as u32);
@@ -826,7 +829,7 @@ fn secs(ms: u64) -> i64 {
 }
 
 /// A key's remaining TTL in whole seconds (rounded up), 0 without expiry.
-fn ttl_seconds(ttl: Ttl) -> i64 {
+pub(crate) fn ttl_seconds(ttl: Ttl) -> i64 {
     match ttl {
         Ttl::Remaining(ms) => i64::try_from(ms.div_ceil(1000)).unwrap_or(i64::MAX),
         _ => 0,

@@ -11,6 +11,7 @@
 //! - [`value`]: how a PHP value is stored (ints as the store's integers,
 //!   a tag byte for the rest, a compact array format, the serializer);
 //! - [`api`]: the functions;
+//! - [`iterator`]: class `APCUIterator`;
 //! - [`zend`]: the engine's edge (entry points, warnings, ini, phpinfo),
 //!   the only module with `unsafe`.
 //!
@@ -18,6 +19,7 @@
 //! design decisions are in `apcu/README.md`.
 
 mod api;
+mod iterator;
 mod settings;
 mod store;
 mod value;
@@ -166,6 +168,10 @@ extern "C" fn minit(ty: i32, module_number: i32) -> i32 {
             let _ = zend::warn_at_startup(&format!("apcu (ephpm-apcu): startup failed: {e}"));
             return 1;
         }
+    }
+    if let Err(e) = zend::class::register(module_number) {
+        let _ = zend::warn_at_startup(&format!("apcu (ephpm-apcu): startup failed: {e}"));
+        return 1;
     }
     zend::set_info_rows(info_rows);
     // Bad settings are reported now; the store is opened by the first

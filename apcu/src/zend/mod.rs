@@ -15,6 +15,8 @@
 //! once nothing of ours is left on the stack. No store lock or `RefCell`
 //! borrow is held across an [`engine`] call (the callers keep to that).
 
+pub(crate) mod class;
+
 use ext_php_rs::ffi::{
     php_error_docref, php_info_print_table_end, php_info_print_table_row,
     php_info_print_table_start, zend_hash_str_find, zend_module_entry, zend_reference, E_WARNING,
