@@ -211,8 +211,8 @@ fn store_warning(key: &[u8], e: &StoreError) -> String {
     format!("key {shown:?}: {e}")
 }
 
-/// Whether a store error is worth a warning: an empty or too long key
-/// fails quietly, as a key APCu cannot store does.
+/// Whether a failed read is worth a warning: a key too long for the
+/// store cannot have been stored (its write warned), so it reads as a miss.
 fn warned(e: &StoreError) -> bool {
     !matches!(e, StoreError::EmptyKey | StoreError::KeyTooLong { .. })
 }
@@ -285,9 +285,7 @@ fn store_one(
             Ok(false)
         }
         Err(Some(Some(e))) => {
-            if warned(&e) {
-                zend::warn(&store_warning(key, &e))?;
-            }
+            zend::warn(&store_warning(key, &e))?;
             Ok(false)
         }
     }
