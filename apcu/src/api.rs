@@ -419,6 +419,22 @@ fn read(
     }
 }
 
+/// The user's key of a store entry a listing shows, or `None` for this
+/// module's own entries (`apcu_entry`'s locks).
+pub(crate) fn listed_key(store_key: &[u8]) -> Option<&[u8]> {
+    (!reserved(store_key) || store_key == store::EMPTY_KEY).then(|| user_key(store_key))
+}
+
+/// The value of a user's key, if there is one (for `APCUIterator`).
+pub(crate) fn fetch_value(store: &Store, key: &[u8]) -> Result<Option<Zval>, Bailout> {
+    fetch_one(store, key)
+}
+
+/// Deletes a user's key; whether it was there.
+pub(crate) fn delete_key(store: &Store, key: &[u8]) -> bool {
+    !reserved(key) && store.del(skey(key)).unwrap_or(false)
+}
+
 /// Reads one key: `Ok(None)` on a miss (or a value that does not decode,
 /// which reads as a miss; the serializer warns of it).
 fn fetch_one(store: &Store, key: &[u8]) -> Result<Option<Zval>, Bailout> {
@@ -563,6 +579,9 @@ pub(crate) fn delete(args: &Args<'_>, rv: &mut Zval) -> Done {
     if key.is_string() {
         let bytes = key.zend_str().map(|s| s.as_bytes()).unwrap_or_default();
         return set_bool(rv, del(bytes));
+    }
+    if let Some(deleted) = crate::iterator::delete(key)? {
+        return set_bool(rv, deleted);
     }
     zend::warn("apc_delete() expects a string, array of strings, or APCIterator instance")?;
     set_bool(rv, false)
@@ -824,7 +843,7 @@ fn secs(ms: u64) -> i64 {
 }
 
 /// A key's remaining TTL in whole seconds (rounded up), 0 without expiry.
-fn ttl_seconds(ttl: Ttl) -> i64 {
+pub(crate) fn ttl_seconds(ttl: Ttl) -> i64 {
     match ttl {
         Ttl::Remaining(ms) => i64::try_from(ms.div_ceil(1000)).unwrap_or(i64::MAX),
         _ => 0,
@@ -853,12 +872,9 @@ pub(crate) fn cache_info(args: &Args<'_>, rv: &mut Zval) -> Done {
     let mut entries = Vec::new();
     let mut entry_locks = 0i64;
     if !limited {
-        let _ = s.scan(|e| {
-            if !reserved(&e.key) || e.key == store::EMPTY_KEY {
-                entries.push((user_key(&e.key).to_vec(), e.stored_len, e.ttl));
-            } else {
-                entry_locks += 1;
-            }
+        let _ = s.scan(|e| match listed_key(&e.key) {
+            Some(key) => entries.push((key.to_vec(), e.stored_len, e.ttl)),
+            None => entry_locks += 1,
         });
     }
     let t = &stats.total;

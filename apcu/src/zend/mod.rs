@@ -288,6 +288,17 @@ pub(crate) unsafe fn resume(bailout: Bailout) -> ! {
     unsafe { resume_bailout() }
 }
 
+/// Resumes a bailout inside a method made by ext-php-rs's class macros:
+/// their entry point runs the method under `run_handler`, which catches
+/// the jump and raises it again once its own frame is left.
+pub(crate) fn resume_in_method(bailout: Bailout) -> ! {
+    drop(bailout);
+    // SAFETY: called with every value of the method's frames that needs
+    // dropping already dropped (the callers return `Bailout` up to here);
+    // the target is `run_handler`'s `zend_try`.
+    unsafe { ext_php_rs::zend::bailout() }
+}
+
 /// phpinfo()'s rows for this module, set by the module's startup.
 pub(crate) type InfoRows = fn() -> Vec<(String, String)>;
 static INFO_ROWS: std::sync::OnceLock<InfoRows> = std::sync::OnceLock::new();
