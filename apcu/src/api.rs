@@ -211,21 +211,21 @@ fn store_warning(key: &[u8], e: &StoreError) -> String {
     format!("key {shown:?}: {e}")
 }
 
-/// Whether a store error is worth a warning: an empty or too long key
-/// fails quietly, as a key APCu cannot store does.
+/// Whether a failed read is worth a warning: a key too long for the
+/// store cannot have been stored (its write warned), so it reads as a miss.
 fn warned(e: &StoreError) -> bool {
     !matches!(e, StoreError::EmptyKey | StoreError::KeyTooLong { .. })
 }
 
 /// Store keys starting with [`store::RESERVED_PREFIX`] are this module's
 /// own (`apcu_entry`'s locks, the empty key): never a user's key.
-pub(crate) fn reserved(key: &[u8]) -> bool {
+fn reserved(key: &[u8]) -> bool {
     key.starts_with(store::RESERVED_PREFIX)
 }
 
 /// The store key of a user's key: itself, but for the empty key (which
 /// APCu takes and the store does not), kept under a reserved name.
-pub(crate) fn skey(key: &[u8]) -> &[u8] {
+fn skey(key: &[u8]) -> &[u8] {
     if key.is_empty() {
         store::EMPTY_KEY
     } else {
@@ -234,7 +234,7 @@ pub(crate) fn skey(key: &[u8]) -> &[u8] {
 }
 
 /// The user's key of a store key (see [`skey`]).
-pub(crate) fn user_key(key: &[u8]) -> &[u8] {
+fn user_key(key: &[u8]) -> &[u8] {
     if key == store::EMPTY_KEY {
         b""
     } else {
@@ -285,9 +285,7 @@ fn store_one(
             Ok(false)
         }
         Err(Some(Some(e))) => {
-            if warned(&e) {
-                zend::warn(&store_warning(key, &e))?;
-            }
+            zend::warn(&store_warning(key, &e))?;
             Ok(false)
         }
     }
@@ -419,6 +417,17 @@ fn read(
             }
         }
     }
+}
+
+/// The user's key of a store entry a listing shows, or `None` for this
+/// module's own entries (`apcu_entry`'s locks).
+pub(crate) fn listed_key(store_key: &[u8]) -> Option<&[u8]> {
+    (!reserved(store_key) || store_key == store::EMPTY_KEY).then(|| user_key(store_key))
+}
+
+/// Deletes a user's key; whether it was there.
+pub(crate) fn delete_key(store: &Store, key: &[u8]) -> bool {
+    !reserved(key) && store.del(skey(key)).unwrap_or(false)
 }
 
 /// Reads one key: `Ok(None)` on a miss (or a value that does not decode,
@@ -858,12 +867,9 @@ pub(crate) fn cache_info(args: &Args<'_>, rv: &mut Zval) -> Done {
     let mut entries = Vec::new();
     let mut entry_locks = 0i64;
     if !limited {
-        let _ = s.scan(|e| {
-            if !reserved(&e.key) || e.key == store::EMPTY_KEY {
-                entries.push((user_key(&e.key).to_vec(), e.stored_len, e.ttl));
-            } else {
-                entry_locks += 1;
-            }
+        let _ = s.scan(|e| match listed_key(&e.key) {
+            Some(key) => entries.push((key.to_vec(), e.stored_len, e.ttl)),
+            None => entry_locks += 1,
         });
     }
     let t = &stats.total;

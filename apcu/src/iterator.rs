@@ -116,19 +116,14 @@ pub(crate) struct State {
 
 // ------------------------------------------------------------ the scan
 
-/// Whether a store key is a user's (the empty key's reserved name is).
-fn visible(store_key: &[u8]) -> bool {
-    !api::reserved(store_key) || api::user_key(store_key).is_empty()
-}
-
 /// Scans stripe `stripe`: its users' keys, with sizes and TTLs (a damaged
 /// stripe is repaired by the scan and what survived is listed).
 fn scan_stripe(store: &Store, stripe: usize) -> Vec<Found> {
     let mut found = Vec::new();
     let _ = store.scan_stripe(stripe, |e| {
-        if visible(&e.key) {
+        if let Some(key) = api::listed_key(&e.key) {
             found.push(Found {
-                key: api::user_key(&e.key).to_vec(),
+                key: key.to_vec(),
                 size: e.stored_len,
                 ttl: e.ttl,
             });
@@ -485,7 +480,7 @@ fn delete_matches(state: &State) -> Done {
     }
     let store = state.store;
     for_each_match(store, &state.search, |found| {
-        let _ = store.del(api::skey(&found.key));
+        let _ = api::delete_key(store, &found.key);
         Ok(())
     })
 }

@@ -11,7 +11,7 @@
 //! - [`value`]: how a PHP value is stored (ints as the store's integers,
 //!   a tag byte for the rest, a compact array format, the serializer);
 //! - [`api`]: the functions;
-//! - [`iterator`]: class `APCUIterator`;
+//! - [`iterator`]: class `APCUIterator` (its engine side in `zend::class`);
 //! - [`zend`]: the engine's edge (entry points, warnings, ini, phpinfo),
 //!   the only module with `unsafe`.
 //!

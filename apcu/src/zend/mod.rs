@@ -290,6 +290,32 @@ pub(crate) unsafe fn resume(bailout: Bailout) -> ! {
     unsafe { resume_bailout() }
 }
 
+/// Moves `value` into `ht` at int key `key` (replacing what is there);
+/// `value` is left null, owning nothing.
+#[inline]
+pub(crate) fn move_into_index(ht: &mut ZendHashTable, key: i64, value: &mut Zval) {
+    // SAFETY: `ht` is a live array we own; the engine copies the zval's
+    // bytes into the bucket, taking over what it holds (the refcount it
+    // had); the slot is then overwritten without a release, as its
+    // content belongs to the array now.
+    unsafe {
+        ext_php_rs::ffi::zend_hash_index_update(ht, key as u64, value);
+        ptr::write(value, Zval::new());
+    }
+}
+
+/// Moves `value` into `ht` at string key `key` (bytes; never a numeric
+/// string, which PHP keeps as an int key); `value` is left null.
+#[inline]
+pub(crate) fn move_into_key(ht: &mut ZendHashTable, key: &[u8], value: &mut Zval) {
+    // SAFETY: as in `move_into_index`; `key` is a valid buffer of its
+    // length, which the engine copies into a key string of its own.
+    unsafe {
+        ext_php_rs::ffi::zend_hash_str_update(ht, key.as_ptr().cast(), key.len(), value);
+        ptr::write(value, Zval::new());
+    }
+}
+
 /// phpinfo()'s rows for this module, set by the module's startup.
 pub(crate) type InfoRows = fn() -> Vec<(String, String)>;
 static INFO_ROWS: std::sync::OnceLock<InfoRows> = std::sync::OnceLock::new();
