@@ -193,8 +193,8 @@ pub(crate) fn exception_pending() -> bool {
 
 /// Calls the PHP function `name` (an internal one: `serialize`, ...) with
 /// `args`; `None` if there is no such function or it threw.
-pub(crate) fn call_function(name: &str, args: &[&Zval]) -> Result<Option<Zval>, Bailout> {
-    let Some(function) = Function::try_from_function(name) else {
+pub(crate) fn call_function(name: &'static str, args: &[&Zval]) -> Result<Option<Zval>, Bailout> {
+    let Some(function) = internal_function(name) else {
         return Ok(None);
     };
     let params: Vec<&dyn ext_php_rs::convert::IntoZvalDyn> = args
@@ -203,6 +203,33 @@ pub(crate) fn call_function(name: &str, args: &[&Zval]) -> Result<Option<Zval>, 
         .collect();
     let result = engine(|| function.try_call(params))?;
     Ok(result.ok().filter(|_| !exception_pending()))
+}
+
+thread_local! {
+    /// The internal functions looked up so far (the serializers,
+    /// `preg_match`): an internal function lives as long as the process.
+    static FUNCTIONS: std::cell::RefCell<Vec<(&'static str, Function)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The internal function `name`, looked up once per thread.
+fn internal_function(name: &'static str) -> Option<Function> {
+    let cached = FUNCTIONS.with(|f| {
+        f.borrow()
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, function)| *function)
+    });
+    if cached.is_some() {
+        return cached;
+    }
+    let function = Function::try_from_function(name)?;
+    // Only PHP's own functions are kept (a user function of that name
+    // cannot exist beside an internal one, but is not cached either way).
+    if function.function_type().ok() == Some(ext_php_rs::flags::FunctionType::Internal) {
+        FUNCTIONS.with(|f| f.borrow_mut().push((name, function)));
+    }
+    Some(function)
 }
 
 /// Calls the callable `callable` with `args`; `None` if it threw.
