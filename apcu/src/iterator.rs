@@ -7,9 +7,12 @@
 //! A chunk is made in three steps, none holding anything of the store
 //! while the engine runs: the store is scanned a stripe at a time (one
 //! stripe lock at a time, never while PHP code runs) for the keys and their
-//! sizes and TTLs; the keys are matched (a regex by PHP's own `preg_match`,
-//! called through the engine, so the pattern is PCRE's as in APCu, cached
-//! by PHP's regex cache); then the values of the chunk's keys are read
+//! sizes and TTLs; the keys are matched (a regex by PHP's own `preg_grep`,
+//! one call per stripe through the engine, so the pattern is PCRE's as in
+//! APCu, cached by PHP's regex cache; a pattern that is only a literal
+//! prefix as `preg_quote` writes it, `/^app\.cache\:/` as Symfony's and
+//! Drupal's prefix deletes build it, by comparing bytes, with the same
+//! result); then the values of the chunk's keys are read
 //! (each lock-free, as `apcu_fetch` reads them) and its arrays built. A key
 //! deleted between the scan and the read is left out.
 //!
@@ -24,7 +27,7 @@
 use crate::api;
 use crate::zend::class;
 use crate::zend::{self, engine, Args, Bailout};
-use ext_php_rs::types::{ZendStr, Zval};
+use ext_php_rs::types::{ArrayKey, ZendHashTable, ZendStr, Zval};
 use shm_store::{Store, Ttl};
 use std::collections::{HashSet, VecDeque};
 
@@ -73,8 +76,10 @@ const DEFAULT_CHUNK: usize = 100;
 /// Which keys an iterator takes.
 enum Search {
     All,
-    /// A PCRE pattern (a PHP string), matched by `preg_match`.
+    /// A PCRE pattern (a PHP string), matched by `preg_grep`.
     Regex(Zval),
+    /// A pattern `/^literal/` (see [`literal_prefix`]): keys starting so.
+    Prefix(Vec<u8>),
     /// The string values of the array given (APCu ignores the others).
     Keys(HashSet<Vec<u8>>),
 }
@@ -132,34 +137,133 @@ fn scan_stripe(store: &Store, stripe: usize) -> Vec<Found> {
     found
 }
 
-/// Whether `key` is one the search takes (a regex is matched through the
-/// engine; a failed match, as PCRE's errors, is no match).
-fn matches(search: &Search, key: &[u8]) -> Result<bool, Bailout> {
+/// The keys of `found` the search takes, in order. A regex is matched by
+/// one `preg_grep` per batch (a stripe's keys) through the engine; should
+/// PCRE fail on a key (its backtracking limit), where `preg_grep` stops,
+/// the batch is matched a key at a time by `preg_match`, a failed match
+/// being no match, as APCu has it.
+fn matching(search: &Search, found: Vec<Found>) -> Result<Vec<Found>, Bailout> {
     match search {
-        Search::All => Ok(true),
-        Search::Keys(keys) => Ok(keys.contains(key)),
+        Search::All => Ok(found),
+        Search::Keys(keys) => Ok(found
+            .into_iter()
+            .filter(|f| keys.contains(&f.key))
+            .collect()),
+        Search::Prefix(prefix) => Ok(found
+            .into_iter()
+            .filter(|f| f.key.starts_with(prefix))
+            .collect()),
         Search::Regex(pattern) => {
-            let subject = api::text_zval(key)?;
-            let matched = zend::call_function("preg_match", &[pattern, &subject])?;
-            Ok(matched.and_then(|m| m.long()) == Some(1))
+            if found.is_empty() {
+                return Ok(found);
+            }
+            let taken = match grep(pattern, &found)? {
+                Some(taken) => taken,
+                None => {
+                    let mut taken = Vec::with_capacity(found.len());
+                    for f in &found {
+                        let subject = api::text_zval(&f.key)?;
+                        let matched = zend::call_function("preg_match", &[pattern, &subject])?;
+                        taken.push(matched.and_then(|m| m.long()) == Some(1));
+                    }
+                    taken
+                }
+            };
+            Ok(found
+                .into_iter()
+                .zip(taken)
+                .filter_map(|(f, take)| take.then_some(f))
+                .collect())
         }
     }
+}
+
+/// `preg_grep($pattern, $keys)`: which of `found`'s keys match, or `None`
+/// if PCRE failed on one (or the call threw).
+fn grep(pattern: &Zval, found: &[Found]) -> Result<Option<Vec<bool>>, Bailout> {
+    let mut keys = Zval::new();
+    engine(|| {
+        let mut ht = ZendHashTable::with_capacity(u32::try_from(found.len()).unwrap_or(u32::MAX));
+        for f in found {
+            let mut key = Zval::new();
+            key.set_zend_string(ZendStr::new(&f.key, false));
+            let _ = ht.push(key);
+        }
+        keys.set_hashtable(ht);
+    })?;
+    let Some(result) = zend::call_function("preg_grep", &[pattern, &keys])? else {
+        return Ok(None);
+    };
+    drop(keys);
+    let failed = zend::call_function("preg_last_error", &[])?.and_then(|e| e.long()) != Some(0);
+    let Some(matched) = result.array().filter(|_| !failed) else {
+        return Ok(None);
+    };
+    let mut taken = vec![false; found.len()];
+    for (key, _) in matched.iter() {
+        if let ArrayKey::Long(i) = key {
+            if let Some(t) = usize::try_from(i).ok().and_then(|i| taken.get_mut(i)) {
+                *t = true;
+            }
+        }
+    }
+    drop(result);
+    Ok(Some(taken))
 }
 
 /// Calls `each` with every key of the store the search takes (for the
 /// totals and `apcu_delete`), a stripe at a time.
 fn for_each_match(store: &Store, search: &Search, mut each: impl FnMut(Found) -> Done) -> Done {
     for stripe in 0..store.geometry().stripes as usize {
-        for found in scan_stripe(store, stripe) {
-            if matches(search, &found.key)? {
-                each(found)?;
-            }
-            if zend::exception_pending() {
-                return Ok(());
-            }
+        for found in matching(search, scan_stripe(store, stripe))? {
+            each(found)?;
+        }
+        if zend::exception_pending() {
+            return Ok(());
         }
     }
     Ok(())
+}
+
+/// The literal a pattern stands for when it is `/^literal/` with no
+/// modifiers (delimiter `/`, `#` or `~`): plain bytes and bytes that a
+/// backslash makes literal, as `preg_quote` writes them (Symfony's and
+/// Drupal's prefix deletes). A key matches such a pattern exactly when it
+/// starts with the literal, so it is matched without PCRE. `None` for any
+/// other pattern (PCRE matches it).
+fn literal_prefix(pattern: &[u8]) -> Option<Vec<u8>> {
+    let (&delimiter, rest) = pattern.split_first()?;
+    if !matches!(delimiter, b'/' | b'#' | b'~') {
+        return None;
+    }
+    let body = rest.strip_suffix(&[delimiter])?.strip_prefix(b"^")?;
+    let mut literal = Vec::with_capacity(body.len());
+    let mut bytes = body.iter().copied();
+    while let Some(b) = bytes.next() {
+        match b {
+            b'\\' => match bytes.next()? {
+                // preg_quote's NUL: `\000`.
+                b'0' => {
+                    if bytes.next()? != b'0' || bytes.next()? != b'0' {
+                        return None;
+                    }
+                    literal.push(0);
+                }
+                // A backslash before any other ASCII character that is not
+                // a letter or digit makes it literal (PCRE).
+                e if e.is_ascii() && !e.is_ascii_alphanumeric() => literal.push(e),
+                _ => return None,
+            },
+            // Metacharacters outside a class, the delimiter (which would end
+            // the pattern) and NUL.
+            b'^' | b'$' | b'.' | b'[' | b'|' | b'(' | b')' | b'?' | b'*' | b'+' | b'{' | 0 => {
+                return None
+            }
+            b if b == delimiter => return None,
+            b => literal.push(b),
+        }
+    }
+    Some(literal)
 }
 
 impl State {
@@ -176,13 +280,9 @@ impl State {
         while self.pending.len() < self.chunk && self.next_stripe < stripes {
             let scanned = scan_stripe(self.store, self.next_stripe);
             self.next_stripe += 1;
-            for found in scanned {
-                if matches(&self.search, &found.key)? {
-                    self.pending.push_back(found);
-                }
-                if zend::exception_pending() {
-                    return Ok(0);
-                }
+            self.pending.extend(matching(&self.search, scanned)?);
+            if zend::exception_pending() {
+                return Ok(0);
             }
         }
         while self.items.len() < self.chunk {
@@ -354,7 +454,11 @@ pub(crate) fn construct(args: &Args<'_>, _rv: &mut Zval) -> Done {
                     .into_owned();
                 return class::fatal(&format!("Could not compile regular expression: {shown}"));
             }
-            Search::Regex(s.shallow_clone())
+            let pattern = s.zend_str().map_or(&[][..], |s| s.as_bytes());
+            match literal_prefix(pattern) {
+                Some(prefix) => Search::Prefix(prefix),
+                None => Search::Regex(s.shallow_clone()),
+            }
         }
         Some(a) if a.is_array() => Search::Keys(
             a.array()
@@ -483,4 +587,44 @@ fn delete_matches(state: &State) -> Done {
         let _ = api::delete_key(store, &found.key);
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::literal_prefix;
+
+    #[test]
+    fn prefix_patterns_as_preg_quote_writes_them() {
+        let cases: [(&[u8], Option<&[u8]>); 16] = [
+            (b"/^app/", Some(b"app")),
+            (b"/^/", Some(b"")),
+            // Symfony: sprintf('/^%s/', preg_quote($namespace, '/')).
+            (br"/^a\.b\/c\+\:\-\#/", Some(b"a.b/c+:-#")),
+            (br"#^x\#y#", Some(b"x#y")),
+            (br"~^\~\\~", Some(br"~\")),
+            (b"/^caf\xc3\xa9 ns/", Some("café ns".as_bytes())),
+            (br"/^a\000b/", Some(b"a\0b")),
+            // Not a bare literal prefix: left to PCRE.
+            (b"/^app/i", None),
+            (b"/app/", None),
+            (b"/^app$/", None),
+            (b"/^a.b/", None),
+            (br"/^a\d/", None),
+            (br"/^a\0b/", None),
+            (b"/^a/b/", None),
+            (b"{^app}", None),
+            (b"/^a(b)/", None),
+        ];
+        for (pattern, want) in cases {
+            assert_eq!(
+                literal_prefix(pattern).as_deref(),
+                want,
+                "{}",
+                String::from_utf8_lossy(pattern)
+            );
+        }
+        for pattern in [&b""[..], b"/", b"/^", br"/^\/", b"/^a\0b/", br"/^a\00/"] {
+            assert_eq!(literal_prefix(pattern), None, "{pattern:?}");
+        }
+    }
 }
