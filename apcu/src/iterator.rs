@@ -307,35 +307,40 @@ impl State {
         if f & ITER_VALUE != 0 && !api::fetch_into(self.store, &found.key, &mut value)? {
             return Ok(None);
         }
-        let long = |bit: i64, name: &'static str, n: i64| {
-            (f & bit != 0).then(|| (name, api::long_zval(n)))
-        };
-        let mut pairs = Vec::with_capacity(11);
-        if f & ITER_TYPE != 0 {
-            pairs.push(("type", api::text_zval(b"user")?));
-        }
-        if f & ITER_KEY != 0 {
-            pairs.push(("key", api::text_zval(&found.key)?));
-        }
-        if f & ITER_VALUE != 0 {
-            pairs.push(("value", value));
-        }
+        // The fields in APCu's order, by their index in `class::INTERNED`
+        // (the bits are 1 << index).
+        let mut fields: Vec<(usize, Zval)> = Vec::with_capacity(11);
         let size = i64::try_from(found.size).unwrap_or(i64::MAX);
-        pairs.extend(
-            [
-                long(ITER_NUM_HITS, "num_hits", 0),
-                long(ITER_MTIME, "mtime", 0),
-                long(ITER_CTIME, "creation_time", 0),
-                long(ITER_DTIME, "deletion_time", 0),
-                long(ITER_ATIME, "access_time", 0),
-                long(ITER_REFCOUNT, "ref_count", 0),
-                long(ITER_MEM_SIZE, "mem_size", size),
-                long(ITER_TTL, "ttl", api::ttl_seconds(found.ttl)),
-            ]
-            .into_iter()
-            .flatten(),
-        );
-        Ok(Some(api::assoc(pairs)?))
+        for i in 0..11 {
+            if f & (1 << i) == 0 {
+                continue;
+            }
+            let z = match 1 << i {
+                ITER_TYPE => match class::interned_zval(11) {
+                    Some(user) => user,
+                    None => api::text_zval(b"user")?,
+                },
+                ITER_KEY => api::text_zval(&found.key)?,
+                ITER_VALUE => std::mem::take(&mut value),
+                ITER_MEM_SIZE => api::long_zval(size),
+                ITER_TTL => api::long_zval(api::ttl_seconds(found.ttl)),
+                // num_hits, the times, ref_count: not tracked.
+                _ => api::long_zval(0),
+            };
+            fields.push((i, z));
+        }
+        let mut array = Zval::new();
+        engine(|| {
+            let mut ht = ZendHashTable::with_capacity(fields.len() as u32);
+            for (i, z) in fields {
+                let _ = match class::interned(i) {
+                    Some(name) => ht.insert(ArrayKey::ZendString(name), z),
+                    None => ht.insert(class::INTERNED[i], z),
+                };
+            }
+            array.set_hashtable(ht);
+        })?;
+        Ok(Some(array))
     }
 
     /// The chunk has no entry at the position: reads the next one.

@@ -15,6 +15,7 @@
 use super::{engine, entry, Args, Bailout};
 use crate::iterator::{self, State};
 use ext_php_rs::args::Arg;
+use ext_php_rs::boxed::ZBox;
 use ext_php_rs::builders::{ClassBuilder, FunctionBuilder};
 use ext_php_rs::class::{ClassEntryInfo, ClassMetadata, ConstructorMeta, RegisteredClass};
 use ext_php_rs::constant::IntoConst;
@@ -22,11 +23,12 @@ use ext_php_rs::convert::IntoZvalDyn;
 use ext_php_rs::describe::DocComments;
 use ext_php_rs::ffi::{php_error_docref, E_ERROR};
 use ext_php_rs::flags::{ConstantFlags, DataType, MethodFlags};
-use ext_php_rs::types::{ZendClassObject, ZendObject, Zval};
+use ext_php_rs::types::{ZendClassObject, ZendObject, ZendStr, Zval};
 use ext_php_rs::zend::{ClassEntry, ExecuteData};
 use std::cell::Cell;
 use std::ffi::c_int;
 use std::ptr;
+use std::sync::OnceLock;
 
 /// The Rust part of an `APCUIterator` object: its state once a
 /// constructor has set it (`None` before: a subclass whose constructor
@@ -126,6 +128,53 @@ pub(crate) fn throw_error(message: &str) -> Result<(), Bailout> {
     })
 }
 
+/// An entry's field names and the type `"user"`, interned for the life of
+/// the process (as APCu interns them): an entry's array takes its keys
+/// from here with no allocation.
+pub(crate) const INTERNED: [&str; 12] = [
+    "type",
+    "key",
+    "value",
+    "num_hits",
+    "mtime",
+    "creation_time",
+    "deletion_time",
+    "access_time",
+    "ref_count",
+    "mem_size",
+    "ttl",
+    "user",
+];
+
+static INTERNED_STRINGS: OnceLock<[&'static ZendStr; 12]> = OnceLock::new();
+
+/// Interns [`INTERNED`] (MINIT: the engine's permanent interned strings).
+fn intern() {
+    let strings = INTERNED.map(|text| {
+        let string = ZendStr::new_interned(text, true).into_raw();
+        // SAFETY: a permanent interned string lives, unchanged, as long as
+        // the process; the engine never frees or counts references to it.
+        unsafe { &*string }
+    });
+    let _ = INTERNED_STRINGS.set(strings);
+}
+
+/// The interned [`INTERNED`]`[i]`, once MINIT has made them.
+pub(crate) fn interned(i: usize) -> Option<&'static ZendStr> {
+    INTERNED_STRINGS.get()?.get(i).copied()
+}
+
+/// A zval of the interned [`INTERNED`]`[i]`, once MINIT has made them.
+pub(crate) fn interned_zval(i: usize) -> Option<Zval> {
+    let string = interned(i)?;
+    let mut z = Zval::new();
+    // SAFETY: a permanent interned string: `set_zend_string` marks the zval
+    // not reference-counted (the string is immutable), so neither the zval
+    // nor anything copying it frees it.
+    z.set_zend_string(unsafe { ZBox::from_raw(ptr::from_ref(string).cast_mut()) });
+    Some(z)
+}
+
 macro_rules! method {
     ($name:ident => $body:path) => {
         extern "C" fn $name(ex: &mut ExecuteData, rv: &mut Zval) {
@@ -148,6 +197,7 @@ method!(total_count => iterator::total_count);
 /// them, implementing `Iterator`) and the `APC_ITER_*`/`APC_LIST_*`
 /// constants. Called by MINIT.
 pub(crate) fn register(module_number: i32) -> Result<(), String> {
+    intern();
     let none = |name: &str, handler, ty| {
         (
             FunctionBuilder::new(name, handler).returns(ty, false, false),
