@@ -393,7 +393,7 @@ fn with_state(
         return class::throw_error(UNINITIALIZED);
     };
     let done = work(&mut state, rv);
-    object.put(state);
+    object.put(state)?;
     done
 }
 
@@ -488,8 +488,7 @@ pub(crate) fn construct(args: &Args<'_>, _rv: &mut Zval) -> Done {
         items: Vec::new(),
         pos: 0,
         totals: None,
-    }));
-    Ok(())
+    }))
 }
 
 pub(crate) fn rewind(args: &Args<'_>, rv: &mut Zval) -> Done {
@@ -577,7 +576,7 @@ pub(crate) fn delete(object: &Zval, rv: &mut Zval) -> Done {
         return class::throw_error(UNINITIALIZED);
     };
     let done = delete_matches(&state);
-    iterator.put(state);
+    iterator.put(state)?;
     rv.set_bool(done.is_ok() && !zend::exception_pending());
     done
 }

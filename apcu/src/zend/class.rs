@@ -46,10 +46,13 @@ impl IterObject {
 
     /// Puts a state (back) in; one that is there already (set meanwhile
     /// by user code) is dropped.
-    pub(crate) fn put(&self, state: Box<State>) {
+    pub(crate) fn put(&self, state: Box<State>) -> Result<(), Bailout> {
         let old = self.state.replace(Some(state));
         // Its zvals may hold objects whose destructors run now.
-        drop(old);
+        match old {
+            Some(old) => engine(move || drop(old)),
+            None => Ok(()),
+        }
     }
 }
 
