@@ -376,14 +376,14 @@ impl State {
 const UNINITIALIZED: &str = "Trying to use uninitialized APCUIterator";
 
 /// Runs `work` on the state of `$this` (taken out of the object while it
-/// runs); APCu's `Error` if the object has none.
+/// runs) for a method without parameters; APCu's `Error` if the object has
+/// none.
 fn with_state(
     args: &Args<'_>,
     rv: &mut Zval,
-    max_args: usize,
     work: impl FnOnce(&mut State, &mut Zval) -> Done,
 ) -> Done {
-    if !args.counted(0, max_args)? {
+    if !args.counted(0, 0)? {
         return Ok(());
     }
     let Some(object) = class::this(args) else {
@@ -492,7 +492,7 @@ pub(crate) fn construct(args: &Args<'_>, _rv: &mut Zval) -> Done {
 }
 
 pub(crate) fn rewind(args: &Args<'_>, rv: &mut Zval) -> Done {
-    with_state(args, rv, 0, |state, _| {
+    with_state(args, rv, |state, _| {
         state.next_stripe = 0;
         state.pending.clear();
         state.fetch().map(drop)
@@ -500,7 +500,7 @@ pub(crate) fn rewind(args: &Args<'_>, rv: &mut Zval) -> Done {
 }
 
 pub(crate) fn valid(args: &Args<'_>, rv: &mut Zval) -> Done {
-    with_state(args, rv, 0, |state, rv| {
+    with_state(args, rv, |state, rv| {
         let valid = state.at_end_fetch()? > 0;
         rv.set_bool(valid);
         Ok(())
@@ -508,7 +508,7 @@ pub(crate) fn valid(args: &Args<'_>, rv: &mut Zval) -> Done {
 }
 
 pub(crate) fn current(args: &Args<'_>, rv: &mut Zval) -> Done {
-    with_state(args, rv, 0, |state, rv| {
+    with_state(args, rv, |state, rv| {
         if state.at_end_fetch()? == 0 {
             return class::throw_error("Cannot call current() on invalid iterator");
         }
@@ -520,7 +520,7 @@ pub(crate) fn current(args: &Args<'_>, rv: &mut Zval) -> Done {
 }
 
 pub(crate) fn key(args: &Args<'_>, rv: &mut Zval) -> Done {
-    with_state(args, rv, 0, |state, rv| {
+    with_state(args, rv, |state, rv| {
         if state.at_end_fetch()? == 0 {
             return class::throw_error("Cannot call key() on invalid iterator");
         }
@@ -532,7 +532,7 @@ pub(crate) fn key(args: &Args<'_>, rv: &mut Zval) -> Done {
 }
 
 pub(crate) fn next(args: &Args<'_>, rv: &mut Zval) -> Done {
-    with_state(args, rv, 0, |state, _| {
+    with_state(args, rv, |state, _| {
         if state.pos < state.items.len() {
             state.pos += 1;
         }
@@ -541,7 +541,7 @@ pub(crate) fn next(args: &Args<'_>, rv: &mut Zval) -> Done {
 }
 
 pub(crate) fn total_hits(args: &Args<'_>, rv: &mut Zval) -> Done {
-    with_state(args, rv, 0, |state, rv| {
+    with_state(args, rv, |state, rv| {
         // Per-key hits are not tracked: 0, as apcu_cache_info's num_hits.
         state.totals()?;
         rv.set_long(0);
@@ -550,7 +550,7 @@ pub(crate) fn total_hits(args: &Args<'_>, rv: &mut Zval) -> Done {
 }
 
 pub(crate) fn total_size(args: &Args<'_>, rv: &mut Zval) -> Done {
-    with_state(args, rv, 0, |state, rv| {
+    with_state(args, rv, |state, rv| {
         let t = state.totals()?;
         rv.set_long(t.size);
         Ok(())
@@ -558,7 +558,7 @@ pub(crate) fn total_size(args: &Args<'_>, rv: &mut Zval) -> Done {
 }
 
 pub(crate) fn total_count(args: &Args<'_>, rv: &mut Zval) -> Done {
-    with_state(args, rv, 0, |state, rv| {
+    with_state(args, rv, |state, rv| {
         let t = state.totals()?;
         rv.set_long(t.count);
         Ok(())
