@@ -147,8 +147,15 @@ fn symfony(endpoint: &Endpoint, op: &str) -> String {
     listed(&endpoint.page(&format!("symfony.php?op={op}"))).to_string()
 }
 
+/// Debian's php-symfony-cache, which the Symfony page loads.
+const SYMFONY_AUTOLOAD: &str = "/usr/share/php/Symfony/Component/Cache/autoload.php";
+
 #[test]
 fn symfony_apcu_adapter_clears_its_namespace_for_every_pool() {
+    assert!(
+        std::path::Path::new(SYMFONY_AUTOLOAD).is_file(),
+        "{SYMFONY_AUTOLOAD} is missing: apt-get install php-symfony-cache"
+    );
     let (_site, _fpm, nginx) = two_pools();
     let a = nginx.pool("a");
     let b = nginx.pool("b");
