@@ -22,6 +22,7 @@ pub mod glob;
 mod large;
 mod layout;
 mod lock;
+mod process;
 mod read;
 mod segment;
 mod shared_mutex;

@@ -10,7 +10,8 @@ use crate::layout::{
     MUTEX_AREA, PAGE, SEGMENT_COUNTERS_OFFSET, SEGMENT_HEADER_SIZE, SLOT_SIZE, STRIPE_HEADER_SIZE,
     WATCH_MUTEX_OFFSET, WATCH_SLOTS, WATCH_TABLE_OFFSET,
 };
-use crate::shared_mutex::{thread_alive, Acquired, LockError, RobustMutex};
+use crate::process::{euid, thread_alive};
+use crate::shared_mutex::{Acquired, LockError, RobustMutex};
 use crate::stripe::StripeView;
 use crate::watch::Watches;
 use memmap2::{MmapOptions, MmapRaw};
@@ -317,12 +318,6 @@ impl Drop for CreationLock<'_> {
     fn drop(&mut self) {
         let _ = self.0.unlock();
     }
-}
-
-/// The effective user id of this process.
-pub(crate) fn euid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
 }
 
 enum DirError {
