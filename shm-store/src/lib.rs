@@ -30,6 +30,7 @@ mod stripe;
 mod ttl;
 mod update;
 mod watch;
+mod watch_table;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
@@ -45,7 +46,8 @@ pub use lock::{HeldLock, LockOutcome, OWNER_CHECK_INTERVAL};
 pub use stripe::{ScanEntry, StripeStats};
 pub use ttl::Ttl;
 pub use update::{Update, UpdateTtl};
-pub use watch::{WaitOutcome, WatchStats};
+pub use watch::WaitOutcome;
+pub use watch_table::WatchStats;
 
 use layout::{hash_key, Manifest, MANIFEST_COMPRESSED};
 use segment::{OpenMode, Segment, StripeGuard};

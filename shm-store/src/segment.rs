@@ -13,7 +13,7 @@ use crate::layout::{
 use crate::process::{euid, thread_alive};
 use crate::shared_mutex::{Acquired, LockError, RobustMutex};
 use crate::stripe::StripeView;
-use crate::watch::Watches;
+use crate::watch_table::{WatchCounts, Watches};
 use memmap2::{MmapOptions, MmapRaw};
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
@@ -880,7 +880,8 @@ impl Segment {
             slots,
             next_version: &self.counters().next_version,
             mutex,
-            segment: self,
+            stripes: self.geometry.stripes,
+            counts: self,
         }
     }
 
@@ -1084,6 +1085,12 @@ impl Segment {
             .lock(self.lock_timeout)
             .map_err(|e| self.unusable(i, e))?;
         Ok((self.guard(i, mutex, acquired), Some(reason)))
+    }
+}
+
+impl WatchCounts for Segment {
+    fn watched(&self, stripe: usize) -> &std::sync::atomic::AtomicU32 {
+        &self.change_seq(stripe).watched
     }
 }
 
