@@ -13,13 +13,61 @@
 //!
 //! The segment layout is documented in the `layout` module source
 //! (`src/layout.rs`).
+//!
+//! # Module map
+//!
+//! From the ground floor up; a module uses only those on its own floor or
+//! below (`use crate::` in each file says which), never one above.
+//!
+//! Ground floor (uses nothing of the crate):
+//! - `layout`: the on-segment format (header, stripe header, slots, blocks,
+//!   offsets, [`LAYOUT_VERSION`], the key hash) and the protocols' arguments;
+//! - `error`: [`StoreError`] and [`Result`];
+//! - `clock`: time sources ([`Clock`], [`SystemClock`], [`ManualClock`]);
+//! - `process`: process identity: effective uid, thread liveness, a
+//!   process's start time and pid namespace (`/proc`);
+//! - `shared_mutex`: the robust process-shared mutex, futex waits and
+//!   wake-ups, the monotonic clock;
+//! - `ttl`: [`Ttl`]; `glob`: glob patterns for scans.
+//!
+//! Configuration and one stripe:
+//! - `config`: [`StoreConfig`], [`Geometry`], names and directories, the
+//!   eviction and compression settings;
+//! - `stripe`: one stripe's index, heap and entries (see `stripe/mod.rs` for its files);
+//! - `compress`: zstd compression of entries.
+//!
+//! The segment:
+//! - `watch_table`: the watch table in the header page and the writer's
+//!   side of watches (the segment hands it the words it needs);
+//! - `segment`: the named file, its mapping, the SIGBUS guard, the stripe
+//!   locks and guards, the lock-free reader's view (files under `segment/`);
+//! - `read`: the lock-free probe of a key in a stripe.
+//!
+//! The store:
+//! - this file: [`Store`], `open` and `attach`, its accessors, the key
+//!   checks and `with_key` (lock a key's stripe, run, repair);
+//! - `store::reads`: `get` and its forms, `read_begin`/`read_finish`,
+//!   `exists`, `ttl`, hit counts ([`ReadStart`], [`ReadTicket`]);
+//! - `store::writes`: `set`, `setnx`, `del`, `del_if`, `expire`,
+//!   `expire_if`, `persist`, `incr_by`;
+//! - `store::large`: values cut into parts behind a manifest (reads and
+//!   writes of large values, orphan parts);
+//! - `store::maintenance`: `flush_all`, `purge_expired`, `scan`, `stats`,
+//!   `verify`, `repair` ([`Stats`], [`VerifyReport`], [`RepairReport`]).
+//!
+//! Layers over [`Store`] (each uses `Store`; `Store` needs none of them):
+//! - `update`: [`Store::update`], read-modify-write of one key;
+//! - `lock`: advisory locks whose owner's liveness is checked ([`HeldLock`]);
+//! - `watch`: [`Store::wait`] for a key's next write, [`Store::watch_stats`].
+//!
+//! `unsafe` lives only in `segment.rs` and the files under `segment/`,
+//! `shared_mutex.rs` and `process.rs`; each block says why it is sound.
 
 mod clock;
 mod compress;
 mod config;
 mod error;
 pub mod glob;
-mod large;
 mod layout;
 mod lock;
 mod process;
@@ -34,6 +82,7 @@ mod watch_table;
 
 /// `Store`'s methods by concern, each file a further `impl Store` block.
 mod store {
+    pub(crate) mod large;
     pub(crate) mod maintenance;
     pub(crate) mod reads;
     pub(crate) mod writes;
@@ -47,9 +96,9 @@ pub use config::{
 };
 pub use error::{Result, StoreError};
 pub use glob::{glob_match, Glob, PatternTooLong, MAX_PATTERN_LEN};
-pub use large::PENDING as LARGE_VALUE_PENDING;
 pub use layout::{LAYOUT_VERSION, SEGMENT_HEADER_SIZE};
 pub use lock::{HeldLock, LockOutcome, OWNER_CHECK_INTERVAL};
+pub use store::large::PENDING as LARGE_VALUE_PENDING;
 pub use store::maintenance::{RepairReport, Stats, VerifyReport};
 pub use store::reads::{ReadStart, ReadTicket, READ_ATTEMPTS};
 pub use stripe::{ScanEntry, StripeStats};
