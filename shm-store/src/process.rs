@@ -1,7 +1,8 @@
-//! Process identity: this process's effective uid, whether a thread id
-//! names a live thread, and a process's start time and pid namespace from
-//! `/proc`. The ground floor: uses nothing of the crate. Holds two `unsafe`
-//! calls (`geteuid`, `kill(tid, 0)`), each a system call without preconditions.
+//! Process identity: the effective uid, thread liveness, a process's start
+//! time and pid namespace (`/proc`). Touches nothing of the crate; two system calls.
+//!
+//! Its two `unsafe` blocks (`geteuid`, `kill(tid, 0)`) are system calls
+//! without preconditions.
 
 use std::io;
 use std::os::unix::fs::MetadataExt;

@@ -1,6 +1,5 @@
-//! Stripe access: locking a stripe (and taking over a dead or garbled lock),
-//! the guard that unlocks it, and the lock-free reader's [`SharedStripe`].
-//! Touches the mapping, the stripe mutexes and the watch table (on unlock).
+//! Stripe access: locking (and taking over a dead or garbled lock), the guard,
+//! [`SharedStripe`] for lock-free reads. Touches the mapping, mutexes, watch table.
 
 use super::Segment;
 use crate::error::{Result, StoreError};
