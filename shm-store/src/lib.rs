@@ -60,8 +60,8 @@
 //! - `lock`: advisory locks whose owner's liveness is checked ([`HeldLock`]);
 //! - `watch`: [`Store::wait`] for a key's next write, [`Store::watch_stats`].
 //!
-//! `unsafe` lives only in `segment.rs` and the files under `segment/`,
-//! `shared_mutex.rs` and `process.rs`; each block says why it is sound.
+//! `unsafe` lives only in `segment.rs` and the files under `segment/`, and
+//! in `shared_mutex.rs`; each block says why it is sound.
 
 mod clock;
 mod compress;

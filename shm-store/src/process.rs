@@ -1,28 +1,28 @@
 //! Process identity: the effective uid, thread liveness, a process's start
-//! time and pid namespace (`/proc`). Touches nothing of the crate; two system calls.
-//!
-//! Its two `unsafe` blocks (`geteuid`, `kill(tid, 0)`) are system calls
-//! without preconditions.
+//! time and pid namespace (`/proc`). Touches nothing of the crate; its two
+//! system calls go through rustix's safe wrappers, so it holds no `unsafe`.
 
-use std::io;
+use rustix::io::Errno;
+use rustix::process::Pid;
 use std::os::unix::fs::MetadataExt;
 use std::sync::Mutex;
 
 /// The effective user id of this process.
 pub(crate) fn euid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
+    rustix::process::geteuid().as_raw()
 }
 
 /// Whether a thread (of this pid namespace) with this id exists.
 pub(crate) fn thread_alive(tid: u32) -> bool {
-    let Ok(tid) = libc::pid_t::try_from(tid) else {
+    let Some(tid) = i32::try_from(tid).ok().and_then(Pid::from_raw) else {
         return false;
     };
-    // SAFETY: signal 0 only checks that the target exists; kill accepts
-    // the id of any thread and checks its thread group.
-    let rc = unsafe { libc::kill(tid, 0) };
-    rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    // kill(tid, 0): signal 0 only checks that the target exists; kill
+    // accepts the id of any thread and checks its thread group.
+    match rustix::process::test_kill_process(tid) {
+        Ok(()) => true,
+        Err(e) => e == Errno::PERM,
+    }
 }
 
 /// What `/proc/<pid>/stat` says of a process: whether it can still run

@@ -1,6 +1,6 @@
 //! The named segment: creating or attaching the file safely, checking its
 //! header, mapping it, and handing out locked views of its stripes. With its
-//! files under `segment/` and `shared_mutex.rs` and `process.rs`, the only
+//! files under `segment/` and `shared_mutex.rs`, the only
 //! code with `unsafe`:
 //! - `file`: the file's safe creation and attach (private directory,
 //!   ownership, header read and write, geometry), the mapping and initialising;
