@@ -33,7 +33,14 @@
 //! Configuration and one stripe:
 //! - `config`: [`StoreConfig`], [`Geometry`], names and directories, the
 //!   eviction and compression settings;
-//! - `stripe`: one stripe's index, heap and entries (see `stripe/mod.rs` for its files);
+//! - `stripe`: one stripe, on plain slices under its lock, one file per
+//!   concern: `view` (the view and its bounds checks), `index` (probe,
+//!   insert, backward-shift removal, growth), `heap` (blocks, size bins,
+//!   free lists), `entries` (integer, compressed, manifest entries),
+//!   `ops` (get, set, del, incr, expire), `expiry` (the sweep), `evict`
+//!   (the policies, room for a write), `rebuild` (format, rebuild after a
+//!   dead holder), `verify` (the consistency check), `stats` (figures,
+//!   scan);
 //! - `compress`: zstd compression of entries.
 //!
 //! The segment:
