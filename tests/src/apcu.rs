@@ -1,0 +1,149 @@
+//! The APCu module under test, chosen in one place: this tree's
+//! `target/release/libephpm_apcu.so` (built by `cargo build --release -p
+//! ephpm-apcu`), or `$EPHPM_APCU_SO`: a path, or `distribution` for
+//! Debian's APCu (`php8.2-apcu`'s `apcu.so`), to show what the tests prove
+//! against the extension they replace. php-cli and php-fpm load it with
+//! the same settings from [`Module::ini`].
+
+use crate::servers::{Fpm, Pool, Site};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The variable that picks the module.
+pub const SO_VAR: &str = "EPHPM_APCU_SO";
+
+/// Size of every store the tests create (`apc.shm_size`).
+pub const SHM_SIZE: &str = "32M";
+
+/// Extensions Debian's PHPUnit needs beyond the built-in ones.
+const PHPUNIT_EXTENSIONS: &[&str] = &[
+    "dom.so",
+    "mbstring.so",
+    "tokenizer.so",
+    "xml.so",
+    "xmlwriter.so",
+];
+
+/// An APCu module: which file PHP loads as `apcu`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Module {
+    /// This project's module (a `.so` path).
+    Built(PathBuf),
+    /// Debian's APCu (`apcu.so` in the extension directory).
+    Distribution,
+}
+
+impl Module {
+    /// The module `$EPHPM_APCU_SO` names, else this tree's release build.
+    /// `None` when that file is missing, after saying so loudly on stderr;
+    /// with `CI=true` a missing module fails the test instead.
+    pub fn under_test() -> Option<Module> {
+        let module = match std::env::var(SO_VAR) {
+            Ok(v) if v == "distribution" => return Some(Module::Distribution),
+            Ok(v) if !v.is_empty() => Module::Built(PathBuf::from(v)),
+            _ => Module::Built(crate::repo_root().join("target/release/libephpm_apcu.so")),
+        };
+        let Module::Built(path) = &module else {
+            unreachable!()
+        };
+        if path.is_file() {
+            return Some(module);
+        }
+        let message = format!(
+            "{} is missing: build it with `cargo build --release -p ephpm-apcu` \
+             (or set {SO_VAR}=<path>, or {SO_VAR}=distribution for Debian's APCu)",
+            path.display()
+        );
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{message} (CI=true: a missing module fails)"
+        );
+        eprintln!("\n########## SKIPPED: {message} ##########\n");
+        None
+    }
+
+    /// Whether this is Debian's APCu (one cache per process tree).
+    pub fn is_distribution(&self) -> bool {
+        *self == Module::Distribution
+    }
+
+    /// The value of `extension=` that loads it.
+    pub fn extension(&self) -> String {
+        match self {
+            Module::Built(path) => path.display().to_string(),
+            Module::Distribution => "apcu.so".to_string(),
+        }
+    }
+
+    /// The settings both SAPIs load it with: enabled in the CLI too, the
+    /// tests' store size, and store `name` (`apc.name`; without one, the
+    /// CLI gets a store of its own as under APCu). `dir` is the site's
+    /// segment directory, where the module keeps its segments.
+    pub fn ini(&self, name: Option<&str>, dir: &Path) -> Vec<(String, String)> {
+        let mut ini = vec![
+            ("extension".to_string(), self.extension()),
+            ("apc.enabled".to_string(), "1".to_string()),
+            ("apc.enable_cli".to_string(), "1".to_string()),
+            ("apc.shm_size".to_string(), SHM_SIZE.to_string()),
+            ("apc.dir".to_string(), dir.display().to_string()),
+        ];
+        if let Some(name) = name {
+            ini.push(("apc.name".to_string(), name.to_string()));
+        }
+        ini
+    }
+
+    /// php-cli (`-n`, run in the site's directory) with the module, store
+    /// `name`, and the extensions PHPUnit needs; warnings go to stderr.
+    pub fn php_cli(&self, site: &Site, name: Option<&str>) -> Command {
+        let mut cmd = Command::new(&crate::php::php().binary);
+        cmd.arg("-n");
+        for (key, value) in self.ini(name, site.shm_dir()) {
+            cmd.arg("-d").arg(format!("{key}={value}"));
+        }
+        for ext in PHPUNIT_EXTENSIONS {
+            cmd.arg("-d").arg(format!("extension={ext}"));
+        }
+        cmd.arg("-d")
+            .arg("error_reporting=E_ALL")
+            .arg("-d")
+            .arg("display_errors=stderr")
+            .current_dir(site.path());
+        cmd
+    }
+
+    /// Runs `php -r code` (see [`Module::php_cli`]) and returns its
+    /// stdout; panics when it fails or writes to stderr.
+    pub fn php_run(&self, site: &Site, name: Option<&str>, code: &str) -> String {
+        let out = self
+            .php_cli(site, name)
+            .arg("-r")
+            .arg(code)
+            .output()
+            .expect("running php-cli");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && stderr.is_empty(),
+            "php -r {code:?} with {self:?} failed ({}): {stderr}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8(out.stdout).expect("php-cli output is UTF-8")
+    }
+
+    /// php-fpm ([`Fpm::start_with_ini`]) with the module loaded by its
+    /// php.ini, store `name` for every pool.
+    pub fn start_fpm(&self, site: &Site, name: &str, pools: Vec<Pool>) -> Fpm {
+        let ini: String = self
+            .ini(Some(name), site.shm_dir())
+            .into_iter()
+            .map(|(key, value)| format!("{key}={value}\n"))
+            .collect();
+        Fpm::start_with_ini(site, &format!("kv-{name}"), pools, &ini)
+    }
+}
+
+/// A fixture file of the APCu tests (`tests/fixtures/apcu/<path>`).
+pub fn fixture(path: &str) -> PathBuf {
+    crate::repo_root().join("tests/fixtures/apcu").join(path)
+}
