@@ -6,7 +6,8 @@
 //! the same settings from [`Module::ini`].
 
 use crate::servers::{Fpm, Pool, Site};
-use std::path::{Path, PathBuf};
+use std::fmt;
+use std::path::PathBuf;
 use std::process::Command;
 
 /// The variable that picks the module.
@@ -77,28 +78,28 @@ impl Module {
 
     /// The settings both SAPIs load it with: enabled in the CLI too, the
     /// tests' store size, and store `name` (`apc.name`; without one, the
-    /// CLI gets a store of its own as under APCu). `dir` is the site's
-    /// segment directory, where the module keeps its segments.
-    pub fn ini(&self, name: Option<&str>, dir: &Path) -> Vec<(String, String)> {
+    /// CLI gets a store of its own as under APCu). The module keeps its
+    /// segments in the store's per-user directory ([`StoreName`] removes
+    /// them).
+    pub fn ini(&self, name: Option<&StoreName>) -> Vec<(String, String)> {
         let mut ini = vec![
             ("extension".to_string(), self.extension()),
             ("apc.enabled".to_string(), "1".to_string()),
             ("apc.enable_cli".to_string(), "1".to_string()),
             ("apc.shm_size".to_string(), SHM_SIZE.to_string()),
-            ("apc.dir".to_string(), dir.display().to_string()),
         ];
         if let Some(name) = name {
-            ini.push(("apc.name".to_string(), name.to_string()));
+            ini.push(("apc.name".to_string(), name.0.clone()));
         }
         ini
     }
 
     /// php-cli (`-n`, run in the site's directory) with the module, store
     /// `name`, and the extensions PHPUnit needs; warnings go to stderr.
-    pub fn php_cli(&self, site: &Site, name: Option<&str>) -> Command {
+    pub fn php_cli(&self, site: &Site, name: Option<&StoreName>) -> Command {
         let mut cmd = Command::new(&crate::php::php().binary);
         cmd.arg("-n");
-        for (key, value) in self.ini(name, site.shm_dir()) {
+        for (key, value) in self.ini(name) {
             cmd.arg("-d").arg(format!("{key}={value}"));
         }
         for ext in PHPUNIT_EXTENSIONS {
@@ -114,7 +115,7 @@ impl Module {
 
     /// Runs `php -r code` (see [`Module::php_cli`]) and returns its
     /// stdout; panics when it fails or writes to stderr.
-    pub fn php_run(&self, site: &Site, name: Option<&str>, code: &str) -> String {
+    pub fn php_run(&self, site: &Site, name: Option<&StoreName>, code: &str) -> String {
         let out = self
             .php_cli(site, name)
             .arg("-r")
@@ -133,17 +134,59 @@ impl Module {
 
     /// php-fpm ([`Fpm::start_with_ini`]) with the module loaded by its
     /// php.ini, store `name` for every pool.
-    pub fn start_fpm(&self, site: &Site, name: &str, pools: Vec<Pool>) -> Fpm {
+    pub fn start_fpm(&self, site: &Site, name: &StoreName, pools: Vec<Pool>) -> Fpm {
         let ini: String = self
-            .ini(Some(name), site.shm_dir())
+            .ini(Some(name))
             .into_iter()
             .map(|(key, value)| format!("{key}={value}\n"))
             .collect();
-        Fpm::start_with_ini(site, &format!("kv-{name}"), pools, &ini)
+        Fpm::start_with_ini(site, &format!("kv-{}", name.0), pools, &ini)
     }
 }
 
 /// A fixture file of the APCu tests (`tests/fixtures/apcu/<path>`).
 pub fn fixture(path: &str) -> PathBuf {
     crate::repo_root().join("tests/fixtures/apcu").join(path)
+}
+
+/// A store name (`apc.name`) no other test or earlier run uses: `<test>-<pid>`.
+/// Dropped after the servers that use it, it removes the store's files from
+/// the per-user directory of the user the tests run as (where the module
+/// keeps them; php-fpm's workers run as that user too).
+#[derive(Debug)]
+pub struct StoreName(String);
+
+impl StoreName {
+    /// `<test>-<this process's pid>`.
+    pub fn new(test: &str) -> StoreName {
+        StoreName(format!("{test}-{}", std::process::id()))
+    }
+
+    /// The name as `apc.name` takes it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for StoreName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Drop for StoreName {
+    fn drop(&mut self) {
+        // The module's store `apcu.<name>`: its segment and any file beside it.
+        let segment = format!("ephpm_kv.apcu.{}", self.0);
+        let Ok(entries) = std::fs::read_dir(shm_store::default_dir()) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let file = entry.file_name();
+            let file = file.to_string_lossy();
+            if file == segment || file.starts_with(&format!("{segment}.")) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
 }

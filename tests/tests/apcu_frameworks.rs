@@ -10,7 +10,7 @@
 //! where every step within one php-fpm passes and the steps that cross
 //! from php-fpm to php-cli fail: APCu's cache is one per process tree.
 
-use ephpm_shm_tests::apcu::{fixture, Module};
+use ephpm_shm_tests::apcu::{fixture, Module, StoreName};
 use ephpm_shm_tests::assert_phpunit_ok;
 use ephpm_shm_tests::servers::{
     first_pid, urlencode, wait_for, Endpoint, Fpm, Nginx, Pool, Site, FPM_WORKERS,
@@ -25,14 +25,9 @@ use std::time::Duration;
 /// How long a request that waits on others may take on a loaded machine.
 const SLOW_REQUEST: Duration = Duration::from_secs(120);
 
-/// A store name no other test (or earlier run) uses.
-fn store_name(test: &str) -> String {
-    format!("{test}-{}", std::process::id())
-}
-
 /// A site whose pool `web` (store `name`) runs the fixture pages `pages`
 /// (from `tests/fixtures/apcu/pages/`) behind nginx.
-fn site_with_pages(module: &Module, name: &str, pages: &[&str]) -> (Site, Fpm, Nginx) {
+fn site_with_pages(module: &Module, name: &StoreName, pages: &[&str]) -> (Site, Fpm, Nginx) {
     let site = Site::new();
     for page in pages {
         let php = fs::read_to_string(fixture(&format!("pages/{page}")))
@@ -54,7 +49,7 @@ fn json_of(body: &str) -> &str {
 
 /// Runs a fixture page in php-cli (the query string as its argument, as the
 /// pages read it there) and returns its JSON.
-fn cli_page(module: &Module, site: &Site, name: &str, page: &str, query: &str) -> String {
+fn cli_page(module: &Module, site: &Site, name: &StoreName, page: &str, query: &str) -> String {
     let out = module
         .php_cli(site, Some(name))
         .arg(site.www().join(page))
@@ -92,10 +87,11 @@ fn on_every_worker(web: &Endpoint, page_and_query: &str) -> Vec<String> {
 /// Returns PHPUnit's `OK (...)` line.
 fn symfony_suite(suite: &str) -> Option<String> {
     let module = Module::under_test()?;
+    let store = StoreName::new(suite);
     let site = Site::new();
     let config = fixture("symfony/phpunit.xml.dist");
     let out = module
-        .php_cli(&site, Some(&store_name(suite)))
+        .php_cli(&site, Some(&store))
         .arg("/usr/bin/phpunit")
         .arg("--testsuite")
         .arg(suite)
@@ -137,7 +133,7 @@ fn symfony_apcu_adapter_items_are_shared_by_php_fpm_workers_and_php_cli() {
     let Some(module) = Module::under_test() else {
         return;
     };
-    let name = store_name("symfony");
+    let name = StoreName::new("symfony");
     let (site, _fpm, nginx) = site_with_pages(&module, &name, &["symfony.php"]);
     let web = nginx.pool("web");
     let token = format!("{:x}", std::process::id() as u64 * 7919 + 17);
@@ -207,11 +203,11 @@ fn laravel_apc_store_works_in_php_cli_and_php_fpm_and_shares_between_them() {
     let Some(module) = Module::under_test() else {
         return;
     };
-    let name = store_name("laravel");
+    let name = StoreName::new("laravel");
     let (site, _fpm, nginx) = site_with_pages(&module, &name, &["laravel.php"]);
     let web = nginx.pool("web");
 
-    let cli_name = store_name("laravel-cli");
+    let cli_name = StoreName::new("laravel-cli");
     let cli = cli_page(
         &module,
         &site,
@@ -271,7 +267,7 @@ fn composer_apcu_autoloader_fills_the_shared_store_once_for_all_workers() {
     let Some(module) = Module::under_test() else {
         return;
     };
-    let name = store_name("composer");
+    let name = StoreName::new("composer");
     let site = Site::new();
     let app = site.www().join("app");
     let copied = Command::new("cp")
@@ -390,7 +386,7 @@ fn apcu_entry_computes_once_for_four_php_fpm_workers_at_once() {
     let Some(module) = Module::under_test() else {
         return;
     };
-    let name = store_name("entry");
+    let name = StoreName::new("entry");
     let (site, _fpm, nginx) = site_with_pages(&module, &name, &["entry.php"]);
     let web = nginx.pool("web");
     let barrier = site.path().join("barrier");
