@@ -16,7 +16,8 @@ pub const SO_VAR: &str = "EPHPM_APCU_SO";
 /// Size of every store the tests create (`apc.shm_size`).
 pub const SHM_SIZE: &str = "32M";
 
-/// Extensions Debian's PHPUnit needs beyond the built-in ones.
+/// Extensions Debian's PHPUnit needs beyond the built-in ones (loaded in
+/// both SAPIs: the conformance suites run in php-cli and in php-fpm).
 const PHPUNIT_EXTENSIONS: &[&str] = &[
     "dom.so",
     "mbstring.so",
@@ -76,7 +77,8 @@ impl Module {
         }
     }
 
-    /// The settings both SAPIs load it with: enabled in the CLI too, the
+    /// The settings both SAPIs load it with (and the extensions PHPUnit
+    /// needs): enabled in the CLI too, the
     /// tests' store size, and store `name` (`apc.name`; without one, the
     /// CLI gets a store of its own as under APCu). The module keeps its
     /// segments in the store's per-user directory ([`StoreName`] removes
@@ -88,22 +90,22 @@ impl Module {
             ("apc.enable_cli".to_string(), "1".to_string()),
             ("apc.shm_size".to_string(), SHM_SIZE.to_string()),
         ];
+        for ext in PHPUNIT_EXTENSIONS {
+            ini.push(("extension".to_string(), ext.to_string()));
+        }
         if let Some(name) = name {
             ini.push(("apc.name".to_string(), name.0.clone()));
         }
         ini
     }
 
-    /// php-cli (`-n`, run in the site's directory) with the module, store
-    /// `name`, and the extensions PHPUnit needs; warnings go to stderr.
+    /// php-cli (`-n`, run in the site's directory) with [`Module::ini`];
+    /// warnings go to stderr.
     pub fn php_cli(&self, site: &Site, name: Option<&StoreName>) -> Command {
         let mut cmd = Command::new(&crate::php::php().binary);
         cmd.arg("-n");
         for (key, value) in self.ini(name) {
             cmd.arg("-d").arg(format!("{key}={value}"));
-        }
-        for ext in PHPUNIT_EXTENSIONS {
-            cmd.arg("-d").arg(format!("extension={ext}"));
         }
         cmd.arg("-d")
             .arg("error_reporting=E_ALL")

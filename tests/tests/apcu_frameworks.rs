@@ -124,6 +124,75 @@ fn symfony_psr16_cache_over_apcu_passes_the_psr16_suite_in_php_cli() {
     }
 }
 
+/// Symfony's `ApcuAdapter` passes both of php-cache's conformance suites
+/// (PSR-6 `CachePoolTest`, PSR-16 `SimpleCacheTest` through `Psr16Cache`)
+/// run by Debian's PHPUnit inside a php-fpm worker, on the pool's store:
+/// one suite after the other (without `APCUIterator` the adapter's
+/// `clear()` empties the whole store, which would wipe a suite running
+/// beside it).
+#[test]
+fn symfony_apcu_adapter_passes_the_psr6_and_psr16_suites_in_a_php_fpm_worker() {
+    let Some(module) = Module::under_test() else {
+        return;
+    };
+    let name = StoreName::new("symfony-fpm");
+    let (site, _fpm, nginx) = site_with_pages(&module, &name, &["phpunit.php"]);
+    let web = nginx.pool("web");
+    let config = fixture("symfony/phpunit.xml.dist");
+    for suite in ["psr6", "psr16"] {
+        let junit = site.path().join(format!("{suite}.junit.xml"));
+        let query = format!(
+            "phpunit.php?suite={suite}&config={}&junit={}",
+            urlencode(&config.display().to_string()),
+            urlencode(&junit.display().to_string())
+        );
+        let response = web
+            .try_get_within(&query, SLOW_REQUEST)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let report = fs::read_to_string(&junit).unwrap_or_default();
+        assert_eq!(response.status, 200, "{}\n{report}", response.body);
+        let last = response.body.trim_end().lines().last().unwrap_or("");
+        assert_eq!(
+            json_of(last),
+            "0",
+            "PHPUnit's exit code:\n{}",
+            response.body
+        );
+        let counts = junit_counts(&report);
+        let count = |what: &str| {
+            counts
+                .iter()
+                .find(|(k, _)| k == what)
+                .map(|(_, v)| *v)
+                .unwrap_or_else(|| panic!("no {what} in the JUnit report:\n{report}"))
+        };
+        assert!(count("tests") > 0, "{report}");
+        for what in ["failures", "errors", "warnings", "skipped"] {
+            assert_eq!(count(what), 0, "{what} in {suite}:\n{report}");
+        }
+        eprintln!(
+            "{suite} in php-fpm on {module:?}: {} tests, {} assertions",
+            count("tests"),
+            count("assertions")
+        );
+    }
+}
+
+/// The counts of the first `<testsuite ...>` of a JUnit report.
+fn junit_counts(report: &str) -> Vec<(String, u64)> {
+    let Some(start) = report.find("<testsuite ") else {
+        return Vec::new();
+    };
+    let tag = &report[start..start + report[start..].find('>').unwrap_or(0)];
+    tag.split_whitespace()
+        .filter_map(|attr| {
+            let (key, value) = attr.split_once('=')?;
+            let value = value.trim_matches('"').parse().ok()?;
+            Some((key.to_string(), value))
+        })
+        .collect()
+}
+
 /// An item Symfony's `ApcuAdapter` saves in one php-fpm worker is a hit
 /// with the same value in every worker, a delete in one is a miss in all,
 /// and with the same `apc.name` php-cli reads what a worker saved and the
