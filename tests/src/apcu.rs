@@ -5,8 +5,9 @@
 //! against the extension they replace. php-cli and php-fpm load it with
 //! the same settings from [`Module::ini`].
 
-use crate::servers::{Fpm, Pool, Site};
+use crate::servers::{Fpm, Pool, Site, User};
 use std::fmt;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -94,13 +95,13 @@ impl Module {
             ini.push(("extension".to_string(), ext.to_string()));
         }
         if let Some(name) = name {
-            ini.push(("apc.name".to_string(), name.0.clone()));
+            ini.push(("apc.name".to_string(), name.name.clone()));
         }
         ini
     }
 
-    /// php-cli (`-n`, run in the site's directory) with [`Module::ini`];
-    /// warnings go to stderr.
+    /// php-cli (`-n`, run in the site's directory) with [`Module::ini`],
+    /// as the user the tests run as; warnings go to stderr.
     pub fn php_cli(&self, site: &Site, name: Option<&StoreName>) -> Command {
         let mut cmd = Command::new(&crate::php::php().binary);
         cmd.arg("-n");
@@ -115,23 +116,11 @@ impl Module {
         cmd
     }
 
-    /// Runs `php -r code` (see [`Module::php_cli`]) and returns its
-    /// stdout; panics when it fails or writes to stderr.
-    pub fn php_run(&self, site: &Site, name: Option<&StoreName>, code: &str) -> String {
-        let out = self
-            .php_cli(site, name)
-            .arg("-r")
-            .arg(code)
-            .output()
-            .expect("running php-cli");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            out.status.success() && stderr.is_empty(),
-            "php -r {code:?} with {self:?} failed ({}): {stderr}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout)
-        );
-        String::from_utf8(out.stdout).expect("php-cli output is UTF-8")
+    /// [`Module::php_cli`] run as `user`.
+    pub fn php_cli_as(&self, site: &Site, name: Option<&StoreName>, user: &User) -> Command {
+        let mut cmd = self.php_cli(site, name);
+        cmd.uid(user.uid).gid(user.gid).env("HOME", "/");
+        cmd
     }
 
     /// php-fpm ([`Fpm::start_with_ini`]) with the module loaded by its
@@ -142,7 +131,7 @@ impl Module {
             .into_iter()
             .map(|(key, value)| format!("{key}={value}\n"))
             .collect();
-        Fpm::start_with_ini(site, &format!("kv-{}", name.0), pools, &ini)
+        Fpm::start_with_ini(site, &format!("kv-{name}"), pools, &ini)
     }
 }
 
@@ -153,34 +142,49 @@ pub fn fixture(path: &str) -> PathBuf {
 
 /// A store name (`apc.name`) no other test or earlier run uses: `<test>-<pid>`.
 /// Dropped after the servers that use it, it removes the store's files from
-/// the per-user directory of the user the tests run as (where the module
-/// keeps them; php-fpm's workers run as that user too).
+/// the per-user directory of the user whose processes use it (where the
+/// module keeps them).
 #[derive(Debug)]
-pub struct StoreName(String);
+pub struct StoreName {
+    name: String,
+    dir: PathBuf,
+}
 
 impl StoreName {
-    /// `<test>-<this process's pid>`.
+    /// `<test>-<this process's pid>`, used by processes of the user the
+    /// tests run as.
     pub fn new(test: &str) -> StoreName {
-        StoreName(format!("{test}-{}", std::process::id()))
+        StoreName {
+            name: format!("{test}-{}", std::process::id()),
+            dir: shm_store::default_dir(),
+        }
+    }
+
+    /// [`StoreName::new`], used by processes of `user`: the store is in
+    /// that user's directory (`ephpm-<uid>` beside [`shm_store::default_dir`]).
+    pub fn of_user(test: &str, user: &User) -> StoreName {
+        let mut name = StoreName::new(test);
+        name.dir = name.dir.with_file_name(format!("ephpm-{}", user.uid));
+        name
     }
 
     /// The name as `apc.name` takes it.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.name
     }
 }
 
 impl fmt::Display for StoreName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.name)
     }
 }
 
 impl Drop for StoreName {
     fn drop(&mut self) {
         // The module's store `apcu.<name>`: its segment and any file beside it.
-        let segment = format!("ephpm_kv.apcu.{}", self.0);
-        let Ok(entries) = std::fs::read_dir(shm_store::default_dir()) else {
+        let segment = format!("ephpm_kv.apcu.{}", self.name);
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return;
         };
         for entry in entries.flatten() {

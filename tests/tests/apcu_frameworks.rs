@@ -13,7 +13,7 @@
 use ephpm_shm_tests::apcu::{fixture, Module, StoreName};
 use ephpm_shm_tests::assert_phpunit_ok;
 use ephpm_shm_tests::servers::{
-    first_pid, urlencode, wait_for, Endpoint, Fpm, Nginx, Pool, Site, FPM_WORKERS,
+    first_pid, is_root, urlencode, wait_for, Endpoint, Fpm, Nginx, Pool, Site, User, FPM_WORKERS,
 };
 use std::collections::BTreeSet;
 use std::fs;
@@ -25,16 +25,21 @@ use std::time::Duration;
 /// How long a request that waits on others may take on a loaded machine.
 const SLOW_REQUEST: Duration = Duration::from_secs(120);
 
-/// A site whose pool `web` (store `name`) runs the fixture pages `pages`
+/// A site whose `pool` (store `name`) runs the fixture pages `pages`
 /// (from `tests/fixtures/apcu/pages/`) behind nginx.
-fn site_with_pages(module: &Module, name: &StoreName, pages: &[&str]) -> (Site, Fpm, Nginx) {
+fn site_with_pages(
+    module: &Module,
+    name: &StoreName,
+    pages: &[&str],
+    pool: Pool,
+) -> (Site, Fpm, Nginx) {
     let site = Site::new();
     for page in pages {
         let php = fs::read_to_string(fixture(&format!("pages/{page}")))
             .unwrap_or_else(|e| panic!("reading fixture {page}: {e}"));
         site.page(page, &php);
     }
-    let fpm = module.start_fpm(&site, name, vec![Pool::new("web")]);
+    let fpm = module.start_fpm(&site, name, vec![pool]);
     let nginx = Nginx::start(&site, &fpm);
     (site, fpm, nginx)
 }
@@ -48,10 +53,21 @@ fn json_of(body: &str) -> &str {
 }
 
 /// Runs a fixture page in php-cli (the query string as its argument, as the
-/// pages read it there) and returns its JSON.
-fn cli_page(module: &Module, site: &Site, name: &StoreName, page: &str, query: &str) -> String {
-    let out = module
-        .php_cli(site, Some(name))
+/// pages read it there), as `user` or the user the tests run as, and
+/// returns its JSON.
+fn cli_page(
+    module: &Module,
+    site: &Site,
+    name: &StoreName,
+    user: Option<&User>,
+    page: &str,
+    query: &str,
+) -> String {
+    let mut cmd = match user {
+        Some(user) => module.php_cli_as(site, Some(name), user),
+        None => module.php_cli(site, Some(name)),
+    };
+    let out = cmd
         .arg(site.www().join(page))
         .arg(query)
         .output()
@@ -136,7 +152,7 @@ fn symfony_apcu_adapter_passes_the_psr6_and_psr16_suites_in_a_php_fpm_worker() {
         return;
     };
     let name = StoreName::new("symfony-fpm");
-    let (site, _fpm, nginx) = site_with_pages(&module, &name, &["phpunit.php"]);
+    let (site, _fpm, nginx) = site_with_pages(&module, &name, &["phpunit.php"], Pool::new("web"));
     let web = nginx.pool("web");
     let config = fixture("symfony/phpunit.xml.dist");
     for suite in ["psr6", "psr16"] {
@@ -203,7 +219,7 @@ fn symfony_apcu_adapter_items_are_shared_by_php_fpm_workers_and_php_cli() {
         return;
     };
     let name = StoreName::new("symfony");
-    let (site, _fpm, nginx) = site_with_pages(&module, &name, &["symfony.php"]);
+    let (site, _fpm, nginx) = site_with_pages(&module, &name, &["symfony.php"], Pool::new("web"));
     let web = nginx.pool("web");
     let token = format!("{:x}", std::process::id() as u64 * 7919 + 17);
     let value = format!(r#"{{"token":"{token}","list":[1,2.5,null,"three"],"map":{{"k":true}}}}"#);
@@ -234,14 +250,21 @@ fn symfony_apcu_adapter_items_are_shared_by_php_fpm_workers_and_php_cli() {
     ));
     assert_eq!(json_of(&saved), "true");
     assert_eq!(
-        cli_page(&module, &site, &name, "symfony.php", "op=get&ns=app&key=w"),
+        cli_page(
+            &module,
+            &site,
+            &name,
+            None,
+            "symfony.php",
+            "op=get&ns=app&key=w"
+        ),
         format!(r#"{{"hit":true,"value":{from_worker}}}"#),
         "php-cli with apc.name={name} reads the item a php-fpm worker saved ({module:?})"
     );
     let from_cli = format!(r#"{{"from":"cli","token":"{token}"}}"#);
     let query = format!("op=save&ns=app&key=c&value={}", urlencode(&from_cli));
     assert_eq!(
-        cli_page(&module, &site, &name, "symfony.php", &query),
+        cli_page(&module, &site, &name, None, "symfony.php", &query),
         "true"
     );
     for got in on_every_worker(&web, &item("get", "c")) {
@@ -264,16 +287,25 @@ const LARAVEL_SUITE: &str = concat!(
 
 /// Laravel's `apc` cache store does put/get/many/putMany/increment/
 /// decrement/forever/forget/flush and `Repository::remember` (computed
-/// once) in php-cli and in a php-fpm worker; a value one worker puts is
-/// read by every worker and, with the same `apc.name`, by php-cli (the
-/// step Debian's APCu fails).
+/// once) in php-cli and in a php-fpm worker. With the pool running as
+/// www-data (when the tests run as root), a value one worker puts is read
+/// by every worker and, with the same `apc.name`, by php-cli run as
+/// www-data, and what that php-cli puts is read by every worker (the steps
+/// Debian's APCu fails).
 #[test]
 fn laravel_apc_store_works_in_php_cli_and_php_fpm_and_shares_between_them() {
     let Some(module) = Module::under_test() else {
         return;
     };
-    let name = StoreName::new("laravel");
-    let (site, _fpm, nginx) = site_with_pages(&module, &name, &["laravel.php"]);
+    let user = is_root().then(User::www_data);
+    let (name, pool) = match &user {
+        Some(user) => (
+            StoreName::of_user("laravel", user),
+            Pool::new("web").user(user.clone()),
+        ),
+        None => (StoreName::new("laravel"), Pool::new("web")),
+    };
+    let (site, _fpm, nginx) = site_with_pages(&module, &name, &["laravel.php"], pool);
     let web = nginx.pool("web");
 
     let cli_name = StoreName::new("laravel-cli");
@@ -281,6 +313,7 @@ fn laravel_apc_store_works_in_php_cli_and_php_fpm_and_shares_between_them() {
         &module,
         &site,
         &cli_name,
+        None,
         "laravel.php",
         "op=suite&prefix=cli",
     );
@@ -302,17 +335,23 @@ fn laravel_apc_store_works_in_php_cli_and_php_fpm_and_shares_between_them() {
     for got in on_every_worker(&web, "laravel.php?op=get&prefix=app&key=shared") {
         assert_eq!(got, quoted, "every worker reads what one worker put");
     }
+    let cli_get = "op=get&prefix=app&key=shared";
     assert_eq!(
-        cli_page(
-            &module,
-            &site,
-            &name,
-            "laravel.php",
-            "op=get&prefix=app&key=shared"
-        ),
+        cli_page(&module, &site, &name, user.as_ref(), "laravel.php", cli_get),
         quoted,
-        "php-cli with apc.name={name} reads what a php-fpm worker put ({module:?})"
+        "php-cli as {user:?} with apc.name={name} reads what a php-fpm worker put ({module:?})"
     );
+    let cli_put = "op=put&prefix=app&key=from-cli&value=put+by+php-cli";
+    assert_eq!(
+        cli_page(&module, &site, &name, user.as_ref(), "laravel.php", cli_put),
+        "true"
+    );
+    for got in on_every_worker(&web, "laravel.php?op=get&prefix=app&key=from-cli") {
+        assert_eq!(
+            got, "\"put by php-cli\"",
+            "every worker reads what php-cli put"
+        );
+    }
 }
 
 /// The class paths Composer's loader caches for `index.php` (the classmap's
@@ -407,7 +446,7 @@ fn composer_apcu_autoloader_fills_the_shared_store_once_for_all_workers() {
     }
     assert_eq!(in_worker(), expected, "the other workers added nothing");
     assert_eq!(
-        cli_page(&module, &site, &name, "list.php", &list_query),
+        cli_page(&module, &site, &name, None, "list.php", &list_query),
         expected,
         "php-cli with apc.name={name} sees the entries the workers' autoloader added ({module:?})"
     );
@@ -456,7 +495,7 @@ fn apcu_entry_computes_once_for_four_php_fpm_workers_at_once() {
         return;
     };
     let name = StoreName::new("entry");
-    let (site, _fpm, nginx) = site_with_pages(&module, &name, &["entry.php"]);
+    let (site, _fpm, nginx) = site_with_pages(&module, &name, &["entry.php"], Pool::new("web"));
     let web = nginx.pool("web");
     let barrier = site.path().join("barrier");
     fs::create_dir(&barrier).expect("barrier dir");
