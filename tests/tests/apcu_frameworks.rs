@@ -99,45 +99,49 @@ fn on_every_worker(web: &Endpoint, page_and_query: &str) -> Vec<String> {
 
 /// Runs one of php-cache's conformance suites (`psr6`: `CachePoolTest` on
 /// `ApcuAdapter`; `psr16`: `SimpleCacheTest` on `Psr16Cache` over it) with
-/// Debian's PHPUnit in php-cli, on a named store (as php-fpm's pools use).
-/// Returns PHPUnit's `OK (...)` line.
-fn symfony_suite(suite: &str) -> Option<String> {
-    let module = Module::under_test()?;
-    let store = StoreName::new(suite);
+/// Debian's PHPUnit in php-cli twice: on the store php-cli gets without
+/// `apc.name` (its own, as under APCu), then on a named store (as php-fpm's
+/// pools use). Each run must report OK with no test skipped, risky or
+/// incomplete, and run some tests.
+fn symfony_suite_in_php_cli(suite: &str) {
+    let Some(module) = Module::under_test() else {
+        return;
+    };
     let site = Site::new();
     let config = fixture("symfony/phpunit.xml.dist");
-    let out = module
-        .php_cli(&site, Some(&store))
-        .arg("/usr/bin/phpunit")
-        .arg("--testsuite")
-        .arg(suite)
-        .arg("-c")
-        .arg(&config)
-        .current_dir(config.parent().expect("a config is in a folder"))
-        .output()
-        .expect("running phpunit");
-    let summary = assert_phpunit_ok(&out, &format!("module {module:?}"));
-    eprintln!("{suite} on {module:?}: {summary}");
-    Some(summary)
+    let store = StoreName::new(suite);
+    for name in [None, Some(&store)] {
+        let named = name.map_or("none: its own store", StoreName::as_str);
+        let out = module
+            .php_cli(&site, name)
+            .arg("/usr/bin/phpunit")
+            .arg("--testsuite")
+            .arg(suite)
+            .arg("-c")
+            .arg(&config)
+            .current_dir(config.parent().expect("a config is in a folder"))
+            .output()
+            .expect("running phpunit");
+        let summary = assert_phpunit_ok(&out, &format!("module {module:?}, apc.name {named}"));
+        assert!(!summary.starts_with("OK (0 tests"), "{summary}");
+        eprintln!("{suite} in php-cli on {module:?}, apc.name {named}: {summary}");
+    }
 }
 
 /// Symfony Cache's `ApcuAdapter` passes php-cache's PSR-6 conformance suite
-/// (`CachePoolTest`, every test with a namespace of its own) in php-cli:
-/// PHPUnit reports OK with no test skipped.
+/// (`CachePoolTest`, every test with a namespace of its own) in php-cli, on
+/// its own store and on a named one.
 #[test]
 fn symfony_apcu_adapter_passes_the_psr6_suite_in_php_cli() {
-    if let Some(summary) = symfony_suite("psr6") {
-        assert!(!summary.starts_with("OK (0 tests"), "{summary}");
-    }
+    symfony_suite_in_php_cli("psr6");
 }
 
 /// Symfony's `Psr16Cache` over `ApcuAdapter` passes php-cache's PSR-16
-/// conformance suite (`SimpleCacheTest`) in php-cli.
+/// conformance suite (`SimpleCacheTest`) in php-cli, on its own store and
+/// on a named one.
 #[test]
 fn symfony_psr16_cache_over_apcu_passes_the_psr16_suite_in_php_cli() {
-    if let Some(summary) = symfony_suite("psr16") {
-        assert!(!summary.starts_with("OK (0 tests"), "{summary}");
-    }
+    symfony_suite_in_php_cli("psr16");
 }
 
 /// Symfony's `ApcuAdapter` passes both of php-cache's conformance suites
