@@ -124,7 +124,9 @@ impl Module {
     }
 
     /// php-fpm ([`Fpm::start_with_ini`]) with the module loaded by its
-    /// php.ini, store `name` for every pool.
+    /// php.ini, store `name` for every pool. The site's php.ini loads
+    /// `ephpm_kv` too (as every php-fpm of the tests does: build it with
+    /// `cargo build --release -p ephpm-kv`), so the module also runs beside it.
     pub fn start_fpm(&self, site: &Site, name: &StoreName, pools: Vec<Pool>) -> Fpm {
         let ini: String = self
             .ini(Some(name))
