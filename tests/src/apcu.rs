@@ -8,7 +8,7 @@
 use crate::servers::{Fpm, Pool, Site, User};
 use std::fmt;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The variable that picks the module.
@@ -79,23 +79,23 @@ impl Module {
     }
 
     /// The settings both SAPIs load it with (and the extensions PHPUnit
-    /// needs): enabled in the CLI too, the
-    /// tests' store size, and store `name` (`apc.name`; without one, the
-    /// CLI gets a store of its own as under APCu). The module keeps its
-    /// segments in the store's per-user directory ([`StoreName`] removes
-    /// them).
-    pub fn ini(&self, name: Option<&StoreName>) -> Vec<(String, String)> {
+    /// needs): enabled in the CLI too, the tests' store size, segments in
+    /// `dir` (`apc.dir`, the site's segment directory), and store `name`
+    /// (`apc.name`; without one, the CLI gets a store of its own as under
+    /// APCu). Debian's APCu ignores the settings it does not know.
+    pub fn ini(&self, name: Option<&StoreName>, dir: &Path) -> Vec<(String, String)> {
         let mut ini = vec![
             ("extension".to_string(), self.extension()),
             ("apc.enabled".to_string(), "1".to_string()),
             ("apc.enable_cli".to_string(), "1".to_string()),
             ("apc.shm_size".to_string(), SHM_SIZE.to_string()),
+            ("apc.dir".to_string(), dir.display().to_string()),
         ];
         for ext in PHPUNIT_EXTENSIONS {
             ini.push(("extension".to_string(), ext.to_string()));
         }
         if let Some(name) = name {
-            ini.push(("apc.name".to_string(), name.name.clone()));
+            ini.push(("apc.name".to_string(), name.0.clone()));
         }
         ini
     }
@@ -105,7 +105,7 @@ impl Module {
     pub fn php_cli(&self, site: &Site, name: Option<&StoreName>) -> Command {
         let mut cmd = Command::new(&crate::php::php().binary);
         cmd.arg("-n");
-        for (key, value) in self.ini(name) {
+        for (key, value) in self.ini(name, site.shm_dir()) {
             cmd.arg("-d").arg(format!("{key}={value}"));
         }
         cmd.arg("-d")
@@ -129,7 +129,7 @@ impl Module {
     /// `cargo build --release -p ephpm-kv`), so the module also runs beside it.
     pub fn start_fpm(&self, site: &Site, name: &StoreName, pools: Vec<Pool>) -> Fpm {
         let ini: String = self
-            .ini(Some(name))
+            .ini(Some(name), site.shm_dir())
             .into_iter()
             .map(|(key, value)| format!("{key}={value}\n"))
             .collect();
@@ -142,59 +142,26 @@ pub fn fixture(path: &str) -> PathBuf {
     crate::repo_root().join("tests/fixtures/apcu").join(path)
 }
 
-/// A store name (`apc.name`) no other test or earlier run uses: `<test>-<pid>`.
-/// Dropped after the servers that use it, it removes the store's files from
-/// the per-user directory of the user whose processes use it (where the
-/// module keeps them).
+/// A store name (`apc.name`) no other test or earlier run uses:
+/// `<test>-<pid>`. Its segment is in the site's segment directory
+/// (`apc.dir`), removed with the site.
 #[derive(Debug)]
-pub struct StoreName {
-    name: String,
-    dir: PathBuf,
-}
+pub struct StoreName(String);
 
 impl StoreName {
-    /// `<test>-<this process's pid>`, used by processes of the user the
-    /// tests run as.
+    /// `<test>-<this process's pid>`.
     pub fn new(test: &str) -> StoreName {
-        StoreName {
-            name: format!("{test}-{}", std::process::id()),
-            dir: shm_store::default_dir(),
-        }
-    }
-
-    /// [`StoreName::new`], used by processes of `user`: the store is in
-    /// that user's directory (`ephpm-<uid>` beside [`shm_store::default_dir`]).
-    pub fn of_user(test: &str, user: &User) -> StoreName {
-        let mut name = StoreName::new(test);
-        name.dir = name.dir.with_file_name(format!("ephpm-{}", user.uid));
-        name
+        StoreName(format!("{test}-{}", std::process::id()))
     }
 
     /// The name as `apc.name` takes it.
     pub fn as_str(&self) -> &str {
-        &self.name
+        &self.0
     }
 }
 
 impl fmt::Display for StoreName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.name)
-    }
-}
-
-impl Drop for StoreName {
-    fn drop(&mut self) {
-        // The module's store `apcu.<name>`: its segment and any file beside it.
-        let segment = format!("ephpm_kv.apcu.{}", self.name);
-        let Ok(entries) = std::fs::read_dir(&self.dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let file = entry.file_name();
-            let file = file.to_string_lossy();
-            if file == segment || file.starts_with(&format!("{segment}.")) {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
+        f.write_str(&self.0)
     }
 }

@@ -302,12 +302,10 @@ fn laravel_apc_store_works_in_php_cli_and_php_fpm_and_shares_between_them() {
         return;
     };
     let user = is_root().then(User::www_data);
-    let (name, pool) = match &user {
-        Some(user) => (
-            StoreName::of_user("laravel", user),
-            Pool::new("web").user(user.clone()),
-        ),
-        None => (StoreName::new("laravel"), Pool::new("web")),
+    let name = StoreName::new("laravel");
+    let pool = match &user {
+        Some(user) => Pool::new("web").user(user.clone()),
+        None => Pool::new("web"),
     };
     let (site, _fpm, nginx) = site_with_pages(&module, &name, &["laravel.php"], pool);
     let web = nginx.pool("web");
