@@ -1,7 +1,7 @@
 //! The APCu module under test, chosen in one place: this tree's
 //! `target/release/libephpm_apcu.so` (built by `cargo build --release -p
 //! ephpm-apcu`), or `$EPHPM_APCU_SO`: a path, or `distribution` for
-//! Debian's APCu (`php8.2-apcu`'s `apcu.so`), to show what the tests prove
+//! Debian's APCu (`php<X.Y>-apcu`'s `apcu.so`), to show what the tests prove
 //! against the extension they replace. php-cli and php-fpm load it with
 //! the same settings from [`Module::ini`].
 
@@ -41,16 +41,13 @@ impl Module {
     /// `None` when that file is missing, after saying so loudly on stderr;
     /// with `CI=true` a missing module fails the test instead.
     pub fn under_test() -> Option<Module> {
-        let module = match std::env::var(SO_VAR) {
+        let path = match std::env::var(SO_VAR) {
             Ok(v) if v == "distribution" => return Some(Module::Distribution),
-            Ok(v) if !v.is_empty() => Module::Built(PathBuf::from(v)),
-            _ => Module::Built(crate::repo_root().join("target/release/libephpm_apcu.so")),
-        };
-        let Module::Built(path) = &module else {
-            unreachable!()
+            Ok(v) if !v.is_empty() => PathBuf::from(v),
+            _ => crate::repo_root().join("target/release/libephpm_apcu.so"),
         };
         if path.is_file() {
-            return Some(module);
+            return Some(Module::Built(path));
         }
         let message = format!(
             "{} is missing: build it with `cargo build --release -p ephpm-apcu` \
