@@ -213,10 +213,11 @@ fn junit_counts(report: &str) -> Vec<(String, u64)> {
         .collect()
 }
 
-/// An item Symfony's `ApcuAdapter` saves in one php-fpm worker is a hit
-/// with the same value in every worker, a delete in one is a miss in all,
-/// and with the same `apc.name` php-cli reads what a worker saved and the
-/// workers read what php-cli saved (the step Debian's APCu fails).
+/// An item Symfony's `ApcuAdapter` saves in one php-fpm worker (a
+/// `stdClass` holding a list and another object: through the serializer)
+/// is a hit with the same value in every worker, a delete in one is a miss
+/// in all, and with the same `apc.name` php-cli reads what a worker saved
+/// and the workers read what php-cli saved (the step Debian's APCu fails).
 #[test]
 fn symfony_apcu_adapter_items_are_shared_by_php_fpm_workers_and_php_cli() {
     let Some(module) = Module::under_test() else {
