@@ -25,13 +25,13 @@ use std::time::Duration;
 /// How long a request that waits on others may take on a loaded machine.
 const SLOW_REQUEST: Duration = Duration::from_secs(120);
 
-/// A site whose `pool` (store `name`) runs the fixture pages `pages`
-/// (from `tests/fixtures/apcu/pages/`) behind nginx.
+/// A site whose `pools` (store `name` unless a pool sets its own) run the
+/// fixture pages `pages` (from `tests/fixtures/apcu/pages/`) behind nginx.
 fn site_with_pages(
     module: &Module,
     name: &StoreName,
     pages: &[&str],
-    pool: Pool,
+    pools: Vec<Pool>,
 ) -> (Site, Fpm, Nginx) {
     let site = Site::new();
     for page in pages {
@@ -39,7 +39,7 @@ fn site_with_pages(
             .unwrap_or_else(|e| panic!("reading fixture {page}: {e}"));
         site.page(page, &php);
     }
-    let fpm = module.start_fpm(&site, name, vec![pool]);
+    let fpm = module.start_fpm(&site, name, pools);
     let nginx = Nginx::start(&site, &fpm);
     (site, fpm, nginx)
 }
@@ -156,7 +156,8 @@ fn symfony_apcu_adapter_passes_the_psr6_and_psr16_suites_in_a_php_fpm_worker() {
         return;
     };
     let name = StoreName::new("symfony-fpm");
-    let (site, _fpm, nginx) = site_with_pages(&module, &name, &["phpunit.php"], Pool::new("web"));
+    let (site, _fpm, nginx) =
+        site_with_pages(&module, &name, &["phpunit.php"], vec![Pool::new("web")]);
     let web = nginx.pool("web");
     let config = fixture("symfony/phpunit.xml.dist");
     for suite in ["psr6", "psr16"] {
@@ -224,7 +225,8 @@ fn symfony_apcu_adapter_items_are_shared_by_php_fpm_workers_and_php_cli() {
         return;
     };
     let name = StoreName::new("symfony");
-    let (site, _fpm, nginx) = site_with_pages(&module, &name, &["symfony.php"], Pool::new("web"));
+    let (site, _fpm, nginx) =
+        site_with_pages(&module, &name, &["symfony.php"], vec![Pool::new("web")]);
     let web = nginx.pool("web");
     let token = format!("{:x}", std::process::id() as u64 * 7919 + 17);
     let value = format!(r#"{{"token":"{token}","list":[1,2.5,null,"three"],"map":{{"k":true}}}}"#);
@@ -308,7 +310,7 @@ fn laravel_apc_store_works_in_php_cli_and_php_fpm_and_shares_between_them() {
         Some(user) => Pool::new("web").user(user.clone()),
         None => Pool::new("web"),
     };
-    let (site, _fpm, nginx) = site_with_pages(&module, &name, &["laravel.php"], pool);
+    let (site, _fpm, nginx) = site_with_pages(&module, &name, &["laravel.php"], vec![pool]);
     let web = nginx.pool("web");
 
     let cli_name = StoreName::new("laravel-cli");
@@ -355,6 +357,81 @@ fn laravel_apc_store_works_in_php_cli_and_php_fpm_and_shares_between_them() {
             "every worker reads what php-cli put"
         );
     }
+}
+
+/// Puts `value` under `key` through Laravel's store in a worker of
+/// `web`; returns the JSON of `put` (`true`).
+fn laravel_put(web: &Endpoint, key: &str, value: &str) -> String {
+    let body = web.page(&format!(
+        "laravel.php?op=put&prefix=app&key={key}&value={}",
+        urlencode(value)
+    ));
+    json_of(&body).to_string()
+}
+
+/// Laravel's `apc` store keeps its values through a php-fpm restart (a new
+/// master and new workers open the same store): what a worker put before
+/// is read by every worker after (Debian's APCu, whose cache lives in the
+/// master's memory, starts empty).
+#[test]
+fn laravel_apc_store_values_outlive_a_php_fpm_restart() {
+    let Some(module) = Module::under_test() else {
+        return;
+    };
+    let name = StoreName::new("laravel-restart");
+    let (_site, mut fpm, nginx) =
+        site_with_pages(&module, &name, &["laravel.php"], vec![Pool::new("web")]);
+    let web = nginx.pool("web");
+    let token = format!("before the restart {}", std::process::id());
+    assert_eq!(laravel_put(&web, "kept", &token), "true");
+    let before = fpm.workers();
+    fpm.restart();
+    let after = fpm.workers();
+    assert!(
+        before.iter().all(|pid| !after.contains(pid)),
+        "new workers: {before:?} then {after:?}"
+    );
+    for got in on_every_worker(&web, "laravel.php?op=get&prefix=app&key=kept") {
+        assert_eq!(
+            got,
+            format!("\"{token}\""),
+            "read after the restart ({module:?})"
+        );
+    }
+}
+
+/// Pools of one php-fpm with different `apc.name`s (`php_admin_value`)
+/// have separate stores, and pools with the same name share one: through
+/// Laravel's store, a value put in pool `a` is read in pool `a2` (same
+/// name) and missing in pool `b` (Debian's APCu has one cache for the
+/// whole php-fpm, so `b` reads it too).
+#[test]
+fn laravel_apc_store_is_shared_by_pools_of_one_name_and_apart_from_others() {
+    let Some(module) = Module::under_test() else {
+        return;
+    };
+    let name = StoreName::new("laravel-pools");
+    let other = StoreName::new("laravel-pools-b");
+    let named = |pool: &str, store: &StoreName| {
+        Pool::new(pool)
+            .workers(2)
+            .line(&format!("php_admin_value[apc.name] = {store}"))
+    };
+    let pools = vec![named("a", &name), named("a2", &name), named("b", &other)];
+    let (_site, _fpm, nginx) = site_with_pages(&module, &name, &["laravel.php"], pools);
+    let token = format!("pool a {}", std::process::id());
+    assert_eq!(laravel_put(&nginx.pool("a"), "pooled", &token), "true");
+    let get = "laravel.php?op=get&prefix=app&key=pooled";
+    assert_eq!(
+        json_of(&nginx.pool("a2").page(get)),
+        format!("\"{token}\""),
+        "pool a2 (apc.name={name}) reads what pool a put"
+    );
+    assert_eq!(
+        json_of(&nginx.pool("b").page(get)),
+        "null",
+        "pool b (apc.name={other}) does not see pool a's store ({module:?})"
+    );
 }
 
 /// The class paths Composer's loader caches for `index.php` (the classmap's
@@ -498,7 +575,8 @@ fn apcu_entry_computes_once_for_four_php_fpm_workers_at_once() {
         return;
     };
     let name = StoreName::new("entry");
-    let (site, _fpm, nginx) = site_with_pages(&module, &name, &["entry.php"], Pool::new("web"));
+    let (site, _fpm, nginx) =
+        site_with_pages(&module, &name, &["entry.php"], vec![Pool::new("web")]);
     let web = nginx.pool("web");
     let barrier = site.path().join("barrier");
     fs::create_dir(&barrier).expect("barrier dir");
