@@ -445,11 +445,12 @@ const COMPOSER_ENTRIES: &[(&str, Option<&str>)] = &[
 ];
 
 /// Composer's APCu class-map autoloader (`composer dump-autoload --apcu`,
-/// offline) in php-fpm: the first request fills the store with the class
-/// paths it looked up, once; requests on every other worker add nothing
-/// (php-cli with the same `apc.name` sees the same entries before and
-/// after) and take the paths from the store: a path php-cli puts there is
-/// the file every worker then loads.
+/// offline) in php-fpm: the store is empty before the first request and
+/// holds exactly the class paths it looked up after it; requests on every
+/// other worker add nothing (a worker lists the same entries after them)
+/// and take the paths from the store: php-cli with the same `apc.name`
+/// lists the same entries (the step Debian's APCu fails), and a path it
+/// puts there is the file every worker then loads.
 #[test]
 fn composer_apcu_autoloader_fills_the_shared_store_once_for_all_workers() {
     let Some(module) = Module::under_test() else {
