@@ -1,14 +1,16 @@
 //! The APCu module proved with the code people run on it, from Debian's
 //! archive: Symfony Cache's `ApcuAdapter` against php-cache's PSR-6 and
 //! PSR-16 conformance suites, Laravel's `apc` cache store, Composer's
-//! APCu-caching class loader, and `apcu_entry` under contention; each in
-//! php-fpm (`pm = static`, 4 workers, behind nginx) and php-cli.
+//! APCu-caching class loader, and `apcu_entry` under contention; in
+//! php-fpm (`pm = static`, 4 workers, behind nginx) and php-cli, across
+//! the two, across a php-fpm restart, and across pools by `apc.name`.
 //!
 //! The module is the one `ephpm_shm_tests::apcu` picks (this tree's
 //! `target/release/libephpm_apcu.so`, or `$EPHPM_APCU_SO`);
 //! `EPHPM_APCU_SO=distribution` runs the same tests on Debian's APCu,
 //! where every step within one php-fpm passes and the steps that cross
-//! from php-fpm to php-cli fail: APCu's cache is one per process tree.
+//! from php-fpm to php-cli, through a restart or between pools fail:
+//! APCu's cache is one per process tree.
 
 use ephpm_shm_tests::apcu::{fixture, Module, StoreName};
 use ephpm_shm_tests::assert_phpunit_ok;
