@@ -5,6 +5,7 @@
 pub mod apcu;
 pub mod browser;
 pub mod php;
+pub mod phpt;
 pub mod redis_cluster;
 pub mod servers;
 
