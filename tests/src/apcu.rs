@@ -62,6 +62,19 @@ impl Module {
         None
     }
 
+    /// This project's module, for the tests of its own behaviour (which
+    /// Debian's APCu does not have): the path [`Module::under_test`] names;
+    /// panics if it is missing or names Debian's APCu.
+    pub fn built_so() -> PathBuf {
+        match Module::under_test() {
+            Some(Module::Built(path)) => path,
+            Some(Module::Distribution) => {
+                panic!("{SO_VAR}=distribution: these tests are of this project's module")
+            }
+            None => panic!("the module is missing (see above)"),
+        }
+    }
+
     /// Whether this is Debian's APCu (one cache per process tree).
     pub fn is_distribution(&self) -> bool {
         *self == Module::Distribution
