@@ -363,7 +363,7 @@ impl StoreConfig {
 /// enter, so that store names of different users never meet (and no other
 /// user can see which stores exist).
 pub fn default_dir() -> PathBuf {
-    PathBuf::from(format!("/dev/shm/ephpm-{}", crate::segment::euid()))
+    PathBuf::from(format!("/dev/shm/ephpm-{}", crate::process::euid()))
 }
 
 /// `dir`, or [`default_dir`] if it is empty.

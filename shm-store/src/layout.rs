@@ -140,7 +140,7 @@
 //! a rare LRU stamp, an advisory word nobody relies on). A reader:
 //! 1. loads [`ChangeSeq`] with `Acquire`; odd means a holder may be
 //!    changing the stripe: it spins (a bounded number of times,
-//!    `READ_SPINS` in `lib.rs`) until the word is even and looks again;
+//!    `READ_SPINS` in `store/reads.rs`) until the word is even and looks again;
 //!    after `READ_ATTEMPTS` looks, or a spin that ends with the word still
 //!    odd (a holder that died), it takes the stripe mutex instead;
 //! 2. copies out `access_clock` and `index_len` (the first words of
@@ -306,7 +306,7 @@ pub(crate) const BLOCK_HEADER_SIZE: usize = std::mem::size_of::<BlockHeader>();
 pub(crate) const BLOCK_ALIGN: u32 = 16;
 pub(crate) const MIN_BLOCK: u32 = BLOCK_HEADER_SIZE as u32;
 pub(crate) const MAX_STRIPES: u32 = 1024;
-/// Segregated free lists, see `stripe::bin_for`.
+/// Segregated free lists, see `stripe::heap::bin_for`.
 pub(crate) const FREE_BINS: usize = 192;
 /// "No block" in free-list links.
 pub(crate) const NO_BLOCK: u32 = u32::MAX;

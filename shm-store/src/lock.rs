@@ -31,8 +31,8 @@
 //! owner asks [`HeldLock::is_held`] before acting on what the lock protects.
 
 use crate::error::Result;
+use crate::process::{process_stat, this_process};
 use crate::{Store, StoreError};
-use std::os::unix::fs::MetadataExt;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -90,50 +90,6 @@ impl Owner {
             until: field("until")?,
         };
         words.next().is_none().then_some(owner)
-    }
-}
-
-/// What `/proc/<pid>/stat` says of a process: whether it can still run
-/// (not a zombie) and when it started.
-struct ProcessStat {
-    running: bool,
-    start: u64,
-}
-
-fn process_stat(pid: u32) -> std::io::Result<ProcessStat> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "unexpected /proc format");
-    // The command name, in parentheses, may itself hold spaces and ')'.
-    let after_name = &text[text.rfind(')').ok_or_else(bad)? + 1..];
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    // Fields 3 (state) and 22 (starttime) of proc(5), counted from 1.
-    let state = fields.first().ok_or_else(bad)?;
-    let start = fields
-        .get(19)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(bad)?;
-    Ok(ProcessStat {
-        running: !matches!(*state, "Z" | "X" | "x"),
-        start,
-    })
-}
-
-fn pid_namespace() -> std::io::Result<u64> {
-    Ok(std::fs::metadata("/proc/self/ns/pid")?.ino())
-}
-
-/// This process as an owner, without the token; recomputed after a fork.
-fn this_process() -> Option<(u32, u64, u64)> {
-    static CACHE: Mutex<Option<(u32, u64, u64)>> = Mutex::new(None);
-    let pid = std::process::id();
-    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    match *cache {
-        Some(me) if me.0 == pid => Some(me),
-        _ => {
-            let me = (pid, process_stat(pid).ok()?.start, pid_namespace().ok()?);
-            *cache = Some(me);
-            Some(me)
-        }
     }
 }
 

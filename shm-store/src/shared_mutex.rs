@@ -235,17 +235,6 @@ impl RobustMutex {
     }
 }
 
-/// Whether a thread (of this pid namespace) with this id exists.
-pub(crate) fn thread_alive(tid: u32) -> bool {
-    let Ok(tid) = libc::pid_t::try_from(tid) else {
-        return false;
-    };
-    // SAFETY: signal 0 only checks that the target exists; kill accepts
-    // the id of any thread and checks its thread group.
-    let rc = unsafe { libc::kill(tid, 0) };
-    rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-}
-
 /// Sleeps while `word` holds `expected`, at most `timeout`, or until a
 /// [`wake_all`] on the same word from any process. Returns at once if the
 /// word already differs; may also return early (signal, spurious wake-up),

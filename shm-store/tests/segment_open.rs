@@ -756,12 +756,44 @@ fn full_tmpfs_gives_the_no_space_hint_and_leaves_no_file() {
         "the failed creation left {}",
         path.display()
     );
-    // Once there is room, the same store is created.
+    // Once there is room, the same store is created. tmpfs may account the
+    // filler's pages as free a moment after the unlink returns: wait
+    // (boundedly) until the file system reports room for the whole segment.
     fs::remove_file(&filler).unwrap();
+    let needed = Geometry::for_config(&small).unwrap().total_size;
+    let start = Instant::now();
+    while free_bytes(dir) < needed {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "the tmpfs never showed {needed} bytes free after the filler went ({} free)",
+            free_bytes(dir)
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let store = Store::open(&small).unwrap();
     assert!(store.created());
     drop(store);
     drop(mount);
+}
+
+/// Bytes an unprivileged writer may still allocate in the file system of
+/// `dir`, as `statvfs` reports them.
+fn free_bytes(dir: &Path) -> u64 {
+    let c = CString::new(dir.as_os_str().as_bytes()).unwrap();
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `c` is a NUL-terminated path and `st` is writable memory of
+    // the right type for the duration of the call.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) };
+    assert_eq!(
+        rc,
+        0,
+        "statvfs {}: {}",
+        dir.display(),
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: statvfs returned 0, so it filled the whole struct.
+    let st = unsafe { st.assume_init() };
+    st.f_bavail * st.f_frsize
 }
 
 /// An opener waiting for the creation lock of a file that its failed

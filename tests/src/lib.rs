@@ -2,6 +2,7 @@
 //! is, and how to run PHP with it (the PHP that `php-config` describes:
 //! [`php::php`]). Servers started by tests live in `servers`.
 
+pub mod apcu;
 pub mod browser;
 pub mod php;
 pub mod phpt;

@@ -199,17 +199,3 @@ impl PhptSuite {
         }
     }
 }
-
-/// The built `apcu` module: `$EPHPM_APCU_SO`, else
-/// `target/release/libephpm_apcu.so` (`cargo build --release -p ephpm-apcu`).
-pub fn apcu_so() -> PathBuf {
-    let path = std::env::var_os("EPHPM_APCU_SO")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| crate::repo_root().join("target/release/libephpm_apcu.so"));
-    assert!(
-        path.is_file(),
-        "{} is missing: build it with `cargo build --release -p ephpm-apcu`",
-        path.display()
-    );
-    path
-}

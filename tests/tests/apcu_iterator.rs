@@ -7,7 +7,7 @@
 //! php-cli processes SIGKILLed while iterating (storing and deleting as
 //! they go) leave a store the next process iterates and that verifies.
 
-use ephpm_shm_tests::phpt::apcu_so;
+use ephpm_shm_tests::apcu::{Module, StoreName};
 use ephpm_shm_tests::servers::{first_pid, Endpoint, Fpm, Nginx, Pool, Site, FPM_WORKERS};
 use std::collections::BTreeSet;
 
@@ -76,26 +76,22 @@ switch ($_GET['op']) {
 }
 "#;
 
-/// A site with pools `a` and `b` sharing one `apc.name` store, behind nginx.
-fn two_pools() -> (Site, Fpm, Nginx) {
+/// A site with pools `a` and `b` sharing one `apc.name` store (the module
+/// [`Module::under_test`] names), behind nginx; `None` if it is missing.
+fn two_pools(test: &str) -> Option<(Site, Fpm, Nginx, StoreName)> {
+    let module = Module::under_test()?;
     let site = Site::new();
-    let so = std::fs::canonicalize(apcu_so()).expect("canonical path of the apcu module");
-    let ini = format!(
-        "extension={}\napc.dir={}\napc.name=shared-by-pools\n",
-        so.display(),
-        site.shm_dir().display()
-    );
-    let fpm = Fpm::start_with_ini(
+    let name = StoreName::new(test);
+    let fpm = module.start_fpm(
         &site,
-        "kv",
+        &name,
         vec![Pool::new("a"), Pool::new("b").workers(1)],
-        &ini,
     );
     site.page("store.php", STORE_PAGE);
     site.page("list.php", LIST_PAGE);
     site.page("symfony.php", SYMFONY_PAGE);
     let nginx = Nginx::start(&site, &fpm);
-    (site, fpm, nginx)
+    Some((site, fpm, nginx, name))
 }
 
 /// A list page's body without its first line (the PID).
@@ -115,7 +111,9 @@ fn expected_list(pids: &BTreeSet<u32>) -> String {
 
 #[test]
 fn every_worker_of_every_pool_iterates_and_deletes_one_store() {
-    let (_site, _fpm, nginx) = two_pools();
+    let Some((_site, _fpm, nginx, _name)) = two_pools("iterator-pools") else {
+        return;
+    };
     let a = nginx.pool("a");
     let b = nginx.pool("b");
     let writers: BTreeSet<u32> = a
@@ -156,7 +154,9 @@ fn symfony_apcu_adapter_clears_its_namespace_for_every_pool() {
         std::path::Path::new(SYMFONY_AUTOLOAD).is_file(),
         "{SYMFONY_AUTOLOAD} is missing: apt-get install php-symfony-cache"
     );
-    let (_site, _fpm, nginx) = two_pools();
+    let Some((_site, _fpm, nginx, _name)) = two_pools("iterator-symfony") else {
+        return;
+    };
     let a = nginx.pool("a");
     let b = nginx.pool("b");
     let all_hits = "a.x: \"a-x\"\na.y: \"a-y\"\nb.x: [\"b\",\"x\",1.5]\nb.y: [\"b\",\"y\",1.5]\n";
@@ -182,18 +182,12 @@ fn symfony_apcu_adapter_clears_its_namespace_for_every_pool() {
 
 // ------------------------------------------------ a process killed while iterating
 
-/// php-cli with the module (`-n`), `apc.name` = `name` with its segment in
-/// `dir`, running `code`.
-fn php_cli(dir: &std::path::Path, name: &str, code: &str) -> std::process::Command {
-    let so = std::fs::canonicalize(apcu_so()).expect("canonical path of the apcu module");
-    let mut cmd = std::process::Command::new(&ephpm_shm_tests::php::php().binary);
-    cmd.arg("-n")
-        .args(["-d", &format!("extension={}", so.display())])
-        .args(["-d", &format!("apc.dir={}", dir.display())])
-        .args(["-d", &format!("apc.name={name}")])
-        .args(["-d", "apc.enable_cli=1", "-d", "display_errors=stderr"])
-        .arg("-r")
-        .arg(code);
+/// php-cli with this project's module ([`Module::built_so`]: Debian's APCu
+/// keeps no store between php-cli processes), store `name` in the site's
+/// segment directory, running `code`.
+fn php_cli(site: &Site, name: &StoreName, code: &str) -> std::process::Command {
+    let mut cmd = Module::Built(Module::built_so()).php_cli(site, Some(name));
+    cmd.arg("-r").arg(code);
     cmd
 }
 
@@ -215,11 +209,12 @@ for ($pass = 0; ; $pass++) {
 #[test]
 fn a_process_killed_while_iterating_blocks_nobody() {
     use std::io::BufRead;
-    let dir = tempfile::tempdir().expect("temp dir");
+    let site = Site::new();
+    let name = StoreName::new("iterator-killed");
     // SIGKILLed after 1 to 8 passes: at whatever instant of its next pass
     // the kill lands (in a scan, a value read, a store or a delete).
     for passes in 1..=8 {
-        let mut child = php_cli(dir.path(), "killed", ITERATE_FOREVER)
+        let mut child = php_cli(&site, &name, ITERATE_FOREVER)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -236,8 +231,8 @@ fn a_process_killed_while_iterating_blocks_nobody() {
     }
     // Another process iterates, stores and deletes through every stripe.
     let out = php_cli(
-        dir.path(),
-        "killed",
+        &site,
+        &name,
         r#"$n = 0;
         foreach (new APCUIterator('/^k:/', APC_ITER_KEY | APC_ITER_VALUE, 7) as $key => $entry) {
             if (is_string($entry['value'])) $n++;
@@ -258,7 +253,8 @@ fn a_process_killed_while_iterating_blocks_nobody() {
         stdout,
         "bool(true)\nbool(true)\nbool(true)\nint(0)\nbool(true)\n"
     );
-    let store = shm_store::Store::attach(dir.path(), "apcu.killed").expect("attach the store");
+    let store = shm_store::Store::attach(site.shm_dir(), &format!("apcu.{name}"))
+        .expect("attach the store");
     let report = store.verify().expect("verify");
     assert!(report.is_ok(), "{report:?}");
 }

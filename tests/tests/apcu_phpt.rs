@@ -4,12 +4,13 @@
 //! `apc.dir` set to a fresh directory. Tests in php-cli without `apc.name`
 //! each get a store private to their process, as APCu's CLI does.
 
-use ephpm_shm_tests::phpt::{apcu_so, PhptSuite};
+use ephpm_shm_tests::apcu::Module;
+use ephpm_shm_tests::phpt::PhptSuite;
 
 #[test]
 fn every_apcu_phpt_passes() {
     // Absolute: `extension=` resolves a relative path against extension_dir.
-    let so = std::fs::canonicalize(apcu_so()).expect("canonical path of the module");
+    let so = std::fs::canonicalize(Module::built_so()).expect("canonical path of the module");
     let store_dir = tempfile::tempdir().expect("temp dir");
     PhptSuite {
         folder: "apcu/tests",
@@ -35,7 +36,7 @@ use std::process::{Child, Command, Output, Stdio};
 /// php-cli with the module, its segments in `dir`, store `name` (none:
 /// the process's private store), running `code`.
 fn php(dir: &Path, name: Option<&str>, code: &str) -> Command {
-    let so = std::fs::canonicalize(apcu_so()).expect("canonical path of the module");
+    let so = std::fs::canonicalize(Module::built_so()).expect("canonical path of the module");
     let mut cmd = Command::new(&ephpm_shm_tests::php::php().binary);
     cmd.arg("-n")
         .arg("-d")
@@ -277,7 +278,7 @@ const WHICH: &str = "echo ini_get('apc.name') === false ? 'APCu' : 'ephpm-apcu',
 
 #[test]
 fn beside_apcu_either_order_loads_one_apcu_and_says_so() {
-    let ours = std::fs::canonicalize(apcu_so()).expect("canonical path of the module");
+    let ours = std::fs::canonicalize(Module::built_so()).expect("canonical path of the module");
     let theirs = distribution_apcu();
 
     // APCu first: ours notices the module already registered, says which
@@ -337,7 +338,7 @@ foreach (explode(',', $_GET['pids']) as $pid) {
 #[test]
 fn php_fpm_workers_and_the_cli_share_the_pool_store() {
     let site = Site::new();
-    let so = std::fs::canonicalize(apcu_so()).expect("canonical path of the module");
+    let so = std::fs::canonicalize(Module::built_so()).expect("canonical path of the module");
     let ini = format!(
         "extension={}\napc.dir={}\n",
         so.display(),

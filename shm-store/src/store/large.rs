@@ -35,8 +35,9 @@ use crate::layout::{
     hash_key, part_key, Manifest, MANIFEST_COMPRESSED, MANIFEST_MAGIC, PART_KEY_LEN, STATE_PART,
 };
 use crate::segment::StripeGuard;
+use crate::store::reads::Stored;
 use crate::stripe::{block_size_for, Entry, Former, Key, Kind, Spare};
-use crate::{Store, Stored};
+use crate::Store;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 

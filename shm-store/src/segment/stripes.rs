@@ -1,0 +1,415 @@
+//! Stripe access: locking (and taking over a dead or garbled lock), the guard,
+//! [`SharedStripe`] for lock-free reads. Touches the mapping, mutexes, watch table.
+
+use super::Segment;
+use crate::error::{Result, StoreError};
+use crate::layout::{
+    ChangeSeq, LockWake, Slot, StripeMeta, CHANGE_SEQ_OFFSET, LOCK_WAKE_OFFSET, MUTEX_AREA,
+    SEGMENT_HEADER_SIZE, SLOT_SIZE, STRIPE_HEADER_SIZE,
+};
+use crate::process::thread_alive;
+use crate::shared_mutex::{Acquired, LockError, RobustMutex};
+use crate::stripe::StripeView;
+use std::sync::atomic::Ordering;
+
+/// A stripe whose lock this thread holds; unlocks on drop.
+pub(crate) struct StripeGuard<'a> {
+    mutex: RobustMutex,
+    change: &'a ChangeSeq,
+    stripe: usize,
+    segment: &'a Segment,
+    pub view: StripeView<'a>,
+}
+
+impl StripeGuard<'_> {
+    /// If an operation found damage in the stripe: rebuilds it (so the next
+    /// operation works) and reports the damage.
+    pub(crate) fn repair_if_damaged(&mut self) -> Result<()> {
+        // What was read or written on pages the file no longer has means
+        // nothing: no repair, the store is unusable.
+        self.segment.check_mapped()?;
+        match self.view.take_damage() {
+            None => Ok(()),
+            Some(damage) => {
+                self.view.rebuild();
+                Err(StoreError::Damaged {
+                    stripe: self.stripe,
+                    path: self.segment.path.to_path_buf(),
+                    detail: damage.to_string(),
+                })
+            }
+        }
+    }
+}
+
+impl Drop for StripeGuard<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            // A panic may have left the stripe half updated: repair it
+            // before anyone else sees it, as if this holder had died.
+            self.view.rebuild();
+        }
+        // Watched keys written: their versions are bumped before the
+        // stripe is unlocked, their waiters woken after (see "Watches").
+        let changes = &self.view.changes;
+        let wakes = (!changes.is_empty())
+            .then(|| self.segment.watches().bump(self.stripe, changes.hashes()));
+        // Every change of this holder is written before the sequence is
+        // even again. Only the mutex holder writes the word: no atomic
+        // read-modify-write is needed.
+        let seq = self.change.seq.load(Ordering::Relaxed);
+        self.change
+            .seq
+            .store(seq.wrapping_add(1), Ordering::Release);
+        // SAFETY: the guard exists only while this thread holds the lock
+        // (see `lock_stripe`), and is dropped once.
+        unsafe { self.mutex.unlock() };
+        if let Some(wakes) = wakes {
+            wakes.wake();
+        }
+    }
+}
+
+/// One stripe's bytes as a reader without the lock sees them: any byte may
+/// change under it at any time (a lock holder of this or another process
+/// writes). Every access is bounds-checked against the stripe, so nothing a
+/// racing or damaged writer leaves can take a reader outside the mapping;
+/// words are loaded atomically, byte ranges copied out, and whatever is read
+/// means something only once [`SharedStripe::unchanged_since`] confirms that
+/// no holder changed the stripe meanwhile (the argument is in `layout.rs`,
+/// "Lock-free reads").
+pub(crate) struct SharedStripe<'a> {
+    base: *mut u8,
+    len: usize,
+    change: &'a ChangeSeq,
+    /// Set once the file lost pages under the mapping (see `bus`): then
+    /// nothing read validates, and readers go to the locked path, which
+    /// reports it.
+    lost: &'static std::sync::atomic::AtomicBool,
+    _mapping: std::marker::PhantomData<&'a Segment>,
+}
+
+impl SharedStripe<'_> {
+    /// The change sequence to validate against, or `None` while a holder
+    /// may be changing the stripe (odd).
+    pub(crate) fn begin(&self) -> Option<u32> {
+        let seq = self.change.seq.load(Ordering::Acquire);
+        seq.is_multiple_of(2).then_some(seq)
+    }
+
+    /// Spins (at most `spins` times) while a holder may be changing the
+    /// stripe; `true` once the sequence is even. A holder changes a stripe
+    /// for a microsecond or two: waiting here is far cheaper than queueing
+    /// on its mutex (a futex sleep and wake-up), which a reader only does
+    /// once the spin is over (a holder that died leaves it odd for good).
+    pub(crate) fn wait_even(&self, spins: u32) -> bool {
+        for _ in 0..spins {
+            if self.change.seq.load(Ordering::Relaxed).is_multiple_of(2) {
+                return true;
+            }
+            std::hint::spin_loop();
+        }
+        false
+    }
+
+    /// Whether no lock holder changed the stripe since [`SharedStripe::begin`]
+    /// returned `seq`: everything read in between is then what the stripe
+    /// held at one instant.
+    pub(crate) fn unchanged_since(&self, seq: u32) -> bool {
+        // Orders every read above before the second load of the sequence.
+        std::sync::atomic::fence(Ordering::Acquire);
+        self.change.seq.load(Ordering::Relaxed) == seq && !self.lost.load(Ordering::Acquire)
+    }
+
+    /// Pointer to `n` bytes at `off`, if they lie inside the stripe and
+    /// `off` is a multiple of `align`.
+    fn at(&self, off: usize, n: usize, align: usize) -> Option<*mut u8> {
+        (off.is_multiple_of(align) && off.checked_add(n)? <= self.len)
+            // SAFETY: off + n <= len, the stripe's length inside the mapping.
+            .then(|| unsafe { self.base.add(off) })
+    }
+
+    /// A copy of the `T` at `off` (aligned for `T`, inside the stripe),
+    /// read in one piece: a slot, a block header, an integer entry's
+    /// number. Like any copy from the stripe it may be torn by a concurrent
+    /// writer: every field is checked before use and the whole validated
+    /// by the change sequence.
+    pub(crate) fn read<T: bytemuck::Pod>(&self, off: usize) -> Option<T> {
+        let p = self.at(off, std::mem::size_of::<T>(), std::mem::align_of::<T>())?;
+        // SAFETY: in bounds and aligned for `T` (checked by `at`); `T` is
+        // plain data, valid for any bit pattern; a racing store can only
+        // make the copy stale, which the caller's validation detects.
+        Some(unsafe { p.cast::<T>().cast_const().read_volatile() })
+    }
+
+    /// Stores the 4-byte word at `off` (aligned, inside the stripe)
+    /// atomically; `false` if out of bounds. For advisory words only (an
+    /// LRU stamp), which no reader or rebuild relies on.
+    pub(crate) fn set_u32(&self, off: usize, value: u32) -> bool {
+        let Some(p) = self.at(off, 4, 4) else {
+            return false;
+        };
+        // SAFETY: in bounds and aligned (checked by `at`), in a mapping that
+        // outlives `self`; the word is plain data, valid for any value.
+        unsafe { std::sync::atomic::AtomicU32::from_ptr(p.cast()) }.store(value, Ordering::Relaxed);
+        true
+    }
+
+    /// Copies `out.len()` bytes from `off` into `out`; `false` (nothing
+    /// copied) if they do not lie inside the stripe. The bytes may be torn
+    /// by a concurrent writer: validate before using them.
+    pub(crate) fn copy_out(&self, off: usize, out: &mut [u8]) -> bool {
+        // SAFETY: the same bytes seen as possibly uninitialised;
+        // `copy_out_uninit` only ever writes initialised bytes into them,
+        // so `out` stays initialised whatever it does.
+        let out = unsafe { &mut *(std::ptr::from_mut(out) as *mut [std::mem::MaybeUninit<u8>]) };
+        self.copy_out_uninit(off, out)
+    }
+
+    /// [`SharedStripe::copy_out`] into a buffer that need not be
+    /// initialised (a fresh PHP string): on `true` all of `out` is written.
+    pub(crate) fn copy_out_uninit(
+        &self,
+        off: usize,
+        out: &mut [std::mem::MaybeUninit<u8>],
+    ) -> bool {
+        let Some(p) = self.at(off, out.len(), 1) else {
+            return false;
+        };
+        // SAFETY: the source lies inside the mapping (checked by `at`); the
+        // destination is the caller's exclusive buffer, which cannot be in
+        // the segment's mapping (never handed out as a Rust slice), so they
+        // do not overlap. No reference to the shared bytes is formed; the
+        // copy may race with a lock holder's stores, and its result is used
+        // only once the change sequence confirms it untorn (the seqlock
+        // argument in layout.rs; as in the kernel's seqlocks, the copy is a
+        // plain memcpy). Any bytes may be written into `MaybeUninit<u8>`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(p.cast_const(), out.as_mut_ptr().cast::<u8>(), out.len())
+        };
+        true
+    }
+
+    /// Whether the bytes at `off` equal `expected` (`false` if out of bounds).
+    pub(crate) fn bytes_eq(&self, off: usize, expected: &[u8]) -> bool {
+        const CHUNK: usize = 64;
+        let Some(p) = self.at(off, expected.len(), 1) else {
+            return false;
+        };
+        expected.chunks(CHUNK).enumerate().all(|(i, want)| {
+            let mut buf = std::mem::MaybeUninit::<[u8; CHUNK]>::uninit();
+            // SAFETY: `at` checked that off + expected.len() lies inside the
+            // stripe, and chunk i starts i * CHUNK bytes in; the chunk is
+            // copied (racing writers as in `copy_out`) into a local buffer,
+            // and only the `want.len()` bytes written are read back.
+            let got = unsafe {
+                let dst = buf.as_mut_ptr().cast::<u8>();
+                std::ptr::copy_nonoverlapping(p.add(i * CHUNK).cast_const(), dst, want.len());
+                std::slice::from_raw_parts(dst.cast_const(), want.len())
+            };
+            got == want
+        })
+    }
+}
+
+impl Segment {
+    pub(super) fn unusable(&self, i: usize, e: LockError) -> StoreError {
+        StoreError::LockUnusable {
+            stripe: i,
+            name: self.name.clone(),
+            reason: e.to_string(),
+        }
+    }
+
+    pub(super) fn stripe_base(&self, i: usize) -> *mut u8 {
+        assert!(
+            i < self.geometry.stripes as usize,
+            "stripe {i} out of range"
+        );
+        let offset = SEGMENT_HEADER_SIZE + i * self.geometry.stripe_stride as usize;
+        // SAFETY: offset + stride <= total_size == the mapping's length
+        // (checked by geometry_of / Geometry::for_config).
+        unsafe { self.map.as_mut_ptr().add(offset) }
+    }
+
+    pub(super) fn mutex(&self, i: usize) -> RobustMutex {
+        // SAFETY: the mutex area starts the stripe header, page aligned, and the
+        // mapping lives as long as `self`; callers use the handle only while
+        // borrowing `self`.
+        unsafe { RobustMutex::from_ptr(self.stripe_base(i).cast()) }
+    }
+
+    /// Stripe `i`'s change sequence and watch count.
+    pub(crate) fn change_seq(&self, i: usize) -> &ChangeSeq {
+        // SAFETY: as for `lock_wake`: a 64-byte aligned word inside the
+        // stripe header, only ever accessed atomically.
+        unsafe {
+            &*self
+                .stripe_base(i)
+                .add(CHANGE_SEQ_OFFSET)
+                .cast::<ChangeSeq>()
+        }
+    }
+
+    /// The wake-up words of stripe `i`'s advisory locks.
+    pub(crate) fn lock_wake(&self, i: usize) -> &LockWake {
+        // SAFETY: LOCK_WAKE_OFFSET + size_of::<LockWake>() lies inside the
+        // page-aligned stripe header and is 64-byte aligned; atomics have
+        // the layout of the plain integers the file holds, and these words
+        // are only ever accessed atomically (never through a StripeView), so
+        // shared references to them from many threads and processes are sound.
+        unsafe { &*self.stripe_base(i).add(LOCK_WAKE_OFFSET).cast::<LockWake>() }
+    }
+
+    /// Stripe `i` for a lock-free read (see [`SharedStripe`]).
+    pub(crate) fn shared_stripe(&self, i: usize) -> SharedStripe<'_> {
+        SharedStripe {
+            base: self.stripe_base(i),
+            len: self.geometry.stripe_stride as usize,
+            change: self.change_seq(i),
+            lost: self.lost,
+            _mapping: std::marker::PhantomData,
+        }
+    }
+
+    /// # Safety
+    /// The caller holds stripe `i`'s lock (or is its exclusive initialiser)
+    /// for as long as the returned view lives, and has no other view of it.
+    pub(super) unsafe fn view(&self, i: usize) -> StripeView<'_> {
+        let base = self.stripe_base(i);
+        let slots = self.geometry.slots_per_stripe as usize;
+        // SAFETY: the three regions are disjoint, inside the stripe, suitably
+        // aligned (page-aligned stripe, 64-byte mutex area, 4 KiB header), and
+        // every bit pattern is valid for these plain-data types. The lock
+        // guarantees no other thread or process touches them meanwhile.
+        unsafe {
+            StripeView::new(
+                &mut *base.add(MUTEX_AREA).cast::<StripeMeta>(),
+                std::slice::from_raw_parts_mut(base.add(STRIPE_HEADER_SIZE).cast::<Slot>(), slots),
+                std::slice::from_raw_parts_mut(
+                    base.add(STRIPE_HEADER_SIZE + slots * SLOT_SIZE),
+                    self.geometry.heap_size as usize,
+                ),
+            )
+        }
+    }
+
+    /// Locks stripe `i`. If the previous holder died, the stripe is rebuilt
+    /// before the guard is returned.
+    pub(crate) fn lock_stripe(&self, i: usize) -> Result<StripeGuard<'_>> {
+        let mutex = self.mutex(i);
+        let acquired = mutex.lock(self.lock_timeout).map_err(|e| {
+            // A mutex read as zeros from a page the file lost is "garbled":
+            // the cause is the truncation.
+            self.check_mapped()
+                .err()
+                .unwrap_or_else(|| self.unusable(i, e))
+        })?;
+        if self.lost.load(Ordering::Acquire) {
+            // The mutex itself may be one of the lost pages (zeros, which
+            // lock as a plain mutex): nothing to guard.
+            // SAFETY: this thread took the lock just above.
+            unsafe { mutex.unlock() };
+            return Err(self.truncated());
+        }
+        Ok(self.guard(i, mutex, acquired))
+    }
+
+    /// `Err(Truncated)` once the segment's file lost pages under this
+    /// process's mapping (someone truncated it: the SIGBUS guard put zero
+    /// pages in their place, see `bus`). Every operation that locks a
+    /// stripe, or reads one, checks it: what it read means nothing, and
+    /// the store cannot be used again until it is removed and created
+    /// anew.
+    #[inline]
+    pub(crate) fn check_mapped(&self) -> Result<()> {
+        match self.lost.load(Ordering::Acquire) {
+            false => Ok(()),
+            true => Err(self.truncated()),
+        }
+    }
+
+    #[cold]
+    fn truncated(&self) -> StoreError {
+        StoreError::Truncated {
+            path: self.path.clone(),
+            file_len: std::fs::metadata(&self.path).map_or(0, |m| m.len()),
+            expected: self.geometry.total_size,
+        }
+    }
+
+    pub(super) fn guard(
+        &self,
+        i: usize,
+        mutex: RobustMutex,
+        acquired: Acquired,
+    ) -> StripeGuard<'_> {
+        let change = self.change_seq(i);
+        // Odd from here until the guard is dropped; a holder that died left
+        // it odd already (its changes are repaired below, not undone).
+        let seq = change.seq.load(Ordering::Relaxed);
+        if seq.is_multiple_of(2) {
+            change.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
+        }
+        // The odd value is visible before any change this holder makes.
+        std::sync::atomic::fence(Ordering::Release);
+        let mut guard = StripeGuard {
+            mutex,
+            change,
+            stripe: i,
+            segment: self,
+            // SAFETY: the caller holds stripe i's lock; the guard releases
+            // it when it is dropped, and the view cannot be used past the guard.
+            view: unsafe { self.view(i) },
+        };
+        // Whether to note the keys this holder changes, for the watch
+        // table: nobody watching anything in the stripe costs this one load
+        // of a word in the line just written. (A waiter that registers
+        // meanwhile takes this lock once before it reads: see "Watches".)
+        guard.view.changes.watching = change.watched.load(Ordering::Relaxed) != 0;
+        if acquired == Acquired::OwnerDied {
+            guard.view.rebuild();
+        }
+        guard
+    }
+
+    /// Locks stripe `i` like [`Segment::lock_stripe`]; if its lock is
+    /// unusable (not obtained in time, or garbled bytes) and the lock word
+    /// names no live thread, re-initialises the mutex and takes it. The
+    /// second value says whether the lock was taken over (the caller then
+    /// rebuilds the stripe). Refused with [`StoreError::LockHeld`] when a
+    /// live thread is named as holder.
+    ///
+    /// What this cannot see: a process of another pid namespace, or one
+    /// that is inside `pthread_mutex_lock` at this instant, using the same
+    /// stripe; the operator runs this (`ephpm-shm verify --repair`) when no
+    /// process is stuck in the store.
+    pub(crate) fn take_over_stripe(&self, i: usize) -> Result<(StripeGuard<'_>, Option<String>)> {
+        self.check_mapped()?;
+        let mutex = self.mutex(i);
+        let reason = match mutex.lock(self.lock_timeout) {
+            Ok(acquired) => return Ok((self.guard(i, mutex, acquired), None)),
+            Err(e) => e.to_string(),
+        };
+        if mutex.looks_initialised() {
+            if let Some(tid) = mutex.holder().filter(|&t| thread_alive(t)) {
+                return Err(StoreError::LockHeld {
+                    stripe: i,
+                    name: self.name.clone(),
+                    tid,
+                });
+            }
+        }
+        // SAFETY: the lock could not be taken within the bound, and no live
+        // thread is named as its holder (a garbled mutex names none that
+        // means anything): nobody is inside the critical section, so
+        // re-initialising the mutex does not break anyone's exclusion.
+        // Waiters asleep on the old word time out with an error.
+        unsafe { mutex.init() }
+            .map_err(|e| StoreError::io("cannot re-initialise a stripe lock in", &self.path, e))?;
+        let acquired = mutex
+            .lock(self.lock_timeout)
+            .map_err(|e| self.unusable(i, e))?;
+        Ok((self.guard(i, mutex, acquired), Some(reason)))
+    }
+}

@@ -1,0 +1,373 @@
+//! `Store`'s reads (`get` and its forms, `read_begin`/`read_finish`, `exists`,
+//! `ttl`, hit counts): uses `read`'s lock-free probe, the stripes, large values.
+
+use crate::compress;
+use crate::error::{Result, StoreError};
+use crate::layout::{hash_key, Manifest};
+use crate::read;
+use crate::segment;
+use crate::stripe::{Entry, Kind};
+use crate::{Store, Ttl};
+
+/// A handle flushes its counts by itself after this many reads.
+const FLUSH_EVERY: u64 = 4096;
+
+impl Store {
+    fn note_locked_read(&self) {
+        self.pending
+            .locked
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How many reads and `exists` calls of this handle took the stripe
+    /// lock instead of the lock-free path: those that met a stripe being
+    /// changed [`READ_ATTEMPTS`] times, an expired entry or a large value.
+    pub fn locked_reads(&self) -> u64 {
+        self.pending
+            .locked
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn count(&self, hit: bool) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let counter = match hit {
+            true => &self.pending.hits,
+            false => &self.pending.misses,
+        };
+        if counter.fetch_add(1, Relaxed) + 1 >= FLUSH_EVERY {
+            self.flush_stats();
+        }
+    }
+
+    /// Runs `read` on the value of a live key (a copy of it: values are
+    /// read without the stripe lock, see [`Store::read_begin`]).
+    pub fn get_with<R>(&self, key: &[u8], read: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        let mut value = Vec::new();
+        Ok(self.get_into(key, &mut value)?.then(|| read(&value)))
+    }
+
+    /// Copies the value of a live key into `out` (cleared first); `false`
+    /// if there is none.
+    pub fn get_into(&self, key: &[u8], out: &mut Vec<u8>) -> Result<bool> {
+        let mut attempt = 0;
+        loop {
+            match self.read_begin(key, attempt)? {
+                ReadStart::Missing => {
+                    out.clear();
+                    return Ok(false);
+                }
+                ReadStart::Copied(value) => {
+                    *out = value;
+                    return Ok(true);
+                }
+                ReadStart::Ready(ticket) => {
+                    out.resize(ticket.len(), 0);
+                    if self.read_finish(&ticket, out) {
+                        return Ok(true);
+                    }
+                }
+            }
+            attempt += 1;
+        }
+    }
+
+    /// The locked read: under the stripe lock (which reclaims an expired
+    /// entry), or gathered from a large value's parts.
+    fn get_locked(&self, key: &[u8]) -> Result<Option<Stored>> {
+        let mut out = Vec::new();
+        let found = self.with_key(key, |g, k| {
+            g.view
+                .get(k, || self.clock.now_ms(), |v| out.extend_from_slice(v))
+        })?;
+        match found {
+            None => Ok(None),
+            Some(Entry::Inline(())) => Ok(Some(Stored::Raw(out))),
+            Some(Entry::Zstd(())) => Ok(Some(Stored::Zstd(out))),
+            Some(Entry::Large(manifest)) => self.read_large(key, manifest),
+        }
+    }
+
+    /// The original bytes of what a read copied out (with no lock held).
+    /// A compressed value that does not decompress is removed (exactly
+    /// the write that was read, by its stored bytes) and reported as
+    /// [`StoreError::Corrupt`].
+    fn unpack(&self, key: &[u8], stored: Stored) -> Result<Vec<u8>> {
+        let max = self.segment.geometry().max_value_len as usize;
+        let (bytes, manifest) = match stored {
+            Stored::Raw(value) => return Ok(value),
+            Stored::Zstd(bytes) => (bytes, None),
+            Stored::ZstdLarge(bytes, manifest) => (bytes, Some(manifest)),
+        };
+        let reason = match compress::decompress(&bytes, max) {
+            Ok(value) => return Ok(value),
+            Err(reason) => reason,
+        };
+        let now = self.clock.now_ms();
+        match manifest {
+            None => {
+                self.with_key(key, |g, k| g.view.del_corrupt(k, &bytes, Kind::Zstd, now))?;
+            }
+            Some(manifest) => {
+                let record = bytemuck::bytes_of(&manifest);
+                if self.with_key(key, |g, k| g.view.del_corrupt(k, record, Kind::Large, now))? {
+                    self.drop_parts(&manifest);
+                }
+            }
+        }
+        Err(StoreError::Corrupt { reason })
+    }
+
+    /// Ends a read that copied `stored` out: decompressed if need be,
+    /// counted as a hit or a miss.
+    fn read_out(&self, key: &[u8], stored: Option<Stored>) -> Result<ReadStart> {
+        let Some(stored) = stored else {
+            self.count(false);
+            return Ok(ReadStart::Missing);
+        };
+        let value = self.unpack(key, stored);
+        self.count(value.is_ok());
+        value.map(ReadStart::Copied)
+    }
+
+    /// The stripes' shape, for lock-free reads.
+    fn shape(&self) -> read::Shape {
+        let g = self.segment.geometry();
+        read::Shape {
+            slots: g.slots_per_stripe as usize,
+            heap_len: g.heap_size as usize,
+        }
+    }
+
+    /// Lock-free looks at `key` in its stripe while it is busy, up to
+    /// [`READ_ATTEMPTS`] in all (counting the `attempt` earlier ones).
+    fn probe(&self, key: &[u8], hash: u64, stripe: usize, attempt: u32) -> read::Probe {
+        let shared = self.segment.shared_stripe(stripe);
+        let now = || self.clock.now_ms();
+        let mut probe = read::Probe::Busy;
+        for _ in attempt..READ_ATTEMPTS {
+            probe = read::probe(&shared, self.shape(), key, hash, &now);
+            if probe != read::Probe::Busy || !shared.wait_even(READ_SPINS) {
+                break;
+            }
+        }
+        probe
+    }
+
+    /// Begins a read of `key` that copies its value once, straight into the
+    /// caller's buffer (PHP's string): no lock is held between this call and
+    /// [`Store::read_finish`], so the caller may allocate in between. Call
+    /// with `attempt` 0, then 1, 2, ... each time `read_finish` says the value
+    /// changed meanwhile; from [`READ_ATTEMPTS`] on the value is read under
+    /// the stripe lock and returned as [`ReadStart::Copied`].
+    pub fn read_begin(&self, key: &[u8], attempt: u32) -> Result<ReadStart> {
+        self.check_key(key)?;
+        let hash = hash_key(key);
+        let stripe = self.stripe_of_hash(hash);
+        match self.probe(key, hash, stripe, attempt) {
+            read::Probe::Missing => {
+                self.count(false);
+                Ok(ReadStart::Missing)
+            }
+            read::Probe::Found(seen) if seen.compressed => {
+                // The stored bytes, copied lock-free like any value, then
+                // decompressed: the caller gets the original as a copy.
+                let ticket = ReadTicket { stripe, seen };
+                let mut bytes = vec![0; ticket.len()];
+                let copied = self.finish(&ticket, bytes.len(), |fill| match fill {
+                    Fill::Copy(shared, at) => shared.copy_out(at, &mut bytes),
+                    Fill::Text(_) => false,
+                });
+                let stored = match copied {
+                    true => Some(Stored::Zstd(bytes)),
+                    false => {
+                        self.note_locked_read();
+                        self.get_locked(key)?
+                    }
+                };
+                self.read_out(key, stored)
+            }
+            read::Probe::Found(seen) => Ok(ReadStart::Ready(ReadTicket { stripe, seen })),
+            read::Probe::Busy | read::Probe::Locked => {
+                self.note_locked_read();
+                let stored = self.get_locked(key)?;
+                self.read_out(key, stored)
+            }
+        }
+    }
+
+    /// Copies the value a [`ReadStart::Ready`] ticket describes into `out`
+    /// (exactly `ticket.len()` bytes); `true` if `out` now holds the value,
+    /// `false` if it changed since (begin again with the next attempt).
+    /// A hit is counted once, by the call that returns `true`.
+    pub fn read_finish(&self, ticket: &ReadTicket, out: &mut [u8]) -> bool {
+        let done = self.finish(ticket, out.len(), |fill| match fill {
+            Fill::Copy(shared, at) => shared.copy_out(at, out),
+            Fill::Text(text) => {
+                out.copy_from_slice(text);
+                true
+            }
+        });
+        if done {
+            self.count(true);
+        }
+        done
+    }
+
+    /// [`Store::read_finish`] into memory that need not be initialised (a
+    /// string just allocated for the value): on `true` every byte of `out`
+    /// has been written, on `false` none may be relied on.
+    pub fn read_finish_uninit(
+        &self,
+        ticket: &ReadTicket,
+        out: &mut [std::mem::MaybeUninit<u8>],
+    ) -> bool {
+        let done = self.finish(ticket, out.len(), |fill| match fill {
+            Fill::Copy(shared, at) => shared.copy_out_uninit(at, out),
+            Fill::Text(text) => {
+                for (slot, &byte) in out.iter_mut().zip(text) {
+                    slot.write(byte);
+                }
+                true
+            }
+        });
+        if done {
+            self.count(true);
+        }
+        done
+    }
+
+    /// The copies of a ticket's value: `fill` writes the `len` bytes (the
+    /// caller counts the hit).
+    fn finish(
+        &self,
+        ticket: &ReadTicket,
+        len: usize,
+        fill: impl FnOnce(Fill<'_, '_>) -> bool,
+    ) -> bool {
+        let shared = self.segment.shared_stripe(ticket.stripe);
+        let seen = &ticket.seen;
+        let mut digits = itoa::Buffer::new();
+        let copied = match seen.int {
+            // Read and validated with the probe: only rendered here.
+            Some(n) => {
+                let text = digits.format(n).as_bytes();
+                len == text.len() && fill(Fill::Text(text))
+            }
+            None => {
+                len == seen.len
+                    && fill(Fill::Copy(&shared, seen.value_at))
+                    && shared.unchanged_since(seen.seq)
+            }
+        };
+        if !copied {
+            return false;
+        }
+        if let Some((at, stamp)) = seen.stamp {
+            shared.set_u32(at, stamp);
+        }
+        true
+    }
+
+    /// Adds this handle's hit and miss counts into the segment, so that
+    /// [`Store::stats`] (in any process) includes them. Called at the end of
+    /// each request, every few thousand reads, and when the handle is dropped.
+    pub fn flush_stats(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let counters = self.segment.counters();
+        let hits = self.pending.hits.swap(0, Relaxed);
+        let misses = self.pending.misses.swap(0, Relaxed);
+        if hits > 0 {
+            counters.hits.fetch_add(hits, Relaxed);
+        }
+        if misses > 0 {
+            counters.misses.fetch_add(misses, Relaxed);
+        }
+    }
+
+    /// The value of a live key.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let mut out = Vec::new();
+        Ok(self.get_into(key, &mut out)?.then_some(out))
+    }
+
+    /// Whether a live entry has `key`; without the stripe lock, like a read.
+    pub fn exists(&self, key: &[u8]) -> Result<bool> {
+        self.check_key(key)?;
+        let hash = hash_key(key);
+        let stripe = self.stripe_of_hash(hash);
+        match self.probe(key, hash, stripe, 0) {
+            read::Probe::Missing => Ok(false),
+            read::Probe::Found(_) => Ok(true),
+            read::Probe::Busy | read::Probe::Locked => {
+                self.note_locked_read();
+                self.with_key(key, |g, k| g.view.exists(k, || self.clock.now_ms()))
+            }
+        }
+    }
+
+    /// Remaining lifetime of a key.
+    pub fn ttl(&self, key: &[u8]) -> Result<Ttl> {
+        let now = self.clock.now_ms();
+        self.with_key(key, |g, k| g.view.ttl(k, now))
+    }
+}
+
+/// A value as a read copied it out of the segment, before decompression.
+pub(crate) enum Stored {
+    /// The value itself.
+    Raw(Vec<u8>),
+    /// A compressed inline entry's stored bytes.
+    Zstd(Vec<u8>),
+    /// A compressed large value's stream, gathered from the parts the
+    /// manifest names.
+    ZstdLarge(Vec<u8>, Manifest),
+}
+
+/// Where the bytes of a value come from, for [`Store::finish`].
+enum Fill<'a, 's> {
+    /// From the stripe, at this offset.
+    Copy(&'a segment::SharedStripe<'s>, usize),
+    /// An integer entry's decimal text.
+    Text(&'a [u8]),
+}
+
+/// How many times a lock-free read spins for a stripe being changed to be
+/// left alone (some microseconds) before it takes the stripe lock.
+const READ_SPINS: u32 = 512;
+
+/// Tries a lock-free read makes before [`Store::read_begin`] takes the
+/// stripe lock instead.
+pub const READ_ATTEMPTS: u32 = 4;
+
+/// How a read begins (see [`Store::read_begin`]).
+#[derive(Debug)]
+pub enum ReadStart {
+    /// No live entry has the key.
+    Missing,
+    /// The value's length is known: make room for it, then copy it with
+    /// [`Store::read_finish`].
+    Ready(ReadTicket),
+    /// The value, already read another way (under the stripe lock, or
+    /// gathered from a large value's parts).
+    Copied(Vec<u8>),
+}
+
+/// Where a value was seen by [`Store::read_begin`]; only meaningful to
+/// [`Store::read_finish`] on the same handle.
+#[derive(Debug, Clone)]
+pub struct ReadTicket {
+    stripe: usize,
+    seen: read::Seen,
+}
+
+impl ReadTicket {
+    /// Length of the value in bytes.
+    pub fn len(&self) -> usize {
+        self.seen.len
+    }
+
+    /// Whether the value is empty.
+    pub fn is_empty(&self) -> bool {
+        self.seen.len == 0
+    }
+}
