@@ -14,7 +14,7 @@ use crate::zend::{self, engine, Args, Bailout};
 use ext_php_rs::flags::DataType;
 use ext_php_rs::types::array::Iter;
 use ext_php_rs::types::{ArrayKey, ZendHashTable, ZendStr, Zval};
-use shm_store::{LockOutcome, Store, StoreError, Ttl, Update, UpdateTtl};
+use shm_store::{LockOutcome, ReadStart, Store, StoreError, Ttl, Update, UpdateTtl, READ_ATTEMPTS};
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::time::Duration;
@@ -122,18 +122,9 @@ fn type_name(z: &Zval) -> String {
     }
 }
 
-thread_local! {
-    static FUNCTION: std::cell::Cell<&'static str> = const { std::cell::Cell::new("apcu") };
-}
-
 /// The name of the running function, for messages.
-fn current_function() -> &'static str {
-    FUNCTION.get()
-}
-
-/// Sets the name [`current_function`] gives.
-pub(crate) fn set_function(name: &'static str) {
-    FUNCTION.set(name);
+fn current_function() -> String {
+    zend::active_function_name()
 }
 
 /// A string key argument (`string $key`): `TypeError` and `None` otherwise.
@@ -220,8 +211,8 @@ fn store_warning(key: &[u8], e: &StoreError) -> String {
     format!("key {shown:?}: {e}")
 }
 
-/// Whether a store error is worth a warning: an empty or too long key
-/// fails quietly, as a key APCu cannot store does.
+/// Whether a failed read is worth a warning: a key too long for the
+/// store cannot have been stored (its write warned), so it reads as a miss.
 fn warned(e: &StoreError) -> bool {
     !matches!(e, StoreError::EmptyKey | StoreError::KeyTooLong { .. })
 }
@@ -294,9 +285,7 @@ fn store_one(
             Ok(false)
         }
         Err(Some(Some(e))) => {
-            if warned(&e) {
-                zend::warn(&store_warning(key, &e))?;
-            }
+            zend::warn(&store_warning(key, &e))?;
             Ok(false)
         }
     }
@@ -374,29 +363,109 @@ pub(crate) fn add(args: &Args<'_>, rv: &mut Zval) -> Done {
     store_helper(args, rv, true)
 }
 
-/// Reads one key: `Ok(None)` on a miss (or a value that does not decode,
-/// which is warned of and reads as a miss).
-fn fetch_one(store: &Store, key: &[u8]) -> Result<Option<Zval>, Bailout> {
-    if reserved(key) {
-        return Ok(None);
-    }
-    let read = with_buffer(|buf| -> Result<Result<Option<Zval>, StoreError>, Bailout> {
-        match store.get_into(skey(key), buf) {
-            Ok(true) => {}
-            Ok(false) => return Ok(Ok(None)),
-            Err(e) => return Ok(Err(e)),
-        }
-        Ok(Ok(value::decode(buf)?.ok()))
-    })?;
-    match read {
-        Ok(found) => Ok(found),
-        Err(e) => {
-            if warned(&e) {
-                zend::warn(&store_warning(key, &e))?;
+/// Values up to this long are read into a buffer on the stack.
+const SMALL: usize = 256;
+
+/// Where [`read`] put the value.
+enum Read {
+    Missing,
+    /// The first this many bytes of the small buffer.
+    Small(usize),
+    /// The large buffer.
+    Large,
+}
+
+/// Reads the value of store key `key` lock-free (one copy, into `small`
+/// or else `large`), as [`Store::get_into`] does but with no allocation
+/// for a small value.
+#[inline]
+fn read(
+    store: &Store,
+    key: &[u8],
+    small: &mut [u8; SMALL],
+    large: &mut Vec<u8>,
+) -> Result<Read, StoreError> {
+    let mut attempt = 0;
+    loop {
+        match store.read_begin(key, attempt)? {
+            ReadStart::Missing => return Ok(Read::Missing),
+            ReadStart::Copied(value) => {
+                *large = value;
+                return Ok(Read::Large);
             }
-            Ok(None)
+            // From READ_ATTEMPTS on the store reads under the lock; should
+            // it not, this does (so the retries always end).
+            ReadStart::Ready(_) if attempt > READ_ATTEMPTS => {
+                return Ok(match store.get_into(key, large)? {
+                    true => Read::Large,
+                    false => Read::Missing,
+                });
+            }
+            ReadStart::Ready(ticket) => {
+                let len = ticket.len();
+                if len <= SMALL {
+                    if store.read_finish(&ticket, &mut small[..len]) {
+                        return Ok(Read::Small(len));
+                    }
+                } else {
+                    large.resize(len, 0);
+                    if store.read_finish(&ticket, large) {
+                        return Ok(Read::Large);
+                    }
+                }
+                attempt += 1;
+            }
         }
     }
+}
+
+/// The user's key of a store entry a listing shows, or `None` for this
+/// module's own entries (`apcu_entry`'s locks).
+pub(crate) fn listed_key(store_key: &[u8]) -> Option<&[u8]> {
+    (!reserved(store_key) || store_key == store::EMPTY_KEY).then(|| user_key(store_key))
+}
+
+/// The value of a user's key, if there is one (for `APCUIterator`).
+pub(crate) fn fetch_value(store: &Store, key: &[u8]) -> Result<Option<Zval>, Bailout> {
+    fetch_one(store, key)
+}
+
+/// Deletes a user's key; whether it was there.
+pub(crate) fn delete_key(store: &Store, key: &[u8]) -> bool {
+    !reserved(key) && store.del(skey(key)).unwrap_or(false)
+}
+
+/// Reads one key: `Ok(None)` on a miss (or a value that does not decode,
+/// which reads as a miss; the serializer warns of it).
+fn fetch_one(store: &Store, key: &[u8]) -> Result<Option<Zval>, Bailout> {
+    let mut z = Zval::new();
+    Ok(fetch_into(store, key, &mut z)?.then_some(z))
+}
+
+/// Reads one key into `z`: `Ok(false)` on a miss (`z` unchanged).
+#[inline]
+fn fetch_into(store: &Store, key: &[u8], z: &mut Zval) -> Result<bool, Bailout> {
+    if reserved(key) {
+        return Ok(false);
+    }
+    let mut small = [0u8; SMALL];
+    let mut large = Vec::new();
+    let bytes = match read(store, skey(key), &mut small, &mut large) {
+        Ok(Read::Missing) => return Ok(false),
+        Ok(Read::Small(len)) => &small[..len],
+        Ok(Read::Large) => &large[..],
+        Err(e) => return read_failed(key, &e).map(|()| false),
+    };
+    Ok(value::decode(bytes, z)?.is_ok())
+}
+
+/// The warning of a failed read (a key the store cannot take is a miss).
+#[cold]
+fn read_failed(key: &[u8], e: &StoreError) -> Done {
+    if warned(e) {
+        zend::warn(&store_warning(key, e))?;
+    }
+    Ok(())
 }
 
 pub(crate) fn fetch(args: &Args<'_>, rv: &mut Zval) -> Done {
@@ -430,19 +499,13 @@ pub(crate) fn fetch(args: &Args<'_>, rv: &mut Zval) -> Done {
             return set_bool(rv, false);
         };
         let found = match store()? {
-            Some((s, _)) => fetch_one(s, &bytes)?,
-            None => None,
+            Some((s, _)) => fetch_into(s, &bytes, rv)?,
+            None => false,
         };
-        match found {
-            Some(v) => {
-                set_zval(rv, v)?;
-                true
-            }
-            None => {
-                rv.set_bool(false);
-                false
-            }
+        if !found {
+            rv.set_bool(false);
         }
+        found
     };
     args.assign_ref_bool(1, success)
 }
@@ -517,6 +580,9 @@ pub(crate) fn delete(args: &Args<'_>, rv: &mut Zval) -> Done {
         let bytes = key.zend_str().map(|s| s.as_bytes()).unwrap_or_default();
         return set_bool(rv, del(bytes));
     }
+    if let Some(deleted) = crate::iterator::delete(key)? {
+        return set_bool(rv, deleted);
+    }
     zend::warn("apc_delete() expects a string, array of strings, or APCIterator instance")?;
     set_bool(rv, false)
 }
@@ -582,10 +648,7 @@ fn wrapping_add(store: &Store, key: &[u8], delta: i64) -> Option<i64> {
 
 /// The int a stored value holds (canonical decimal text), if it is one.
 fn int_value(v: &[u8]) -> Option<i64> {
-    v.first()
-        .filter(|b| **b == b'-' || b.is_ascii_digit())
-        .and_then(|_| std::str::from_utf8(v).ok())
-        .and_then(|t| t.parse().ok())
+    value::parse_decimal(v)
 }
 
 pub(crate) fn inc(args: &Args<'_>, rv: &mut Zval) -> Done {
@@ -780,7 +843,7 @@ fn secs(ms: u64) -> i64 {
 }
 
 /// A key's remaining TTL in whole seconds (rounded up), 0 without expiry.
-fn ttl_seconds(ttl: Ttl) -> i64 {
+pub(crate) fn ttl_seconds(ttl: Ttl) -> i64 {
     match ttl {
         Ttl::Remaining(ms) => i64::try_from(ms.div_ceil(1000)).unwrap_or(i64::MAX),
         _ => 0,
@@ -809,12 +872,9 @@ pub(crate) fn cache_info(args: &Args<'_>, rv: &mut Zval) -> Done {
     let mut entries = Vec::new();
     let mut entry_locks = 0i64;
     if !limited {
-        let _ = s.scan(|e| {
-            if !reserved(&e.key) || e.key == store::EMPTY_KEY {
-                entries.push((user_key(&e.key).to_vec(), e.stored_len, e.ttl));
-            } else {
-                entry_locks += 1;
-            }
+        let _ = s.scan(|e| match listed_key(&e.key) {
+            Some(key) => entries.push((key.to_vec(), e.stored_len, e.ttl)),
+            None => entry_locks += 1,
         });
     }
     let t = &stats.total;

@@ -11,6 +11,7 @@
 //! - [`value`]: how a PHP value is stored (ints as the store's integers,
 //!   a tag byte for the rest, a compact array format, the serializer);
 //! - [`api`]: the functions;
+//! - [`iterator`]: `APCUIterator` (ext-php-rs's class macros);
 //! - [`zend`]: the engine's edge (entry points, warnings, ini, phpinfo),
 //!   the only module with `unsafe`.
 //!
@@ -18,6 +19,7 @@
 //! design decisions are in `apcu/README.md`.
 
 mod api;
+mod iterator;
 mod settings;
 mod store;
 mod value;
@@ -43,7 +45,6 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 macro_rules! php_fn {
     ($name:ident => $body:path) => {
         extern "C" fn $name(ex: &mut ExecuteData, rv: &mut Zval) {
-            api::set_function(stringify!($name));
             zend::entry(ex, rv, $body)
         }
     };
@@ -266,12 +267,14 @@ pub extern "C" fn get_module() -> *mut ModuleEntry {
     }
     static MODULE: StaticModuleEntry = StaticModuleEntry::new();
     MODULE.get_or_init(|| {
-        let builder = functions()
-            .into_iter()
-            .fold(
-                ModuleBuilder::new("apcu", APCU_VERSION),
-                ModuleBuilder::function,
-            )
+        let builder = functions().into_iter().fold(
+            ModuleBuilder::new("apcu", APCU_VERSION),
+            ModuleBuilder::function,
+        );
+        let builder = iterator::CONSTANTS
+            .iter()
+            .fold(builder, |b, &(name, value)| b.constant((name, value, &[])))
+            .class::<iterator::ApcuIterator>()
             .startup_function(minit)
             .request_startup_function(rinit)
             .post_deactivate_function(post_deactivate)

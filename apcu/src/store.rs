@@ -87,33 +87,40 @@ fn open_shared(config: StoreConfig) -> Result<&'static Store, String> {
     Ok(store)
 }
 
-/// A store only this process sees: made in a fresh directory of its own,
-/// which is removed at once (the mapping stays until the process exits).
+/// A store only this process sees: made in a fresh directory of its own
+/// (in /dev/shm, else the temporary directory), which is removed at once;
+/// the mapping stays until the process exits.
 fn open_private(config: StoreConfig) -> Result<&'static Store, String> {
     PRIVATE
         .get_or_init(|| {
-            use std::os::unix::fs::DirBuilderExt;
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.subsec_nanos());
-            let dir = std::path::PathBuf::from(format!(
-                "/dev/shm/ephpm-apcu-cli.{}.{}.{nanos}",
-                shm_store::default_dir()
-                    .file_name()
-                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
-                std::process::id(),
-            ));
-            std::fs::DirBuilder::new()
-                .mode(0o700)
-                .create(&dir)
-                .map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
-            let opened = Store::open(&config.dir(&dir));
-            let _ = std::fs::remove_dir_all(&dir);
-            let store =
-                opened.map_err(|e| format!("the private APCu store is unavailable: {e}"))?;
-            Ok(&*Box::leak(Box::new(store)))
+            let mut problems = Vec::new();
+            for parent in [std::path::PathBuf::from("/dev/shm"), std::env::temp_dir()] {
+                match open_private_in(&parent, &config) {
+                    Ok(store) => return Ok(&*Box::leak(Box::new(store))),
+                    Err(e) => problems.push(e),
+                }
+            }
+            Err(format!(
+                "the private APCu store of this process is unavailable: {}",
+                problems.join("; ")
+            ))
         })
         .clone()
+}
+
+fn open_private_in(parent: &std::path::Path, config: &StoreConfig) -> Result<Store, String> {
+    use std::os::unix::fs::DirBuilderExt;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let dir = parent.join(format!("ephpm-apcu-cli.{}.{nanos}", std::process::id()));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
+    let opened = Store::open(&config.clone().dir(&dir));
+    let _ = std::fs::remove_dir_all(&dir);
+    opened.map_err(|e| format!("{}: {e}", dir.display()))
 }
 
 /// Resets the per-request state (RINIT).

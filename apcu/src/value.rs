@@ -215,20 +215,23 @@ pub(crate) enum DecodeError {
     Serializer,
 }
 
-/// The PHP value of stored bytes.
-pub(crate) fn decode(bytes: &[u8]) -> Result<Result<Zval, DecodeError>, Bailout> {
-    let mut z = Zval::new();
+/// Sets `z` to the PHP value of stored bytes.
+#[inline]
+pub(crate) fn decode(bytes: &[u8], z: &mut Zval) -> Result<Result<(), DecodeError>, Bailout> {
     let Some(&tag) = bytes.first() else {
         // An empty value: another client's empty string.
-        z.set_zend_string(ZendStr::new(bytes, false));
-        return Ok(Ok(z));
+        zend::engine(|| z.set_zend_string(ZendStr::new(bytes, false)))?;
+        return Ok(Ok(()));
     };
     match tag {
         T_STRING => zend::engine(|| z.set_zend_string(ZendStr::new(&bytes[1..], false)))?,
-        T_DOUBLE => match bytes.get(1..9) {
-            Some(b) => z.set_double(f64::from_bits(u64::from_le_bytes(
-                b.try_into().unwrap_or_default(),
-            ))),
+        b'-' | b'0'..=b'9' => match parse_decimal(bytes) {
+            Some(n) => z.set_long(n),
+            // Another client's text that looks numeric: a string.
+            None => zend::engine(|| z.set_zend_string(ZendStr::new(bytes, false)))?,
+        },
+        T_DOUBLE => match bytes.get(1..9).and_then(|b| b.try_into().ok()) {
+            Some(b) => z.set_double(f64::from_bits(u64::from_le_bytes(b))),
             None => return Ok(Err(DecodeError::Malformed)),
         },
         T_FALSE => z.set_bool(false),
@@ -239,7 +242,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Result<Zval, DecodeError>, Bailout>
             return zend::engine(|| match read_array(&mut rest, 0) {
                 Some(ht) if rest.is_empty() => {
                     z.set_hashtable(ht);
-                    Ok(z)
+                    Ok(())
                 }
                 _ => Err(DecodeError::Malformed),
             });
@@ -254,17 +257,44 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Result<Zval, DecodeError>, Bailout>
             zend::engine(|| text.set_zend_string(ZendStr::new(&bytes[1..], false)))?;
             let value = zend::call_function(function, &[&text])?;
             drop(text);
-            return Ok(value.ok_or(DecodeError::Serializer));
+            return Ok(match value {
+                Some(value) => {
+                    *z = value;
+                    Ok(())
+                }
+                None => Err(DecodeError::Serializer),
+            });
         }
-        b'-' | b'0'..=b'9' => match std::str::from_utf8(bytes).ok().and_then(|t| t.parse().ok()) {
-            Some(n) => z.set_long::<i64>(n),
-            // Another client's text that looks numeric: a string.
-            None => zend::engine(|| z.set_zend_string(ZendStr::new(bytes, false)))?,
-        },
         // Another client's text (`ephpm-shm set`, the RESP server): a string.
         _ => zend::engine(|| z.set_zend_string(ZendStr::new(bytes, false)))?,
     }
-    Ok(Ok(z))
+    Ok(Ok(()))
+}
+
+/// An int's canonical decimal text (as [`write_decimal`] writes it and the
+/// store's `incr_by` keeps it), or `None`.
+#[inline]
+pub(crate) fn parse_decimal(bytes: &[u8]) -> Option<i64> {
+    let (negative, digits) = match bytes {
+        [b'-', rest @ ..] => (true, rest),
+        rest => (false, rest),
+    };
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    // Accumulated negatively, so that i64::MIN fits.
+    let mut n: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_sub(i64::from(d - b'0'))?;
+    }
+    if negative {
+        Some(n)
+    } else {
+        n.checked_neg()
+    }
 }
 
 fn take<'a>(rest: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
@@ -339,4 +369,40 @@ fn read_value(rest: &mut &[u8], depth: usize) -> Option<Zval> {
         _ => return None,
     }
     Some(z)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_round_trip() {
+        for n in [
+            0,
+            1,
+            -1,
+            42,
+            -7,
+            1234567890,
+            i64::MAX,
+            i64::MIN,
+            i64::MAX - 1,
+            i64::MIN + 1,
+        ] {
+            let mut text = Vec::new();
+            write_decimal(n, &mut text);
+            assert_eq!(text, n.to_string().into_bytes());
+            assert_eq!(parse_decimal(&text), Some(n), "{n}");
+        }
+        for bad in [
+            &b""[..],
+            b"-",
+            b"1a",
+            b"9223372036854775808",
+            b"-9223372036854775809",
+            b"12345678901234567890",
+        ] {
+            assert_eq!(parse_decimal(bad), None, "{bad:?}");
+        }
+    }
 }

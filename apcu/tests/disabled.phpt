@@ -14,6 +14,11 @@ var_dump(apcu_store(['key' => 'value']), apcu_exists(['key']), apcu_fetch(['key'
 var_dump(apcu_inc('key', 1, $ok), $ok, apcu_dec('key'), apcu_cas('key', 1, 2));
 $called = false;
 var_dump(apcu_entry('key', function () use (&$called) { $called = true; return 42; }), $called);
+try {
+    new APCUIterator();
+} catch (Error $e) {
+    echo $e->getMessage(), "\n";
+}
 ?>
 --EXPECTF--
 bool(false)
@@ -50,3 +55,4 @@ bool(false)
 bool(false)
 NULL
 bool(false)
+APC must be enabled to use APCUIterator

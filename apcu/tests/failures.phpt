@@ -56,6 +56,10 @@ try {
 } catch (TypeError $e) {
     echo $e->getMessage(), "\n";
 }
+// A key longer than the store takes: the write warns, reads miss.
+$long = str_repeat('k', 5000);
+var_dump(@apcu_store($long, 1), str_contains(error_get_last()['message'], "over the store's key limit"));
+var_dump(apcu_fetch($long), apcu_exists($long), apcu_delete($long));
 // The reserved key space of this module is not the user's.
 var_dump(apcu_store("\0apcu.entry\0k", 1), apcu_fetch("\0apcu.entry\0k"));
 var_dump(apcu_fetch('k'));
@@ -90,6 +94,11 @@ array(1) {
 apcu_inc(): Argument #1 ($key) must be of type string, array given
 apcu_fetch() expects at least 1 argument, 0 given
 apcu_cas(): Argument #2 ($old) must be of type int, string given
+bool(false)
+bool(true)
+bool(false)
+bool(false)
+bool(false)
 bool(false)
 bool(false)
 string(3) "old"

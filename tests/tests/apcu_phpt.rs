@@ -310,3 +310,73 @@ fn beside_apcu_either_order_loads_one_apcu_and_says_so() {
     assert!(stdout.ends_with("ephpm-apcu 5.1.22 true"), "{all}");
     assert!(all.contains("Module \"apcu\" is already loaded"), "{all}");
 }
+
+// ------------------------------------------------ php-fpm workers and the CLI
+
+use ephpm_shm_tests::servers::{first_pid, Fpm, Nginx, Pool, Site, FPM_WORKERS};
+
+/// Each request: a hit counted, then `w:<pid>` = an array naming the worker
+/// (after 300 ms, so that concurrent requests reach distinct workers).
+const WORKER_PAGE: &str = r#"<?php
+$me = getmypid();
+$n = apcu_inc('hits');
+usleep(300000);
+$stored = apcu_store("w:$me", ['pid' => $me, 'list' => [1, 2.5, null]]);
+echo $me, ' ', $n, ' ', var_export($stored, true), "\n";
+"#;
+
+/// Reads every `w:<pid>` named in `pids` and the hit count.
+const READ_PAGE: &str = r#"<?php
+echo getmypid(), ' ', apcu_fetch('hits');
+foreach (explode(',', $_GET['pids']) as $pid) {
+    $v = apcu_fetch("w:$pid");
+    echo ' ', $v === ['pid' => (int) $pid, 'list' => [1, 2.5, null]] ? 'same' : json_encode($v);
+}
+"#;
+
+#[test]
+fn php_fpm_workers_and_the_cli_share_the_pool_store() {
+    let site = Site::new();
+    let so = std::fs::canonicalize(apcu_so()).expect("canonical path of the module");
+    let ini = format!(
+        "extension={}\napc.dir={}\n",
+        so.display(),
+        site.shm_dir().display()
+    );
+    let fpm = Fpm::start_with_ini(
+        &site,
+        "kv",
+        vec![Pool::new("shop").line("php_admin_value[apc.name] = shop")],
+        &ini,
+    );
+    let nginx = Nginx::start(&site, &fpm);
+    let shop = nginx.pool("shop");
+    site.page("w.php", WORKER_PAGE);
+    site.page("r.php", READ_PAGE);
+    let bodies = shop.on_distinct_workers(FPM_WORKERS, "w.php");
+    let pids: Vec<String> = bodies.iter().map(|b| first_pid(b).to_string()).collect();
+    for body in &bodies {
+        assert!(body.trim_end().ends_with(" true"), "{body:?}");
+    }
+    let hits = run(php(
+        site.shm_dir(),
+        Some("shop"),
+        "echo apcu_fetch('hits');",
+    ));
+    let hits: usize = hits.parse().expect("a count");
+    assert!(hits >= FPM_WORKERS, "hits {hits}");
+    // Every worker reads what every other wrote; the CLI with the pool's
+    // name reads the same store, and writes to it.
+    let read = shop.page(&format!("r.php?pids={}", pids.join(",")));
+    let same = ["same"; FPM_WORKERS].join(" ");
+    assert!(read.ends_with(&format!(" {hits} {same}")), "{read:?}");
+    run(php(
+        site.shm_dir(),
+        Some("shop"),
+        "apcu_store('hits', 1000);",
+    ));
+    let read = shop.page(&format!("r.php?pids={}", pids.join(",")));
+    assert!(read.ends_with(&format!(" 1000 {same}")), "{read:?}");
+    drop(nginx);
+    drop(fpm);
+}

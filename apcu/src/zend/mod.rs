@@ -37,6 +37,8 @@ extern "C" {
     fn display_ini_entries(module: *mut zend_module_entry);
     /// Zend/zend_execute.c: assigns to a reference, checking the types of
     /// the typed properties it is bound to (a `TypeError` if one refuses).
+    /// Zend/zend_execute_API.c: the running function's name.
+    fn get_active_function_name() -> *const c_char;
     fn zend_try_assign_typed_ref_bool(reference: *mut zend_reference, value: bool) -> c_int;
 }
 
@@ -211,6 +213,19 @@ pub(crate) fn call(callable: &Zval, args: &[&Zval]) -> Result<Option<Zval>, Bail
     Ok(result.ok().filter(|_| !exception_pending()))
 }
 
+/// The name of the PHP function running now (for messages).
+pub(crate) fn active_function_name() -> String {
+    // SAFETY: reads the executor's current function; the name is a string
+    // of the function table (or null outside a call), copied at once.
+    unsafe {
+        let name = get_active_function_name();
+        if name.is_null() {
+            return "apcu".into();
+        }
+        CStr::from_ptr(name).to_string_lossy().into_owned()
+    }
+}
+
 /// Current value of an ini setting, or an empty string if it has none.
 pub(crate) fn ini_value(name: &str) -> String {
     let mut exists = false;
@@ -271,6 +286,17 @@ pub(crate) unsafe fn resume(bailout: Bailout) -> ! {
     drop(bailout);
     // SAFETY: the caller's contract.
     unsafe { resume_bailout() }
+}
+
+/// Resumes a bailout inside a method made by ext-php-rs's class macros:
+/// their entry point runs the method under `run_handler`, which catches
+/// the jump and raises it again once its own frame is left.
+pub(crate) fn resume_in_method(bailout: Bailout) -> ! {
+    drop(bailout);
+    // SAFETY: called with every value of the method's frames that needs
+    // dropping already dropped (the callers return `Bailout` up to here);
+    // the target is `run_handler`'s `zend_try`.
+    unsafe { ext_php_rs::zend::bailout() }
 }
 
 /// phpinfo()'s rows for this module, set by the module's startup.
