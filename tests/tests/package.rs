@@ -398,7 +398,9 @@ fn apcu_package_follows(php_config: &Path, full: &str, version: &str, api: &str)
         format!("\nDepends: php{version}-common, phpapi-{api}, "),
         format!("\nConflicts: php{version}-apcu\n"),
         format!("\nReplaces: php{version}-apcu\n"),
-        format!("\nProvides: php-apcu (= {apcu_version}), php{version}-apcu (= {apcu_version})\n"),
+        // Unversioned: Debian 13's php-common Breaks php-apcu (<< 5.1.24-1~).
+        format!("\nProvides: php-apcu, php{version}-apcu\n"),
+        format!(" APCu {apcu_version}'s apcu_* functions"),
     ] {
         assert!(
             control.contains(&line),
@@ -442,7 +444,7 @@ fn apcu_package_follows(php_config: &Path, full: &str, version: &str, api: &str)
 }
 
 /// The APCu version the module reports (`APCU_VERSION` in
-/// `apcu/src/lib.rs`), which the package provides `phpX.Y-apcu` at.
+/// `apcu/src/lib.rs`), which the package's description names.
 fn ephpm_apcu_version() -> String {
     let lib = fs::read_to_string(repo_root().join("apcu/src/lib.rs")).unwrap();
     lib.lines()
