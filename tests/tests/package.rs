@@ -8,7 +8,8 @@
 //! prompt. `phpX.Y-ephpm-apcu` (the `apcu` module): installed over
 //! Debian's `phpX.Y-apcu`, which apt removes in the same step; then php-cli
 //! and php-fpm load one `apcu`, ours, two php-cli processes share a store
-//! by `apc.name`, and its purge leaves nothing.
+//! by `apc.name`, so do a php-fpm pool's workers and php-cli run as the
+//! pool's user, and its purge leaves nothing.
 //!
 //! It installs system-wide, so it is `#[ignore]`d: `./scripts/test` runs it
 //! on its own after every other test (`--run-ignored only -E
@@ -850,6 +851,70 @@ fn php_apcu(dir: &Path, name: Option<&str>, code: &str, arg: &str) -> String {
     run(&mut cmd, &format!("php -r {code}"))
 }
 
+/// A php-fpm pool (Debian's php-fpmX.Y reading Debian's conf.d, so the
+/// packaged module) behind nginx, its store named by
+/// `php_admin_value[apc.name]`: its workers share one counter, and php-cli
+/// run as the pool's user with that name reads it and writes a value the
+/// workers then fetch.
+fn fpm_pool_and_cli_share_the_apcu_store() {
+    let site = Site::new();
+    site.page(
+        "apcu.php",
+        "<?php usleep(200000); echo getmypid(), ' ', apcu_inc('hits'), ' ', \
+         var_export(apcu_fetch('from-cli'), true), \"\\n\";",
+    );
+    let user = if is_root() {
+        User::www_data()
+    } else {
+        User::current()
+    };
+    let dir = format!("php_admin_value[apc.dir] = {}", site.shm_dir().display());
+    let fpm = Fpm::start_installed(
+        &site,
+        "pkg",
+        vec![Pool::new("main")
+            .user(user.clone())
+            .line("php_admin_value[apc.name] = pkgpool")
+            .line(&dir)],
+    );
+    let nginx = Nginx::start(&site, &fpm);
+    let web = nginx.pool("main");
+    let bodies = web.on_distinct_workers(FPM_WORKERS, "apcu.php");
+    let mut counts: Vec<i64> = bodies
+        .iter()
+        .map(|b| b.split(' ').nth(1).and_then(|n| n.parse().ok()).expect(b))
+        .collect();
+    counts.sort_unstable();
+    let want: Vec<i64> = (1..=FPM_WORKERS as i64).collect();
+    assert_eq!(counts, want, "workers' apcu_inc: {bodies:?}");
+    assert!(
+        bodies.iter().all(|b| b.trim_end().ends_with(" false")),
+        "{bodies:?}"
+    );
+
+    let cli = |code: &str| {
+        run(
+            Command::new(&php().binary)
+                .uid(user.uid)
+                .gid(user.gid)
+                .env("HOME", "/")
+                .args(["-d", "apc.enable_cli=1", "-d", "apc.name=pkgpool", "-d"])
+                .arg(format!("apc.dir={}", site.shm_dir().display()))
+                .args(["-r", code]),
+            "php-cli as the pool's user",
+        )
+    };
+    assert_eq!(cli("echo apcu_fetch('hits');"), FPM_WORKERS.to_string());
+    assert_eq!(cli("var_export(apcu_store('from-cli', 'warm'));"), "true");
+    let body = web.page("apcu.php");
+    assert!(
+        body.trim_end()
+            .ends_with(&format!(" {} 'warm'", FPM_WORKERS + 1)),
+        "a worker after the CLI's store: {body}"
+    );
+    println!("php-fpm with the packaged apcu module: {bodies:?}, then {body}");
+}
+
 /// The apcu package over Debian's APCu, as an operator switches: with
 /// `phpX.Y-apcu` installed from the archive and loaded, `apt-get install
 /// ./phpX.Y-ephpm-apcu_….deb` removes it in the same step; then every SAPI
@@ -983,6 +1048,7 @@ fn apcu_package_replaces_debian_apcu(deb: &Path, tmp: &Path) {
     assert_eq!(fetched, token, "another php-cli, same apc.name");
     let private = php_apcu(&dir, None, "var_export(apcu_fetch('from-cli'));", "");
     assert_eq!(private, "false", "a php-cli without apc.name");
+    fpm_pool_and_cli_share_the_apcu_store();
     let owned = run(Command::new("dpkg").args(["-L", &ours]), "dpkg -L");
     println!("installed:\n{owned}");
 
