@@ -855,7 +855,7 @@ fn php_apcu(dir: &Path, name: Option<&str>, code: &str, arg: &str) -> String {
 /// packaged module) behind nginx, its store named by
 /// `php_admin_value[apc.name]`: its workers share one counter, and php-cli
 /// run as the pool's user with that name reads it and writes a value the
-/// workers then fetch.
+/// workers then fetch; both outlive a restart of php-fpm.
 fn fpm_pool_and_cli_share_the_apcu_store() {
     let site = Site::new();
     site.page(
@@ -869,7 +869,7 @@ fn fpm_pool_and_cli_share_the_apcu_store() {
         User::current()
     };
     let dir = format!("php_admin_value[apc.dir] = {}", site.shm_dir().display());
-    let fpm = Fpm::start_installed(
+    let mut fpm = Fpm::start_installed(
         &site,
         "pkg",
         vec![Pool::new("main")
@@ -912,7 +912,22 @@ fn fpm_pool_and_cli_share_the_apcu_store() {
             .ends_with(&format!(" {} 'warm'", FPM_WORKERS + 1)),
         "a worker after the CLI's store: {body}"
     );
-    println!("php-fpm with the packaged apcu module: {bodies:?}, then {body}");
+    // A new master and new workers (APCu's cache would be gone): the store stays.
+    let master = fpm.master_pid();
+    fpm.restart();
+    assert_ne!(fpm.master_pid(), master, "php-fpm was not restarted");
+    let after = web.page("apcu.php");
+    assert!(
+        after
+            .trim_end()
+            .ends_with(&format!(" {} 'warm'", FPM_WORKERS + 2)),
+        "a worker after php-fpm's restart: {after}"
+    );
+    println!(
+        "php-fpm with the packaged apcu module: {bodies:?}, then {}, after a restart {}",
+        body.trim_end(),
+        after.trim_end()
+    );
 }
 
 /// The apcu package over Debian's APCu, as an operator switches: with
