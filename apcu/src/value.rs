@@ -21,7 +21,7 @@ use crate::settings::Serializer;
 use crate::zend::{self, Bailout};
 use ext_php_rs::flags::DataType;
 use ext_php_rs::types::array::Iter;
-use ext_php_rs::types::{ArrayKey, ZendHashTable, ZendStr, Zval};
+use ext_php_rs::types::{ZendHashTable, ZendStr, Zval};
 
 const T_STRING: u8 = 0x01;
 const T_DOUBLE: u8 = 0x02;
@@ -326,25 +326,22 @@ fn read_array(rest: &mut &[u8], depth: usize) -> Option<ext_php_rs::boxed::ZBox<
         return None;
     }
     let mut ht = ZendHashTable::with_capacity(u32::try_from(count).ok()?);
+    // One zval for every value: each is built in it and moved into the
+    // array in place (no copies of a zval through the stack).
+    let mut value = Zval::new();
     for _ in 0..count {
         match *take(rest, 1)?.first()? {
             K_LONG => {
                 let key = take_u64(rest)? as i64;
-                let value = read_value(rest, depth)?;
-                ht.insert_at_index(key, value).ok()?;
+                read_value_into(rest, depth, &mut value)?;
+                zend::move_into_index(&mut ht, key, &mut value);
             }
             K_STRING => {
                 let len = take_u32(rest)?;
                 let key = take(rest, len)?;
-                let value = read_value(rest, depth)?;
+                read_value_into(rest, depth, &mut value)?;
                 // (Never a numeric string: those are int keys in PHP.)
-                match std::str::from_utf8(key) {
-                    Ok(key) => ht.insert(ArrayKey::Str(key), value).ok()?,
-                    Err(_) => {
-                        let key = ZendStr::new(key, false);
-                        ht.insert(ArrayKey::ZendString(&key), value).ok()?;
-                    }
-                }
+                zend::move_into_key(&mut ht, key, &mut value);
             }
             _ => return None,
         }
@@ -352,9 +349,11 @@ fn read_array(rest: &mut &[u8], depth: usize) -> Option<ext_php_rs::boxed::ZBox<
     Some(ht)
 }
 
-fn read_value(rest: &mut &[u8], depth: usize) -> Option<Zval> {
+/// Reads one value of the compact format into `z` (which holds nothing
+/// that needs releasing: a fresh or moved-out zval).
+#[inline(always)]
+fn read_value_into(rest: &mut &[u8], depth: usize, z: &mut Zval) -> Option<()> {
     let tag = *take(rest, 1)?.first()?;
-    let mut z = Zval::new();
     match tag {
         T_STRING => {
             let len = take_u32(rest)?;
@@ -368,7 +367,7 @@ fn read_value(rest: &mut &[u8], depth: usize) -> Option<Zval> {
         T_ARRAY => z.set_hashtable(read_array(rest, depth + 1)?),
         _ => return None,
     }
-    Some(z)
+    Some(())
 }
 
 #[cfg(test)]

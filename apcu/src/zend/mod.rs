@@ -191,8 +191,8 @@ pub(crate) fn exception_pending() -> bool {
 
 /// Calls the PHP function `name` (an internal one: `serialize`, ...) with
 /// `args`; `None` if there is no such function or it threw.
-pub(crate) fn call_function(name: &str, args: &[&Zval]) -> Result<Option<Zval>, Bailout> {
-    let Some(function) = Function::try_from_function(name) else {
+pub(crate) fn call_function(name: &'static str, args: &[&Zval]) -> Result<Option<Zval>, Bailout> {
+    let Some(function) = internal_function(name) else {
         return Ok(None);
     };
     let params: Vec<&dyn ext_php_rs::convert::IntoZvalDyn> = args
@@ -201,6 +201,33 @@ pub(crate) fn call_function(name: &str, args: &[&Zval]) -> Result<Option<Zval>, 
         .collect();
     let result = engine(|| function.try_call(params))?;
     Ok(result.ok().filter(|_| !exception_pending()))
+}
+
+thread_local! {
+    /// The internal functions looked up so far (the serializers,
+    /// `preg_match`): an internal function lives as long as the process.
+    static FUNCTIONS: std::cell::RefCell<Vec<(&'static str, Function)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The internal function `name`, looked up once per thread.
+fn internal_function(name: &'static str) -> Option<Function> {
+    let cached = FUNCTIONS.with(|f| {
+        f.borrow()
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, function)| *function)
+    });
+    if cached.is_some() {
+        return cached;
+    }
+    let function = Function::try_from_function(name)?;
+    // Only PHP's own functions are kept (a user function of that name
+    // cannot exist beside an internal one, but is not cached either way).
+    if function.function_type().ok() == Some(ext_php_rs::flags::FunctionType::Internal) {
+        FUNCTIONS.with(|f| f.borrow_mut().push((name, function)));
+    }
+    Some(function)
 }
 
 /// Calls the callable `callable` with `args`; `None` if it threw.
@@ -297,6 +324,32 @@ pub(crate) fn resume_in_method(bailout: Bailout) -> ! {
     // dropping already dropped (the callers return `Bailout` up to here);
     // the target is `run_handler`'s `zend_try`.
     unsafe { ext_php_rs::zend::bailout() }
+}
+
+/// Moves `value` into `ht` at int key `key` (replacing what is there);
+/// `value` is left null, owning nothing.
+#[inline]
+pub(crate) fn move_into_index(ht: &mut ZendHashTable, key: i64, value: &mut Zval) {
+    // SAFETY: `ht` is a live array we own; the engine copies the zval's
+    // bytes into the bucket, taking over what it holds (the refcount it
+    // had); the slot is then overwritten without a release, as its
+    // content belongs to the array now.
+    unsafe {
+        ext_php_rs::ffi::zend_hash_index_update(ht, key as u64, value);
+        ptr::write(value, Zval::new());
+    }
+}
+
+/// Moves `value` into `ht` at string key `key` (bytes; never a numeric
+/// string, which PHP keeps as an int key); `value` is left null.
+#[inline]
+pub(crate) fn move_into_key(ht: &mut ZendHashTable, key: &[u8], value: &mut Zval) {
+    // SAFETY: as in `move_into_index`; `key` is a valid buffer of its
+    // length, which the engine copies into a key string of its own.
+    unsafe {
+        ext_php_rs::ffi::zend_hash_str_update(ht, key.as_ptr().cast(), key.len(), value);
+        ptr::write(value, Zval::new());
+    }
 }
 
 /// phpinfo()'s rows for this module, set by the module's startup.
