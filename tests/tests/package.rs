@@ -937,7 +937,8 @@ fn fpm_pool_and_cli_share_the_apcu_store() {
 /// and it is ours, packages that depend on `php-apcu` are satisfied by it,
 /// two php-cli processes share a store by `apc.name` (and one without a
 /// name has its own). Its purge, with APCu's left-over ini purged too,
-/// leaves the file lists as they were before either was installed.
+/// leaves the file lists as they were before either was installed; so does
+/// the way back (installing `phpX.Y-apcu` over it).
 fn apcu_package_replaces_debian_apcu(deb: &Path, tmp: &Path) {
     let ours = apcu_package();
     let debian = debian_apcu();
@@ -1084,6 +1085,31 @@ fn apcu_package_replaces_debian_apcu(deb: &Path, tmp: &Path) {
     }
     // APCu was removed, not purged, by the switch: its ini is still there.
     assert_eq!(dpkg_status(&debian), "deinstall ok config-files");
+    apt(&["purge", &debian]);
+    let after = file_list();
+    assert!(before == after, "{}", difference(&before, &after));
+
+    // The way back: installing Debian's APCu removes ours in one step, and
+    // APCu's apcu.so is the one loaded again.
+    apt(&["install", &deb_arg]);
+    let out = apt(&["install", &debian]);
+    assert!(
+        is_installed(&debian) && !is_installed(&ours),
+        "{debian} over {ours}:\n{out}"
+    );
+    let back = run(
+        Command::new(&php().binary).args([
+            "-r",
+            "var_export([extension_loaded('apcu'), ini_get('apc.name')]);",
+        ]),
+        "php -r (Debian's APCu again)",
+    );
+    assert_eq!(
+        back.split_whitespace().collect::<String>(),
+        "array(0=>true,1=>false,)",
+        "{debian} loaded after the way back"
+    );
+    purge_if_known(&ours);
     apt(&["purge", &debian]);
     let after = file_list();
     assert!(before == after, "{}", difference(&before, &after));
