@@ -1,30 +1,34 @@
 <?php
 /**
  * One group of APCu-API operations in this php-cli process, for
- * scripts/bench-apcu (run by apcu_suite.php). Whichever module is loaded
- * as `apcu` (Debian's APCu or this project's) is measured: the script
- * calls only the `apcu_*` functions.
+ * scripts/bench-apcu (driven by apcu_suite.php). Whichever module is
+ * loaded as `apcu` (Debian's APCu or this project's) is measured: the
+ * script calls only the `apcu_*` functions.
  *
- *   php <module's -d flags> apcu_ops.php GROUP PROCS ROUNDS PASS
+ *   php <module's -d flags> apcu_ops.php GROUP PROCS PASS
  *
  * GROUP: 64 | 1024 | int | a10 | a100 | obj (fill 10,000 keys with that
- * value, then fetch and store it), misc (inc, exists, delete, fetch miss)
+ * value, then fetch and store it), inc, exists, miss (fetch miss), delete
  * or ref (serialize/igbinary of the 100-element array, no store call).
- * PROCS: 1 (timed here) or more: the parent fills the store, then every
- * round forks PROCS children, each given its share of the keys (key i of
- * the round's random order goes to child i % PROCS), all started at one
- * instant; each child runs its share CHILD_REPS times (a longer run, so
- * that the children overlap whatever the start-up jitter) and times its
- * own calls; the round's ns/op is 1 / the children's summed rates (total
- * throughput). Forked, because APCu's CLI cache is shared only within a
- * process tree. For delete, a child stores its share again, untimed,
- * before each of its runs, so the other child may be storing meanwhile.
- * ROUNDS timed rounds per operation after one untimed warm-up round; every
- * round visits each of the 10,000 keys once (session-id-like, the order
- * reshuffled before every round from a seed fixed per op, pass and round,
- * so every module sees the same orders). Prints one JSON object:
- * {op: {samples: [ns/op per round], ops, ok}} where ok counts the calls
- * that had the expected outcome (hits, trues, successes, misses).
+ * The worker fills the store and prints {"ready": [op, ...]}, then runs
+ * one round per line on stdin, "OP_INDEX ROUND", printing {"ns", "cpu",
+ * "calls", "ok"} (wall-clock ns per call; with one process also the
+ * process's CPU ns per call, which time taken by other processes on the
+ * machine does not inflate; ok: calls with the expected outcome: hits,
+ * trues, successes, misses), so that the driver can interleave the rounds of two
+ * modules' workers; "end" runs the final checks and prints {"done": true}.
+ * A round visits each of 10,000 session-id-like keys once, in an order
+ * shuffled (untimed) from a seed fixed per op, pass and round, so every
+ * module sees the same orders.
+ * PROCS: 1 (timed here) or more: every round forks PROCS children, each
+ * given its share of the keys (key i of the round's order goes to child
+ * i % PROCS), all started at one instant; each child runs its share
+ * CHILD_REPS times (a longer run, so that the children overlap whatever
+ * the start-up jitter) and times its own calls; the round's ns/op is 1 /
+ * the children's summed rates (total throughput). Forked, because APCu's
+ * CLI cache is shared only within a process tree. For delete, a child
+ * stores its share again, untimed, before each of its runs, so the other
+ * child may be storing meanwhile.
  */
 
 declare(strict_types=1);
@@ -171,9 +175,16 @@ function fill(array $keys, mixed $value): void
     }
 }
 
+/** CPU time (user + system) this process has used, in ns: Linux sums it from the scheduler's exact run time. */
+function cpu_ns(): int
+{
+    $r = getrusage();
+    return ($r['ru_utime.tv_sec'] + $r['ru_stime.tv_sec']) * 1000000000 + ($r['ru_utime.tv_usec'] + $r['ru_stime.tv_usec']) * 1000;
+}
+
 /**
  * One round of $loop over $order with $procs processes; returns
- * [ns, calls, expected outcomes].
+ * [wall ns, calls, expected outcomes, CPU ns or null (with children)].
  */
 function run_round(callable $loop, array $order, int $procs, ?callable $prepare): array
 {
@@ -181,8 +192,9 @@ function run_round(callable $loop, array $order, int $procs, ?callable $prepare)
         if ($prepare !== null) {
             $prepare($order);
         }
+        $cpu = cpu_ns();
         [$ns, $ok] = $loop($order);
-        return [$ns, count($order), $ok];
+        return [$ns, count($order), $ok, cpu_ns() - $cpu];
     }
     $socks = [];
     $pids = [];
@@ -252,30 +264,7 @@ function run_round(callable $loop, array $order, int $procs, ?callable $prepare)
             bench_fail('apcu', "a child exited abnormally (status $status)");
         }
     }
-    return [$ns, $calls, $ok];
-}
-
-/**
- * The warm-up round and $rounds timed rounds of $loop over freshly
- * shuffled orders of $keys; $prepare runs before each round, untimed.
- */
-function measure(string $op, array $keys, int $procs, int $rounds, int $pass, callable $loop, ?callable $prepare = null): array
-{
-    $samples = [];
-    $calls = 0;
-    $okTotal = 0;
-    for ($r = 0; $r <= $rounds; $r++) {
-        mt_srand(crc32($op) + 7919 * $pass + 104729 * $r);
-        $order = $keys;
-        shuffle($order);
-        [$ns, $n, $ok] = run_round($loop, $order, $procs, $prepare);
-        $calls += $n;
-        $okTotal += $ok;
-        if ($r > 0) {
-            $samples[] = round($ns / $n, 1);
-        }
-    }
-    return ['samples' => $samples, 'ops' => $calls, 'ok' => $okTotal];
+    return [$ns, $calls, $ok, null];
 }
 
 /** Exits with a message unless every key reads back equal to $value (== for objects, === otherwise). */
@@ -293,9 +282,9 @@ function verify(array $keys, mixed $value, string $what): void
     }
 }
 
-[$group, $procs, $rounds, $pass] = [$argv[1] ?? '', (int) ($argv[2] ?? 0), (int) ($argv[3] ?? 0), (int) ($argv[4] ?? 0)];
-if ($procs < 1 || $rounds < 1) {
-    bench_fail('apcu', 'usage: apcu_ops.php GROUP PROCS>=1 ROUNDS>=1 PASS');
+[$group, $procs, $pass] = [$argv[1] ?? '', (int) ($argv[2] ?? 0), (int) ($argv[3] ?? 0)];
+if ($procs < 1) {
+    bench_fail('apcu', 'usage: apcu_ops.php GROUP PROCS>=1 PASS');
 }
 check_store('apcu');
 if ($procs > 1 && !function_exists('pcntl_fork')) {
@@ -305,7 +294,10 @@ if ($procs > 1 && !function_exists('pcntl_fork')) {
 apcu_clear_cache();
 mt_srand(SEED);
 $keys = session_ids(KEY_COUNT);
-$results = [];
+$ops = []; // op => [keys, loop, prepare or null]
+$final = function (): void {
+};
+$roundsRun = []; // op => rounds run so far, the warm-up included
 
 switch ($group) {
     case '64':
@@ -317,47 +309,76 @@ switch ($group) {
         [$value, $label] = group_value($group);
         fill($keys, $value);
         verify($keys, $value, $label);
-        $results["fetch $label"] = measure("fetch $label", $keys, $procs, $rounds, $pass, 'fetch_loop');
-        $results["store $label"] = measure("store $label", $keys, $procs, $rounds, $pass, fn(array $o) => store_loop($o, $value));
-        verify($keys, $value, $label); // what the timed stores left
+        $ops["fetch $label"] = [$keys, 'fetch_loop', null];
+        $ops["store $label"] = [$keys, fn(array $o) => store_loop($o, $value), null];
+        $final = fn() => verify($keys, $value, $label); // what the timed stores left
         break;
-    case 'misc':
-        $small = group_value('64')[0];
-        $missKeys = session_ids(KEY_COUNT, array_flip($keys)); // never stored
+    case 'inc':
         fill($keys, 0);
-        $results['inc'] = measure('inc', $keys, $procs, $rounds, $pass, 'inc_loop');
-        // Every round, the warm-up included, incremented every key once.
-        $expect = $results['inc']['ops'] / KEY_COUNT;
-        foreach ([$keys[0], $keys[KEY_COUNT - 1]] as $k) {
-            if (($got = apcu_fetch($k)) !== $expect) {
-                bench_fail('apcu', "inc: $k holds " . var_export($got, true) . ", expected $expect");
+        $ops['inc'] = [$keys, 'inc_loop', null];
+        $final = function () use ($keys, $procs, &$roundsRun): void {
+            // Every round incremented every key once (CHILD_REPS times with children).
+            $expect = ($roundsRun['inc'] ?? 0) * ($procs > 1 ? CHILD_REPS : 1);
+            foreach ([$keys[0], $keys[KEY_COUNT - 1]] as $k) {
+                if (($got = apcu_fetch($k)) !== $expect) {
+                    bench_fail('apcu', "inc: $k holds " . var_export($got, true) . ", expected $expect");
+                }
             }
-        }
-        fill($keys, $small);
-        $results['exists'] = measure('exists', $keys, $procs, $rounds, $pass, 'exists_loop');
-        $results['fetch miss'] = measure('fetch miss', $missKeys, $procs, $rounds, $pass, 'miss_loop');
+        };
+        break;
+    case 'exists':
+        fill($keys, group_value('64')[0]);
+        $ops['exists'] = [$keys, 'exists_loop', null];
+        break;
+    case 'miss':
+        fill($keys, group_value('64')[0]);
+        $ops['fetch miss'] = [session_ids(KEY_COUNT, array_flip($keys)), 'miss_loop', null]; // never stored
+        break;
+    case 'delete':
+        $small = group_value('64')[0];
         // Only keys that exist are deleted: all are stored again before each round, untimed.
-        $results['delete'] = measure('delete', $keys, $procs, $rounds, $pass, 'delete_loop', fn(array $o) => fill($o, $small));
-        if (apcu_exists($keys[0]) || apcu_exists($keys[KEY_COUNT - 1])) {
-            bench_fail('apcu', 'delete: keys still exist after the last round');
-        }
+        $ops['delete'] = [$keys, 'delete_loop', fn(array $o) => fill($o, $small)];
+        $final = function () use ($keys): void {
+            if (apcu_exists($keys[0]) || apcu_exists($keys[KEY_COUNT - 1])) {
+                bench_fail('apcu', 'delete: keys still exist after the last round');
+            }
+        };
         break;
     case 'ref':
         if (!function_exists('igbinary_serialize')) {
             bench_fail('apcu', 'the reference rows need igbinary (php' . PHP_MAJOR_VERSION . '.' . PHP_MINOR_VERSION . '-igbinary)');
         }
+        $procs = 1;
         $a = bench_array(100);
         $php = serialize($a);
         $igb = igbinary_serialize($a);
         if (unserialize($php) !== $a || igbinary_unserialize($igb) !== $a) {
             bench_fail('apcu', 'the 100-element array does not survive serialize or igbinary');
         }
-        $results['unserialize(serialize(a100))'] = measure('php rt', $keys, 1, $rounds, $pass, fn(array $o) => php_roundtrip_loop($o, $a));
-        $results['unserialize(a100)'] = measure('php un', $keys, 1, $rounds, $pass, fn(array $o) => php_unserialize_loop($o, $php));
-        $results['igbinary_unserialize(igbinary_serialize(a100))'] = measure('igb rt', $keys, 1, $rounds, $pass, fn(array $o) => igbinary_roundtrip_loop($o, $a));
-        $results['igbinary_unserialize(a100)'] = measure('igb un', $keys, 1, $rounds, $pass, fn(array $o) => igbinary_unserialize_loop($o, $igb));
+        $ops['unserialize(serialize(a100))'] = [$keys, fn(array $o) => php_roundtrip_loop($o, $a), null];
+        $ops['unserialize(a100)'] = [$keys, fn(array $o) => php_unserialize_loop($o, $php), null];
+        $ops['igbinary_unserialize(igbinary_serialize(a100))'] = [$keys, fn(array $o) => igbinary_roundtrip_loop($o, $a), null];
+        $ops['igbinary_unserialize(a100)'] = [$keys, fn(array $o) => igbinary_unserialize_loop($o, $igb), null];
         break;
     default:
-        bench_fail('apcu', "unknown group '$group' (64, 1024, int, a10, a100, obj, misc, ref)");
+        bench_fail('apcu', "unknown group '$group' (64, 1024, int, a10, a100, obj, inc, exists, miss, delete, ref)");
 }
-echo json_encode(['group' => $group, 'procs' => $procs, 'pass' => $pass, 'results' => $results]), "\n";
+$names = array_keys($ops);
+echo json_encode(['ready' => $names]), "\n";
+while (($line = fgets(STDIN)) !== false) {
+    $line = trim($line);
+    if ($line === 'end') {
+        $final();
+        echo json_encode(['done' => true]), "\n";
+        exit(0);
+    }
+    [$i, $round] = array_map('intval', explode(' ', $line . ' 0'));
+    $op = $names[$i] ?? bench_fail('apcu', "no op number $i in group $group");
+    [$opKeys, $loop, $prepare] = $ops[$op];
+    mt_srand(crc32($op) + 7919 * $pass + 104729 * $round);
+    shuffle($opKeys);
+    [$ns, $calls, $ok, $cpu] = run_round($loop, $opKeys, $procs, $prepare);
+    $roundsRun[$op] = ($roundsRun[$op] ?? 0) + 1;
+    echo json_encode(['ns' => round($ns / $calls, 1), 'cpu' => $cpu === null ? null : round($cpu / $calls, 1), 'calls' => $calls, 'ok' => $ok]), "\n";
+}
+bench_fail('apcu', 'stdin closed before "end"');

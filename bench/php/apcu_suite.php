@@ -3,9 +3,11 @@
  * The APCu API benchmark of scripts/bench-apcu: runs apcu_ops.php under
  * Debian's APCu and under this project's module (both are named `apcu`,
  * so each runs in php-cli processes of its own: php -n, that module,
- * igbinary for the reference rows), taking turns group by group and pass
- * by pass, and prints two markdown tables (one process; two processes) of
- * median ns/op with the spread and the ratio module / APCu.
+ * igbinary for the reference rows): for each group of ops and pass, one
+ * worker per configuration, all started together and taking turns round by
+ * round. Prints two markdown tables (one process; two processes) of median
+ * ns/op with the spread, and the ratio module / APCu (the median of the
+ * ratios of rounds run back to back).
  *
  *   php suite... apcu_suite.php APCU_SO MODULE_SO PASSES ROUNDS
  *
@@ -13,7 +15,8 @@
  * store name (apc.name, a shared store, fresh for this run, its segment
  * files removed at the end) and, in one process, also without one (the
  * CLI's private store). $EPHPM_APCU_FLAGS adds -d flags to the module's
- * processes. Exit status 1 if a configuration failed (its cells read n/a).
+ * processes. Exit status 1 if a configuration failed in a group (those cells
+ * read n/a; the rest is measured).
  */
 
 declare(strict_types=1);
@@ -26,7 +29,7 @@ if ($apcuSo === '' || $moduleSo === '' || $passes < 1 || $rounds < 1) {
 
 const SHM_SIZE = '256M';
 const ENTRIES_HINT = 65536;
-const GROUPS = ['64', '1024', 'int', 'a10', 'a100', 'obj', 'misc'];
+const GROUPS = ['64', '1024', 'int', 'a10', 'a100', 'obj', 'inc', 'exists', 'miss', 'delete'];
 
 $run = bin2hex(random_bytes(4)); // the store name is fresh for every run
 $storeName = "bench-apcu-$run";
@@ -44,33 +47,95 @@ $plan = [
     2 => [['APCu', 'module'], GROUPS],
 ];
 
-/** Runs one worker; its decoded JSON, or null after saying why on stderr. */
-function worker(string $label, string $flags, array $args): ?array
+/** A worker of one configuration, group, process count and pass: the process and its pipes. */
+final class Worker
 {
-    $cmd = PHP_BINARY . " $flags " . implode(' ', array_map('escapeshellarg', [__DIR__ . '/apcu_ops.php', ...$args]));
-    $proc = proc_open($cmd, [0 => ['file', '/dev/null', 'r'], 1 => ['pipe', 'w'], 2 => STDERR], $pipes);
-    if (!is_resource($proc)) {
-        fwrite(STDERR, "$label: could not start $cmd\n");
+    /** @var resource */
+    private $proc;
+    /** @var resource */
+    private $in;
+    /** @var resource */
+    private $out;
+    /** The ops of its group, in order; null once it failed. */
+    public ?array $ops = null;
+
+    public function __construct(public readonly string $label, string $flags, array $args)
+    {
+        $cmd = PHP_BINARY . " $flags " . implode(' ', array_map('escapeshellarg', [__DIR__ . '/apcu_ops.php', ...$args]));
+        $proc = proc_open($cmd, [0 => ['pipe', 'r'], 1 => ['pipe', 'w'], 2 => STDERR], $pipes);
+        if (!is_resource($proc)) {
+            fwrite(STDERR, "$label: could not start $cmd\n");
+            return;
+        }
+        [$this->proc, $this->in, $this->out] = [$proc, $pipes[0], $pipes[1]];
+        stream_set_timeout($this->out, 600);
+        $this->ops = $this->read("starting ($cmd)")['ready'] ?? null;
+    }
+
+    /** The next JSON line from the worker, or null (and the worker closed) after saying why. */
+    private function read(string $doing): ?array
+    {
+        $seen = [];
+        while (($line = fgets($this->out)) !== false) {
+            $r = json_decode(trim($line), true);
+            if (is_array($r)) {
+                return $r;
+            }
+            if (trim($line) !== '') {
+                $seen[] = trim($line); // a warning, an error, bench_fail's message went to stderr
+            }
+        }
+        fwrite(STDERR, "$this->label FAILED while $doing; its cells for this group read n/a\n");
+        foreach ($seen as $line) {
+            fwrite(STDERR, "  | $line\n");
+        }
+        $this->close();
         return null;
     }
-    $out = (string) stream_get_contents($pipes[1]);
-    fclose($pipes[1]);
-    $status = proc_close($proc);
-    $lines = array_values(array_filter(array_map('trim', explode("\n", $out)), 'strlen'));
-    $result = $lines ? json_decode(end($lines), true) : null;
-    if ($status === 0 && is_array($result)) {
-        return $result;
+
+    /** Runs one round of op $i; [ns/op, calls, ok, wall ns/op] or null if the worker failed. */
+    public function round(int $i, int $round): ?array
+    {
+        if ($this->ops === null) {
+            return null;
+        }
+        fwrite($this->in, "$i $round\n");
+        $r = $this->read("running {$this->ops[$i]}, round $round");
+        // With one process its CPU time (what other processes on the machine take does not count), else wall clock.
+        return $r === null ? null : [(float) ($r['cpu'] ?? $r['ns']), (int) $r['calls'], (int) $r['ok'], (float) $r['ns']];
     }
-    fwrite(STDERR, "$label FAILED (exit status $status); its cells read n/a. Command:\n  $cmd\n");
-    foreach ($lines as $line) {
-        fwrite(STDERR, "  | $line\n"); // e.g. a warning that the extension did not load
+
+    /** The worker's final checks; false if they (or it) failed. */
+    public function finish(): bool
+    {
+        if ($this->ops === null) {
+            return false;
+        }
+        fwrite($this->in, "end\n");
+        $ok = ($this->read('checking the values at the end')['done'] ?? false) === true;
+        $ok = $this->close() && $ok;
+        return $ok;
     }
-    return null;
+
+    private function close(): bool
+    {
+        $this->ops = null;
+        if (!isset($this->proc)) {
+            return false;
+        }
+        fclose($this->in);
+        fclose($this->out);
+        $status = proc_close($this->proc);
+        unset($this->proc);
+        return $status === 0;
+    }
 }
 
 $samples = []; // [procs][label][op] => list of ns/op
+$pairs = []; // [procs][label][op] => list of ns/op ÷ APCu's in the same round
+$wallPairs = []; // the same in wall-clock time
 $notes = [];
-$failed = [];
+$failed = []; // "label|procs|group" => true: not run again
 $units = [];
 for ($pass = 1; $pass <= $passes; $pass++) {
     foreach ($plan as $procs => [$labels, $groups]) {
@@ -79,31 +144,52 @@ for ($pass = 1; $pass <= $passes; $pass++) {
         }
     }
 }
-foreach ($units as $i => [$pass, $procs, $labels, $group]) {
-    fwrite(STDERR, sprintf("[%d/%d] pass %d, %d process(es), %s\n", $i + 1, count($units), $pass, $procs, $group));
-    // APCu first in odd passes, last in even ones: neither is always the first process of a group.
-    foreach ($pass % 2 ? $labels : array_reverse($labels) as $label) {
-        if (isset($failed[$label])) {
-            continue;
+foreach ($units as $u => [$pass, $procs, $labels, $group]) {
+    fwrite(STDERR, sprintf("[%d/%d] pass %d, %d process(es), %s\n", $u + 1, count($units), $pass, $procs, $group));
+    $workers = [];
+    foreach ($labels as $label) {
+        if (!isset($failed["$label|$procs|$group"])) {
+            $workers[$label] = new Worker($label, $configs[$label], [$group, (string) $procs, (string) $pass]);
         }
-        $r = worker($label, $configs[$label], [$group, (string) $procs, (string) $rounds, (string) $pass]);
-        if ($r === null) {
-            $failed[$label] = true;
-            continue;
+    }
+    $ops = current(array_filter(array_map(fn(Worker $w) => $w->ops, $workers))) ?: [];
+    foreach ($ops as $i => $op) {
+        // Round by round the configurations take turns (round 0 is the untimed warm-up),
+        // APCu first in every other round, so neither always follows the other.
+        for ($round = 0; $round <= $rounds; $round++) {
+            $ns = [];
+            $wall = [];
+            foreach (($round + $pass) % 2 ? $workers : array_reverse($workers) as $label => $w) {
+                $r = $w->round($i, $round);
+                if ($r === null) {
+                    continue;
+                }
+                [$ns[$label], $calls, $ok, $wall[$label]] = $r;
+                if ($ok < $calls) {
+                    $notes["$label, $procs process(es), $op"] = sprintf('in some rounds only %.1f%% of the calls had the expected outcome', 100 * $ok / $calls);
+                }
+            }
+            if ($round === 0) {
+                continue;
+            }
+            foreach ($ns as $label => $x) {
+                $samples[$procs][$label][$op][] = $x;
+                if ($label !== 'APCu' && isset($ns['APCu'])) {
+                    $pairs[$procs][$label][$op][] = $x / $ns['APCu'];
+                    $wallPairs[$procs][$label][$op][] = $wall[$label] / $wall['APCu'];
+                }
+            }
         }
-        foreach ($r['results'] as $op => $c) {
-            $samples[$procs][$label][$op] = array_merge($samples[$procs][$label][$op] ?? [], $c['samples']);
-            if ($c['ok'] < $c['ops']) {
-                $notes["$label, $procs process(es), $op"] = sprintf('%.1f%% of the calls had the expected outcome', 100 * $c['ok'] / $c['ops']);
+    }
+    foreach ($workers as $label => $w) {
+        if (!$w->finish()) {
+            $failed["$label|$procs|$group"] = true;
+            foreach ($w->ops ?? $ops as $op) {
+                unset($samples[$procs][$label][$op], $pairs[$procs][$label][$op], $wallPairs[$procs][$label][$op]);
             }
         }
     }
 }
-// The module's segment files of this run's store name, wherever its store directory is.
-foreach (array_merge(glob("/dev/shm/*$run*") ?: [], glob("/dev/shm/*/*$run*") ?: []) as $f) {
-    @unlink($f);
-}
-
 function median(array $xs): float
 {
     sort($xs);
@@ -121,9 +207,10 @@ function cell(?array $xs): string
     return sprintf('%s (%s–%s)', $f(median($xs)), $f(min($xs)), $f(max($xs)));
 }
 
-function ratio(?array $module, ?array $apcu): string
+/** The median of a cell's paired ratios (module ÷ APCu, round by round), or n/a. */
+function ratio(?array $pairs): string
 {
-    return $module && $apcu ? number_format(median($module) / median($apcu), 2) : 'n/a';
+    return $pairs ? number_format(median($pairs), 2) : 'n/a';
 }
 
 $order = ['fetch 64 B string', 'fetch 1 KB string', 'fetch int', 'fetch array, 10 scalars', 'fetch array, 100 scalars',
@@ -133,34 +220,50 @@ $refs = ['unserialize(serialize(a100))', 'unserialize(a100)', 'igbinary_unserial
 $n = $passes * $rounds;
 
 printf(
-    "php-cli %s. Median ns/op (min–max) of %d timed rounds per cell (%d passes × %d rounds; in every pass the "
-    . "configurations take turns group by group, each in php-cli processes of its own, APCu first in odd passes and last in even ones). A round visits each of 10,000 keys "
-    . "(`sess_` + 26 random [a-z0-9], fixed seed) once, in a random order reshuffled before every round (untimed), after one "
-    . "untimed warm-up round; the loop's own cost is included. Ratio = module / APCu (below 1 = the module faster).\n\n",
+    "php-cli %s. Median ns/op (min–max) of %d timed rounds per cell (%d passes × %d rounds). For each group of ops and "
+    . "pass, every configuration has a php-cli process of its own (php -n, its module, igbinary), all started together; "
+    . "they take turns round by round (APCu, module, private store; the next round in the reverse order), so that a round of "
+    . "one and the rounds of the others beside it run under the same load of the machine. A round visits each of 10,000 keys "
+    . "(`sess_` + 26 random [a-z0-9], fixed seed) once, in a random order reshuffled before every round (untimed, the same "
+    . "orders for every configuration), after one untimed warm-up round; the loop's own cost is included. "
+    . "Ratio = the median, over the rounds, of module ÷ APCu in the same round (below 1 = the module faster).\n\n",
     PHP_VERSION,
     $n,
     $passes,
     $rounds,
 );
-echo "#### One process\n\n";
-echo "| op | APCu | module (apc.name) | ratio | module (private CLI store) | ratio |\n";
-echo "|---|--:|--:|--:|--:|--:|\n";
+echo "#### One process (CPU ns/op)\n\n";
+echo "CPU ns/op: the process's CPU time (user + system) over the round ÷ calls, so that time the process waited for "
+    . "a core while other processes on this shared machine ran is not counted; the last column is the module's ratio in "
+    . "wall-clock time, for comparison.\n\n";
+echo "| op | APCu | module (apc.name) | ratio | module (private CLI store) | ratio | ratio, wall clock |\n";
+echo "|---|--:|--:|--:|--:|--:|--:|\n";
 $one = $samples[1] ?? [];
+$onePairs = $pairs[1] ?? [];
 foreach ([...$order, ...$refs] as $op) {
     $a = $one['APCu'][$op] ?? null;
     $m = $one['module'][$op] ?? null;
     $p = $one['module, private'][$op] ?? null;
     $name = in_array($op, $refs, true) ? "reference: `$op`" : $op;
-    printf("| %s | %s | %s | %s | %s | %s |\n", $name, cell($a), cell($m), ratio($m, $a), cell($p), ratio($p, $a));
+    printf(
+        "| %s | %s | %s | %s | %s | %s | %s |\n",
+        $name,
+        cell($a),
+        cell($m),
+        ratio($onePairs['module'][$op] ?? null),
+        cell($p),
+        ratio($onePairs['module, private'][$op] ?? null),
+        ratio($wallPairs[1]['module'][$op] ?? null),
+    );
 }
-echo "\n#### Two processes (total throughput)\n\n";
+echo "\n#### Two processes (wall-clock ns/op of the total throughput)\n\n";
 echo "| op | APCu | module (apc.name) | ratio |\n";
 echo "|---|--:|--:|--:|\n";
 $two = $samples[2] ?? [];
 foreach ($order as $op) {
     $a = $two['APCu'][$op] ?? null;
     $m = $two['module'][$op] ?? null;
-    printf("| %s | %s | %s | %s |\n", $op, cell($a), cell($m), ratio($m, $a));
+    printf("| %s | %s | %s | %s |\n", $op, cell($a), cell($m), ratio($pairs[2]['module'][$op] ?? null));
 }
 echo "\n";
 printf(
@@ -190,6 +293,7 @@ foreach ($notes as $where => $what) {
     echo "- $where: $what.\n";
 }
 if ($failed) {
-    echo "\n**Failed: " . implode(', ', array_keys($failed)) . "** (see the messages on stderr; those cells read n/a).\n";
+    $what = array_map(fn(string $k) => vsprintf('%s (%d process(es), group %s)', explode('|', $k)), array_keys($failed));
+    echo "\n**Failed: " . implode('; ', $what) . "** (see the messages on stderr; those cells read n/a).\n";
     exit(1);
 }
