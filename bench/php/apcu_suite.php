@@ -190,6 +190,11 @@ foreach ($units as $u => [$pass, $procs, $labels, $group]) {
         }
     }
 }
+// The module's segment files of this run's store name, wherever its store directory is.
+foreach (array_merge(glob("/dev/shm/*$run*") ?: [], glob("/dev/shm/*/*$run*") ?: []) as $f) {
+    @unlink($f);
+}
+
 function median(array $xs): float
 {
     sort($xs);
