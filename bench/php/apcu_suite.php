@@ -9,11 +9,11 @@
  * ns/op with the spread, and the ratio module / APCu (the median of the
  * ratios of rounds run back to back).
  *
- *   php suite... apcu_suite.php APCU_SO MODULE_SO PASSES ROUNDS
+ *   php -n apcu_suite.php APCU_SO MODULE_SO PASSES ROUNDS STORE_NAME
  *
  * Every cell pools PASSES × ROUNDS timed rounds. The module runs with a
- * store name (apc.name, a shared store, fresh for this run, its segment
- * files removed at the end) and, in one process, also without one (the
+ * store name (apc.name=STORE_NAME, a shared store, fresh for this run:
+ * scripts/bench-apcu removes its segment files at the end) and, in one process, also without one (the
  * CLI's private store). $EPHPM_APCU_FLAGS adds -d flags to the module's
  * processes. Exit status 1 if a configuration failed in a group (those cells
  * read n/a; the rest is measured).
@@ -21,9 +21,9 @@
 
 declare(strict_types=1);
 
-[$apcuSo, $moduleSo, $passes, $rounds] = [$argv[1] ?? '', $argv[2] ?? '', (int) ($argv[3] ?? 0), (int) ($argv[4] ?? 0)];
-if ($apcuSo === '' || $moduleSo === '' || $passes < 1 || $rounds < 1) {
-    fwrite(STDERR, "usage: php apcu_suite.php APCU_SO MODULE_SO PASSES>=1 ROUNDS>=1\n");
+[$apcuSo, $moduleSo, $passes, $rounds, $storeName] = [$argv[1] ?? '', $argv[2] ?? '', (int) ($argv[3] ?? 0), (int) ($argv[4] ?? 0), $argv[5] ?? ''];
+if ($apcuSo === '' || $moduleSo === '' || $passes < 1 || $rounds < 1 || !preg_match('/^[a-z0-9-]{8,}$/', $storeName)) {
+    fwrite(STDERR, "usage: php apcu_suite.php APCU_SO MODULE_SO PASSES>=1 ROUNDS>=1 STORE_NAME (unique to the run)\n");
     exit(2);
 }
 
@@ -31,8 +31,6 @@ const SHM_SIZE = '256M';
 const ENTRIES_HINT = 65536;
 const GROUPS = ['64', '1024', 'int', 'a10', 'a100', 'obj', 'inc', 'exists', 'miss', 'delete'];
 
-$run = bin2hex(random_bytes(4)); // the store name is fresh for every run
-$storeName = "bench-apcu-$run";
 $settings = '-d apc.enable_cli=1 -d apc.shm_size=' . SHM_SIZE . ' -d apc.entries_hint=' . ENTRIES_HINT;
 $extra = getenv('EPHPM_APCU_FLAGS') ?: '';
 $php = fn(string $so, string $flags) => '-n -d ' . escapeshellarg("extension=$so") . ' -d extension=igbinary.so ' . $flags;
@@ -190,11 +188,6 @@ foreach ($units as $u => [$pass, $procs, $labels, $group]) {
         }
     }
 }
-// The module's segment files of this run's store name, wherever its store directory is.
-foreach (array_merge(glob("/dev/shm/*$run*") ?: [], glob("/dev/shm/*/*$run*") ?: []) as $f) {
-    @unlink($f);
-}
-
 function median(array $xs): float
 {
     sort($xs);
