@@ -9,7 +9,7 @@
  * ns/op with the spread, and the ratio module / APCu (the median of the
  * ratios of rounds run back to back).
  *
- *   php -n apcu_suite.php APCU_SO MODULE_SO PASSES ROUNDS STORE_NAME
+ *   php -n apcu_suite.php APCU_SO MODULE_SO IGBINARY_SO PASSES ROUNDS STORE_NAME
  *
  * Every cell pools PASSES × ROUNDS timed rounds. The module runs with a
  * store name (apc.name=STORE_NAME, a shared store, fresh for this run:
@@ -21,9 +21,9 @@
 
 declare(strict_types=1);
 
-[$apcuSo, $moduleSo, $passes, $rounds, $storeName] = [$argv[1] ?? '', $argv[2] ?? '', (int) ($argv[3] ?? 0), (int) ($argv[4] ?? 0), $argv[5] ?? ''];
-if ($apcuSo === '' || $moduleSo === '' || $passes < 1 || $rounds < 1 || !preg_match('/^[a-z0-9-]{8,}$/', $storeName)) {
-    fwrite(STDERR, "usage: php apcu_suite.php APCU_SO MODULE_SO PASSES>=1 ROUNDS>=1 STORE_NAME (unique to the run)\n");
+[$apcuSo, $moduleSo, $igbinarySo, $passes, $rounds, $storeName] = [$argv[1] ?? '', $argv[2] ?? '', $argv[3] ?? '', (int) ($argv[4] ?? 0), (int) ($argv[5] ?? 0), $argv[6] ?? ''];
+if ($apcuSo === '' || $moduleSo === '' || $igbinarySo === '' || $passes < 1 || $rounds < 1 || !preg_match('/^[a-z0-9-]{8,}$/', $storeName)) {
+    fwrite(STDERR, "usage: php apcu_suite.php APCU_SO MODULE_SO IGBINARY_SO PASSES>=1 ROUNDS>=1 STORE_NAME (unique to the run)\n");
     exit(2);
 }
 
@@ -33,7 +33,7 @@ const GROUPS = ['64', '1024', 'int', 'a10', 'a100', 'obj', 'inc', 'exists', 'mis
 
 $settings = '-d apc.enable_cli=1 -d apc.shm_size=' . SHM_SIZE . ' -d apc.entries_hint=' . ENTRIES_HINT;
 $extra = getenv('EPHPM_APCU_FLAGS') ?: '';
-$php = fn(string $so, string $flags) => '-n -d ' . escapeshellarg("extension=$so") . ' -d extension=igbinary.so ' . $flags;
+$php = fn(string $so, string $flags) => '-n -d ' . escapeshellarg("extension=$so") . ' -d ' . escapeshellarg("extension=$igbinarySo") . " $flags";
 $configs = [
     'APCu' => $php($apcuSo, $settings),
     'module' => $php($moduleSo, "$settings -d apc.name=$storeName $extra"),
@@ -266,14 +266,11 @@ foreach ($order as $op) {
 echo "\n";
 printf(
     "- Settings, the same for both: `apc.enable_cli=1 apc.shm_size=%s apc.entries_hint=%d`; the module's shared column adds "
-    . "`apc.name=%s` (a store name of this run), its private column has no name (the CLI's store private to the process). "
-    . "Module: `%s`%s; APCu: `%s`.\n",
+    . "`apc.name=%s` (a store name of this run)%s, its private column has no name (the CLI's store private to the process).\n",
     SHM_SIZE,
     ENTRIES_HINT,
     $storeName,
-    $moduleSo,
-    $extra === '' ? '' : " with `$extra`",
-    $apcuSo,
+    $extra === '' ? '' : " and `$extra`",
 );
 echo "- Values: 64 B and 1 KB strings, the int 1234567, arrays of 10 and 100 scalars (string keys; ints, strings, floats "
     . "and bools in turn), a small object (a user class with an int, a string, a float and a 2-element array). fetch and "
