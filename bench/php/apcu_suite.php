@@ -13,10 +13,11 @@
  *
  * Every cell pools PASSES × ROUNDS timed rounds. The module runs with a
  * store name (apc.name=STORE_NAME, a shared store, fresh for this run:
- * scripts/bench-apcu removes its segment files at the end) and, in one process, also without one (the
- * CLI's private store). $EPHPM_APCU_FLAGS adds -d flags to the module's
- * processes. Exit status 1 if a configuration failed in a group (those cells
- * read n/a; the rest is measured).
+ * scripts/bench-apcu removes its segment files at the end) and, in one
+ * process, also without one (the CLI's private store). $EPHPM_APCU_FLAGS
+ * adds -d flags to the module's processes. Exit status 1 if a
+ * configuration failed in a group (those cells read n/a; the rest is
+ * measured).
  */
 
 declare(strict_types=1);
