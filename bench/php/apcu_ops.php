@@ -35,85 +35,13 @@ declare(strict_types=1);
 
 require __DIR__ . '/common.php';
 require __DIR__ . '/apcu_values.php';
+require __DIR__ . '/apcu_loops.php';
 
 const SEED = 20261223;
 const KEY_COUNT = 10000;
 const CHILD_REPS = 10; // with PROCS > 1, each child runs its share of a round this many times
 
-// The timed loops, written out so that nothing but the one call is timed
-// inside them. Each returns [ns, calls with the expected outcome].
-
-function fetch_loop(array $keys): array
-{
-    $n = 0;
-    $t = hrtime(true);
-    foreach ($keys as $k) {
-        if (apcu_fetch($k) !== false) {
-            ++$n;
-        }
-    }
-    return [hrtime(true) - $t, $n];
-}
-
-function miss_loop(array $keys): array
-{
-    $n = 0;
-    $t = hrtime(true);
-    foreach ($keys as $k) {
-        if (apcu_fetch($k) === false) {
-            ++$n;
-        }
-    }
-    return [hrtime(true) - $t, $n];
-}
-
-function store_loop(array $keys, mixed $value): array
-{
-    $n = 0;
-    $t = hrtime(true);
-    foreach ($keys as $k) {
-        if (apcu_store($k, $value)) {
-            ++$n;
-        }
-    }
-    return [hrtime(true) - $t, $n];
-}
-
-function inc_loop(array $keys): array
-{
-    $n = 0;
-    $t = hrtime(true);
-    foreach ($keys as $k) {
-        if (apcu_inc($k) !== false) {
-            ++$n;
-        }
-    }
-    return [hrtime(true) - $t, $n];
-}
-
-function exists_loop(array $keys): array
-{
-    $n = 0;
-    $t = hrtime(true);
-    foreach ($keys as $k) {
-        if (apcu_exists($k)) {
-            ++$n;
-        }
-    }
-    return [hrtime(true) - $t, $n];
-}
-
-function delete_loop(array $keys): array
-{
-    $n = 0;
-    $t = hrtime(true);
-    foreach ($keys as $k) {
-        if (apcu_delete($k)) {
-            ++$n;
-        }
-    }
-    return [hrtime(true) - $t, $n];
-}
+// The timed loops of the APCu calls are in apcu_loops.php.
 
 // Reference loops: no store call, one iteration per key of the round.
 
@@ -309,13 +237,13 @@ switch ($group) {
         [$value, $label] = group_value($group);
         fill($keys, $value);
         verify($keys, $value, $label);
-        $ops["fetch $label"] = [$keys, 'fetch_loop', null];
-        $ops["store $label"] = [$keys, fn(array $o) => store_loop($o, $value), null];
+        $ops["fetch $label"] = [$keys, 'apcu_get_loop', null];
+        $ops["store $label"] = [$keys, fn(array $o) => apcu_set_loop($o, $value), null];
         $final = fn() => verify($keys, $value, $label); // what the timed stores left
         break;
     case 'inc':
         fill($keys, 0);
-        $ops['inc'] = [$keys, 'inc_loop', null];
+        $ops['inc'] = [$keys, 'apcu_incr_loop', null];
         $final = function () use ($keys, $procs, &$roundsRun): void {
             // Every round incremented every key once (CHILD_REPS times with children).
             $expect = ($roundsRun['inc'] ?? 0) * ($procs > 1 ? CHILD_REPS : 1);
@@ -328,16 +256,16 @@ switch ($group) {
         break;
     case 'exists':
         fill($keys, group_value('64')[0]);
-        $ops['exists'] = [$keys, 'exists_loop', null];
+        $ops['exists'] = [$keys, 'apcu_exists_loop', null];
         break;
     case 'miss':
         fill($keys, group_value('64')[0]);
-        $ops['fetch miss'] = [session_ids(KEY_COUNT, array_flip($keys)), 'miss_loop', null]; // never stored
+        $ops['fetch miss'] = [session_ids(KEY_COUNT, array_flip($keys)), 'apcu_miss_loop', null]; // never stored
         break;
     case 'delete':
         $small = group_value('64')[0];
         // Only keys that exist are deleted: all are stored again before each round, untimed.
-        $ops['delete'] = [$keys, 'delete_loop', fn(array $o) => fill($o, $small)];
+        $ops['delete'] = [$keys, 'apcu_del_loop', fn(array $o) => fill($o, $small)];
         $final = function () use ($keys): void {
             if (apcu_exists($keys[0]) || apcu_exists($keys[KEY_COUNT - 1])) {
                 bench_fail('apcu', 'delete: keys still exist after the last round');

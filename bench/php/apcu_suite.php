@@ -22,6 +22,8 @@
 
 declare(strict_types=1);
 
+require __DIR__ . '/common.php';
+
 [$apcuSo, $moduleSo, $igbinarySo, $passes, $rounds, $storeName] = [$argv[1] ?? '', $argv[2] ?? '', $argv[3] ?? '', (int) ($argv[4] ?? 0), (int) ($argv[5] ?? 0), $argv[6] ?? ''];
 if ($apcuSo === '' || $moduleSo === '' || $igbinarySo === '' || $passes < 1 || $rounds < 1 || !preg_match('/^[a-z0-9-]{8,}$/', $storeName)) {
     fwrite(STDERR, "usage: php apcu_suite.php APCU_SO MODULE_SO IGBINARY_SO PASSES>=1 ROUNDS>=1 STORE_NAME (unique to the run)\n");
@@ -188,12 +190,6 @@ foreach ($units as $u => [$pass, $procs, $labels, $group]) {
             }
         }
     }
-}
-function median(array $xs): float
-{
-    sort($xs);
-    $mid = intdiv(count($xs), 2);
-    return count($xs) % 2 ? (float) $xs[$mid] : ($xs[$mid - 1] + $xs[$mid]) / 2;
 }
 
 /** "median (min–max)" of a cell, or n/a. */
