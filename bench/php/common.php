@@ -1,7 +1,8 @@
 <?php
 /**
- * Shared by workload.php and contention.php. check_store() makes sure the
- * store named on the command line is loaded and working before anything is
+ * Shared by the benchmarks (workload.php, contention.php, suite.php,
+ * apcu_suite.php, apcu_ops.php). check_store() makes sure the store named
+ * on the command line is loaded and working before anything is
  * timed, so that a missing extension or an unusable segment ends the run
  * with one clear line on stderr (exit status 3) instead of a PHP fatal error
  * halfway.
@@ -108,4 +109,12 @@ function session_text(int $len): string
         }
     }
     return $text;
+}
+
+/** The median of a list of numbers. */
+function median(array $xs): float
+{
+    sort($xs);
+    $mid = intdiv(count($xs), 2);
+    return count($xs) % 2 ? (float) $xs[$mid] : ($xs[$mid - 1] + $xs[$mid]) / 2;
 }

@@ -71,13 +71,6 @@ function run_worker(string $label, string $flags, string $script, array $args): 
     return null;
 }
 
-function median(array $xs): float
-{
-    sort($xs);
-    $mid = intdiv(count($xs), 2);
-    return count($xs) % 2 ? (float) $xs[$mid] : ($xs[$mid - 1] + $xs[$mid]) / 2;
-}
-
 // The stores take turns group by group (and, for the workload, pass by
 // pass), so that a change in the machine's load over the run hits them
 // alike. A store that fails once is not run again.

@@ -22,6 +22,7 @@
 declare(strict_types=1);
 
 require __DIR__ . '/common.php';
+require __DIR__ . '/apcu_loops.php';
 
 const SEED = 20261201;
 const KEY_COUNT = 10000;
@@ -36,78 +37,6 @@ check_store($store);
 // One timed loop per store and operation, written out so that nothing but
 // the store's own function is called inside it. Each returns [ns, count of
 // the expected outcome] (hits, misses, trues, successes).
-
-function apcu_get_loop(array $keys): array
-{
-    $n = 0;
-    $t = hrtime(true);
-    foreach ($keys as $k) {
-        if (apcu_fetch($k) !== false) {
-            ++$n;
-        }
-    }
-    return [hrtime(true) - $t, $n];
-}
-
-function apcu_miss_loop(array $keys): array
-{
-    $n = 0;
-    $t = hrtime(true);
-    foreach ($keys as $k) {
-        if (apcu_fetch($k) === false) {
-            ++$n;
-        }
-    }
-    return [hrtime(true) - $t, $n];
-}
-
-function apcu_exists_loop(array $keys): array
-{
-    $n = 0;
-    $t = hrtime(true);
-    foreach ($keys as $k) {
-        if (apcu_exists($k)) {
-            ++$n;
-        }
-    }
-    return [hrtime(true) - $t, $n];
-}
-
-function apcu_set_loop(array $keys, string $value, int $ttl): array
-{
-    $n = 0;
-    $t = hrtime(true);
-    foreach ($keys as $k) {
-        if (apcu_store($k, $value, $ttl)) {
-            ++$n;
-        }
-    }
-    return [hrtime(true) - $t, $n];
-}
-
-function apcu_incr_loop(array $keys): array
-{
-    $n = 0;
-    $t = hrtime(true);
-    foreach ($keys as $k) {
-        if (apcu_inc($k) !== false) {
-            ++$n;
-        }
-    }
-    return [hrtime(true) - $t, $n];
-}
-
-function apcu_del_loop(array $keys): array
-{
-    $n = 0;
-    $t = hrtime(true);
-    foreach ($keys as $k) {
-        if (apcu_delete($k)) {
-            ++$n;
-        }
-    }
-    return [hrtime(true) - $t, $n];
-}
 
 function ephpm_get_loop(array $keys): array
 {
