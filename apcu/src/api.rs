@@ -40,7 +40,7 @@ fn with_buffer<R>(work: impl FnOnce(&mut Vec<u8>) -> R) -> R {
 
 /// The store of this call; `None` when the API is disabled (the caller
 /// returns its failure value quietly) or unavailable (warned here).
-fn store() -> Result<Option<(&'static Store, Serializer)>, Bailout> {
+pub(crate) fn store() -> Result<Option<(&'static Store, Serializer)>, Bailout> {
     match store::current() {
         Ok(Current::Store(s, ser)) => Ok(Some((s, ser))),
         Ok(Current::Disabled) => Ok(None),
@@ -69,7 +69,7 @@ fn ttl_of(seconds: i64) -> Option<Duration> {
 }
 
 /// An int argument (coerced as PHP's weak mode does for numbers and bools).
-fn long_arg(z: Option<&Zval>, default: i64) -> Option<i64> {
+pub(crate) fn long_arg(z: Option<&Zval>, default: i64) -> Option<i64> {
     match z {
         None => Some(default),
         Some(z) => {
@@ -105,7 +105,7 @@ fn long_param(args: &Args<'_>, i: usize, name: &str, default: i64) -> Result<Opt
     }
 }
 
-fn type_name(z: &Zval) -> String {
+pub(crate) fn type_name(z: &Zval) -> String {
     match z.dereference().get_type() {
         DataType::Long => "int".into(),
         DataType::Double => "float".into(),
@@ -193,7 +193,7 @@ fn push(rv: &mut Zval, value: Zval) -> Done {
     })
 }
 
-fn long_zval(n: i64) -> Zval {
+pub(crate) fn long_zval(n: i64) -> Zval {
     let mut z = Zval::new();
     z.set_long(n);
     z
@@ -425,11 +425,6 @@ pub(crate) fn listed_key(store_key: &[u8]) -> Option<&[u8]> {
     (!reserved(store_key) || store_key == store::EMPTY_KEY).then(|| user_key(store_key))
 }
 
-/// The value of a user's key, if there is one (for `APCUIterator`).
-pub(crate) fn fetch_value(store: &Store, key: &[u8]) -> Result<Option<Zval>, Bailout> {
-    fetch_one(store, key)
-}
-
 /// Deletes a user's key; whether it was there.
 pub(crate) fn delete_key(store: &Store, key: &[u8]) -> bool {
     !reserved(key) && store.del(skey(key)).unwrap_or(false)
@@ -444,7 +439,7 @@ fn fetch_one(store: &Store, key: &[u8]) -> Result<Option<Zval>, Bailout> {
 
 /// Reads one key into `z`: `Ok(false)` on a miss (`z` unchanged).
 #[inline]
-fn fetch_into(store: &Store, key: &[u8], z: &mut Zval) -> Result<bool, Bailout> {
+pub(crate) fn fetch_into(store: &Store, key: &[u8], z: &mut Zval) -> Result<bool, Bailout> {
     if reserved(key) {
         return Ok(false);
     }
@@ -580,8 +575,8 @@ pub(crate) fn delete(args: &Args<'_>, rv: &mut Zval) -> Done {
         let bytes = key.zend_str().map(|s| s.as_bytes()).unwrap_or_default();
         return set_bool(rv, del(bytes));
     }
-    if let Some(deleted) = crate::iterator::delete(key)? {
-        return set_bool(rv, deleted);
+    if key.is_object() {
+        return crate::iterator::delete(key, rv);
     }
     zend::warn("apc_delete() expects a string, array of strings, or APCIterator instance")?;
     set_bool(rv, false)
@@ -819,14 +814,14 @@ fn double_zval(n: u64) -> Zval {
     z
 }
 
-fn text_zval(t: &[u8]) -> Result<Zval, Bailout> {
+pub(crate) fn text_zval(t: &[u8]) -> Result<Zval, Bailout> {
     let mut z = Zval::new();
     engine(|| z.set_zend_string(ZendStr::new(t, false)))?;
     Ok(z)
 }
 
 /// An array of `(key, value)` pairs.
-fn assoc(pairs: Vec<(&'static str, Zval)>) -> Result<Zval, Bailout> {
+pub(crate) fn assoc(pairs: Vec<(&'static str, Zval)>) -> Result<Zval, Bailout> {
     let mut z = Zval::new();
     engine(|| {
         let mut ht = ZendHashTable::with_capacity(pairs.len() as u32);

@@ -11,7 +11,7 @@
 //! - [`value`]: how a PHP value is stored (ints as the store's integers,
 //!   a tag byte for the rest, a compact array format, the serializer);
 //! - [`api`]: the functions;
-//! - [`iterator`]: `APCUIterator` (ext-php-rs's class macros);
+//! - [`iterator`]: class `APCUIterator` (its engine side in `zend::class`);
 //! - [`zend`]: the engine's edge (entry points, warnings, ini, phpinfo),
 //!   the only module with `unsafe`.
 //!
@@ -169,6 +169,10 @@ extern "C" fn minit(ty: i32, module_number: i32) -> i32 {
             return 1;
         }
     }
+    if let Err(e) = zend::class::register(module_number) {
+        let _ = zend::warn_at_startup(&format!("apcu (ephpm-apcu): startup failed: {e}"));
+        return 1;
+    }
     zend::set_info_rows(info_rows);
     // Bad settings are reported now; the store is opened by the first
     // request of each worker (never by php-fpm's master, which may be root).
@@ -267,14 +271,12 @@ pub extern "C" fn get_module() -> *mut ModuleEntry {
     }
     static MODULE: StaticModuleEntry = StaticModuleEntry::new();
     MODULE.get_or_init(|| {
-        let builder = functions().into_iter().fold(
-            ModuleBuilder::new("apcu", APCU_VERSION),
-            ModuleBuilder::function,
-        );
-        let builder = iterator::CONSTANTS
-            .iter()
-            .fold(builder, |b, &(name, value)| b.constant((name, value, &[])))
-            .class::<iterator::ApcuIterator>()
+        let builder = functions()
+            .into_iter()
+            .fold(
+                ModuleBuilder::new("apcu", APCU_VERSION),
+                ModuleBuilder::function,
+            )
             .startup_function(minit)
             .request_startup_function(rinit)
             .post_deactivate_function(post_deactivate)

@@ -15,6 +15,8 @@
 //! once nothing of ours is left on the stack. No store lock or `RefCell`
 //! borrow is held across an [`engine`] call (the callers keep to that).
 
+pub(crate) mod class;
+
 use ext_php_rs::ffi::{
     php_error_docref, php_info_print_table_end, php_info_print_table_row,
     php_info_print_table_start, zend_hash_str_find, zend_module_entry, zend_reference, E_WARNING,
@@ -313,17 +315,6 @@ pub(crate) unsafe fn resume(bailout: Bailout) -> ! {
     drop(bailout);
     // SAFETY: the caller's contract.
     unsafe { resume_bailout() }
-}
-
-/// Resumes a bailout inside a method made by ext-php-rs's class macros:
-/// their entry point runs the method under `run_handler`, which catches
-/// the jump and raises it again once its own frame is left.
-pub(crate) fn resume_in_method(bailout: Bailout) -> ! {
-    drop(bailout);
-    // SAFETY: called with every value of the method's frames that needs
-    // dropping already dropped (the callers return `Bailout` up to here);
-    // the target is `run_handler`'s `zend_try`.
-    unsafe { ext_php_rs::zend::bailout() }
 }
 
 /// Moves `value` into `ht` at int key `key` (replacing what is there);
