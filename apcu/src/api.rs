@@ -55,13 +55,14 @@ fn store() -> Result<Option<(&'static Store, Serializer)>, Bailout> {
 /// writes it (APCu converts them too); `None` for other types.
 fn key_of(z: &Zval) -> Option<Cow<'_, [u8]>> {
     let z = z.dereference();
-    match z.get_type() {
-        DataType::String => Some(Cow::Borrowed(z.zend_str()?.as_bytes())),
-        DataType::Long | DataType::Double => {
-            z.coerce_to_string().map(|s| Cow::Owned(s.into_bytes()))
-        }
-        _ => None,
+    // The type tests, not `get_type`: each is one compare of the type byte.
+    if let Some(s) = z.zend_str() {
+        return Some(Cow::Borrowed(s.as_bytes()));
     }
+    if z.is_long() || z.is_double() {
+        return z.coerce_to_string().map(|s| Cow::Owned(s.into_bytes()));
+    }
+    None
 }
 
 fn ttl_of(seconds: i64) -> Option<Duration> {
@@ -74,6 +75,9 @@ fn long_arg(z: Option<&Zval>, default: i64) -> Option<i64> {
         None => Some(default),
         Some(z) => {
             let z = z.dereference();
+            if let Some(n) = z.long() {
+                return Some(n);
+            }
             match z.get_type() {
                 DataType::Long => z.long(),
                 DataType::Double => z.double().filter(|f| f.is_finite()).map(|f| f as i64),
@@ -364,7 +368,7 @@ pub(crate) fn add(args: &Args<'_>, rv: &mut Zval) -> Done {
 }
 
 /// Values up to this long are read into a buffer on the stack.
-const SMALL: usize = 256;
+const SMALL: usize = zend::PENDING_MAX;
 
 /// Where [`read`] put the value.
 enum Read {
@@ -378,7 +382,7 @@ enum Read {
 /// Reads the value of store key `key` lock-free (one copy, into `small`
 /// or else `large`), as [`Store::get_into`] does but with no allocation
 /// for a small value.
-#[inline]
+#[inline(always)]
 fn read(
     store: &Store,
     key: &[u8],
@@ -459,6 +463,34 @@ fn fetch_into(store: &Store, key: &[u8], z: &mut Zval) -> Result<bool, Bailout> 
     Ok(value::decode(bytes, z)?.is_ok())
 }
 
+/// Reads one key for `apcu_fetch`'s return value: a small string is left
+/// in `pending` for the entry point to return (see [`zend::entry_pending`]),
+/// anything else decoded into `rv`. `Ok(false)` on a miss.
+#[inline]
+fn fetch_pending(
+    store: &Store,
+    key: &[u8],
+    rv: &mut Zval,
+    pending: &mut zend::Pending,
+) -> Result<bool, Bailout> {
+    if reserved(key) {
+        return Ok(false);
+    }
+    let mut large = Vec::new();
+    let small = pending.buffer();
+    let bytes = match read(store, skey(key), small, &mut large) {
+        Ok(Read::Missing) => return Ok(false),
+        Ok(Read::Small(len)) if value::is_string(&small[..len]) => {
+            pending.return_string(1, len);
+            return Ok(true);
+        }
+        Ok(Read::Small(len)) => &small[..len],
+        Ok(Read::Large) => &large[..],
+        Err(e) => return read_failed(key, &e).map(|()| false),
+    };
+    Ok(value::decode(bytes, rv)?.is_ok())
+}
+
 /// The warning of a failed read (a key the store cannot take is a miss).
 #[cold]
 fn read_failed(key: &[u8], e: &StoreError) -> Done {
@@ -468,7 +500,7 @@ fn read_failed(key: &[u8], e: &StoreError) -> Done {
     Ok(())
 }
 
-pub(crate) fn fetch(args: &Args<'_>, rv: &mut Zval) -> Done {
+pub(crate) fn fetch(args: &Args<'_>, rv: &mut Zval, pending: &mut zend::Pending) -> Done {
     if !args.counted(1, 2)? {
         return Ok(());
     }
@@ -499,7 +531,7 @@ pub(crate) fn fetch(args: &Args<'_>, rv: &mut Zval) -> Done {
             return set_bool(rv, false);
         };
         let found = match store()? {
-            Some((s, _)) => fetch_into(s, &bytes, rv)?,
+            Some((s, _)) => fetch_pending(s, &bytes, rv, pending)?,
             None => false,
         };
         if !found {

@@ -215,6 +215,13 @@ pub(crate) enum DecodeError {
     Serializer,
 }
 
+/// Whether `bytes` is a PHP string of this module's encoding (a tag byte,
+/// then the string's bytes from 1 on), which [`decode`] would copy as it is.
+#[inline]
+pub(crate) fn is_string(bytes: &[u8]) -> bool {
+    bytes.first() == Some(&T_STRING)
+}
+
 /// Sets `z` to the PHP value of stored bytes.
 #[inline]
 pub(crate) fn decode(bytes: &[u8], z: &mut Zval) -> Result<Result<(), DecodeError>, Bailout> {
