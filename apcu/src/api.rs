@@ -267,6 +267,26 @@ fn store_one(
     if reserved(key) {
         return Ok(false);
     }
+    // A short string is encoded on the stack: no buffer taken, no match
+    // over every type.
+    if let Some(s) = value.dereference().zend_str() {
+        let mut small = [0u8; SMALL];
+        if let Some(len) = value::encode_string_into(s.as_bytes(), &mut small) {
+            let encoded = &small[..len];
+            let result = if exclusive {
+                store.setnx(skey(key), encoded, ttl_of(ttl))
+            } else {
+                store.set(skey(key), encoded, ttl_of(ttl)).map(|()| true)
+            };
+            return match result {
+                Ok(stored) => Ok(stored),
+                Err(e) => {
+                    zend::warn(&store_warning(key, &e))?;
+                    Ok(false)
+                }
+            };
+        }
+    }
     let outcome = with_buffer(|buf| {
         match value::encode(value, serializer, buf)? {
             Ok(()) => {}
