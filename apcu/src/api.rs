@@ -40,15 +40,21 @@ fn with_buffer<R>(work: impl FnOnce(&mut Vec<u8>) -> R) -> R {
 
 /// The store of this call; `None` when the API is disabled (the caller
 /// returns its failure value quietly) or unavailable (warned here).
+#[inline]
 fn store() -> Result<Option<(&'static Store, Serializer)>, Bailout> {
     match store::current() {
         Ok(Current::Store(s, ser)) => Ok(Some((s, ser))),
         Ok(Current::Disabled) => Ok(None),
-        Err(e) => {
-            zend::warn(&e)?;
-            Ok(None)
-        }
+        Err(e) => unavailable(&e),
     }
+}
+
+/// The warning that there is no store.
+#[cold]
+#[inline(never)]
+fn unavailable(e: &str) -> Result<Option<(&'static Store, Serializer)>, Bailout> {
+    zend::warn(e)?;
+    Ok(None)
 }
 
 /// A key argument's bytes: a string as it is, an int or float as PHP
@@ -504,7 +510,15 @@ fn fetch_pending(
             pending.return_string(1, len);
             return Ok(true);
         }
-        Ok(Read::Small(len)) => &small[..len],
+        Ok(Read::Small(len)) => {
+            // An int as `decode` reads it (its canonical decimal text; no
+            // tag byte is a digit or '-'), without the call.
+            if let Some(n) = value::parse_decimal(&small[..len]) {
+                rv.set_long(n);
+                return Ok(true);
+            }
+            &small[..len]
+        }
         Ok(Read::Large) => &large[..],
         Err(e) => return read_failed(key, &e).map(|()| false),
     };

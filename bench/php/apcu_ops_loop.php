@@ -21,18 +21,19 @@ $object = new stdClass();
 $object->id = 42;
 $object->name = 'apcu';
 $object->tags = ['a', 'b'];
-$only = ($argv[3] ?? '') === 'only';
+$values = ['s' => $string, 'i' => null, 'a' => $array, 'o' => $object];
+if (($argv[3] ?? '') === 'only') {
+    $kind = ['fetchint' => 'i', 'fetcharr100' => 'a', 'fetchobj' => 'o'][$op] ?? 's';
+    $values = [$kind => $values[$kind]];
+}
 for ($i = 0; $i < 1000; $i++) {
-    apcu_store("s$i", $string);
-    if (!$only) {
-        apcu_store("i$i", $i);
-        apcu_store("a$i", $array);
-        apcu_store("o$i", $object);
+    foreach ($values as $kind => $value) {
+        apcu_store("$kind$i", $value ?? $i);
     }
 }
 apcu_store('ctr', 0);
 // Each read is checked once, so that a build that fails counts nothing.
-if (!$only && (apcu_fetch('s1') !== $string || apcu_fetch('i7') !== 7 || apcu_fetch('a1') !== $array
+if (count($values) === 4 && (apcu_fetch('s1') !== $string || apcu_fetch('i7') !== 7 || apcu_fetch('a1') !== $array
     || apcu_fetch('o1') != $object || !apcu_exists('s1'))) {
     fwrite(STDERR, "the store does not work\n");
     exit(1);
