@@ -97,22 +97,27 @@ fn long_arg(z: Option<&Zval>, default: i64) -> Option<i64> {
 }
 
 /// Parses an int argument: `TypeError` and `None` if it is not one.
+#[inline(always)]
 fn long_param(args: &Args<'_>, i: usize, name: &str, default: i64) -> Result<Option<i64>, Bailout> {
     match long_arg(args.get(i), default) {
         Some(n) => Ok(Some(n)),
-        None => {
-            let given = args.get(i).map_or("null".into(), type_name);
-            zend::throw(
-                true,
-                &format!(
-                    "{}(): Argument #{} (${name}) must be of type int, {given} given",
-                    current_function(),
-                    i + 1
-                ),
-            )?;
-            Ok(None)
-        }
+        None => wrong_type(args, i, name, "int").map(|()| None),
     }
+}
+
+/// The `TypeError` of argument `i` (`name`), which is not of type `expected`.
+#[cold]
+#[inline(never)]
+fn wrong_type(args: &Args<'_>, i: usize, name: &str, expected: &str) -> Done {
+    let given = args.get(i).map_or("null".into(), type_name);
+    zend::throw(
+        true,
+        &format!(
+            "{}(): Argument #{} (${name}) must be of type {expected}, {given} given",
+            current_function(),
+            i + 1
+        ),
+    )
 }
 
 fn type_name(z: &Zval) -> String {
@@ -138,6 +143,7 @@ fn current_function() -> String {
 }
 
 /// A string key argument (`string $key`): `TypeError` and `None` otherwise.
+#[inline]
 fn string_param<'a>(
     args: &Args<'a>,
     i: usize,
@@ -145,18 +151,7 @@ fn string_param<'a>(
 ) -> Result<Option<Cow<'a, [u8]>>, Bailout> {
     match args.get(i).and_then(key_of) {
         Some(k) => Ok(Some(k)),
-        None => {
-            let given = args.get(i).map_or("null".into(), type_name);
-            zend::throw(
-                true,
-                &format!(
-                    "{}(): Argument #{} (${name}) must be of type string, {given} given",
-                    current_function(),
-                    i + 1
-                ),
-            )?;
-            Ok(None)
-        }
+        None => wrong_type(args, i, name, "string").map(|()| None),
     }
 }
 
