@@ -135,7 +135,8 @@ pub(crate) fn entry_pending(ex: &mut ExecuteData, rv: &mut Zval, body: PendingBo
     let bailed = match done {
         Ok(Ok(())) => false,
         Ok(Err(Bailout)) => true,
-        Err(_) => {
+        Err(panic) => {
+            drop(panic);
             pending.range = None;
             warn("internal error in ephpm-apcu (please report it)").is_err()
         }
