@@ -156,13 +156,47 @@ fn string_param<'a>(
 }
 
 fn set_long(rv: &mut Zval, n: i64) -> Done {
-    rv.set_long(n);
+    put_long(rv, n);
     Ok(())
 }
 
 fn set_bool(rv: &mut Zval, b: bool) -> Done {
-    rv.set_bool(b);
+    put_bool(rv, b);
     Ok(())
+}
+
+/// Whether `z` holds nothing to release: null, as the engine makes a
+/// return slot before it calls a function (anything else takes
+/// ext-php-rs's setter, which releases it).
+#[inline]
+fn holds_nothing(z: &Zval) -> bool {
+    z.is_null()
+}
+
+/// `rv.set_long(n)`, written in place when `rv` holds nothing to release
+/// (ext-php-rs's setter is an out-of-line call that checks for that first).
+#[inline]
+fn put_long(rv: &mut Zval, n: i64) {
+    if holds_nothing(rv) {
+        rv.value.lval = n;
+        rv.u1.type_info = ext_php_rs::ffi::IS_LONG;
+    } else {
+        rv.set_long(n);
+    }
+}
+
+/// `rv.set_bool(b)`, in place as [`put_long`].
+#[inline]
+fn put_bool(rv: &mut Zval, b: bool) {
+    if holds_nothing(rv) {
+        rv.u1.type_info = if b {
+            ext_php_rs::ffi::IS_TRUE
+        } else {
+            ext_php_rs::ffi::IS_FALSE
+        };
+    } else {
+        rv.set_bool(b);
+    }
 }
 
 fn set_zval(rv: &mut Zval, z: Zval) -> Done {
@@ -509,7 +543,7 @@ fn fetch_pending(
             // An int as `decode` reads it (its canonical decimal text; no
             // tag byte is a digit or '-'), without the call.
             if let Some(n) = value::parse_decimal(&small[..len]) {
-                rv.set_long(n);
+                put_long(rv, n);
                 return Ok(true);
             }
             &small[..len]
@@ -564,7 +598,7 @@ pub(crate) fn fetch(args: &Args<'_>, rv: &mut Zval, pending: &mut zend::Pending)
             None => false,
         };
         if !found {
-            rv.set_bool(false);
+            put_bool(rv, false);
         }
         found
     };
