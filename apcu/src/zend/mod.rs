@@ -172,6 +172,7 @@ impl<'a> Args<'a> {
 
     /// Argument `i` (from 0), if passed; a by-reference parameter's is the
     /// reference (see [`Args::assign_ref_bool`]).
+    #[inline]
     pub(crate) fn get(&self, i: usize) -> Option<&'a Zval> {
         if i >= self.count {
             return None;
@@ -186,10 +187,18 @@ impl<'a> Args<'a> {
     /// `value`, as `ZEND_TRY_ASSIGN_REF_BOOL` does: a typed property bound
     /// to it that refuses a bool throws a `TypeError` and keeps its value.
     /// (Releasing the old value may run a destructor, hence [`engine`].)
+    #[inline]
     pub(crate) fn assign_ref_bool(&self, i: usize, value: bool) -> Result<(), Bailout> {
-        let Some(arg) = self.get(i) else {
-            return Ok(());
-        };
+        match self.get(i) {
+            Some(arg) if arg.is_reference() => Self::assign_bool(arg, value),
+            _ => Ok(()),
+        }
+    }
+
+    /// [`Args::assign_ref_bool`] of a passed argument (out of line: only
+    /// a call that passes the parameter needs it).
+    #[inline(never)]
+    fn assign_bool(arg: &Zval, value: bool) -> Result<(), Bailout> {
         if !arg.is_reference() {
             return Ok(());
         }
@@ -204,10 +213,18 @@ impl<'a> Args<'a> {
 
     /// `ArgumentCountError` unless between `min` and `max` arguments were
     /// passed: `Ok(false)` when it was thrown.
+    #[inline]
     pub(crate) fn counted(&self, min: usize, max: usize) -> Result<bool, Bailout> {
         if (min..=max).contains(&self.count) {
             return Ok(true);
         }
+        Self::wrong_count(min, max)
+    }
+
+    /// [`Args::counted`]'s error.
+    #[cold]
+    #[inline(never)]
+    fn wrong_count(min: usize, max: usize) -> Result<bool, Bailout> {
         engine(|| {
             // SAFETY: throws PHP's own ArgumentCountError for the function
             // running now.
