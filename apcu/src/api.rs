@@ -40,28 +40,35 @@ fn with_buffer<R>(work: impl FnOnce(&mut Vec<u8>) -> R) -> R {
 
 /// The store of this call; `None` when the API is disabled (the caller
 /// returns its failure value quietly) or unavailable (warned here).
+#[inline]
 pub(crate) fn store() -> Result<Option<(&'static Store, Serializer)>, Bailout> {
     match store::current() {
         Ok(Current::Store(s, ser)) => Ok(Some((s, ser))),
         Ok(Current::Disabled) => Ok(None),
-        Err(e) => {
-            zend::warn(&e)?;
-            Ok(None)
-        }
+        Err(e) => unavailable(&e),
     }
+}
+
+/// The warning that there is no store.
+#[cold]
+#[inline(never)]
+fn unavailable(e: &str) -> Result<Option<(&'static Store, Serializer)>, Bailout> {
+    zend::warn(e)?;
+    Ok(None)
 }
 
 /// A key argument's bytes: a string as it is, an int or float as PHP
 /// writes it (APCu converts them too); `None` for other types.
 fn key_of(z: &Zval) -> Option<Cow<'_, [u8]>> {
     let z = z.dereference();
-    match z.get_type() {
-        DataType::String => Some(Cow::Borrowed(z.zend_str()?.as_bytes())),
-        DataType::Long | DataType::Double => {
-            z.coerce_to_string().map(|s| Cow::Owned(s.into_bytes()))
-        }
-        _ => None,
+    // The type tests, not `get_type`: each is one compare of the type byte.
+    if let Some(s) = z.zend_str() {
+        return Some(Cow::Borrowed(s.as_bytes()));
     }
+    if z.is_long() || z.is_double() {
+        return z.coerce_to_string().map(|s| Cow::Owned(s.into_bytes()));
+    }
+    None
 }
 
 fn ttl_of(seconds: i64) -> Option<Duration> {
@@ -74,6 +81,9 @@ pub(crate) fn long_arg(z: Option<&Zval>, default: i64) -> Option<i64> {
         None => Some(default),
         Some(z) => {
             let z = z.dereference();
+            if let Some(n) = z.long() {
+                return Some(n);
+            }
             match z.get_type() {
                 DataType::Long => z.long(),
                 DataType::Double => z.double().filter(|f| f.is_finite()).map(|f| f as i64),
@@ -87,22 +97,27 @@ pub(crate) fn long_arg(z: Option<&Zval>, default: i64) -> Option<i64> {
 }
 
 /// Parses an int argument: `TypeError` and `None` if it is not one.
+#[inline(always)]
 fn long_param(args: &Args<'_>, i: usize, name: &str, default: i64) -> Result<Option<i64>, Bailout> {
     match long_arg(args.get(i), default) {
         Some(n) => Ok(Some(n)),
-        None => {
-            let given = args.get(i).map_or("null".into(), type_name);
-            zend::throw(
-                true,
-                &format!(
-                    "{}(): Argument #{} (${name}) must be of type int, {given} given",
-                    current_function(),
-                    i + 1
-                ),
-            )?;
-            Ok(None)
-        }
+        None => wrong_type(args, i, name, "int").map(|()| None),
     }
+}
+
+/// The `TypeError` of argument `i` (`name`), which is not of type `expected`.
+#[cold]
+#[inline(never)]
+fn wrong_type(args: &Args<'_>, i: usize, name: &str, expected: &str) -> Done {
+    let given = args.get(i).map_or("null".into(), type_name);
+    zend::throw(
+        true,
+        &format!(
+            "{}(): Argument #{} (${name}) must be of type {expected}, {given} given",
+            current_function(),
+            i + 1
+        ),
+    )
 }
 
 pub(crate) fn type_name(z: &Zval) -> String {
@@ -128,6 +143,7 @@ fn current_function() -> String {
 }
 
 /// A string key argument (`string $key`): `TypeError` and `None` otherwise.
+#[inline]
 fn string_param<'a>(
     args: &Args<'a>,
     i: usize,
@@ -135,29 +151,52 @@ fn string_param<'a>(
 ) -> Result<Option<Cow<'a, [u8]>>, Bailout> {
     match args.get(i).and_then(key_of) {
         Some(k) => Ok(Some(k)),
-        None => {
-            let given = args.get(i).map_or("null".into(), type_name);
-            zend::throw(
-                true,
-                &format!(
-                    "{}(): Argument #{} (${name}) must be of type string, {given} given",
-                    current_function(),
-                    i + 1
-                ),
-            )?;
-            Ok(None)
-        }
+        None => wrong_type(args, i, name, "string").map(|()| None),
     }
 }
 
 fn set_long(rv: &mut Zval, n: i64) -> Done {
-    rv.set_long(n);
+    put_long(rv, n);
     Ok(())
 }
 
 fn set_bool(rv: &mut Zval, b: bool) -> Done {
-    rv.set_bool(b);
+    put_bool(rv, b);
     Ok(())
+}
+
+/// Whether `z` holds nothing to release: null, as the engine makes a
+/// return slot before it calls a function (anything else takes
+/// ext-php-rs's setter, which releases it).
+#[inline]
+fn holds_nothing(z: &Zval) -> bool {
+    z.is_null()
+}
+
+/// `rv.set_long(n)`, written in place when `rv` holds nothing to release
+/// (ext-php-rs's setter is an out-of-line call that checks for that first).
+#[inline]
+fn put_long(rv: &mut Zval, n: i64) {
+    if holds_nothing(rv) {
+        rv.value.lval = n;
+        rv.u1.type_info = ext_php_rs::ffi::IS_LONG;
+    } else {
+        rv.set_long(n);
+    }
+}
+
+/// `rv.set_bool(b)`, in place as [`put_long`].
+#[inline]
+fn put_bool(rv: &mut Zval, b: bool) {
+    if holds_nothing(rv) {
+        rv.u1.type_info = if b {
+            ext_php_rs::ffi::IS_TRUE
+        } else {
+            ext_php_rs::ffi::IS_FALSE
+        };
+    } else {
+        rv.set_bool(b);
+    }
 }
 
 fn set_zval(rv: &mut Zval, z: Zval) -> Done {
@@ -263,6 +302,26 @@ fn store_one(
     if reserved(key) {
         return Ok(false);
     }
+    // A short string is encoded on the stack: no buffer taken, no match
+    // over every type.
+    if let Some(s) = value.dereference().zend_str() {
+        let mut small = [0u8; SMALL];
+        if let Some(len) = value::encode_string_into(s.as_bytes(), &mut small) {
+            let encoded = &small[..len];
+            let result = if exclusive {
+                store.setnx(skey(key), encoded, ttl_of(ttl))
+            } else {
+                store.set(skey(key), encoded, ttl_of(ttl)).map(|()| true)
+            };
+            return match result {
+                Ok(stored) => Ok(stored),
+                Err(e) => {
+                    zend::warn(&store_warning(key, &e))?;
+                    Ok(false)
+                }
+            };
+        }
+    }
     let outcome = with_buffer(|buf| {
         match value::encode(value, serializer, buf)? {
             Ok(()) => {}
@@ -364,7 +423,7 @@ pub(crate) fn add(args: &Args<'_>, rv: &mut Zval) -> Done {
 }
 
 /// Values up to this long are read into a buffer on the stack.
-const SMALL: usize = 256;
+const SMALL: usize = zend::PENDING_MAX;
 
 /// Where [`read`] put the value.
 enum Read {
@@ -378,7 +437,7 @@ enum Read {
 /// Reads the value of store key `key` lock-free (one copy, into `small`
 /// or else `large`), as [`Store::get_into`] does but with no allocation
 /// for a small value.
-#[inline]
+#[inline(always)]
 fn read(
     store: &Store,
     key: &[u8],
@@ -454,6 +513,42 @@ pub(crate) fn fetch_into(store: &Store, key: &[u8], z: &mut Zval) -> Result<bool
     Ok(value::decode(bytes, z)?.is_ok())
 }
 
+/// Reads one key for `apcu_fetch`'s return value: a small string is left
+/// in `pending` for the entry point to return (see [`zend::entry_pending`]),
+/// anything else decoded into `rv`. `Ok(false)` on a miss.
+#[inline]
+fn fetch_pending(
+    store: &Store,
+    key: &[u8],
+    rv: &mut Zval,
+    pending: &mut zend::Pending,
+) -> Result<bool, Bailout> {
+    if reserved(key) {
+        return Ok(false);
+    }
+    let mut large = Vec::new();
+    let small = pending.buffer();
+    let bytes = match read(store, skey(key), small, &mut large) {
+        Ok(Read::Missing) => return Ok(false),
+        Ok(Read::Small(len)) if value::is_string(&small[..len]) => {
+            pending.return_string(1, len);
+            return Ok(true);
+        }
+        Ok(Read::Small(len)) => {
+            // An int as `decode` reads it (its canonical decimal text; no
+            // tag byte is a digit or '-'), without the call.
+            if let Some(n) = value::parse_decimal(&small[..len]) {
+                put_long(rv, n);
+                return Ok(true);
+            }
+            &small[..len]
+        }
+        Ok(Read::Large) => &large[..],
+        Err(e) => return read_failed(key, &e).map(|()| false),
+    };
+    Ok(value::decode(bytes, rv)?.is_ok())
+}
+
 /// The warning of a failed read (a key the store cannot take is a miss).
 #[cold]
 fn read_failed(key: &[u8], e: &StoreError) -> Done {
@@ -463,7 +558,7 @@ fn read_failed(key: &[u8], e: &StoreError) -> Done {
     Ok(())
 }
 
-pub(crate) fn fetch(args: &Args<'_>, rv: &mut Zval) -> Done {
+pub(crate) fn fetch(args: &Args<'_>, rv: &mut Zval, pending: &mut zend::Pending) -> Done {
     if !args.counted(1, 2)? {
         return Ok(());
     }
@@ -494,11 +589,11 @@ pub(crate) fn fetch(args: &Args<'_>, rv: &mut Zval) -> Done {
             return set_bool(rv, false);
         };
         let found = match store()? {
-            Some((s, _)) => fetch_into(s, &bytes, rv)?,
+            Some((s, _)) => fetch_pending(s, &bytes, rv, pending)?,
             None => false,
         };
         if !found {
-            rv.set_bool(false);
+            put_bool(rv, false);
         }
         found
     };

@@ -48,12 +48,17 @@ macro_rules! php_fn {
             zend::entry(ex, rv, $body)
         }
     };
+    ($name:ident => pending $body:path) => {
+        extern "C" fn $name(ex: &mut ExecuteData, rv: &mut Zval) {
+            zend::entry_pending(ex, rv, $body)
+        }
+    };
 }
 
 php_fn!(apcu_enabled => api::enabled);
 php_fn!(apcu_store => api::store_fn);
 php_fn!(apcu_add => api::add);
-php_fn!(apcu_fetch => api::fetch);
+php_fn!(apcu_fetch => pending api::fetch);
 php_fn!(apcu_exists => api::exists);
 php_fn!(apcu_delete => api::delete);
 php_fn!(apcu_inc => api::inc);

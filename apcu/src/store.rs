@@ -52,9 +52,17 @@ pub(crate) fn place() -> Result<Place, String> {
 /// php-fpm's master), `Disabled`, or why it is unavailable.
 #[inline]
 pub(crate) fn current() -> Result<Current, String> {
-    if let Some(current) = THIS_REQUEST.get() {
-        return Ok(current);
+    match THIS_REQUEST.get() {
+        Some(current) => Ok(current),
+        None => resolve(),
     }
+}
+
+/// [`current`] on the first call of a request: the settings read, the
+/// store opened (or why not), the outcome kept for the request.
+#[cold]
+#[inline(never)]
+fn resolve() -> Result<Current, String> {
     if let Some(e) = FAILED.with(|f| f.borrow().clone()) {
         return Err(e);
     }

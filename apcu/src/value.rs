@@ -58,6 +58,12 @@ pub(crate) fn encode(
 ) -> Result<Result<(), EncodeError>, Bailout> {
     out.clear();
     let value = value.dereference();
+    if value.is_string() {
+        return Ok(match compact_scalar(value, out, false) {
+            Some(()) => Ok(()),
+            None => return serialize(value, serializer, out),
+        });
+    }
     match value.get_type() {
         DataType::Long => {
             let n = value.long().unwrap_or(0);
@@ -88,6 +94,17 @@ pub(crate) fn encode(
     Ok(Ok(()))
 }
 
+/// Encodes the string `s` into `buf` as [`encode`] would (its tag, then its
+/// bytes), if it fits: the length of the encoding.
+#[inline]
+pub(crate) fn encode_string_into(s: &[u8], buf: &mut [u8]) -> Option<usize> {
+    let len = s.len().checked_add(1)?;
+    let (tag, rest) = buf.get_mut(..len)?.split_first_mut()?;
+    *tag = T_STRING;
+    rest.copy_from_slice(s);
+    Some(len)
+}
+
 /// An int's canonical decimal text, appended to `out`.
 pub(crate) fn write_decimal(n: i64, out: &mut Vec<u8>) {
     let mut buf = [0u8; 20];
@@ -111,6 +128,23 @@ pub(crate) fn write_decimal(n: i64, out: &mut Vec<u8>) {
 /// A scalar: its tag and bytes (a string's length first when `sized`,
 /// inside an array); `None` for anything else.
 fn compact_scalar(value: &Zval, out: &mut Vec<u8>, sized: bool) -> Option<()> {
+    // Strings and ints first, by their one-compare type tests (`get_type`
+    // maps every type byte to a `DataType`); a reference is none of them
+    // (`zend_str` and `long` would look through it: the serializer keeps it).
+    if let Some(s) = value.is_string().then(|| value.zend_str()).flatten() {
+        let s = s.as_bytes();
+        out.push(T_STRING);
+        if sized {
+            out.extend_from_slice(&u32::try_from(s.len()).ok()?.to_le_bytes());
+        }
+        out.extend_from_slice(s);
+        return Some(());
+    }
+    if let Some(n) = value.is_long().then(|| value.long()).flatten() {
+        out.push(T_LONG);
+        out.extend_from_slice(&n.to_le_bytes());
+        return Some(());
+    }
     match value.get_type() {
         DataType::String => {
             let s = value.zend_str()?.as_bytes();
@@ -213,6 +247,13 @@ pub(crate) enum DecodeError {
     Malformed,
     /// The serializer failed (a warning or exception of its own).
     Serializer,
+}
+
+/// Whether `bytes` is a PHP string of this module's encoding (a tag byte,
+/// then the string's bytes from 1 on), which [`decode`] would copy as it is.
+#[inline]
+pub(crate) fn is_string(bytes: &[u8]) -> bool {
+    bytes.first() == Some(&T_STRING)
 }
 
 /// Sets `z` to the PHP value of stored bytes.
