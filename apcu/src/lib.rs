@@ -256,24 +256,19 @@ fn info_rows() -> Vec<(String, String)> {
     rows
 }
 
-/// The entry point PHP looks up when it loads the library.
-#[no_mangle]
-pub extern "C" fn get_module() -> *mut ModuleEntry {
-    // PHP refuses a second module named `apcu` (APCu's own apcu.so loaded
-    // first): nothing of ours is registered before that check, and this
-    // says which library is skipped.
-    if let Some(version) = zend::registered_module("apcu") {
-        let warned = zend::warn_at_startup(&format!(
-            "apcu (ephpm-apcu {VERSION}): a module named apcu (version {version}, APCu's apcu.so) \
-             is already loaded: this library, ephpm-apcu's libephpm_apcu.so, is skipped; \
-             load only one of them"
-        ));
-        if let Err(bailout) = warned {
-            // SAFETY: get_module is the engine's entry point and its frame
-            // owns nothing else.
-            unsafe { zend::resume(bailout) }
-        }
-    }
+/// The warning when a module named `apcu` (APCu's own apcu.so, loaded
+/// first) is registered already: PHP then refuses ours, and this says which
+/// library is skipped (`zend::get_module` raises it).
+pub(crate) fn skipped_beside(version: &str) -> String {
+    format!(
+        "apcu (ephpm-apcu {VERSION}): a module named apcu (version {version}, APCu's apcu.so) \
+         is already loaded: this library, ephpm-apcu's libephpm_apcu.so, is skipped; \
+         load only one of them"
+    )
+}
+
+/// The module entry, built once (`zend::get_module` returns it).
+pub(crate) fn module_entry() -> *mut ModuleEntry {
     static MODULE: StaticModuleEntry = StaticModuleEntry::new();
     MODULE.get_or_init(|| {
         let builder = functions()

@@ -399,6 +399,26 @@ pub(crate) fn warn_at_startup(message: &str) -> Result<(), Bailout> {
     warn(message)
 }
 
+/// The entry point PHP looks up when it loads the library. PHP refuses a
+/// second module named `apcu` (APCu's own apcu.so loaded first): nothing of
+/// ours is registered before that check, and the warning says which
+/// library is skipped.
+#[no_mangle]
+pub(crate) extern "C" fn get_module() -> *mut ModuleEntry {
+    if let Some(version) = registered_module("apcu") {
+        let message = crate::skipped_beside(&version);
+        drop(version);
+        let warned = warn_at_startup(&message);
+        drop(message);
+        if let Err(bailout) = warned {
+            // SAFETY: this is the engine's entry point, and every value of
+            // its frame with a destructor was dropped above.
+            unsafe { resume(bailout) }
+        }
+    }
+    crate::module_entry()
+}
+
 /// Resumes a bailout that happened in an entry point other than [`entry`]
 /// (`get_module`, MINIT).
 ///
