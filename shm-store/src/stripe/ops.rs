@@ -190,10 +190,16 @@ impl StripeView<'_> {
         Ok(true)
     }
 
-    /// Removes a live key; returns what it was.
-    pub(crate) fn del(&mut self, key: Key<'_>, now: u64) -> Option<Former> {
-        self.sweep_step(now);
-        let i = self.lookup(key, || now)?;
+    /// Removes a live key; returns what it was. The clock is read only if
+    /// it is needed (the stripe has an entry with an expiry), at most once.
+    pub(crate) fn del(&mut self, key: Key<'_>, now: impl Fn() -> u64) -> Option<Former> {
+        // With no expiry in the stripe the sweep has nothing to do, and the
+        // lookup reads the clock only for an entry that has one.
+        let at = (self.meta.min_expiry != u64::MAX).then(&now);
+        if let Some(at) = at {
+            self.sweep_step(at);
+        }
+        let i = self.lookup(key, || at.unwrap_or_else(&now))?;
         let former = self.former(i);
         self.drop_entry(i);
         Some(former)
@@ -351,8 +357,8 @@ mod tests {
             v.get(key(b"a"), || 1000, |b| b.to_vec()),
             Some(Entry::Inline(b"two".to_vec()))
         );
-        assert_eq!(v.del(key(b"b"), 1000), Some(Former::Inline));
-        assert_eq!(v.del(key(b"b"), 1000), None);
+        assert_eq!(v.del(key(b"b"), || 1000), Some(Former::Inline));
+        assert_eq!(v.del(key(b"b"), || 1000), None);
         assert_eq!(v.verify(), Vec::<String>::new());
         assert_eq!(v.meta.entries, 1);
     }
