@@ -290,10 +290,14 @@ impl StripeView<'_> {
                     // A compressed value is never taken apart for a number.
                     Kind::Large | Kind::Zstd => return Err(StoreError::NotAnInteger),
                     Kind::Int => {
-                        let word = self.int_word_mut(off).ok_or(StoreError::NotAnInteger)?;
-                        let new = i64::from_ne_bytes(*word)
-                            .checked_add(delta)
-                            .ok_or(StoreError::Overflow)?;
+                        // The errors are built only when returned (`ok_or`
+                        // would build and drop one on every call).
+                        let Some(word) = self.int_word_mut(off) else {
+                            return Err(StoreError::NotAnInteger);
+                        };
+                        let Some(new) = i64::from_ne_bytes(*word).checked_add(delta) else {
+                            return Err(StoreError::Overflow);
+                        };
                         // An array assignment: one 8-byte store (a single
                         // `mov` to an 8-byte aligned address, checked in the
                         // disassembly), so a crash leaves the old number or
@@ -304,14 +308,18 @@ impl StripeView<'_> {
                         return Ok(new);
                     }
                     Kind::Inline => {
-                        let n = parse_i64(self.value_of(off)).ok_or(StoreError::NotAnInteger)?;
+                        let Some(n) = parse_i64(self.value_of(off)) else {
+                            return Err(StoreError::NotAnInteger);
+                        };
                         (n, self.hdr(off).expires_at)
                     }
                 }
             }
             None => (0, 0),
         };
-        let new = current.checked_add(delta).ok_or(StoreError::Overflow)?;
+        let Some(new) = current.checked_add(delta) else {
+            return Err(StoreError::Overflow);
+        };
         self.set(key, &new.to_ne_bytes(), expires_at, ctx(), Kind::Int)?;
         Ok(new)
     }
