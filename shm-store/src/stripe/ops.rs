@@ -90,7 +90,11 @@ impl StripeView<'_> {
         if !self.check_meta() {
             return Err(Self::full(ctx, 0));
         }
-        match self.lookup(key, || ctx.now) {
+        let found = self.lookup(key, || ctx.now);
+        // Every removal of an entry (an eviction below or in `alloc`)
+        // lowers the count: while it stands, `found` is still the key's slot.
+        let entries = self.meta.entries;
+        match found {
             // The entry this write replaces is not evicted to make room
             // for it (nor, if it is a manifest, its parts): a write that
             // fails leaves it as it was.
@@ -151,8 +155,13 @@ impl StripeView<'_> {
         self.count_compressed(off, state, true);
 
         // Eviction above may have moved or removed the old entry: find it
-        // again (the new block is not indexed yet, so this finds the old one).
-        match self.find_slot(key) {
+        // again (the new block is not indexed yet, so this finds the old
+        // one), unless nothing was removed since the lookup.
+        let slot = match self.meta.entries == entries && !self.is_damaged() {
+            true => found,
+            false => self.find_slot(key),
+        };
+        match slot {
             Some(i) => {
                 let former = self.former(i);
                 let old = self.slots()[i].block;
@@ -369,5 +378,45 @@ mod tests {
         assert_eq!(v.del(key(b"b"), || 1000), None);
         assert_eq!(v.verify(), Vec::<String>::new());
         assert_eq!(v.meta.entries, 1);
+    }
+
+    /// A replacement that evicts other entries to find room still replaces
+    /// the key's own entry, though removing them moved its slot (every key
+    /// has the same home slot here, so each eviction shifts the rest back):
+    /// one entry for it, the new value, the others as they were.
+    #[test]
+    fn a_replacement_that_evicts_others_replaces_its_own_entry() {
+        let mut o = Owned::new(64, 4 << 10);
+        let mut v = o.view();
+        let names: Vec<[u8; 4]> = (0..40u32).map(u32::to_le_bytes).collect();
+        // The same home slot (low bits), told apart by the high bits.
+        let k = |i: usize| Key {
+            hash: ((i as u64 + 1) << 32) | 5,
+            bytes: &names[i],
+            part: false,
+        };
+        let mut n = 0;
+        while n < names.len() && v.set(k(n), &[1u8; 200], 0, CTX, Kind::Inline).is_ok() {
+            n += 1;
+        }
+        let before = v.meta.entries;
+        v.set(k(n - 1), &[2u8; 1500], 0, CTX, Kind::Inline).unwrap();
+        assert!(v.meta.entries < before, "the write evicted nothing");
+        assert_eq!(
+            v.get(k(n - 1), || 1000, |b| b.to_vec()),
+            Some(Entry::Inline(vec![2u8; 1500]))
+        );
+        // (`verify` would object to the made-up hashes.) Every other key
+        // still holds its value or was evicted, and the count agrees.
+        let others = (0..n - 1)
+            .filter(|&j| match v.get(k(j), || 1000, |b| b.to_vec()) {
+                Some(e) => e == Entry::Inline(vec![1u8; 200]),
+                None => false,
+            })
+            .count();
+        assert_eq!(others as u32 + 1, v.meta.entries);
+        assert_eq!(v.del(k(n - 1), || 1000), Some(Former::Inline));
+        assert_eq!(v.del(k(n - 1), || 1000), None);
+        assert_eq!(v.meta.entries as usize, others);
     }
 }
