@@ -72,7 +72,7 @@ impl Store {
             match update {
                 Update::Keep => {}
                 Update::Delete => {
-                    g.view.del(k, ctx.now);
+                    g.view.del(k, || ctx.now);
                 }
                 Update::Set { value, ttl } => {
                     if value.len() > max {

@@ -88,7 +88,7 @@ impl Store {
     pub(crate) fn drop_parts(&self, manifest: &Manifest) {
         let now = self.clock.now_ms();
         for index in 0..manifest.parts {
-            let _ = self.with_part(manifest.generation, index, |g, k| g.view.del(k, now));
+            let _ = self.with_part(manifest.generation, index, |g, k| g.view.del(k, || now));
         }
     }
 
@@ -359,7 +359,7 @@ impl Store {
             }
             let now = self.clock.now_ms();
             removed += self
-                .with_entry(&key, true, |g, k| g.view.del(k, now))?
+                .with_entry(&key, true, |g, k| g.view.del(k, || now))?
                 .is_some() as u64;
         }
         Ok(removed)

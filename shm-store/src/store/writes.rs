@@ -68,8 +68,9 @@ impl Store {
 
     /// Removes a live key; `true` if there was one.
     pub fn del(&self, key: &[u8]) -> Result<bool> {
-        let now = self.clock.now_ms();
-        let former = self.with_key(key, |g, k| g.view.del(k, now))?;
+        // The clock is read under the lock and only if needed (the stripe
+        // has an entry with an expiry).
+        let former = self.with_key(key, |g, k| g.view.del(k, || self.clock.now_ms()))?;
         let removed = former.is_some();
         self.forget(former);
         Ok(removed)

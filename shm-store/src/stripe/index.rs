@@ -172,7 +172,7 @@ mod tests {
                 .unwrap();
         }
         for i in (0..14u32).step_by(2) {
-            assert!(v.del(key(&i.to_le_bytes()), 1000).is_some());
+            assert!(v.del(key(&i.to_le_bytes()), || 1000).is_some());
         }
         for i in 0..14u32 {
             assert_eq!(

@@ -90,7 +90,11 @@ impl StripeView<'_> {
         if !self.check_meta() {
             return Err(Self::full(ctx, 0));
         }
-        match self.lookup(key, || ctx.now) {
+        let found = self.lookup(key, || ctx.now);
+        // Every removal of an entry (an eviction below or in `alloc`)
+        // lowers the count: while it stands, `found` is still the key's slot.
+        let entries = self.meta.entries;
+        match found {
             // The entry this write replaces is not evicted to make room
             // for it (nor, if it is a manifest, its parts): a write that
             // fails leaves it as it was.
@@ -151,8 +155,13 @@ impl StripeView<'_> {
         self.count_compressed(off, state, true);
 
         // Eviction above may have moved or removed the old entry: find it
-        // again (the new block is not indexed yet, so this finds the old one).
-        match self.find_slot(key) {
+        // again (the new block is not indexed yet, so this finds the old
+        // one), unless nothing was removed since the lookup.
+        let slot = match self.meta.entries == entries && !self.is_damaged() {
+            true => found,
+            false => self.find_slot(key),
+        };
+        match slot {
             Some(i) => {
                 let former = self.former(i);
                 let old = self.slots()[i].block;
@@ -190,10 +199,16 @@ impl StripeView<'_> {
         Ok(true)
     }
 
-    /// Removes a live key; returns what it was.
-    pub(crate) fn del(&mut self, key: Key<'_>, now: u64) -> Option<Former> {
-        self.sweep_step(now);
-        let i = self.lookup(key, || now)?;
+    /// Removes a live key; returns what it was. The clock is read only if
+    /// it is needed (the stripe has an entry with an expiry), at most once.
+    pub(crate) fn del(&mut self, key: Key<'_>, now: impl Fn() -> u64) -> Option<Former> {
+        // With no expiry in the stripe the sweep has nothing to do, and the
+        // lookup reads the clock only for an entry that has one.
+        let at = (self.meta.min_expiry != u64::MAX).then(&now);
+        if let Some(at) = at {
+            self.sweep_step(at);
+        }
+        let i = self.lookup(key, || at.unwrap_or_else(&now))?;
         let former = self.former(i);
         self.drop_entry(i);
         Some(former)
@@ -284,10 +299,14 @@ impl StripeView<'_> {
                     // A compressed value is never taken apart for a number.
                     Kind::Large | Kind::Zstd => return Err(StoreError::NotAnInteger),
                     Kind::Int => {
-                        let word = self.int_word_mut(off).ok_or(StoreError::NotAnInteger)?;
-                        let new = i64::from_ne_bytes(*word)
-                            .checked_add(delta)
-                            .ok_or(StoreError::Overflow)?;
+                        // The errors are built only when returned (`ok_or`
+                        // would build and drop one on every call).
+                        let Some(word) = self.int_word_mut(off) else {
+                            return Err(StoreError::NotAnInteger);
+                        };
+                        let Some(new) = i64::from_ne_bytes(*word).checked_add(delta) else {
+                            return Err(StoreError::Overflow);
+                        };
                         // An array assignment: one 8-byte store (a single
                         // `mov` to an 8-byte aligned address, checked in the
                         // disassembly), so a crash leaves the old number or
@@ -298,14 +317,18 @@ impl StripeView<'_> {
                         return Ok(new);
                     }
                     Kind::Inline => {
-                        let n = parse_i64(self.value_of(off)).ok_or(StoreError::NotAnInteger)?;
+                        let Some(n) = parse_i64(self.value_of(off)) else {
+                            return Err(StoreError::NotAnInteger);
+                        };
                         (n, self.hdr(off).expires_at)
                     }
                 }
             }
             None => (0, 0),
         };
-        let new = current.checked_add(delta).ok_or(StoreError::Overflow)?;
+        let Some(new) = current.checked_add(delta) else {
+            return Err(StoreError::Overflow);
+        };
         self.set(key, &new.to_ne_bytes(), expires_at, ctx(), Kind::Int)?;
         Ok(new)
     }
@@ -351,9 +374,49 @@ mod tests {
             v.get(key(b"a"), || 1000, |b| b.to_vec()),
             Some(Entry::Inline(b"two".to_vec()))
         );
-        assert_eq!(v.del(key(b"b"), 1000), Some(Former::Inline));
-        assert_eq!(v.del(key(b"b"), 1000), None);
+        assert_eq!(v.del(key(b"b"), || 1000), Some(Former::Inline));
+        assert_eq!(v.del(key(b"b"), || 1000), None);
         assert_eq!(v.verify(), Vec::<String>::new());
         assert_eq!(v.meta.entries, 1);
+    }
+
+    /// A replacement that evicts other entries to find room still replaces
+    /// the key's own entry, though removing them moved its slot (every key
+    /// has the same home slot here, so each eviction shifts the rest back):
+    /// one entry for it, the new value, the others as they were.
+    #[test]
+    fn a_replacement_that_evicts_others_replaces_its_own_entry() {
+        let mut o = Owned::new(64, 4 << 10);
+        let mut v = o.view();
+        let names: Vec<[u8; 4]> = (0..40u32).map(u32::to_le_bytes).collect();
+        // The same home slot (low bits), told apart by the high bits.
+        let k = |i: usize| Key {
+            hash: ((i as u64 + 1) << 32) | 5,
+            bytes: &names[i],
+            part: false,
+        };
+        let mut n = 0;
+        while n < names.len() && v.set(k(n), &[1u8; 200], 0, CTX, Kind::Inline).is_ok() {
+            n += 1;
+        }
+        let before = v.meta.entries;
+        v.set(k(n - 1), &[2u8; 1500], 0, CTX, Kind::Inline).unwrap();
+        assert!(v.meta.entries < before, "the write evicted nothing");
+        assert_eq!(
+            v.get(k(n - 1), || 1000, |b| b.to_vec()),
+            Some(Entry::Inline(vec![2u8; 1500]))
+        );
+        // (`verify` would object to the made-up hashes.) Every other key
+        // still holds its value or was evicted, and the count agrees.
+        let others = (0..n - 1)
+            .filter(|&j| match v.get(k(j), || 1000, |b| b.to_vec()) {
+                Some(e) => e == Entry::Inline(vec![1u8; 200]),
+                None => false,
+            })
+            .count();
+        assert_eq!(others as u32 + 1, v.meta.entries);
+        assert_eq!(v.del(k(n - 1), || 1000), Some(Former::Inline));
+        assert_eq!(v.del(k(n - 1), || 1000), None);
+        assert_eq!(v.meta.entries as usize, others);
     }
 }

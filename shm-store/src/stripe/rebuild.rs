@@ -198,7 +198,7 @@ mod tests {
         );
         assert_eq!(v.verify(), Vec::<String>::new());
         // A removal takes it off the counters.
-        v.del(key(b"k"), 1000).unwrap();
+        v.del(key(b"k"), || 1000).unwrap();
         assert_eq!(counts(&v), (0, 0, 0));
         assert_eq!(v.verify(), Vec::<String>::new());
     }
