@@ -107,22 +107,7 @@ pub(crate) fn encode_string_into(s: &[u8], buf: &mut [u8]) -> Option<usize> {
 
 /// An int's canonical decimal text, appended to `out`.
 pub(crate) fn write_decimal(n: i64, out: &mut Vec<u8>) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let negative = n < 0;
-    let mut m = n.unsigned_abs();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (m % 10) as u8;
-        m /= 10;
-        if m == 0 {
-            break;
-        }
-    }
-    if negative {
-        out.push(b'-');
-    }
-    out.extend_from_slice(&buf[i..]);
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 /// A scalar: its tag and bytes (a string's length first when `sized`,

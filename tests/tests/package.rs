@@ -666,13 +666,7 @@ fn fpm_pool_uses_the_store() {
     let nginx = Nginx::start(&site, &fpm);
     let web = nginx.pool("main");
     let bodies = web.on_distinct_workers(FPM_WORKERS, "count.php");
-    let mut counts: Vec<i64> = bodies
-        .iter()
-        .map(|b| b.split(' ').nth(1).and_then(|n| n.parse().ok()).expect(b))
-        .collect();
-    counts.sort_unstable();
-    let want: Vec<i64> = (1..=FPM_WORKERS as i64).collect();
-    assert_eq!(counts, want, "workers' increments: {bodies:?}");
+    assert_counted_once_per_worker(&bodies, "workers' increments");
     // The tool, as the pool's user (the store is that user's).
     let stats = run(
         Command::new("ephpm-shm")
@@ -880,13 +874,7 @@ fn fpm_pool_and_cli_share_the_apcu_store() {
     let nginx = Nginx::start(&site, &fpm);
     let web = nginx.pool("main");
     let bodies = web.on_distinct_workers(FPM_WORKERS, "apcu.php");
-    let mut counts: Vec<i64> = bodies
-        .iter()
-        .map(|b| b.split(' ').nth(1).and_then(|n| n.parse().ok()).expect(b))
-        .collect();
-    counts.sort_unstable();
-    let want: Vec<i64> = (1..=FPM_WORKERS as i64).collect();
-    assert_eq!(counts, want, "workers' apcu_inc: {bodies:?}");
+    assert_counted_once_per_worker(&bodies, "workers' apcu_inc");
     assert!(
         bodies.iter().all(|b| b.trim_end().ends_with(" false")),
         "{bodies:?}"
@@ -1124,4 +1112,16 @@ fn apcu_package_replaces_debian_apcu(deb: &Path, tmp: &Path) {
     if ours_was {
         apt(&["install", &deb_arg]);
     }
+}
+
+/// Each of `FPM_WORKERS` pages answered "<pid> <count> ...", one increment
+/// of one shared counter each: the counts, sorted, are exactly 1..=workers.
+fn assert_counted_once_per_worker(bodies: &[String], what: &str) {
+    let mut counts: Vec<i64> = bodies
+        .iter()
+        .map(|b| b.split(' ').nth(1).and_then(|n| n.parse().ok()).expect(b))
+        .collect();
+    counts.sort_unstable();
+    let want: Vec<i64> = (1..=FPM_WORKERS as i64).collect();
+    assert_eq!(counts, want, "{what}: {bodies:?}");
 }
