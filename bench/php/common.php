@@ -118,3 +118,60 @@ function median(array $xs): float
     $mid = intdiv(count($xs), 2);
     return count($xs) % 2 ? (float) $xs[$mid] : ($xs[$mid - 1] + $xs[$mid]) / 2;
 }
+
+/**
+ * The php-cli flags of a benchmark worker whose store needs $own ("-n -d
+ * extension=... -d setting=..."). Normally $own alone: `php -n` and only
+ * that store's extension. With BENCH_FULL=1 (`./scripts/bench-php --full`)
+ * the process production runs instead: the system php.ini, the conf.d
+ * that bench-php prepared in $PHP_INI_SCAN_DIR (Debian's default extension
+ * set without APCu and ephpm_kv, which the flags load), and the other
+ * stores' extensions and settings ($beside) loaded beside $own, so every
+ * store is measured in the same kind of process. Extensions the conf.d
+ * already loads are not loaded twice.
+ */
+function worker_flags(string $own, string $beside): string
+{
+    if (getenv('BENCH_FULL') !== '1') {
+        return $own;
+    }
+    static $loaded = null;
+    if ($loaded === null) {
+        $loaded = [];
+        foreach (glob(rtrim((string) getenv('PHP_INI_SCAN_DIR'), '/') . '/*.ini') ?: [] as $ini) {
+            preg_match_all('/^\s*(?:zend_)?extension\s*=\s*"?([^"\s;]+)/m', (string) file_get_contents($ini), $m);
+            foreach ($m[1] as $ext) {
+                $loaded[basename($ext, '.so')] = true;
+            }
+        }
+    }
+    $flags = [];
+    foreach ([$own, $beside] as $set) {
+        // "-d name=value" pairs (values hold no spaces in these scripts).
+        preg_match_all('/-d\s+(\S+)/', $set, $m);
+        foreach ($m[1] as $d) {
+            $d = trim($d, "'\"");
+            if (preg_match('/^(?:zend_)?extension=(.+)$/', $d, $ext) && isset($loaded[basename($ext[1], '.so')])) {
+                continue;
+            }
+            $name = explode('=', $d, 2)[0];
+            if (str_starts_with($name, 'extension') || str_starts_with($name, 'zend_extension') || !isset($flags[$name])) {
+                $flags[$name === 'extension' || $name === 'zend_extension' ? $d : $name] = $d; // $own's settings win
+            }
+        }
+    }
+    return implode(' ', array_map(fn(string $d) => '-d ' . escapeshellarg($d), $flags));
+}
+
+/** One line for a table's notes: how the worker processes were set up. */
+function worker_setup_note(): string
+{
+    if (getenv('BENCH_FULL') !== '1') {
+        return 'Each store runs in php-cli processes of its own (`php -n`, only its extension and settings).';
+    }
+    $inis = glob(rtrim((string) getenv('PHP_INI_SCAN_DIR'), '/') . '/*.ini') ?: [];
+    return sprintf(
+        'Full process (`--full`): every worker runs with the system php.ini, the %d files of Debian\'s default conf.d (opcache and the usual extensions), and APCu and ephpm_kv both loaded.',
+        count($inis),
+    );
+}

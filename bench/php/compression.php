@@ -117,6 +117,9 @@ $stores = [
     'ephpm none' => ['ephpm', $ephpm('none', '-d ephpm_kv.compression=0')],
     'ephpm zstd' => ['ephpm', $ephpm('zstd', '-d ephpm_kv.compression=zstd')],
 ];
+foreach ($stores as $label => [$store, $flags]) {
+    $stores[$label][1] = worker_flags($flags, $store === 'apcu' ? $ephpm('none', '') : $stores['APCu'][1]);
+}
 $table = [];
 $status = 0;
 foreach ($stores as $label => [$store, $flags]) {

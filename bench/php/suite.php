@@ -46,6 +46,11 @@ $stores = $mode === 'workload'
         'APCu 1G' => ['apcu', $apcu, null],
         'ephpm 1G' => ['ephpm', $ephpm('ct1g', '1024M'), "bench-ct1g-$run"],
     ];
+// With --full, each worker loads the other store beside its own.
+foreach ($stores as $label => [$store, $flags, $segment]) {
+    $beside = $store === 'apcu' ? $ephpm($mode === 'workload' ? 'wl1g' : 'ct1g', '1024M') : $apcu;
+    $stores[$label][1] = worker_flags($flags, $beside);
+}
 
 /** Runs one worker; returns its decoded JSON, or null after saying why on stderr. */
 function run_worker(string $label, string $flags, string $script, array $args): ?array
@@ -96,7 +101,7 @@ foreach ($units as $i => $unit) {
         if ($r === null) {
             $failed[$label] = true;
         } else {
-            $raw[$label][] = $r;
+            $raw[$label][] = $r + ['unit' => $unit];
         }
     }
 }
@@ -133,6 +138,7 @@ foreach ($stores as $label => $_) {
             foreach ($r['results'] as $op => $c) {
                 $p = &$results[$label]['results'][$op];
                 $p['samples'] = array_merge($p['samples'] ?? [], $c['samples']);
+                $p['by_pass'][$r['unit'][1]] = array_merge($p['by_pass'][$r['unit'][1]] ?? [], $c['samples']);
                 foreach (['ops', 'ok', 'evictions'] as $f) {
                     $p[$f] = ($p[$f] ?? 0) + $c[$f];
                 }
@@ -172,6 +178,19 @@ if ($mode === 'workload') {
         'set 64 B', 'set 1 KB', 'set 16 KB', 'set 64 B, TTL', 'set 1 KB, TTL', 'set 16 KB, TTL'];
     $ops = array_values(array_unique(array_merge(array_intersect($order, $ops), $ops)));
     $cell = fn(string $label, string $op) => $results[$label]['results'][$op]['median_ns'] ?? null;
+    // The spread: the ratio in each pass alone (each pass's median against
+    // APCu's median in the same pass), lowest to highest.
+    $spread = function (string $label, string $op) use ($results): string {
+        $mine = $results[$label]['results'][$op]['by_pass'] ?? [];
+        $theirs = $results['APCu 1G']['results'][$op]['by_pass'] ?? [];
+        $ratios = [];
+        foreach ($mine as $pass => $samples) {
+            if (isset($theirs[$pass])) {
+                $ratios[] = median($samples) / median($theirs[$pass]);
+            }
+        }
+        return $ratios ? sprintf('%.2f–%.2f', min($ratios), max($ratios)) : 'n/a';
+    };
     $rounds = [];
     foreach ($results as $r) {
         foreach ($r['results'] ?? [] as $c) {
@@ -193,16 +212,27 @@ if ($mode === 'workload') {
         PASSES,
         $overheads ? number_format(min($overheads), 0) : '?',
     );
-    echo "| op (median ns/op, one process) | APCu 1G | ephpm 1G | ratio | ephpm 64M | ratio |\n";
-    echo "|---|--:|--:|--:|--:|--:|\n";
+    echo "| op (median ns/op, one process) | APCu 1G | ephpm 1G | ratio | per pass | ephpm 64M | ratio | per pass |\n";
+    echo "|---|--:|--:|--:|--:|--:|--:|--:|\n";
     foreach ($ops as $op) {
         $a = $cell('APCu 1G', $op);
         $e1 = $cell('ephpm 1G', $op);
         $e64 = $cell('ephpm 64M', $op);
-        printf("| %s | %s | %s | %s | %s | %s |\n", $op, $fmt($a), $fmt($e1), $ratio($e1, $a), $fmt($e64), $ratio($e64, $a));
+        printf(
+            "| %s | %s | %s | %s | %s | %s | %s | %s |\n",
+            $op,
+            $fmt($a),
+            $fmt($e1),
+            $ratio($e1, $a),
+            $spread('ephpm 1G', $op),
+            $fmt($e64),
+            $ratio($e64, $a),
+            $spread('ephpm 64M', $op),
+        );
     }
     echo "\n";
-    echo "- APCu: `apc.shm_size=1024M`, `apc.entries_hint=65536`. ephpm 1G: `ephpm_kv.size=1024M`; ephpm 64M: the default size. Each store runs in php-cli processes of its own (php -n, only its extension), one group of ops per process (64 B, 1 KB, 16 KB, del, incr), the stores taking turns group by group; an ephpm_kv segment lives on across its processes.\n";
+    echo "- APCu: `apc.shm_size=1024M`, `apc.entries_hint=65536`. ephpm 1G: `ephpm_kv.size=1024M`; ephpm 64M: the default size. " . worker_setup_note() . " One group of ops per process (64 B, 1 KB, 16 KB, del, incr), the stores taking turns group by group; an ephpm_kv segment lives on across its processes.\n";
+    echo "- ratio: the medians of all passes; per pass: the lowest and highest ratio of one pass alone (its median against APCu's in the same pass), the spread between runs.\n";
     echo "- get miss: 10,000 other session ids, never stored. exists: keys holding 64 B values. incr: keys holding integers (`0`), +1 each. "
         . "TTL: 3600 s. del (hit): before each round the keys are set again (64 B) outside the timed loop, so every timed del removes a live key.\n";
     // Anything that did not go as planned: misses among hits, failed sets, evictions.
@@ -279,6 +309,7 @@ if ($mode === 'workload') {
     if ($cores > 0 && $cores < 4) {
         echo "\\* more processes than cores ($cores).\n";
     }
+    echo '- ' . worker_setup_note() . "\n";
     foreach ($results as $label => $r) {
         $other = array_filter(array_map(fn($row) => $row['other_cpus'] ?? null, $r['rows'] ?? []), fn($x) => $x !== null);
         if ($other) {

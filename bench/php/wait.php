@@ -16,6 +16,8 @@
 
 declare(strict_types=1);
 
+require __DIR__ . '/common.php';
+
 [$self, $so, $dir, $rounds] = $argv + [null, null, null, '1000'];
 if ($so === null || $dir === null) {
     fwrite(STDERR, "usage: php -n bench/php/wait.php EXT_SO SHM_DIR [ROUNDS]\n");
@@ -27,14 +29,12 @@ const WRITES = 100000;
 function php_cmd(string $so, string $dir, string $name, string $code, bool $apcu = false): string
 {
     $ini = ['extension' => $so, 'ephpm_kv.dir' => $dir, 'ephpm_kv.name' => $name, 'ephpm_kv.size' => '64M'];
-    $cmd = escapeshellarg(PHP_BINARY) . ' -n';
-    if ($apcu) {
-        $cmd .= ' -d extension=apcu.so -d apc.enable_cli=1 -d apc.shm_size=64M';
-    }
+    $apcuFlags = '-d extension=apcu.so -d apc.enable_cli=1 -d apc.shm_size=64M';
+    $own = '-n' . ($apcu ? " $apcuFlags" : '');
     foreach ($ini as $k => $v) {
-        $cmd .= ' -d ' . escapeshellarg("$k=$v");
+        $own .= ' -d ' . escapeshellarg("$k=$v");
     }
-    return $cmd . ' -r ' . escapeshellarg($code);
+    return escapeshellarg(PHP_BINARY) . ' ' . worker_flags($own, $apcuFlags) . ' -r ' . escapeshellarg($code);
 }
 
 function start(string $cmd)
