@@ -1,5 +1,5 @@
 //! Stripe access: locking (and taking over a dead or garbled lock), the guard,
-//! [`SharedStripe`] for lock-free reads. Touches the mapping, mutexes, watch table.
+//! [`SharedStripe`] for lock-free reads. Touches the mapping, stripe locks, watch table.
 
 use super::Segment;
 use crate::error::{Result, StoreError};
@@ -7,14 +7,14 @@ use crate::layout::{
     ChangeSeq, LockWake, Slot, StripeMeta, CHANGE_SEQ_OFFSET, LOCK_WAKE_OFFSET, MUTEX_AREA,
     SEGMENT_HEADER_SIZE, SLOT_SIZE, STRIPE_HEADER_SIZE,
 };
-use crate::process::thread_alive;
-use crate::shared_mutex::{Acquired, LockError, RobustMutex};
+use crate::shared_mutex::{Acquired, LockError, Owner, StripeLock};
 use crate::stripe::StripeView;
 use std::sync::atomic::Ordering;
 
 /// A stripe whose lock this thread holds; unlocks on drop.
 pub(crate) struct StripeGuard<'a> {
-    mutex: RobustMutex,
+    lock: StripeLock,
+    owner: Owner,
     change: &'a ChangeSeq,
     stripe: usize,
     segment: &'a Segment,
@@ -55,7 +55,7 @@ impl Drop for StripeGuard<'_> {
         let wakes = (!changes.is_empty())
             .then(|| self.segment.watches().bump(self.stripe, changes.hashes()));
         // Every change of this holder is written before the sequence is
-        // even again. Only the mutex holder writes the word: no atomic
+        // even again. Only the lock holder writes the word: no atomic
         // read-modify-write is needed.
         let seq = self.change.seq.load(Ordering::Relaxed);
         self.change
@@ -63,7 +63,7 @@ impl Drop for StripeGuard<'_> {
             .store(seq.wrapping_add(1), Ordering::Release);
         // SAFETY: the guard exists only while this thread holds the lock
         // (see `lock_stripe`), and is dropped once.
-        unsafe { self.mutex.unlock() };
+        unsafe { self.lock.unlock(self.owner) };
         if let Some(wakes) = wakes {
             wakes.wake();
         }
@@ -232,11 +232,12 @@ impl Segment {
         unsafe { self.map.as_mut_ptr().add(offset) }
     }
 
-    pub(super) fn mutex(&self, i: usize) -> RobustMutex {
-        // SAFETY: the mutex area starts the stripe header, page aligned, and the
-        // mapping lives as long as `self`; callers use the handle only while
-        // borrowing `self`.
-        unsafe { RobustMutex::from_ptr(self.stripe_base(i).cast()) }
+    pub(super) fn stripe_lock(&self, i: usize) -> StripeLock {
+        // SAFETY: the lock area starts the stripe header, page aligned, and
+        // the mapping lives as long as `self`; callers use the handle only
+        // while borrowing `self`; its words are only accessed atomically
+        // (a StripeView starts after MUTEX_AREA).
+        unsafe { StripeLock::from_ptr(self.stripe_base(i)) }
     }
 
     /// Stripe `i`'s change sequence and watch count.
@@ -298,23 +299,35 @@ impl Segment {
 
     /// Locks stripe `i`. If the previous holder died, the stripe is rebuilt
     /// before the guard is returned.
+    #[inline]
     pub(crate) fn lock_stripe(&self, i: usize) -> Result<StripeGuard<'_>> {
-        let mutex = self.mutex(i);
-        let acquired = mutex.lock(self.lock_timeout).map_err(|e| {
-            // A mutex read as zeros from a page the file lost is "garbled":
-            // the cause is the truncation.
-            self.check_mapped()
-                .err()
-                .unwrap_or_else(|| self.unusable(i, e))
-        })?;
+        let lock = self.stripe_lock(i);
+        let (acquired, owner) = match lock.lock(self.lock_timeout) {
+            Ok(taken) => taken,
+            Err(e) => return Err(self.lock_failed(i, e)),
+        };
         if self.lost.load(Ordering::Acquire) {
-            // The mutex itself may be one of the lost pages (zeros, which
-            // lock as a plain mutex): nothing to guard.
-            // SAFETY: this thread took the lock just above.
-            unsafe { mutex.unlock() };
-            return Err(self.truncated());
+            return Err(self.lost_under(lock, owner));
         }
-        Ok(self.guard(i, mutex, acquired))
+        Ok(self.guard(i, lock, owner, acquired))
+    }
+
+    /// The error for a lock attempt that failed: a lock read as zeros from
+    /// a page the file lost is "garbled", but the cause is the truncation.
+    #[cold]
+    fn lock_failed(&self, i: usize, e: LockError) -> StoreError {
+        self.check_mapped()
+            .err()
+            .unwrap_or_else(|| self.unusable(i, e))
+    }
+
+    /// Releases a lock just taken on a segment whose file lost pages:
+    /// nothing to guard.
+    #[cold]
+    fn lost_under(&self, lock: StripeLock, owner: Owner) -> StoreError {
+        // SAFETY: the caller took the lock just before, with this owner.
+        unsafe { lock.unlock(owner) };
+        self.truncated()
     }
 
     /// `Err(Truncated)` once the segment's file lost pages under this
@@ -347,7 +360,8 @@ impl Segment {
     pub(super) fn guard(
         &self,
         i: usize,
-        mutex: RobustMutex,
+        lock: StripeLock,
+        owner: Owner,
         acquired: Acquired,
     ) -> StripeGuard<'_> {
         let change = self.change_seq(i);
@@ -360,7 +374,8 @@ impl Segment {
         // The odd value is visible before any change this holder makes.
         std::sync::atomic::fence(Ordering::Release);
         let mut guard = StripeGuard {
-            mutex,
+            lock,
+            owner,
             change,
             stripe: i,
             segment: self,
@@ -381,41 +396,38 @@ impl Segment {
 
     /// Locks stripe `i` like [`Segment::lock_stripe`]; if its lock is
     /// unusable (not obtained in time, or garbled bytes) and the lock word
-    /// names no live thread, re-initialises the mutex and takes it. The
+    /// names no live thread, re-initialises the lock and takes it. The
     /// second value says whether the lock was taken over (the caller then
     /// rebuilds the stripe). Refused with [`StoreError::LockHeld`] when a
-    /// live thread is named as holder.
+    /// live thread (or one of another pid namespace, which cannot be
+    /// judged) is named as holder.
     ///
-    /// What this cannot see: a process of another pid namespace, or one
-    /// that is inside `pthread_mutex_lock` at this instant, using the same
-    /// stripe; the operator runs this (`ephpm-shm verify --repair`) when no
-    /// process is stuck in the store.
+    /// What this cannot see: a process that is about to take the lock at
+    /// this instant; the operator runs this (`ephpm-shm verify --repair`)
+    /// when no process is stuck in the store.
     pub(crate) fn take_over_stripe(&self, i: usize) -> Result<(StripeGuard<'_>, Option<String>)> {
         self.check_mapped()?;
-        let mutex = self.mutex(i);
-        let reason = match mutex.lock(self.lock_timeout) {
-            Ok(acquired) => return Ok((self.guard(i, mutex, acquired), None)),
+        let lock = self.stripe_lock(i);
+        let reason = match lock.lock(self.lock_timeout) {
+            Ok((acquired, owner)) => return Ok((self.guard(i, lock, owner, acquired), None)),
             Err(e) => e.to_string(),
         };
-        if mutex.looks_initialised() {
-            if let Some(tid) = mutex.holder().filter(|&t| thread_alive(t)) {
-                return Err(StoreError::LockHeld {
-                    stripe: i,
-                    name: self.name.clone(),
-                    tid,
-                });
-            }
+        if let Some(tid) = lock.live_holder() {
+            return Err(StoreError::LockHeld {
+                stripe: i,
+                name: self.name.clone(),
+                tid,
+            });
         }
         // SAFETY: the lock could not be taken within the bound, and no live
-        // thread is named as its holder (a garbled mutex names none that
+        // thread is named as its holder (a garbled word names none that
         // means anything): nobody is inside the critical section, so
-        // re-initialising the mutex does not break anyone's exclusion.
-        // Waiters asleep on the old word time out with an error.
-        unsafe { mutex.init() }
-            .map_err(|e| StoreError::io("cannot re-initialise a stripe lock in", &self.path, e))?;
-        let acquired = mutex
+        // re-initialising the lock does not break anyone's exclusion.
+        // Waiters asleep on the old word are woken and look again.
+        unsafe { lock.init() };
+        let (acquired, owner) = lock
             .lock(self.lock_timeout)
             .map_err(|e| self.unusable(i, e))?;
-        Ok((self.guard(i, mutex, acquired), Some(reason)))
+        Ok((self.guard(i, lock, owner, acquired), Some(reason)))
     }
 }
