@@ -302,14 +302,13 @@ impl Segment {
     #[inline]
     pub(crate) fn lock_stripe(&self, i: usize) -> Result<StripeGuard<'_>> {
         let lock = self.stripe_lock(i);
-        let (acquired, owner) = match lock.lock(self.lock_timeout) {
-            Ok(taken) => taken,
-            Err(e) => return Err(self.lock_failed(i, e)),
-        };
+        let (acquired, owner) = lock
+            .lock(self.lock_timeout)
+            .map_err(|e| self.lock_failed(i, e))?;
         if self.lost.load(Ordering::Acquire) {
             return Err(self.lost_under(lock, owner));
         }
-        Ok(self.guard(i, lock, owner, acquired))
+        Ok(self.guard(i, owner, acquired))
     }
 
     /// The error for a lock attempt that failed: a lock read as zeros from
@@ -357,13 +356,7 @@ impl Segment {
     // its view are built where they are returned, not built and then copied
     // (a memcpy on every lock, seen in callgrind).
     #[inline(always)]
-    pub(super) fn guard(
-        &self,
-        i: usize,
-        lock: StripeLock,
-        owner: Owner,
-        acquired: Acquired,
-    ) -> StripeGuard<'_> {
+    pub(super) fn guard(&self, i: usize, owner: Owner, acquired: Acquired) -> StripeGuard<'_> {
         let change = self.change_seq(i);
         // Odd from here until the guard is dropped; a holder that died left
         // it odd already (its changes are repaired below, not undone).
@@ -373,8 +366,21 @@ impl Segment {
         }
         // The odd value is visible before any change this holder makes.
         std::sync::atomic::fence(Ordering::Release);
+        // Whether to note the keys this holder changes, for the watch
+        // table: nobody watching anything in the stripe costs this one load
+        // of a word in the line just written. (A waiter that registers
+        // meanwhile takes this lock once before it reads: see "Watches".)
+        let watching = change.watched.load(Ordering::Relaxed) != 0;
+        // The stripe a dead holder left is rebuilt through a view of its
+        // own, before the guard's: a guard whose view is lent to a call
+        // (`rebuild`) is built on the stack and copied where it is
+        // returned (a memcpy on every lock, seen in callgrind).
+        // SAFETY: the caller holds stripe i's lock; the view made for the
+        // rebuild is dropped (only its changes are kept) before the guard's.
+        let rebuilt = (acquired == Acquired::OwnerDied)
+            .then(|| unsafe { self.rebuild_dead(i, watching) }.changes);
         let mut guard = StripeGuard {
-            lock,
+            lock: self.stripe_lock(i),
             owner,
             change,
             stripe: i,
@@ -383,15 +389,26 @@ impl Segment {
             // it when it is dropped, and the view cannot be used past the guard.
             view: unsafe { self.view(i) },
         };
-        // Whether to note the keys this holder changes, for the watch
-        // table: nobody watching anything in the stripe costs this one load
-        // of a word in the line just written. (A waiter that registers
-        // meanwhile takes this lock once before it reads: see "Watches".)
-        guard.view.changes.watching = change.watched.load(Ordering::Relaxed) != 0;
-        if acquired == Acquired::OwnerDied {
-            guard.view.rebuild();
+        match rebuilt {
+            Some(changes) => guard.view.changes = changes,
+            None => guard.view.changes.watching = watching,
         }
         guard
+    }
+
+    /// Rebuilds stripe `i` after its lock holder died; returns the view,
+    /// whose changes noted (every key, if `watching`) go to the guard's.
+    ///
+    /// # Safety
+    /// The caller holds stripe i's lock and has no other view of it while
+    /// the returned one lives.
+    #[cold]
+    unsafe fn rebuild_dead(&self, i: usize, watching: bool) -> StripeView<'_> {
+        // SAFETY: per this function's contract.
+        let mut view = unsafe { self.view(i) };
+        view.changes.watching = watching;
+        view.rebuild();
+        view
     }
 
     /// Locks stripe `i` like [`Segment::lock_stripe`]; if its lock is
@@ -409,7 +426,7 @@ impl Segment {
         self.check_mapped()?;
         let lock = self.stripe_lock(i);
         let reason = match lock.lock(self.lock_timeout) {
-            Ok((acquired, owner)) => return Ok((self.guard(i, lock, owner, acquired), None)),
+            Ok((acquired, owner)) => return Ok((self.guard(i, owner, acquired), None)),
             Err(e) => e.to_string(),
         };
         if let Some(tid) = lock.live_holder() {
@@ -428,6 +445,6 @@ impl Segment {
         let (acquired, owner) = lock
             .lock(self.lock_timeout)
             .map_err(|e| self.unusable(i, e))?;
-        Ok((self.guard(i, lock, owner, acquired), Some(reason)))
+        Ok((self.guard(i, owner, acquired), Some(reason)))
     }
 }
