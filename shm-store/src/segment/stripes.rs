@@ -43,17 +43,19 @@ impl StripeGuard<'_> {
 }
 
 impl Drop for StripeGuard<'_> {
+    #[inline]
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            // A panic may have left the stripe half updated: repair it
-            // before anyone else sees it, as if this holder had died.
-            self.view.rebuild();
+        if std::thread::panicking() || !self.view.changes.is_empty() {
+            return self.release_after_changes();
         }
-        // Watched keys written: their versions are bumped before the
-        // stripe is unlocked, their waiters woken after (see "Watches").
-        let changes = &self.view.changes;
-        let wakes = (!changes.is_empty())
-            .then(|| self.segment.watches().bump(self.stripe, changes.hashes()));
+        self.release();
+    }
+}
+
+impl StripeGuard<'_> {
+    /// Makes the change sequence even again and unlocks.
+    #[inline(always)]
+    fn release(&mut self) {
         // Every change of this holder is written before the sequence is
         // even again. Only the lock holder writes the word: no atomic
         // read-modify-write is needed.
@@ -64,6 +66,24 @@ impl Drop for StripeGuard<'_> {
         // SAFETY: the guard exists only while this thread holds the lock
         // (see `lock_stripe`), and is dropped once.
         unsafe { self.lock.unlock(self.owner) };
+    }
+
+    /// The drop of a guard that changed watched keys, or of one dropped by
+    /// a panic (apart, so that the common drop is a few instructions).
+    #[cold]
+    #[inline(never)]
+    fn release_after_changes(&mut self) {
+        if std::thread::panicking() {
+            // A panic may have left the stripe half updated: repair it
+            // before anyone else sees it, as if this holder had died.
+            self.view.rebuild();
+        }
+        // Watched keys written: their versions are bumped before the
+        // stripe is unlocked, their waiters woken after (see "Watches").
+        let changes = &self.view.changes;
+        let wakes = (!changes.is_empty())
+            .then(|| self.segment.watches().bump(self.stripe, changes.hashes()));
+        self.release();
         if let Some(wakes) = wakes {
             wakes.wake();
         }
@@ -308,7 +328,10 @@ impl Segment {
         if self.lost.load(Ordering::Acquire) {
             return Err(self.lost_under(lock, owner));
         }
-        Ok(self.guard(i, owner, acquired))
+        if acquired == Acquired::OwnerDied {
+            return self.guard_rebuilt(i, owner);
+        }
+        Ok(self.guard_clean(i, owner))
     }
 
     /// The error for a lock attempt that failed: a lock read as zeros from
@@ -356,29 +379,16 @@ impl Segment {
     // its view are built where they are returned, not built and then copied
     // (a memcpy on every lock, seen in callgrind).
     #[inline(always)]
-    pub(super) fn guard(&self, i: usize, owner: Owner, acquired: Acquired) -> StripeGuard<'_> {
+    fn guard_clean(&self, i: usize, owner: Owner) -> StripeGuard<'_> {
         let change = self.change_seq(i);
         // Odd from here until the guard is dropped; a holder that died left
-        // it odd already (its changes are repaired below, not undone).
+        // it odd already (its changes are repaired, not undone).
         let seq = change.seq.load(Ordering::Relaxed);
         if seq.is_multiple_of(2) {
             change.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
         }
         // The odd value is visible before any change this holder makes.
         std::sync::atomic::fence(Ordering::Release);
-        // Whether to note the keys this holder changes, for the watch
-        // table: nobody watching anything in the stripe costs this one load
-        // of a word in the line just written. (A waiter that registers
-        // meanwhile takes this lock once before it reads: see "Watches".)
-        let watching = change.watched.load(Ordering::Relaxed) != 0;
-        // The stripe a dead holder left is rebuilt through a view of its
-        // own, before the guard's: a guard whose view is lent to a call
-        // (`rebuild`) is built on the stack and copied where it is
-        // returned (a memcpy on every lock, seen in callgrind).
-        // SAFETY: the caller holds stripe i's lock; the view made for the
-        // rebuild is dropped (only its changes are kept) before the guard's.
-        let rebuilt = (acquired == Acquired::OwnerDied)
-            .then(|| unsafe { self.rebuild_dead(i, watching) }.changes);
         let mut guard = StripeGuard {
             lock: self.stripe_lock(i),
             owner,
@@ -389,26 +399,33 @@ impl Segment {
             // it when it is dropped, and the view cannot be used past the guard.
             view: unsafe { self.view(i) },
         };
-        match rebuilt {
-            Some(changes) => guard.view.changes = changes,
-            None => guard.view.changes.watching = watching,
-        }
+        // Whether to note the keys this holder changes, for the watch
+        // table: nobody watching anything in the stripe costs this one load
+        // of a word in the line just written. (A waiter that registers
+        // meanwhile takes this lock once before it reads: see "Watches".)
+        guard.view.changes.watching = change.watched.load(Ordering::Relaxed) != 0;
         guard
     }
 
-    /// Rebuilds stripe `i` after its lock holder died; returns the view,
-    /// whose changes noted (every key, if `watching`) go to the guard's.
-    ///
-    /// # Safety
-    /// The caller holds stripe i's lock and has no other view of it while
-    /// the returned one lives.
+    /// The guard of a stripe whose previous holder died: rebuilt. Apart
+    /// (and not inlined): a guard whose view is lent to a call (`rebuild`)
+    /// is built on the stack and copied where it is returned, which only
+    /// this rare path pays.
+    /// [`Segment::guard_clean`], or [`Segment::guard_rebuilt`] after a
+    /// holder that died.
+    fn guard_after(&self, i: usize, owner: Owner, acquired: Acquired) -> Result<StripeGuard<'_>> {
+        match acquired {
+            Acquired::Clean => Ok(self.guard_clean(i, owner)),
+            Acquired::OwnerDied => self.guard_rebuilt(i, owner),
+        }
+    }
+
     #[cold]
-    unsafe fn rebuild_dead(&self, i: usize, watching: bool) -> StripeView<'_> {
-        // SAFETY: per this function's contract.
-        let mut view = unsafe { self.view(i) };
-        view.changes.watching = watching;
-        view.rebuild();
-        view
+    #[inline(never)]
+    fn guard_rebuilt(&self, i: usize, owner: Owner) -> Result<StripeGuard<'_>> {
+        let mut guard = self.guard_clean(i, owner);
+        guard.view.rebuild();
+        Ok(guard)
     }
 
     /// Locks stripe `i` like [`Segment::lock_stripe`]; if its lock is
@@ -426,7 +443,7 @@ impl Segment {
         self.check_mapped()?;
         let lock = self.stripe_lock(i);
         let reason = match lock.lock(self.lock_timeout) {
-            Ok((acquired, owner)) => return Ok((self.guard(i, owner, acquired), None)),
+            Ok((acquired, owner)) => return Ok((self.guard_after(i, owner, acquired)?, None)),
             Err(e) => e.to_string(),
         };
         if let Some(tid) = lock.live_holder() {
@@ -445,6 +462,6 @@ impl Segment {
         let (acquired, owner) = lock
             .lock(self.lock_timeout)
             .map_err(|e| self.unusable(i, e))?;
-        Ok((self.guard(i, owner, acquired), Some(reason)))
+        Ok((self.guard_after(i, owner, acquired)?, Some(reason)))
     }
 }
