@@ -24,20 +24,25 @@ pub(crate) struct StripeGuard<'a> {
 impl StripeGuard<'_> {
     /// If an operation found damage in the stripe: rebuilds it (so the next
     /// operation works) and reports the damage.
+    #[inline]
     pub(crate) fn repair_if_damaged(&mut self) -> Result<()> {
         // What was read or written on pages the file no longer has means
         // nothing: no repair, the store is unusable.
         self.segment.check_mapped()?;
         match self.view.take_damage() {
             None => Ok(()),
-            Some(damage) => {
-                self.view.rebuild();
-                Err(StoreError::Damaged {
-                    stripe: self.stripe,
-                    path: self.segment.path.to_path_buf(),
-                    detail: damage.to_string(),
-                })
-            }
+            Some(damage) => Err(self.repair(damage)),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn repair(&mut self, damage: impl std::fmt::Display) -> StoreError {
+        self.view.rebuild();
+        StoreError::Damaged {
+            stripe: self.stripe,
+            path: self.segment.path.to_path_buf(),
+            detail: damage.to_string(),
         }
     }
 }
