@@ -305,7 +305,8 @@ impl StripeLock {
         // Taken from here on with the waiters bit: others may sleep too.
         let mine = me.word | WAITERS;
         let start = Instant::now();
-        let deadline = start + timeout;
+        // A bound too far to represent is no bound.
+        let deadline = start.checked_add(timeout);
         let mut check_at = start + FIRST_CHECK.min(timeout / 2);
         let mut unrecorded = None;
         let mut foreign = None;
@@ -345,7 +346,7 @@ impl StripeLock {
                 }
                 check_at = now + SLICE;
             }
-            if now >= deadline {
+            if deadline.is_some_and(|d| now >= d) {
                 return Err(match foreign {
                     Some(tid) => LockError::Foreign {
                         tid,
@@ -357,7 +358,9 @@ impl StripeLock {
             futex_wait(
                 self.futex(),
                 w as u32,
-                check_at.min(deadline).saturating_duration_since(now),
+                deadline
+                    .map_or(check_at, |d| check_at.min(d))
+                    .saturating_duration_since(now),
             );
         }
     }

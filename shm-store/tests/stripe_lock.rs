@@ -136,6 +136,31 @@ fn a_live_thread_that_reuses_the_holders_id_is_not_taken_for_it() {
     }
 }
 
+/// Each thread locks as itself (ZTS: several threads per process): the
+/// record a holder leaves names the last thread that took the lock, by its
+/// own id and start time, and this process's pid namespace.
+#[test]
+fn each_thread_records_its_own_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), "threads");
+    for n in 0..3 {
+        let expected = std::thread::scope(|s| {
+            s.spawn(|| {
+                store.set(b"k", &[n], None).unwrap();
+                // SAFETY: gettid has no preconditions.
+                let tid = unsafe { libc::gettid() } as u32;
+                owner_word(tid, stamp(tid))
+            })
+            .join()
+            .unwrap()
+        });
+        assert_ne!(expected & 0x3f_ffff, u64::from(std::process::id()));
+        assert_eq!(peek(&store, RECORD), expected, "thread {n}");
+        assert_eq!(peek(&store, RECORD_NS), pid_namespace());
+        assert_eq!(peek(&store, WORD), 0);
+    }
+}
+
 /// The counterpart: the same thread with its real start time is a live
 /// holder, which is waited for (and the wait gives up with the bound), and
 /// which repair refuses to take the lock from.
