@@ -176,8 +176,8 @@ enum Holder {
     Foreign(u32),
 }
 
-/// Proof that this thread took a [`StripeLock`]: what it wrote in the word,
-/// for [`StripeLock::unlock`].
+/// Proof that this thread took a [`StripeLock`]: its identity as the word
+/// names it (without the waiters bit), for [`StripeLock::unlock`].
 #[derive(Clone, Copy)]
 pub(crate) struct Owner(u64);
 
@@ -267,12 +267,12 @@ impl StripeLock {
         if self.at(STRIPE_LOCK_KIND_OFFSET).load(Ordering::Relaxed) != STRIPE_LOCK_KIND {
             return Err(LockError::Garbled);
         }
-        let (acquired, word) =
+        let acquired =
             match self
                 .word()
                 .compare_exchange(0, me.word, Ordering::Acquire, Ordering::Relaxed)
             {
-                Ok(_) => (Acquired::Clean, me.word),
+                Ok(_) => Acquired::Clean,
                 Err(_) => self.lock_slow(me, timeout)?,
             };
         // The record: namespace first, then the word it belongs to, so a
@@ -281,12 +281,12 @@ impl StripeLock {
             .store(me.ns, Ordering::Relaxed);
         self.at(STRIPE_LOCK_RECORD_OFFSET)
             .store(me.word, Ordering::Release);
-        Ok((acquired, Owner(word)))
+        Ok((acquired, Owner(me.word)))
     }
 
     #[cold]
     #[inline(never)]
-    fn lock_slow(&self, me: Me, timeout: Duration) -> Result<(Acquired, u64), LockError> {
+    fn lock_slow(&self, me: Me, timeout: Duration) -> Result<Acquired, LockError> {
         let word = self.word();
         for _ in 0..SPINS {
             let w = word.load(Ordering::Relaxed);
@@ -295,7 +295,7 @@ impl StripeLock {
                     .compare_exchange(0, me.word, Ordering::Acquire, Ordering::Relaxed)
                     .is_ok()
                 {
-                    return Ok((Acquired::Clean, me.word));
+                    return Ok(Acquired::Clean);
                 }
             } else if garbled(w) {
                 return Err(LockError::Garbled);
@@ -314,7 +314,7 @@ impl StripeLock {
             let w = word.load(Ordering::Relaxed);
             if w == 0 {
                 match word.compare_exchange(0, mine, Ordering::Acquire, Ordering::Relaxed) {
-                    Ok(_) => return Ok((Acquired::Clean, mine)),
+                    Ok(_) => return Ok(Acquired::Clean),
                     Err(_) => continue,
                 }
             }
@@ -337,7 +337,7 @@ impl StripeLock {
                         // id and start time; only that thread writes that
                         // word, and it will not come back.
                         match word.compare_exchange(w, mine, Ordering::Acquire, Ordering::Relaxed) {
-                            Ok(_) => return Ok((Acquired::OwnerDied, mine)),
+                            Ok(_) => return Ok(Acquired::OwnerDied),
                             Err(_) => continue,
                         }
                     }
@@ -415,6 +415,8 @@ impl StripeLock {
     /// which returned `owner`.
     #[inline(always)]
     pub(crate) unsafe fn unlock(&self, owner: Owner) {
+        // With the waiters bit set this fails, and the slow path clears the
+        // word and wakes a sleeper.
         if self
             .word()
             .compare_exchange(owner.0, 0, Ordering::Release, Ordering::Relaxed)
