@@ -146,13 +146,14 @@ fn me() -> Me {
 #[cold]
 fn identify() -> Me {
     static AT_FORK: std::sync::Once = std::sync::Once::new();
+    static FORGOTTEN_AT_FORK: std::sync::atomic::AtomicBool =
+        std::sync::atomic::AtomicBool::new(false);
     AT_FORK.call_once(|| {
         // SAFETY: registers a child handler that only resets a thread-local
-        // `Cell` (no lock, no allocation: async-signal-safe enough for a
-        // fork child). Registration cannot fail but for ENOMEM, in which
-        // case no handler runs; a forked child then keeps its parent's
-        // identity, which is only ever wrong for a lock held at the fork.
-        unsafe { libc::pthread_atfork(None, None, Some(forget_identity)) };
+        // `Cell` of the forking thread (no lock, no allocation, no
+        // destructor), which is what a fork child may do.
+        let rc = unsafe { libc::pthread_atfork(None, None, Some(forget_identity)) };
+        FORGOTTEN_AT_FORK.store(rc == 0, Ordering::Relaxed);
     });
     let tid = thread_id();
     let stamp = thread_stat(tid).map_or(0, |s| stamp_of(s.start));
@@ -160,7 +161,11 @@ fn identify() -> Me {
         word: (u64::from(stamp) << 32) | u64::from(tid),
         ns: pid_namespace().unwrap_or(0),
     };
-    ME.set(me);
+    // Cached only if a fork child forgets it (pthread_atfork fails only for
+    // lack of memory); else looked up on every lock, slow but right.
+    if FORGOTTEN_AT_FORK.load(Ordering::Relaxed) {
+        ME.set(me);
+    }
     me
 }
 
