@@ -10,7 +10,7 @@
 //! 4096                  the watch table: WATCH_SLOTS x WatchSlot (32 B)
 //! H + i * stride        stripe i, for i in 0..stripes, each `stride` bytes
 //!                       (H = SEGMENT_HEADER_SIZE, 132 KiB):
-//!     +0                  StripeHeader (4 KiB): robust pthread mutex (128 B),
+//!     +0                  StripeHeader (4 KiB): the stripe lock (128 B),
 //!                         then StripeMeta (counters, free-list heads), the
 //!                         ChangeSeq words at +3968 and, in its last 64 B,
 //!                         the LockWake words
@@ -62,7 +62,7 @@
 //! Blocks tile the heap: walking `off += size` from 0 visits every block.
 //!
 //! **Crash safety.** A process may die (SIGKILL) between any two instructions
-//! while holding a stripe lock. The next locker gets `EOWNERDEAD` and rebuilds
+//! while holding a stripe lock. The next locker gets `OwnerDied` and rebuilds
 //! the stripe's index, free lists and counters from a walk of the heap, which
 //! is kept valid at every instant by these rules:
 //! - a block's `size` changes in one aligned 4-byte store, after any header it
@@ -126,11 +126,40 @@
 //! whole value that becomes a miss when the pending expiry passes. `stats`
 //! counts parts apart (`parts`), never as entries.
 //!
+//! **Stripe lock** (version 7; a robust pthread mutex before). Each stripe
+//! header starts with its lock's area ([`MUTEX_AREA`], 128 B): at +0 the
+//! owner word (u64), at +8 the holder's record word, at +16 the kind
+//! ([`STRIPE_LOCK_KIND`]), at +24 the record's pid namespace; the rest is
+//! zero. The owner word is 0 when free; a locker takes it with one
+//! compare-and-swap (`Acquire`) from 0 to its identity: its thread id in
+//! bits 0..22 and its thread's start time (`/proc`, clock ticks since boot,
+//! low 32 bits, never 0) in the high half; bit 31 is the waiters bit, any
+//! other bit of the low half set (or a non-zero word without a thread id)
+//! is a garbled word. Right after, the holder stores its pid namespace
+//! into the record (`Relaxed`) and then a copy of its identity into the
+//! record word (`Release`). It unlocks with a compare-and-swap (`Release`)
+//! from its identity to 0; if the waiters bit is set it stores 0 and wakes
+//! one sleeper. A locker that finds the word taken spins a little, sets the
+//! waiters bit and sleeps on the word's low half (a futex, shared), for at
+//! most a slice; after the first 2 ms and then every slice it tests the
+//! named holder: a thread of that id in its pid namespace with the same
+//! start stamp is alive; none (or a zombie) is dead, and the waiter swaps
+//! the word from the dead holder's identity to its own (no ABA: only that
+//! thread, dead for good, ever wrote that identity), gets `OwnerDied` and
+//! rebuilds the stripe. A holder killed between its compare-and-swap and
+//! its record leaves a word without a record: it is judged dead once the
+//! same word has been seen without its record for a slice. A record naming
+//! another pid namespace cannot be judged: the waiter waits out its bound
+//! and reports the holder's namespace. A kind word other than
+//! [`STRIPE_LOCK_KIND`], or a garbled word, is refused at once (the stripe
+//! is unusable until `ephpm-shm verify --repair` re-initialises it, which
+//! it does only if no live thread is named).
+//!
 //! **Change sequence** (version 3). [`ChangeSeq`] at [`CHANGE_SEQ_OFFSET`]
 //! in each stripe header is odd while some process holds the stripe
-//! mutex and may be changing the stripe, even otherwise: the taker of the
-//! mutex makes it odd (a `Relaxed` store of the next value, unless a dead
-//! holder left it odd already; only the mutex holder ever writes it) and
+//! lock and may be changing the stripe, even otherwise: the taker of the
+//! lock makes it odd (a `Relaxed` store of the next value, unless a dead
+//! holder left it odd already; only the lock holder ever writes it) and
 //! issues a `Release` fence before touching the stripe; the guard's drop
 //! stores the next, even value with `Release` before unlocking. It is
 //! the word lock-free reads validate against (below).
@@ -142,7 +171,7 @@
 //!    changing the stripe: it spins (a bounded number of times,
 //!    `READ_SPINS` in `store/reads.rs`) until the word is even and looks again;
 //!    after `READ_ATTEMPTS` looks, or a spin that ends with the word still
-//!    odd (a holder that died), it takes the stripe mutex instead;
+//!    odd (a holder that died), it takes the stripe lock instead;
 //! 2. copies out `access_clock` and `index_len` (the first words of
 //!    [`StripeMeta`]), then probes: each slot (`hash`, `block`, `lru`) and
 //!    the block header it names are copied out in one piece (a volatile
@@ -179,7 +208,7 @@
 //! stall through 2^31 lock holds between its two loads to be fooled.
 //!
 //! A writer killed mid-change leaves the sequence odd: readers take the
-//! mutex, get `EOWNERDEAD`, rebuild the stripe, and the guard makes the
+//! lock, find its holder dead, rebuild the stripe, and the guard makes the
 //! word even. An expired entry or a large value sends the reader to the
 //! locked path too (which reclaims the one, gathers the other's parts).
 //!
@@ -213,7 +242,7 @@
 //! empty slot, so a probe that visits every slot has met damage). The
 //! holder of the stripe lock that finds damage rebuilds the stripe as after
 //! a crash: the heap walk keeps the blocks before a broken `size` and frees
-//! the rest. A stripe mutex whose bytes are not a robust shared mutex, or
+//! the rest. A stripe lock whose bytes are not a well-formed lock, or
 //! that cannot be taken within a bound, is reported unusable and is only
 //! re-initialised by an operator's repair once its recorded holder is gone.
 //!
@@ -223,7 +252,7 @@
 //! of them, and `seq`, the futex word they sleep on, is bumped (and the
 //! sleepers woken) by a release that finds `waiters` non-zero; a release
 //! without any waiter writes neither word. Both are touched only
-//! with atomic operations, never under the stripe mutex, and zero is a valid
+//! with atomic operations, never under the stripe lock, and zero is a valid
 //! initial state (a waiter killed while asleep only leaves `waiters` too
 //! high, which costs needless wake-up calls).
 //!
@@ -291,16 +320,30 @@ pub(crate) const MAGIC_READY: u64 = u64::from_le_bytes(*b"EPHPMKV1");
 /// Written first by a creator; seen later, it means the creator died.
 pub(crate) const MAGIC_INIT: u64 = u64::from_le_bytes(*b"EPHPMKV0");
 /// Bumped on any change of this layout.
-pub const LAYOUT_VERSION: u32 = 6;
+pub const LAYOUT_VERSION: u32 = 7;
 
 pub(crate) const PAGE: usize = 4096;
 /// The header page and the watch table after it; the stripes start here.
 pub const SEGMENT_HEADER_SIZE: usize = PAGE + WATCH_SLOTS * std::mem::size_of::<WatchSlot>();
 pub(crate) const STRIPE_HEADER_SIZE: usize = PAGE;
-/// Room reserved for the `pthread_mutex_t` at the start of a stripe header:
-/// two cache lines, so the adjacent-line prefetcher does not pair the lock
-/// with the stripe's counters.
+/// Room reserved for the lock at the start of a stripe header (and for the
+/// watch table's `pthread_mutex_t` in the header page): two cache lines, so
+/// the adjacent-line prefetcher does not pair the lock with the stripe's
+/// counters.
 pub(crate) const MUTEX_AREA: usize = 128;
+/// The stripe lock's owner word (u64) in its area (see "Stripe lock"):
+/// 0 when free; else the holder's thread id (bits 0..22), the waiters bit
+/// (bit 31), and the holder thread's start stamp (the high half).
+pub(crate) const STRIPE_LOCK_WORD_OFFSET: usize = 0;
+/// The holder's record: a copy of its owner word (without the waiters bit)...
+pub(crate) const STRIPE_LOCK_RECORD_OFFSET: usize = 8;
+/// ...the kind word, [`STRIPE_LOCK_KIND`] once initialised...
+pub(crate) const STRIPE_LOCK_KIND_OFFSET: usize = 16;
+/// ...and the record's pid namespace (inode of `/proc/<pid>/ns/pid`, 0 if
+/// unknown).
+pub(crate) const STRIPE_LOCK_RECORD_NS_OFFSET: usize = 24;
+/// What an initialised stripe lock's kind word holds.
+pub(crate) const STRIPE_LOCK_KIND: u64 = u64::from_le_bytes(*b"EPHLOCK1");
 pub(crate) const SLOT_SIZE: usize = std::mem::size_of::<Slot>();
 pub(crate) const BLOCK_HEADER_SIZE: usize = std::mem::size_of::<BlockHeader>();
 pub(crate) const BLOCK_ALIGN: u32 = 16;
@@ -499,7 +542,7 @@ pub(crate) fn lru_step(index_len: u32) -> u32 {
 pub(crate) const CHANGE_SEQ_OFFSET: usize = STRIPE_HEADER_SIZE - 128;
 
 /// The stripe's change sequence (see the module docs): odd while a holder
-/// of the stripe mutex may be changing the stripe, even otherwise; and the
+/// of the stripe lock may be changing the stripe, even otherwise; and the
 /// number of watch slots whose keys fall in the stripe, in the same cache
 /// line, so a writer that finds it 0 pays one load of a line it has.
 #[repr(C)]
@@ -623,6 +666,7 @@ const _: () =
     assert!(CHANGE_SEQ_OFFSET.is_multiple_of(64) && CHANGE_SEQ_OFFSET + 64 <= LOCK_WAKE_OFFSET);
 const _: () = assert!(LOCK_WAKE_OFFSET.is_multiple_of(64));
 const _: () = assert!(std::mem::size_of::<libc::pthread_mutex_t>() <= MUTEX_AREA);
+const _: () = assert!(STRIPE_LOCK_RECORD_NS_OFFSET + 8 <= MUTEX_AREA);
 const _: () = assert!(SLOT_SIZE == 16 && BLOCK_HEADER_SIZE == 32);
 
 /// The key hash, part of the format: xxh3-64 with seed 0, never 0.

@@ -1,6 +1,7 @@
-//! Process identity: the effective uid, thread liveness, a process's start
-//! time and pid namespace (`/proc`). Touches nothing of the crate; its two
-//! system calls go through rustix's safe wrappers, so it holds no `unsafe`.
+//! Process identity: the effective uid, thread ids and liveness, a process's
+//! or thread's start time and pid namespace (`/proc`). Touches nothing of
+//! the crate; its system calls go through rustix's safe wrappers, so it
+//! holds no `unsafe`.
 
 use rustix::io::Errno;
 use rustix::process::Pid;
@@ -10,6 +11,11 @@ use std::sync::Mutex;
 /// The effective user id of this process.
 pub(crate) fn euid() -> u32 {
     rustix::process::geteuid().as_raw()
+}
+
+/// The calling thread's id (in this process's pid namespace).
+pub(crate) fn thread_id() -> u32 {
+    rustix::thread::gettid().as_raw_nonzero().get() as u32
 }
 
 /// Whether a thread (of this pid namespace) with this id exists.
@@ -33,7 +39,11 @@ pub(crate) struct ProcessStat {
 }
 
 pub(crate) fn process_stat(pid: u32) -> std::io::Result<ProcessStat> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    stat_file(&format!("/proc/{pid}/stat"))
+}
+
+fn stat_file(path: &str) -> std::io::Result<ProcessStat> {
+    let text = std::fs::read_to_string(path)?;
     let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "unexpected /proc format");
     // The command name, in parentheses, may itself hold spaces and ')'.
     let after_name = &text[text.rfind(')').ok_or_else(bad)? + 1..];
@@ -48,6 +58,13 @@ pub(crate) fn process_stat(pid: u32) -> std::io::Result<ProcessStat> {
         running: !matches!(*state, "Z" | "X" | "x"),
         start,
     })
+}
+
+/// What `/proc/<tid>/task/<tid>/stat` says of one thread (of this pid
+/// namespace): whether it can still run and when it started (clock ticks
+/// since boot). `NotFound` once the thread is gone and reaped.
+pub(crate) fn thread_stat(tid: u32) -> std::io::Result<ProcessStat> {
+    stat_file(&format!("/proc/{tid}/task/{tid}/stat"))
 }
 
 pub(crate) fn pid_namespace() -> std::io::Result<u64> {

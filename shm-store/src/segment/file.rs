@@ -486,19 +486,16 @@ impl Segment {
         };
         for i in 0..geometry.stripes as usize {
             // SAFETY: the segment is not marked ready, and we hold the file's
-            // flock, so no other process uses its mutexes or stripes yet.
+            // flock, so no other process uses its locks or stripes yet.
             unsafe {
-                let mutex = segment.mutex(i);
-                mutex.init().map_err(|e| {
-                    StoreError::io("cannot initialise stripe lock in", &segment.path, e)
-                })?;
+                segment.stripe_lock(i).init();
                 let mut view = segment.view(i);
                 view.format();
                 view.meta.rng =
                     0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93);
             }
         }
-        // SAFETY: as for the stripes' mutexes above: not ready yet, flock held.
+        // SAFETY: as for the stripes' locks above: not ready yet, flock held.
         unsafe { segment.watches().mutex.init() }.map_err(|e| {
             StoreError::io(
                 "cannot initialise the watch table lock in",

@@ -1,5 +1,5 @@
 //! Stripe access: locking (and taking over a dead or garbled lock), the guard,
-//! [`SharedStripe`] for lock-free reads. Touches the mapping, mutexes, watch table.
+//! [`SharedStripe`] for lock-free reads. Touches the mapping, stripe locks, watch table.
 
 use super::Segment;
 use crate::error::{Result, StoreError};
@@ -7,14 +7,14 @@ use crate::layout::{
     ChangeSeq, LockWake, Slot, StripeMeta, CHANGE_SEQ_OFFSET, LOCK_WAKE_OFFSET, MUTEX_AREA,
     SEGMENT_HEADER_SIZE, SLOT_SIZE, STRIPE_HEADER_SIZE,
 };
-use crate::process::thread_alive;
-use crate::shared_mutex::{Acquired, LockError, RobustMutex};
+use crate::shared_mutex::{Acquired, LockError, Owner, StripeLock};
 use crate::stripe::StripeView;
 use std::sync::atomic::Ordering;
 
 /// A stripe whose lock this thread holds; unlocks on drop.
 pub(crate) struct StripeGuard<'a> {
-    mutex: RobustMutex,
+    lock: StripeLock,
+    owner: Owner,
     change: &'a ChangeSeq,
     stripe: usize,
     segment: &'a Segment,
@@ -24,26 +24,60 @@ pub(crate) struct StripeGuard<'a> {
 impl StripeGuard<'_> {
     /// If an operation found damage in the stripe: rebuilds it (so the next
     /// operation works) and reports the damage.
+    #[inline]
     pub(crate) fn repair_if_damaged(&mut self) -> Result<()> {
         // What was read or written on pages the file no longer has means
         // nothing: no repair, the store is unusable.
         self.segment.check_mapped()?;
         match self.view.take_damage() {
             None => Ok(()),
-            Some(damage) => {
-                self.view.rebuild();
-                Err(StoreError::Damaged {
-                    stripe: self.stripe,
-                    path: self.segment.path.to_path_buf(),
-                    detail: damage.to_string(),
-                })
-            }
+            Some(damage) => Err(self.repair(damage)),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn repair(&mut self, damage: impl std::fmt::Display) -> StoreError {
+        self.view.rebuild();
+        StoreError::Damaged {
+            stripe: self.stripe,
+            path: self.segment.path.to_path_buf(),
+            detail: damage.to_string(),
         }
     }
 }
 
 impl Drop for StripeGuard<'_> {
+    #[inline]
     fn drop(&mut self) {
+        if std::thread::panicking() || !self.view.changes.is_empty() {
+            return self.release_after_changes();
+        }
+        self.release();
+    }
+}
+
+impl StripeGuard<'_> {
+    /// Makes the change sequence even again and unlocks.
+    #[inline(always)]
+    fn release(&mut self) {
+        // Every change of this holder is written before the sequence is
+        // even again. Only the lock holder writes the word: no atomic
+        // read-modify-write is needed.
+        let seq = self.change.seq.load(Ordering::Relaxed);
+        self.change
+            .seq
+            .store(seq.wrapping_add(1), Ordering::Release);
+        // SAFETY: the guard exists only while this thread holds the lock
+        // (see `lock_stripe`), and is dropped once.
+        unsafe { self.lock.unlock(self.owner) };
+    }
+
+    /// The drop of a guard that changed watched keys, or of one dropped by
+    /// a panic (apart, so that the common drop is a few instructions).
+    #[cold]
+    #[inline(never)]
+    fn release_after_changes(&mut self) {
         if std::thread::panicking() {
             // A panic may have left the stripe half updated: repair it
             // before anyone else sees it, as if this holder had died.
@@ -54,16 +88,7 @@ impl Drop for StripeGuard<'_> {
         let changes = &self.view.changes;
         let wakes = (!changes.is_empty())
             .then(|| self.segment.watches().bump(self.stripe, changes.hashes()));
-        // Every change of this holder is written before the sequence is
-        // even again. Only the mutex holder writes the word: no atomic
-        // read-modify-write is needed.
-        let seq = self.change.seq.load(Ordering::Relaxed);
-        self.change
-            .seq
-            .store(seq.wrapping_add(1), Ordering::Release);
-        // SAFETY: the guard exists only while this thread holds the lock
-        // (see `lock_stripe`), and is dropped once.
-        unsafe { self.mutex.unlock() };
+        self.release();
         if let Some(wakes) = wakes {
             wakes.wake();
         }
@@ -232,11 +257,12 @@ impl Segment {
         unsafe { self.map.as_mut_ptr().add(offset) }
     }
 
-    pub(super) fn mutex(&self, i: usize) -> RobustMutex {
-        // SAFETY: the mutex area starts the stripe header, page aligned, and the
-        // mapping lives as long as `self`; callers use the handle only while
-        // borrowing `self`.
-        unsafe { RobustMutex::from_ptr(self.stripe_base(i).cast()) }
+    pub(super) fn stripe_lock(&self, i: usize) -> StripeLock {
+        // SAFETY: the lock area starts the stripe header, page aligned, and
+        // the mapping lives as long as `self`; callers use the handle only
+        // while borrowing `self`; its words are only accessed atomically
+        // (a StripeView starts after MUTEX_AREA).
+        unsafe { StripeLock::from_ptr(self.stripe_base(i)) }
     }
 
     /// Stripe `i`'s change sequence and watch count.
@@ -298,23 +324,37 @@ impl Segment {
 
     /// Locks stripe `i`. If the previous holder died, the stripe is rebuilt
     /// before the guard is returned.
+    #[inline]
     pub(crate) fn lock_stripe(&self, i: usize) -> Result<StripeGuard<'_>> {
-        let mutex = self.mutex(i);
-        let acquired = mutex.lock(self.lock_timeout).map_err(|e| {
-            // A mutex read as zeros from a page the file lost is "garbled":
-            // the cause is the truncation.
-            self.check_mapped()
-                .err()
-                .unwrap_or_else(|| self.unusable(i, e))
-        })?;
+        let lock = self.stripe_lock(i);
+        let (acquired, owner) = lock
+            .lock(self.lock_timeout)
+            .map_err(|e| self.lock_failed(i, e))?;
         if self.lost.load(Ordering::Acquire) {
-            // The mutex itself may be one of the lost pages (zeros, which
-            // lock as a plain mutex): nothing to guard.
-            // SAFETY: this thread took the lock just above.
-            unsafe { mutex.unlock() };
-            return Err(self.truncated());
+            return Err(self.lost_under(lock, owner));
         }
-        Ok(self.guard(i, mutex, acquired))
+        if acquired == Acquired::OwnerDied {
+            return self.guard_rebuilt(i, owner);
+        }
+        Ok(self.guard_clean(i, owner))
+    }
+
+    /// The error for a lock attempt that failed: a lock read as zeros from
+    /// a page the file lost is "garbled", but the cause is the truncation.
+    #[cold]
+    fn lock_failed(&self, i: usize, e: LockError) -> StoreError {
+        self.check_mapped()
+            .err()
+            .unwrap_or_else(|| self.unusable(i, e))
+    }
+
+    /// Releases a lock just taken on a segment whose file lost pages:
+    /// nothing to guard.
+    #[cold]
+    fn lost_under(&self, lock: StripeLock, owner: Owner) -> StoreError {
+        // SAFETY: the caller took the lock just before, with this owner.
+        unsafe { lock.unlock(owner) };
+        self.truncated()
     }
 
     /// `Err(Truncated)` once the segment's file lost pages under this
@@ -344,15 +384,10 @@ impl Segment {
     // its view are built where they are returned, not built and then copied
     // (a memcpy on every lock, seen in callgrind).
     #[inline(always)]
-    pub(super) fn guard(
-        &self,
-        i: usize,
-        mutex: RobustMutex,
-        acquired: Acquired,
-    ) -> StripeGuard<'_> {
+    fn guard_clean(&self, i: usize, owner: Owner) -> StripeGuard<'_> {
         let change = self.change_seq(i);
         // Odd from here until the guard is dropped; a holder that died left
-        // it odd already (its changes are repaired below, not undone).
+        // it odd already (its changes are repaired, not undone).
         let seq = change.seq.load(Ordering::Relaxed);
         if seq.is_multiple_of(2) {
             change.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
@@ -360,7 +395,8 @@ impl Segment {
         // The odd value is visible before any change this holder makes.
         std::sync::atomic::fence(Ordering::Release);
         let mut guard = StripeGuard {
-            mutex,
+            lock: self.stripe_lock(i),
+            owner,
             change,
             stripe: i,
             segment: self,
@@ -373,49 +409,64 @@ impl Segment {
         // of a word in the line just written. (A waiter that registers
         // meanwhile takes this lock once before it reads: see "Watches".)
         guard.view.changes.watching = change.watched.load(Ordering::Relaxed) != 0;
-        if acquired == Acquired::OwnerDied {
-            guard.view.rebuild();
-        }
         guard
+    }
+
+    /// The guard of a stripe whose previous holder died: rebuilt. Apart
+    /// (and not inlined): a guard whose view is lent to a call (`rebuild`)
+    /// is built on the stack and copied where it is returned, which only
+    /// this rare path pays.
+    /// [`Segment::guard_clean`], or [`Segment::guard_rebuilt`] after a
+    /// holder that died.
+    fn guard_after(&self, i: usize, owner: Owner, acquired: Acquired) -> Result<StripeGuard<'_>> {
+        match acquired {
+            Acquired::Clean => Ok(self.guard_clean(i, owner)),
+            Acquired::OwnerDied => self.guard_rebuilt(i, owner),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn guard_rebuilt(&self, i: usize, owner: Owner) -> Result<StripeGuard<'_>> {
+        let mut guard = self.guard_clean(i, owner);
+        guard.view.rebuild();
+        Ok(guard)
     }
 
     /// Locks stripe `i` like [`Segment::lock_stripe`]; if its lock is
     /// unusable (not obtained in time, or garbled bytes) and the lock word
-    /// names no live thread, re-initialises the mutex and takes it. The
+    /// names no live thread, re-initialises the lock and takes it. The
     /// second value says whether the lock was taken over (the caller then
     /// rebuilds the stripe). Refused with [`StoreError::LockHeld`] when a
-    /// live thread is named as holder.
+    /// live thread (or one of another pid namespace, which cannot be
+    /// judged) is named as holder.
     ///
-    /// What this cannot see: a process of another pid namespace, or one
-    /// that is inside `pthread_mutex_lock` at this instant, using the same
-    /// stripe; the operator runs this (`ephpm-shm verify --repair`) when no
-    /// process is stuck in the store.
+    /// What this cannot see: a process that is about to take the lock at
+    /// this instant; the operator runs this (`ephpm-shm verify --repair`)
+    /// when no process is stuck in the store.
     pub(crate) fn take_over_stripe(&self, i: usize) -> Result<(StripeGuard<'_>, Option<String>)> {
         self.check_mapped()?;
-        let mutex = self.mutex(i);
-        let reason = match mutex.lock(self.lock_timeout) {
-            Ok(acquired) => return Ok((self.guard(i, mutex, acquired), None)),
+        let lock = self.stripe_lock(i);
+        let reason = match lock.lock(self.lock_timeout) {
+            Ok((acquired, owner)) => return Ok((self.guard_after(i, owner, acquired)?, None)),
             Err(e) => e.to_string(),
         };
-        if mutex.looks_initialised() {
-            if let Some(tid) = mutex.holder().filter(|&t| thread_alive(t)) {
-                return Err(StoreError::LockHeld {
-                    stripe: i,
-                    name: self.name.clone(),
-                    tid,
-                });
-            }
+        if let Some(tid) = lock.live_holder() {
+            return Err(StoreError::LockHeld {
+                stripe: i,
+                name: self.name.clone(),
+                tid,
+            });
         }
         // SAFETY: the lock could not be taken within the bound, and no live
-        // thread is named as its holder (a garbled mutex names none that
+        // thread is named as its holder (a garbled word names none that
         // means anything): nobody is inside the critical section, so
-        // re-initialising the mutex does not break anyone's exclusion.
-        // Waiters asleep on the old word time out with an error.
-        unsafe { mutex.init() }
-            .map_err(|e| StoreError::io("cannot re-initialise a stripe lock in", &self.path, e))?;
-        let acquired = mutex
+        // re-initialising the lock does not break anyone's exclusion.
+        // Waiters asleep on the old word are woken and look again.
+        unsafe { lock.init() };
+        let (acquired, owner) = lock
             .lock(self.lock_timeout)
             .map_err(|e| self.unusable(i, e))?;
-        Ok((self.guard(i, mutex, acquired), Some(reason)))
+        Ok((self.guard_after(i, owner, acquired)?, Some(reason)))
     }
 }
