@@ -44,7 +44,10 @@ impl StripeView<'_> {
     /// Reclaims every expired entry of the stripe, if its earliest expiry
     /// says there may be one; `true` if any went. The scan either frees
     /// something or makes the bound exact, so it does not repeat for nothing.
+    /// The blocks of entries removed before (the dead chain) go back to
+    /// the free lists too.
     pub(crate) fn reclaim_expired(&mut self, now: u64) -> bool {
+        self.drain_dead();
         if self.meta.min_expiry > now {
             return false;
         }
@@ -67,6 +70,7 @@ impl StripeView<'_> {
             .filter(|&at| at != 0)
             .min()
             .unwrap_or(u64::MAX);
+        self.drain_dead();
         self.meta.entries < before
     }
 }

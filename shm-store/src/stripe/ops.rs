@@ -7,7 +7,8 @@ use super::view::{bump, StripeView};
 use super::{Ctx, Entry, Former, Key, Kind};
 use crate::error::StoreError;
 use crate::layout::{
-    value_offset, BLOCK_HEADER_SIZE, STATE_INT, STATE_LARGE, STATE_LIVE, STATE_PART, STATE_ZSTD,
+    value_offset, BlockHeader, BLOCK_HEADER_SIZE, STATE_INT, STATE_LARGE, STATE_LIVE, STATE_PART,
+    STATE_ZSTD,
 };
 use crate::ttl::Ttl;
 use std::sync::atomic::{compiler_fence, Ordering};
@@ -16,14 +17,25 @@ impl StripeView<'_> {
     /// Slot of a live entry; an expired one found on the way is reclaimed.
     /// The clock is read only for an entry that has an expiry.
     pub(super) fn lookup(&mut self, key: Key<'_>, now: impl FnOnce() -> u64) -> Option<usize> {
+        self.lookup_block(key, now).map(|(i, _)| i)
+    }
+
+    /// [`StripeView::lookup`], with a copy of the entry's block header;
+    /// `find_slot` checked the block, so its key and value lie inside it.
+    pub(super) fn lookup_block(
+        &mut self,
+        key: Key<'_>,
+        now: impl FnOnce() -> u64,
+    ) -> Option<(usize, BlockHeader)> {
         let i = self.find_slot(key)?;
-        let expires_at = self.hdr(self.slots()[i].block).expires_at;
-        if expires_at != 0 && expires_at <= now() {
-            self.drop_entry(i);
+        let off = self.slots()[i].block;
+        let h = *self.hdr(off);
+        if h.expires_at != 0 && h.expires_at <= now() {
+            self.drop_checked(i, off, h.state);
             bump(&mut self.meta.expirations);
             return None;
         }
-        Some(i)
+        Some((i, h))
     }
 
     /// Looks a key up; `read` sees an inline value (or a part's bytes).
@@ -208,9 +220,13 @@ impl StripeView<'_> {
         if let Some(at) = at {
             self.sweep_step(at);
         }
-        let i = self.lookup(key, || at.unwrap_or_else(&now))?;
-        let former = self.former(i);
-        self.drop_entry(i);
+        let (i, h) = self.lookup_block(key, || at.unwrap_or_else(&now))?;
+        let former = match h.state {
+            STATE_LARGE => self.former(i),
+            _ => Former::Inline,
+        };
+        // `lookup_block` checked the block.
+        self.drop_checked(i, self.slots()[i].block, h.state);
         Some(former)
     }
 
@@ -238,6 +254,9 @@ impl StripeView<'_> {
         now: u64,
     ) -> bool {
         let removed = self.del_if(key, record, kind, now);
+        // A rare path that already walks the index: the damaged block (and
+        // any other removed one) goes back to the free lists now.
+        self.drain_dead();
         let counts = self.recount_compressed();
         self.set_compressed_counts(counts);
         removed
@@ -292,37 +311,42 @@ impl StripeView<'_> {
         delta: i64,
         ctx: impl Fn() -> Ctx,
     ) -> Result<i64, StoreError> {
-        let (current, expires_at) = match self.lookup(key, || ctx().now) {
-            Some(i) => {
+        let (current, expires_at) = match self.lookup_block(key, || ctx().now) {
+            // An integer entry: one probe, one copied header, one 8-byte
+            // store (no second look at the header or the slot).
+            Some((i, h)) if h.state == STATE_INT => {
                 let off = self.slots()[i].block;
-                match self.kind_of(i) {
-                    // A compressed value is never taken apart for a number.
-                    Kind::Large | Kind::Zstd => return Err(StoreError::NotAnInteger),
-                    Kind::Int => {
-                        // The errors are built only when returned (`ok_or`
-                        // would build and drop one on every call).
-                        let Some(word) = self.int_word_mut(off) else {
-                            return Err(StoreError::NotAnInteger);
-                        };
-                        let Some(new) = i64::from_ne_bytes(*word).checked_add(delta) else {
-                            return Err(StoreError::Overflow);
-                        };
-                        // An array assignment: one 8-byte store (a single
-                        // `mov` to an 8-byte aligned address, checked in the
-                        // disassembly), so a crash leaves the old number or
-                        // the new one.
-                        *word = new.to_ne_bytes();
-                        self.stamp_write(i);
-                        self.note_change(key.hash);
-                        return Ok(new);
-                    }
-                    Kind::Inline => {
-                        let Some(n) = parse_i64(self.value_of(off)) else {
-                            return Err(StoreError::NotAnInteger);
-                        };
-                        (n, self.hdr(off).expires_at)
-                    }
-                }
+                // Checked by the probe: the number lies inside the block.
+                let start = off as usize + value_offset(STATE_INT, h.key_len_or_prev) as usize;
+                let Some(word) = self
+                    .heap
+                    .get_mut(start..)
+                    .and_then(<[u8]>::first_chunk_mut::<8>)
+                else {
+                    return Err(StoreError::NotAnInteger);
+                };
+                // The errors are built only when returned (`ok_or` would
+                // build and drop one on every call).
+                let Some(new) = i64::from_ne_bytes(*word).checked_add(delta) else {
+                    return Err(StoreError::Overflow);
+                };
+                // An array assignment: one 8-byte store (a single `mov` to
+                // an 8-byte aligned address, checked in the disassembly),
+                // so a crash leaves the old number or the new one.
+                *word = new.to_ne_bytes();
+                self.stamp_write(i);
+                self.note_change(key.hash);
+                return Ok(new);
+            }
+            // A compressed value is never taken apart for a number.
+            Some((_, h)) if h.state == STATE_LARGE || h.state == STATE_ZSTD => {
+                return Err(StoreError::NotAnInteger)
+            }
+            Some((i, h)) => {
+                let Some(n) = parse_i64(self.value_of(self.slots()[i].block)) else {
+                    return Err(StoreError::NotAnInteger);
+                };
+                (n, h.expires_at)
             }
             None => (0, 0),
         };
