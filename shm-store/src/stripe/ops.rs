@@ -27,11 +27,9 @@ impl StripeView<'_> {
         key: Key<'_>,
         now: impl FnOnce() -> u64,
     ) -> Option<(usize, BlockHeader)> {
-        let i = self.find_slot(key)?;
-        let off = self.slots()[i].block;
-        let h = *self.hdr(off);
+        let (i, h) = self.find_entry(key)?;
         if h.expires_at != 0 && h.expires_at <= now() {
-            self.drop_checked(i, off, h.state);
+            self.drop_checked(i, self.slots()[i].block, h.state);
             bump(&mut self.meta.expirations);
             return None;
         }
