@@ -35,6 +35,12 @@ impl StripeView<'_> {
         }
     }
 
+    /// Whether some entry of the stripe may have an expiry. When not, no
+    /// operation compares an expiry with the time, which need not be read.
+    pub(crate) fn has_expiring(&self) -> bool {
+        self.meta.min_expiry != u64::MAX
+    }
+
     pub(super) fn note_expiry(&mut self, expires_at: u64) {
         if expires_at != 0 {
             self.meta.min_expiry = self.meta.min_expiry.min(expires_at);
