@@ -201,7 +201,10 @@ impl Store {
     pub fn incr_by(&self, key: &[u8], delta: i64) -> Result<i64> {
         // The clock is read only if needed (an entry with an expiry, or a
         // new block to write): not for an integer updated in place.
-        self.with_key(key, |g, k| g.view.incr_by(k, delta, || self.ctx()))?
+        match self.with_key(key, |g, k| g.view.incr_by(k, delta, || self.ctx()))? {
+            Ok(n) => Ok(n),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Sets a new TTL on a live key; `false` if missing or `ttl` is zero.

@@ -13,6 +13,29 @@ use crate::layout::{
 use crate::ttl::Ttl;
 use std::sync::atomic::{compiler_fence, Ordering};
 
+/// Why [`StripeView::incr_by`] changed nothing: two words, not a whole
+/// [`StoreError`], on the way out of the stripe lock (the store turns it
+/// into one).
+#[derive(Debug)]
+pub(crate) enum IncrError {
+    /// The value is not a decimal 64-bit integer.
+    NotAnInteger,
+    /// The sum would overflow.
+    Overflow,
+    /// Writing the integer entry failed (no room).
+    Write(Box<StoreError>),
+}
+
+impl From<IncrError> for StoreError {
+    fn from(e: IncrError) -> Self {
+        match e {
+            IncrError::NotAnInteger => StoreError::NotAnInteger,
+            IncrError::Overflow => StoreError::Overflow,
+            IncrError::Write(e) => *e,
+        }
+    }
+}
+
 impl StripeView<'_> {
     /// Slot of a live entry; an expired one found on the way is reclaimed.
     /// The clock is read only for an entry that has an expiry.
@@ -308,7 +331,7 @@ impl StripeView<'_> {
         key: Key<'_>,
         delta: i64,
         ctx: impl Fn() -> Ctx,
-    ) -> Result<i64, StoreError> {
+    ) -> Result<i64, IncrError> {
         let (current, expires_at) = match self.lookup_block(key, || ctx().now) {
             // An integer entry: one probe, one copied header, one 8-byte
             // store (no second look at the header or the slot).
@@ -321,12 +344,12 @@ impl StripeView<'_> {
                     .get_mut(start..)
                     .and_then(<[u8]>::first_chunk_mut::<8>)
                 else {
-                    return Err(StoreError::NotAnInteger);
+                    return Err(IncrError::NotAnInteger);
                 };
                 // The errors are built only when returned (`ok_or` would
                 // build and drop one on every call).
                 let Some(new) = i64::from_ne_bytes(*word).checked_add(delta) else {
-                    return Err(StoreError::Overflow);
+                    return Err(IncrError::Overflow);
                 };
                 // An array assignment: one 8-byte store (a single `mov` to
                 // an 8-byte aligned address, checked in the disassembly),
@@ -338,21 +361,23 @@ impl StripeView<'_> {
             }
             // A compressed value is never taken apart for a number.
             Some((_, h)) if h.state == STATE_LARGE || h.state == STATE_ZSTD => {
-                return Err(StoreError::NotAnInteger)
+                return Err(IncrError::NotAnInteger)
             }
             Some((i, h)) => {
                 let Some(n) = parse_i64(self.value_of(self.slots()[i].block)) else {
-                    return Err(StoreError::NotAnInteger);
+                    return Err(IncrError::NotAnInteger);
                 };
                 (n, h.expires_at)
             }
             None => (0, 0),
         };
         let Some(new) = current.checked_add(delta) else {
-            return Err(StoreError::Overflow);
+            return Err(IncrError::Overflow);
         };
-        self.set(key, &new.to_ne_bytes(), expires_at, ctx(), Kind::Int)?;
-        Ok(new)
+        match self.set(key, &new.to_ne_bytes(), expires_at, ctx(), Kind::Int) {
+            Ok(_) => Ok(new),
+            Err(e) => Err(IncrError::Write(Box::new(e))),
+        }
     }
 
     /// An in-place write to the entry at slot `i`: the LRU clock advances
