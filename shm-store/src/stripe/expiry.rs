@@ -14,10 +14,17 @@ pub(super) fn is_expired(h: &BlockHeader, now: u64) -> bool {
 impl StripeView<'_> {
     /// The incremental sweep: a few slots from a moving cursor, expired
     /// entries reclaimed.
+    #[inline]
     pub(super) fn sweep_step(&mut self, now: u64) {
         if self.meta.min_expiry > now {
             return; // nothing can have expired yet
         }
+        self.sweep_slots(now);
+    }
+
+    /// The body of [`StripeView::sweep_step`], out of the common path.
+    #[inline(never)]
+    fn sweep_slots(&mut self, now: u64) {
         let mask = self.mask();
         for _ in 0..SWEEP_STEP {
             if self.is_damaged() {

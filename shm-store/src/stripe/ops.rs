@@ -123,17 +123,18 @@ impl StripeView<'_> {
         if !self.check_meta() {
             return Err(Self::full(ctx, 0));
         }
-        let found = self.lookup(key, || ctx.now);
+        let looked = self.lookup_block(key, || ctx.now);
+        let found = looked.map(|(i, _)| i);
         // Every removal of an entry (an eviction below or in `alloc`)
         // lowers the count: while it stands, `found` is still the key's slot.
         let entries = self.meta.entries;
-        match found {
+        match looked {
             // The entry this write replaces is not evicted to make room
             // for it (nor, if it is a manifest, its parts): a write that
             // fails leaves it as it was.
-            Some(i) if !key.part => {
+            Some((i, h)) if !key.part => {
                 ctx.spare.key = Some(key.hash);
-                if self.hdr(self.slots()[i].block).state == STATE_LARGE {
+                if h.state == STATE_LARGE {
                     if let Former::Large(m) = self.former(i) {
                         ctx.spare.replaced.get_or_insert(m.generation);
                     }
@@ -196,12 +197,16 @@ impl StripeView<'_> {
         };
         match slot {
             Some(i) => {
-                let former = self.former(i);
                 let old = self.slots()[i].block;
+                let old_state = self.hdr(old).state;
+                let former = match old_state {
+                    STATE_LARGE => self.former(i),
+                    _ => Former::Inline,
+                };
                 let lru = self.meta.access_clock;
                 self.slots_mut()[i].block = off;
                 self.slots_mut()[i].lru = lru;
-                self.count_compressed(old, self.hdr(old).state, false);
+                self.count_compressed(old, old_state, false);
                 self.free_block(old);
                 Ok(Some(former))
             }
