@@ -1,5 +1,7 @@
 //! Owns the heap allocator: block sizes, size bins, the free lists, taking a block (split) and
-//! freeing one (merge). Touches block headers, `meta.free_*` and `meta.used_bytes`, not the index.
+//! freeing one (merge), and the dead chain of removed entries' blocks waiting to be freed
+//! (retire, drain). Touches block headers, `meta.free_*`, `meta.dead_*` and `meta.used_bytes`,
+//! not the index.
 
 use super::view::StripeView;
 use crate::layout::{
