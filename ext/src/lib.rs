@@ -432,6 +432,7 @@ handler!(kv_exists, |args| {
     Ok(Reply::Bool(store.exists(key)?))
 }, failure: Reply::Bool(false));
 
+#[inline(always)]
 fn incr(args: &Args<'_>, delta: Option<i64>) -> Result<Reply, Failure> {
     let (key, delta) = match delta {
         Some(d) => (key(args.string())?, d),

@@ -82,8 +82,27 @@
 //!   store (the old number or the new one); `incr` of a text value that
 //!   holds an integer writes a new integer entry by the rule above.
 //!
-//! Everything else (slots, free lists, `prev_size`, counters) is derived state
-//! that the rebuild recomputes.
+//! Everything else (slots, free lists, `prev_size`, counters, the dead
+//! chain) is derived state that the rebuild recomputes.
+//!
+//! **Deferred frees** (version 7). Removing an entry (`del`, an expiry, an
+//! eviction) does not return its block to the free lists on the caller's
+//! path: one store of `state = DEAD` is the commit (the block stops being
+//! live; a crash after it loses the entry, before it keeps it whole), then
+//! the block is pushed on the stripe's dead chain (`StripeMeta::dead_head`,
+//! linked through the block's `seq_or_next`, counted in `dead_blocks`), the
+//! slot is removed by backward shift, and `used_bytes` and `entries` drop
+//! by the block and the entry at once: so `stats` and `verify` count a dead
+//! block as free room from the instant it is dead. The chain is drained
+//! (each block popped, then freed and merged with its free neighbours as
+//! any free) by the next writer of the stripe whose allocation finds no
+//! free block large enough, before it evicts anything, and by a full
+//! reclaim of expired entries (`purge_expired`, a reclaim for room). A
+//! holder killed with blocks on the chain, or in the middle of a drain,
+//! leaves blocks in state `DEAD` (or `FREE`): the rebuild's heap walk keeps
+//! only live blocks and frees every other one, merges the runs and resets
+//! the chain, so nothing is lost or leaked. `verify` checks that the chain
+//! holds exactly the heap's dead blocks.
 //!
 //! **Large values** (version 3). A value longer than the header's
 //! `part_len` is cut into parts of `part_len` bytes (the last one shorter).
@@ -356,6 +375,11 @@ pub(crate) const NO_BLOCK: u32 = u32::MAX;
 
 pub(crate) const STATE_FREE: u32 = u32::from_le_bytes(*b"free");
 pub(crate) const STATE_WRITING: u32 = u32::from_le_bytes(*b"wrtg");
+/// The block of an entry removed by a delete (or an expiry, an eviction),
+/// waiting on the stripe's dead chain (`StripeMeta::dead_head`, linked by
+/// `seq_or_next`) to be returned to the free lists (version 7: see
+/// "Deferred frees" above). Not live: no slot names it, and a rebuild frees it.
+pub(crate) const STATE_DEAD: u32 = u32::from_le_bytes(*b"dead");
 /// A live entry whose value is in the block.
 pub(crate) const STATE_LIVE: u32 = u32::from_le_bytes(*b"LIVE");
 /// A live entry of a large value: its block holds a [`Manifest`], the
@@ -523,6 +547,11 @@ pub(crate) struct StripeMeta {
     pub compressed_raw_bytes: u64,
     /// Their values' stored bytes (prefix and frame).
     pub compressed_stored_bytes: u64,
+    /// The first block of the dead chain (see "Deferred frees"), or
+    /// [`NO_BLOCK`]; derived, reset by a rebuild.
+    pub dead_head: u32,
+    /// Blocks on the dead chain; derived, reset by a rebuild.
+    pub dead_blocks: u32,
 }
 
 /// The index's size when a stripe is formatted: 64 slots (1 KiB, 16
@@ -660,7 +689,7 @@ const _: () = assert!(std::mem::offset_of!(BlockHeader, expires_at) == 24);
 const _: () = assert!(MANIFEST_SIZE == 40 && std::mem::offset_of!(Manifest, generation) == 16);
 const _: () = assert!(std::mem::offset_of!(Manifest, raw_len) == 32);
 const _: () = assert!(std::mem::offset_of!(StripeMeta, compressed_entries) == 864);
-const _: () = assert!(std::mem::size_of::<StripeMeta>() == 888);
+const _: () = assert!(std::mem::size_of::<StripeMeta>() == 896);
 const _: () = assert!(MUTEX_AREA + std::mem::size_of::<StripeMeta>() <= CHANGE_SEQ_OFFSET);
 const _: () =
     assert!(CHANGE_SEQ_OFFSET.is_multiple_of(64) && CHANGE_SEQ_OFFSET + 64 <= LOCK_WAKE_OFFSET);

@@ -374,6 +374,14 @@ pub(crate) enum Reply {
     List(Vec<Item>),
 }
 
+/// A scalar [`Reply`], as [`deliver`] stores it without the engine.
+#[derive(Clone, Copy)]
+enum Scalar {
+    Null,
+    Bool(bool),
+    Long(i64),
+}
+
 /// A value of a [`Reply::Array`].
 pub(crate) enum Item {
     Long(i64),
@@ -545,26 +553,29 @@ where
 /// The last step of a handler's entry point, whose frames own nothing
 /// else with a destructor; `slot` is its return slot.
 unsafe fn deliver(slot: &mut Zval, outcome: Outcome) {
+    // Nothing to raise and a scalar: no call into the engine at all, and
+    // no drop glue (the reply is read in place and the outcome forgotten:
+    // a scalar reply with nothing to raise owns nothing).
+    if outcome.raise.is_none() {
+        let scalar = match outcome.reply {
+            Reply::Pending => Some(None),
+            Reply::Null => Some(Some(Scalar::Null)),
+            Reply::Bool(b) => Some(Some(Scalar::Bool(b))),
+            Reply::Long(n) => Some(Some(Scalar::Long(n))),
+            _ => None,
+        };
+        if let Some(scalar) = scalar {
+            std::mem::forget(outcome);
+            match scalar {
+                None => {}
+                Some(Scalar::Null) => slot.set_null(),
+                Some(Scalar::Bool(b)) => slot.set_bool(b),
+                Some(Scalar::Long(n)) => slot.set_long(n),
+            }
+            return;
+        }
+    }
     let outcome = match outcome {
-        // Nothing to raise or allocate: no call into the engine at all.
-        // (One arm per variant, by value: nothing is left to drop, where a
-        // guard would leave an out-of-line drop of the whole reply.)
-        Outcome {
-            raise: None,
-            reply: Reply::Pending,
-        } => return,
-        Outcome {
-            raise: None,
-            reply: Reply::Null,
-        } => return slot.set_null(),
-        Outcome {
-            raise: None,
-            reply: Reply::Bool(b),
-        } => return slot.set_bool(b),
-        Outcome {
-            raise: None,
-            reply: Reply::Long(n),
-        } => return slot.set_long(n),
         // A string only (a value read under the lock, or gathered from a
         // large value's parts): copied into PHP's string with no
         // `zend_try`, the buffer parked where a bailout cannot lose it.

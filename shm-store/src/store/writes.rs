@@ -4,7 +4,7 @@
 use crate::compress;
 use crate::error::{Result, StoreError};
 use crate::layout::{Manifest, MANIFEST_COMPRESSED};
-use crate::stripe::{self, Former, Kind};
+use crate::stripe::{self, Ctx, Former, Kind, Spare};
 use crate::{Codec, Store};
 use std::time::Duration;
 
@@ -39,13 +39,29 @@ impl Store {
             Some(bytes) => (bytes.as_slice(), Kind::Zstd),
             None => (value, Kind::Inline),
         };
-        let ctx = self.ctx();
-        let expires_at = self.expiry(ctx.now, ttl);
+        // The clock is read before the lock only for a TTL; else under the
+        // lock, and only if the stripe holds an entry with an expiry (its
+        // sweep and lookups need the time then; with none, no expiry is
+        // compared with it).
+        let ttl_now = ttl
+            .is_some_and(|d| !d.is_zero())
+            .then(|| self.clock.now_ms());
+        let expires_at = ttl_now.map_or(0, |now| self.expiry(now, ttl));
         if self.is_large(stored.len()) {
             let raw_len = packed.is_some().then_some(value.len());
             return self.put_large(key, stored, raw_len, expires_at, only_new);
         }
         let (inserted, former) = self.with_key(key, |g, k| {
+            let now = match ttl_now {
+                Some(now) => now,
+                None if g.view.has_expiring() => self.clock.now_ms(),
+                None => 0,
+            };
+            let ctx = Ctx {
+                now,
+                policy: self.policy(),
+                spare: Spare::default(),
+            };
             if only_new {
                 let inserted = g.view.setnx(k, stored, expires_at, ctx, kind)?;
                 Ok((inserted, None))
@@ -185,7 +201,10 @@ impl Store {
     pub fn incr_by(&self, key: &[u8], delta: i64) -> Result<i64> {
         // The clock is read only if needed (an entry with an expiry, or a
         // new block to write): not for an integer updated in place.
-        self.with_key(key, |g, k| g.view.incr_by(k, delta, || self.ctx()))?
+        match self.with_key(key, |g, k| g.view.incr_by(k, delta, || self.ctx()))? {
+            Ok(n) => Ok(n),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Sets a new TTL on a live key; `false` if missing or `ttl` is zero.

@@ -42,12 +42,6 @@ impl StripeView<'_> {
         Some(i64::from_ne_bytes(*word))
     }
 
-    /// The 8 bytes of an integer entry's number, to update in place.
-    pub(super) fn int_word_mut(&mut self, off: u32) -> Option<&mut [u8; 8]> {
-        let range = self.int_range(off)?;
-        self.heap.get_mut(range)?.try_into().ok()
-    }
-
     /// Runs `f` on a live entry's value as users see it: an integer
     /// entry's rendered as decimal text.
     pub(super) fn with_value_text<R>(&self, off: u32, f: impl FnOnce(&[u8]) -> R) -> R {
@@ -135,24 +129,30 @@ impl StripeView<'_> {
             })
     }
 
-    /// Removes the entry in slot `i`: the block is freed first (the commit),
-    /// then the slot.
+    /// Removes the entry in slot `i`: the block is retired first (the
+    /// commit; it is freed later, see [`StripeView::retire_block`]), then
+    /// the slot.
     pub(super) fn drop_entry(&mut self, i: usize) {
         let off = self.slots()[i].block;
         if !self.check_slot_block(off) {
             return;
         }
+        self.drop_checked(i, off, self.hdr(off).state);
+    }
+
+    /// [`StripeView::drop_entry`] of slot `i`, whose block `off` (in
+    /// `state`) a probe (`find_slot`) has checked already.
+    pub(super) fn drop_checked(&mut self, i: usize, off: u32, state: u32) {
         let Some(entries) = self.meta.entries.checked_sub(1) else {
             self.note("entry count below the entries indexed:", 0u64);
             return;
         };
-        let state = self.hdr(off).state;
         let part = state == STATE_PART;
         if !part {
             self.note_change(self.slots()[i].hash);
         }
         self.count_compressed(off, state, false);
-        self.free_block(off);
+        self.retire_block(off);
         self.remove_slot(i);
         self.meta.entries = entries;
         self.meta.parts = self.meta.parts.saturating_sub(part as u32);

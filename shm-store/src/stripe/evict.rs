@@ -148,6 +148,10 @@ impl StripeView<'_> {
             if let Some(off) = self.take_block(size) {
                 return Ok(off);
             }
+            // The blocks of removed entries first, then eviction.
+            if !self.is_damaged() && self.drain_dead() {
+                continue;
+            }
             if self.is_damaged()
                 || !(self.evict_one(ctx) || self.make_room_in_place_of(key, size, ctx))
             {

@@ -14,10 +14,17 @@ pub(super) fn is_expired(h: &BlockHeader, now: u64) -> bool {
 impl StripeView<'_> {
     /// The incremental sweep: a few slots from a moving cursor, expired
     /// entries reclaimed.
+    #[inline]
     pub(super) fn sweep_step(&mut self, now: u64) {
         if self.meta.min_expiry > now {
             return; // nothing can have expired yet
         }
+        self.sweep_slots(now);
+    }
+
+    /// The body of [`StripeView::sweep_step`], out of the common path.
+    #[inline(never)]
+    fn sweep_slots(&mut self, now: u64) {
         let mask = self.mask();
         for _ in 0..SWEEP_STEP {
             if self.is_damaged() {
@@ -35,6 +42,12 @@ impl StripeView<'_> {
         }
     }
 
+    /// Whether some entry of the stripe may have an expiry. When not, no
+    /// operation compares an expiry with the time, which need not be read.
+    pub(crate) fn has_expiring(&self) -> bool {
+        self.meta.min_expiry != u64::MAX
+    }
+
     pub(super) fn note_expiry(&mut self, expires_at: u64) {
         if expires_at != 0 {
             self.meta.min_expiry = self.meta.min_expiry.min(expires_at);
@@ -44,7 +57,10 @@ impl StripeView<'_> {
     /// Reclaims every expired entry of the stripe, if its earliest expiry
     /// says there may be one; `true` if any went. The scan either frees
     /// something or makes the bound exact, so it does not repeat for nothing.
+    /// The blocks of entries removed before (the dead chain) go back to
+    /// the free lists too.
     pub(crate) fn reclaim_expired(&mut self, now: u64) -> bool {
+        self.drain_dead();
         if self.meta.min_expiry > now {
             return false;
         }
@@ -67,6 +83,7 @@ impl StripeView<'_> {
             .filter(|&at| at != 0)
             .min()
             .unwrap_or(u64::MAX);
+        self.drain_dead();
         self.meta.entries < before
     }
 }

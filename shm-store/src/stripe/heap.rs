@@ -1,9 +1,12 @@
 //! Owns the heap allocator: block sizes, size bins, the free lists, taking a block (split) and
-//! freeing one (merge). Touches block headers, `meta.free_*` and `meta.used_bytes`, not the index.
+//! freeing one (merge), and the dead chain of removed entries' blocks waiting to be freed
+//! (retire, drain). Touches block headers, `meta.free_*`, `meta.dead_*` and `meta.used_bytes`,
+//! not the index.
 
 use super::view::StripeView;
 use crate::layout::{
-    value_offset, BlockHeader, BLOCK_ALIGN, MIN_BLOCK, NO_BLOCK, STATE_FREE, STATE_WRITING,
+    value_offset, BlockHeader, BLOCK_ALIGN, MIN_BLOCK, NO_BLOCK, STATE_DEAD, STATE_FREE,
+    STATE_WRITING,
 };
 use std::sync::atomic::{compiler_fence, Ordering};
 
@@ -205,6 +208,55 @@ impl StripeView<'_> {
         }
         self.update_next_prev_size(start);
         self.link_free(start);
+    }
+
+    /// Retires the block of a removed entry (see "Deferred frees" in
+    /// `layout.rs`): `state = DEAD` commits the removal, then the block goes
+    /// on the dead chain; its bytes stop counting as used at once. The
+    /// caller has checked that `off` starts a whole block.
+    pub(super) fn retire_block(&mut self, off: u32) {
+        let head = self.meta.dead_head;
+        let h = self.hdr_mut(off);
+        let size = h.size;
+        h.state = STATE_DEAD;
+        h.seq_or_next = head;
+        self.meta.dead_head = off;
+        self.meta.dead_blocks = self.meta.dead_blocks.wrapping_add(1);
+        self.meta.used_bytes = self.meta.used_bytes.wrapping_sub(size as u64);
+    }
+
+    /// Returns every block of the dead chain to the free lists (merged with
+    /// its free neighbours); `true` if there was any. A block is popped off
+    /// the chain before it is freed, so a crash in between leaves a dead
+    /// block off the chain, which the rebuild frees as any non-live block.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn drain_dead(&mut self) -> bool {
+        let had = self.meta.dead_head != NO_BLOCK;
+        // A chain longer than the heap has blocks is a cycle (damage).
+        let mut budget = self.heap_len() / MIN_BLOCK + 1;
+        while self.meta.dead_head != NO_BLOCK && !self.is_damaged() {
+            let off = self.meta.dead_head;
+            if budget == 0 {
+                self.note("the dead chain does not end, at heap offset", off);
+                break;
+            }
+            budget -= 1;
+            if !self.check_block(
+                off,
+                STATE_DEAD,
+                "the dead chain holds a broken block at heap offset",
+            ) {
+                break;
+            }
+            self.meta.dead_head = self.hdr(off).seq_or_next;
+            self.meta.dead_blocks = self.meta.dead_blocks.wrapping_sub(1);
+            // Its bytes left `used_bytes` when it was retired.
+            let size = self.hdr(off).size;
+            self.meta.used_bytes = self.meta.used_bytes.wrapping_add(size as u64);
+            self.free_block(off);
+        }
+        had
     }
 
     /// The free run that the block at `off` would be part of once freed:

@@ -3,7 +3,7 @@
 
 use super::view::StripeView;
 use super::Key;
-use crate::layout::{lru_step, Slot, BLOCK_HEADER_SIZE, MIN_INDEX_SLOTS, STATE_PART};
+use crate::layout::{lru_step, BlockHeader, Slot, BLOCK_HEADER_SIZE, MIN_INDEX_SLOTS, STATE_PART};
 
 impl StripeView<'_> {
     /// Slots in use: `meta.index_len` when it is possible, else (damage)
@@ -74,6 +74,12 @@ impl StripeView<'_> {
     }
 
     pub(super) fn find_slot(&self, key: Key<'_>) -> Option<usize> {
+        self.find_entry(key).map(|(i, _)| i)
+    }
+
+    /// The slot of `key` and a copy of its block's header, checked (see
+    /// [`StripeView::live_header`]): one probe, one look at the header.
+    pub(super) fn find_entry(&self, key: Key<'_>) -> Option<(usize, BlockHeader)> {
         let mask = self.mask();
         let mut i = key.hash as usize & mask;
         for _ in 0..self.slots().len() {
@@ -82,17 +88,14 @@ impl StripeView<'_> {
                 return None;
             }
             if s.hash == key.hash {
-                if !self.check_slot_block(s.block) {
-                    return None;
-                }
+                let h = self.live_header(s.block)?;
                 // Checked: the header, key and value lie inside the heap.
-                let h = self.hdr(s.block);
                 let start = s.block as usize + BLOCK_HEADER_SIZE;
                 if h.key_len_or_prev as usize == key.bytes.len()
                     && (h.state == STATE_PART) == key.part
-                    && self.heap[start..start + key.bytes.len()] == *key.bytes
+                    && self.heap.get(start..start + key.bytes.len()) == Some(key.bytes)
                 {
-                    return Some(i);
+                    return Some((i, h));
                 }
             }
             i = (i + 1) & mask;

@@ -6,7 +6,8 @@
 //! One file per concern, each with its own `impl StripeView`:
 //! - `view.rs`: the view, damage, and the checked access to blocks
 //! - `index.rs`: the slot index (probe, insert, backward-shift removal, growth)
-//! - `heap.rs`: the allocator (size bins, free lists, split and merge)
+//! - `heap.rs`: the allocator (size bins, free lists, split and merge, the
+//!   dead chain of blocks a removal retired)
 //! - `entries.rs`: the kinds of entry, their encodings and counters
 //! - `ops.rs`: get, set, del, incr_by, expire and the rest the store calls
 //! - `expiry.rs`, `evict.rs`: making room, by expiry and by policy

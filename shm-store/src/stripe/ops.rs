@@ -7,23 +7,56 @@ use super::view::{bump, StripeView};
 use super::{Ctx, Entry, Former, Key, Kind};
 use crate::error::StoreError;
 use crate::layout::{
-    value_offset, BLOCK_HEADER_SIZE, STATE_INT, STATE_LARGE, STATE_LIVE, STATE_PART, STATE_ZSTD,
+    value_offset, BlockHeader, BLOCK_HEADER_SIZE, STATE_INT, STATE_LARGE, STATE_LIVE, STATE_PART,
+    STATE_ZSTD,
 };
 use crate::ttl::Ttl;
 use std::sync::atomic::{compiler_fence, Ordering};
+
+/// Why [`StripeView::incr_by`] changed nothing: two words, not a whole
+/// [`StoreError`], on the way out of the stripe lock (the store turns it
+/// into one).
+#[derive(Debug)]
+pub(crate) enum IncrError {
+    /// The value is not a decimal 64-bit integer.
+    NotAnInteger,
+    /// The sum would overflow.
+    Overflow,
+    /// Writing the integer entry failed (no room).
+    Write(Box<StoreError>),
+}
+
+impl From<IncrError> for StoreError {
+    fn from(e: IncrError) -> Self {
+        match e {
+            IncrError::NotAnInteger => StoreError::NotAnInteger,
+            IncrError::Overflow => StoreError::Overflow,
+            IncrError::Write(e) => *e,
+        }
+    }
+}
 
 impl StripeView<'_> {
     /// Slot of a live entry; an expired one found on the way is reclaimed.
     /// The clock is read only for an entry that has an expiry.
     pub(super) fn lookup(&mut self, key: Key<'_>, now: impl FnOnce() -> u64) -> Option<usize> {
-        let i = self.find_slot(key)?;
-        let expires_at = self.hdr(self.slots()[i].block).expires_at;
-        if expires_at != 0 && expires_at <= now() {
-            self.drop_entry(i);
+        self.lookup_block(key, now).map(|(i, _)| i)
+    }
+
+    /// [`StripeView::lookup`], with a copy of the entry's block header;
+    /// `find_slot` checked the block, so its key and value lie inside it.
+    pub(super) fn lookup_block(
+        &mut self,
+        key: Key<'_>,
+        now: impl FnOnce() -> u64,
+    ) -> Option<(usize, BlockHeader)> {
+        let (i, h) = self.find_entry(key)?;
+        if h.expires_at != 0 && h.expires_at <= now() {
+            self.drop_checked(i, self.slots()[i].block, h.state);
             bump(&mut self.meta.expirations);
             return None;
         }
-        Some(i)
+        Some((i, h))
     }
 
     /// Looks a key up; `read` sees an inline value (or a part's bytes).
@@ -90,17 +123,18 @@ impl StripeView<'_> {
         if !self.check_meta() {
             return Err(Self::full(ctx, 0));
         }
-        let found = self.lookup(key, || ctx.now);
+        let looked = self.lookup_block(key, || ctx.now);
+        let found = looked.map(|(i, _)| i);
         // Every removal of an entry (an eviction below or in `alloc`)
         // lowers the count: while it stands, `found` is still the key's slot.
         let entries = self.meta.entries;
-        match found {
+        match looked {
             // The entry this write replaces is not evicted to make room
             // for it (nor, if it is a manifest, its parts): a write that
             // fails leaves it as it was.
-            Some(i) if !key.part => {
+            Some((i, h)) if !key.part => {
                 ctx.spare.key = Some(key.hash);
-                if self.hdr(self.slots()[i].block).state == STATE_LARGE {
+                if h.state == STATE_LARGE {
                     if let Former::Large(m) = self.former(i) {
                         ctx.spare.replaced.get_or_insert(m.generation);
                     }
@@ -163,12 +197,16 @@ impl StripeView<'_> {
         };
         match slot {
             Some(i) => {
-                let former = self.former(i);
                 let old = self.slots()[i].block;
+                let old_state = self.hdr(old).state;
+                let former = match old_state {
+                    STATE_LARGE => self.former(i),
+                    _ => Former::Inline,
+                };
                 let lru = self.meta.access_clock;
                 self.slots_mut()[i].block = off;
                 self.slots_mut()[i].lru = lru;
-                self.count_compressed(old, self.hdr(old).state, false);
+                self.count_compressed(old, old_state, false);
                 self.free_block(old);
                 Ok(Some(former))
             }
@@ -208,9 +246,13 @@ impl StripeView<'_> {
         if let Some(at) = at {
             self.sweep_step(at);
         }
-        let i = self.lookup(key, || at.unwrap_or_else(&now))?;
-        let former = self.former(i);
-        self.drop_entry(i);
+        let (i, h) = self.lookup_block(key, || at.unwrap_or_else(&now))?;
+        let former = match h.state {
+            STATE_LARGE => self.former(i),
+            _ => Former::Inline,
+        };
+        // `lookup_block` checked the block.
+        self.drop_checked(i, self.slots()[i].block, h.state);
         Some(former)
     }
 
@@ -238,6 +280,9 @@ impl StripeView<'_> {
         now: u64,
     ) -> bool {
         let removed = self.del_if(key, record, kind, now);
+        // A rare path that already walks the index: the damaged block (and
+        // any other removed one) goes back to the free lists now.
+        self.drain_dead();
         let counts = self.recount_compressed();
         self.set_compressed_counts(counts);
         removed
@@ -291,46 +336,53 @@ impl StripeView<'_> {
         key: Key<'_>,
         delta: i64,
         ctx: impl Fn() -> Ctx,
-    ) -> Result<i64, StoreError> {
-        let (current, expires_at) = match self.lookup(key, || ctx().now) {
-            Some(i) => {
+    ) -> Result<i64, IncrError> {
+        let (current, expires_at) = match self.lookup_block(key, || ctx().now) {
+            // An integer entry: one probe, one copied header, one 8-byte
+            // store (no second look at the header or the slot).
+            Some((i, h)) if h.state == STATE_INT => {
                 let off = self.slots()[i].block;
-                match self.kind_of(i) {
-                    // A compressed value is never taken apart for a number.
-                    Kind::Large | Kind::Zstd => return Err(StoreError::NotAnInteger),
-                    Kind::Int => {
-                        // The errors are built only when returned (`ok_or`
-                        // would build and drop one on every call).
-                        let Some(word) = self.int_word_mut(off) else {
-                            return Err(StoreError::NotAnInteger);
-                        };
-                        let Some(new) = i64::from_ne_bytes(*word).checked_add(delta) else {
-                            return Err(StoreError::Overflow);
-                        };
-                        // An array assignment: one 8-byte store (a single
-                        // `mov` to an 8-byte aligned address, checked in the
-                        // disassembly), so a crash leaves the old number or
-                        // the new one.
-                        *word = new.to_ne_bytes();
-                        self.stamp_write(i);
-                        self.note_change(key.hash);
-                        return Ok(new);
-                    }
-                    Kind::Inline => {
-                        let Some(n) = parse_i64(self.value_of(off)) else {
-                            return Err(StoreError::NotAnInteger);
-                        };
-                        (n, self.hdr(off).expires_at)
-                    }
-                }
+                // Checked by the probe: the number lies inside the block.
+                let start = off as usize + value_offset(STATE_INT, h.key_len_or_prev) as usize;
+                let Some(word) = self
+                    .heap
+                    .get_mut(start..)
+                    .and_then(<[u8]>::first_chunk_mut::<8>)
+                else {
+                    return Err(IncrError::NotAnInteger);
+                };
+                // The errors are built only when returned (`ok_or` would
+                // build and drop one on every call).
+                let Some(new) = i64::from_ne_bytes(*word).checked_add(delta) else {
+                    return Err(IncrError::Overflow);
+                };
+                // An array assignment: one 8-byte store (a single `mov` to
+                // an 8-byte aligned address, checked in the disassembly),
+                // so a crash leaves the old number or the new one.
+                *word = new.to_ne_bytes();
+                self.stamp_write(i);
+                self.note_change(key.hash);
+                return Ok(new);
+            }
+            // A compressed value is never taken apart for a number.
+            Some((_, h)) if h.state == STATE_LARGE || h.state == STATE_ZSTD => {
+                return Err(IncrError::NotAnInteger)
+            }
+            Some((i, h)) => {
+                let Some(n) = parse_i64(self.value_of(self.slots()[i].block)) else {
+                    return Err(IncrError::NotAnInteger);
+                };
+                (n, h.expires_at)
             }
             None => (0, 0),
         };
         let Some(new) = current.checked_add(delta) else {
-            return Err(StoreError::Overflow);
+            return Err(IncrError::Overflow);
         };
-        self.set(key, &new.to_ne_bytes(), expires_at, ctx(), Kind::Int)?;
-        Ok(new)
+        match self.set(key, &new.to_ne_bytes(), expires_at, ctx(), Kind::Int) {
+            Ok(_) => Ok(new),
+            Err(e) => Err(IncrError::Write(Box::new(e))),
+        }
     }
 
     /// An in-place write to the entry at slot `i`: the LRU clock advances

@@ -42,6 +42,8 @@ impl StripeView<'_> {
         self.meta.min_expiry = u64::MAX;
         self.meta.free_bitmap = [0; FREE_BINS / 64];
         self.meta.free_heads = [NO_BLOCK; FREE_BINS];
+        self.meta.dead_head = NO_BLOCK;
+        self.meta.dead_blocks = 0;
         self.link_free(0);
     }
 
@@ -122,8 +124,11 @@ impl StripeView<'_> {
         }
 
         // Pass 3: merge runs of free blocks, relink free lists, recount bytes.
+        // Dead blocks were freed by pass 1: the chain is empty.
         self.meta.free_bitmap = [0; FREE_BINS / 64];
         self.meta.free_heads = [NO_BLOCK; FREE_BINS];
+        self.meta.dead_head = NO_BLOCK;
+        self.meta.dead_blocks = 0;
         self.meta.used_bytes = 0;
         let (mut off, mut prev) = (0u32, 0u32);
         while off < heap_len {

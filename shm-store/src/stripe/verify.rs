@@ -4,8 +4,8 @@
 use super::heap::bin_for;
 use super::view::StripeView;
 use crate::layout::{
-    hash_key, is_live, value_offset, BLOCK_ALIGN, FREE_BINS, MIN_BLOCK, NO_BLOCK, STATE_FREE,
-    STATE_INT, STATE_LARGE, STATE_LIVE, STATE_PART, STATE_ZSTD,
+    hash_key, is_live, value_offset, BLOCK_ALIGN, FREE_BINS, MIN_BLOCK, NO_BLOCK, STATE_DEAD,
+    STATE_FREE, STATE_INT, STATE_LARGE, STATE_LIVE, STATE_PART, STATE_ZSTD,
 };
 
 impl StripeView<'_> {
@@ -15,7 +15,7 @@ impl StripeView<'_> {
         let heap_len = self.heap_len();
         let mut blocks = std::collections::HashMap::new(); // offset -> state
         let (mut off, mut prev, mut used, mut prev_free) = (0u32, 0u32, 0u64, false);
-        let mut free_blocks = 0usize;
+        let (mut free_blocks, mut dead_blocks) = (0usize, 0usize);
         while off < heap_len {
             let h = *self.hdr(off);
             if h.size < MIN_BLOCK || !h.size.is_multiple_of(BLOCK_ALIGN) || h.size > heap_len - off
@@ -36,6 +36,8 @@ impl StripeView<'_> {
                     }
                     free_blocks += 1;
                 }
+                // Waiting on the dead chain: free room, not yet in a list.
+                STATE_DEAD => dead_blocks += 1,
                 STATE_LIVE | STATE_LARGE | STATE_PART | STATE_INT | STATE_ZSTD => {
                     used += h.size as u64;
                     let whole = value_offset(h.state, h.key_len_or_prev) + h.val_len as u64;
@@ -91,6 +93,27 @@ impl StripeView<'_> {
         }
         if listed != free_blocks {
             problems.push(format!("{free_blocks} free blocks but {listed} listed"));
+        }
+
+        // The dead chain: exactly the heap's dead blocks, each once.
+        let (mut cur, mut chained) = (self.meta.dead_head, 0usize);
+        while cur != NO_BLOCK {
+            if blocks.get(&cur) != Some(&STATE_DEAD) {
+                problems.push(format!("the dead chain holds {cur}, not a dead block"));
+                break;
+            }
+            chained += 1;
+            if chained > dead_blocks {
+                problems.push("the dead chain loops".to_string());
+                break;
+            }
+            cur = self.hdr(cur).seq_or_next;
+        }
+        if chained != dead_blocks || dead_blocks != self.meta.dead_blocks as usize {
+            problems.push(format!(
+                "{dead_blocks} dead blocks, {chained} on the dead chain, {} counted",
+                self.meta.dead_blocks
+            ));
         }
 
         // Index.

@@ -188,11 +188,35 @@ impl<'a> StripeView<'a> {
 
     /// [`StripeView::check_block`] for the block a slot points at: any live kind.
     pub(super) fn check_slot_block(&self, off: u32) -> bool {
-        self.check_block(
-            off,
-            STATE_LIVE,
-            "a slot points at a broken block at heap offset",
-        )
+        self.live_header(off).is_some()
+    }
+
+    /// A copy of the header of the live block a slot points at, if it is
+    /// one with its key and value inside it (the checks of
+    /// [`StripeView::check_block`] for [`STATE_LIVE`], on one copy of the
+    /// header); records the damage if not.
+    #[inline]
+    pub(super) fn live_header(&self, off: u32) -> Option<BlockHeader> {
+        let o = off as usize;
+        let h: BlockHeader = match self.heap.get(o..o + BLOCK_HEADER_SIZE) {
+            Some(bytes) if off.is_multiple_of(BLOCK_ALIGN) => bytemuck::pod_read_unaligned(bytes),
+            _ => return self.broken_slot_block(off),
+        };
+        let ok = is_live(h.state)
+            && self.size_fits(off, h.size)
+            && h.key_len_or_prev > 0
+            && value_offset(h.state, h.key_len_or_prev) + h.val_len as u64 <= h.size as u64
+            && (h.state != STATE_INT || h.val_len == 8);
+        match ok {
+            true => Some(h),
+            false => self.broken_slot_block(off),
+        }
+    }
+
+    #[cold]
+    fn broken_slot_block(&self, off: u32) -> Option<BlockHeader> {
+        self.note("a slot points at a broken block at heap offset", off);
+        None
     }
 
     /// Whether the stripe's counters are possible.
