@@ -626,6 +626,7 @@ const _: () = assert!(std::mem::size_of::<libc::pthread_mutex_t>() <= MUTEX_AREA
 const _: () = assert!(SLOT_SIZE == 16 && BLOCK_HEADER_SIZE == 32);
 
 /// The key hash, part of the format: xxh3-64 with seed 0, never 0.
+#[inline]
 pub(crate) fn hash_key(key: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(key).max(1)
 }

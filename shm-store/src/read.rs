@@ -28,24 +28,51 @@ pub(crate) enum Probe {
     Locked,
 }
 
-/// Where an inline value was seen, for the copy that follows.
+/// Where an inline value was seen, for the copy that follows. Small and
+/// plain (no options), as it travels up to the caller in registers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Seen {
     /// The change sequence the probe was validated against.
     pub seq: u32,
+    /// The stamp to store in the slot's `lru` word after a successful
+    /// copy (see `stamp_at`).
+    pub stamp: u32,
+    /// What the value is.
+    pub kind: Kind,
     /// Offset of the value's first byte from the stripe's start.
     pub value_at: usize,
     /// Length of the value as the caller gets it.
     pub len: usize,
-    /// An integer entry's number (read and validated with the probe): the
-    /// value is its decimal text, nothing is copied from the segment.
-    pub int: Option<i64>,
+    /// Offset of the slot's `lru` word if its stamp is stale, else 0
+    /// (the stripe's mutex: never a slot).
+    pub stamp_at: usize,
+    /// An integer entry's number (read and validated with the probe;
+    /// [`Kind::Int`] only).
+    pub int: i64,
+}
+
+/// What kind of inline value a probe found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// The value's bytes, copied from the segment.
+    Raw,
+    /// An integer entry: the value is the decimal text of `int`, nothing
+    /// is copied from the segment.
+    Int,
     /// The value is stored compressed: what is copied is the stored bytes
     /// (`len` of them), which the caller decompresses.
-    pub compressed: bool,
-    /// The slot's `lru` word and the stamp to store there after a
-    /// successful copy, if the slot's stamp is stale.
-    pub stamp: Option<(usize, u32)>,
+    Zstd,
+}
+
+impl Seen {
+    /// Stores the LRU stamp, if the slot's was stale: after a copy that
+    /// validated.
+    #[inline]
+    pub(crate) fn stamp(&self, stripe: &SharedStripe<'_>) {
+        if self.stamp_at != 0 {
+            stripe.set_u32(self.stamp_at, self.stamp);
+        }
+    }
 }
 
 /// The stripe's shape, from the segment's geometry.
@@ -56,6 +83,7 @@ pub(crate) struct Shape {
 }
 
 impl Shape {
+    #[inline(always)]
     fn heap_start(&self) -> usize {
         STRIPE_HEADER_SIZE + self.slots * SLOT_SIZE
     }
@@ -63,6 +91,7 @@ impl Shape {
 
 /// One attempt to find the user key `key` (hash `hash`) in a stripe.
 /// `now` is called only for an entry that has an expiry.
+#[inline]
 pub(crate) fn probe(
     stripe: &SharedStripe<'_>,
     shape: Shape,
@@ -80,8 +109,12 @@ pub(crate) fn probe(
     found
 }
 
-/// The probe itself; what it returns is not validated yet.
-fn find(
+/// The probe itself, for a reader that loaded the even sequence `seq`;
+/// what it returns means something only once
+/// [`SharedStripe::unchanged_since`]`(seq)` says so (a reader may copy the
+/// value first and validate both at once).
+#[inline(always)]
+pub(crate) fn find(
     stripe: &SharedStripe<'_>,
     shape: Shape,
     key: &[u8],
@@ -124,18 +157,21 @@ fn find(
                     value_at,
                     len,
                     int,
-                    compressed,
+                    kind,
                 } => {
-                    let lru_at = slot + offset_of!(Slot, lru);
-                    let stamp =
-                        (clock.wrapping_sub(lru) > lru_step(index_len)).then_some((lru_at, clock));
+                    let stale = clock.wrapping_sub(lru) > lru_step(index_len);
                     return Probe::Found(Seen {
                         seq,
+                        stamp: clock,
+                        kind,
                         value_at,
                         len,
+                        stamp_at: if stale {
+                            slot + offset_of!(Slot, lru)
+                        } else {
+                            0
+                        },
                         int,
-                        compressed,
-                        stamp,
                     });
                 }
             }
@@ -154,11 +190,12 @@ enum Entry {
     Value {
         value_at: usize,
         len: usize,
-        int: Option<i64>,
-        compressed: bool,
+        int: i64,
+        kind: Kind,
     },
 }
 
+#[inline(always)]
 fn entry(
     stripe: &SharedStripe<'_>,
     shape: Shape,
@@ -213,14 +250,17 @@ fn entry(
         return Entry::Value {
             value_at,
             len: itoa::Buffer::new().format(n).len(),
-            int: Some(n),
-            compressed: false,
+            int: n,
+            kind: Kind::Int,
         };
     }
     Entry::Value {
         value_at,
         len: val_len as usize,
-        int: None,
-        compressed: state == STATE_ZSTD,
+        int: 0,
+        kind: match state {
+            STATE_ZSTD => Kind::Zstd,
+            _ => Kind::Raw,
+        },
     }
 }
