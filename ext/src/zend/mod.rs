@@ -637,6 +637,11 @@ pub(crate) trait Reader {
     fn finish(&mut self, out: &mut [std::mem::MaybeUninit<u8>]) -> bool;
 }
 
+/// Values up to this long are read straight into a buffer on the entry
+/// point's frame ([`Opened::Small`]): one look at the store, one copy, one
+/// validation, then PHP's string is made from the buffer.
+pub(crate) const SMALL: usize = 256;
+
 /// A PHP function that returns a value read by a [`Reader`] as a string
 /// (or whatever [`Begun::Done`] says); [`read_handler`] makes its entry point.
 pub(crate) trait ReadFunction {
@@ -644,14 +649,22 @@ pub(crate) trait ReadFunction {
     type Reader<'a>: Reader;
     /// The return value of a failure (and of a panic).
     fn failure() -> Reply;
-    /// Parses the arguments with [`Args`] and makes the reader, or says
-    /// how the call ends; never calls into the engine otherwise.
-    fn open<'a>(args: &Args<'a>) -> Result<Opened<Self::Reader<'a>>, Bailout>;
+    /// Parses the arguments with [`Args`] and reads the value into `small`
+    /// if it fits there, or makes the reader (its first `begin` done), or
+    /// says how the call ends; never calls into the engine otherwise.
+    fn open<'a>(
+        args: &Args<'a>,
+        small: &mut [std::mem::MaybeUninit<u8>; SMALL],
+    ) -> Result<Opened<Self::Reader<'a>>, Bailout>;
 }
 
 /// What [`ReadFunction::open`] gives.
 pub(crate) enum Opened<R> {
-    Reader(R),
+    /// The value is the first this many bytes of the buffer.
+    Small(usize),
+    /// The value is this long: the reader's `finish` copies it (then
+    /// `begin` is called again with attempt 2, 3, ... if it changed).
+    Reader(R, usize),
     Done(Outcome),
 }
 
@@ -673,13 +686,30 @@ pub(crate) unsafe extern "C" fn read_handler<F: ReadFunction>(
     const { assert!(!std::mem::needs_drop::<F::Reader<'static>>()) };
     // SAFETY: the engine's own pointers, valid for the whole call.
     let args = unsafe { Args::new(ex) };
-    // SAFETY: this frame holds only borrows of the engine's.
-    let opened = unsafe { run(F::failure, || F::open(&args)) };
+    // Plain bytes: a bailout may skip them.
+    let mut small = [std::mem::MaybeUninit::<u8>::uninit(); SMALL];
+    // SAFETY: this frame holds only borrows of the engine's and bytes.
+    let opened = unsafe { run(F::failure, || F::open(&args, &mut small)) };
     // SAFETY: the return slot the engine passed; `Zval` is `zval`.
     let slot = unsafe { &mut *rv.cast::<Zval>() };
     let outcome = match opened {
+        // SAFETY: this frame holds borrows and bytes only.
+        Opened::Small(len) if len <= SMALL => match unsafe { NewString::alloc(len) } {
+            Some(string) => {
+                // SAFETY: `open` wrote the first `len` bytes of `small`
+                // (`len` <= SMALL); the destination is the new string's
+                // `len` bytes, an allocation of its own.
+                unsafe {
+                    ptr::copy_nonoverlapping(small.as_ptr(), string.bytes().as_mut_ptr(), len)
+                };
+                string.into_zval(slot);
+                return;
+            }
+            None => internal_error(F::failure),
+        },
+        Opened::Small(_) => internal_error(F::failure),
         // SAFETY: the reader needs no drop; this frame holds borrows only.
-        Opened::Reader(reader) => match unsafe { read_into(slot, reader, F::failure) } {
+        Opened::Reader(reader, len) => match unsafe { read_into(slot, reader, len, F::failure) } {
             None => return,
             Some(outcome) => outcome,
         },
@@ -689,33 +719,27 @@ pub(crate) unsafe extern "C" fn read_handler<F: ReadFunction>(
     unsafe { deliver(slot, outcome) }
 }
 
-/// Runs `reader` until the value is in a PHP string set in `slot` (`None`)
-/// or it says how the call ends instead (a panic in it: [`internal_error`]).
+/// Runs `reader`, whose value was last seen `len` bytes long, until the
+/// value is in a PHP string set in `slot` (`None`) or it says how the call
+/// ends instead (a panic in it: [`internal_error`]).
 ///
 /// # Safety
 /// The caller's frames up to the engine's entry point own nothing with a
 /// destructor, and neither does `reader`: the allocation of the string may
 /// bail out and skip them all.
+#[cold]
+#[inline(never)]
 unsafe fn read_into<R: Reader>(
     slot: &mut Zval,
     mut reader: R,
+    mut len: usize,
     failure: fn() -> Reply,
 ) -> Option<Outcome> {
     // Ours until it is in `slot`: released on every other way out.
     let mut string: Option<NewString> = None;
-    let mut attempt = 0;
+    // The attempts before this one: `open`'s look, and its first `begin`.
+    let mut attempt = 2;
     loop {
-        let len = match catch_unwind(AssertUnwindSafe(|| reader.begin(attempt))) {
-            Ok(Begun::Len(len)) => len,
-            Ok(Begun::Done(outcome)) => {
-                release(string);
-                return Some(outcome);
-            }
-            Err(_) => {
-                release(string);
-                return Some(internal_error(failure));
-            }
-        };
         let target = match string {
             Some(s) if s.len() == len => s,
             other => {
@@ -737,12 +761,24 @@ unsafe fn read_into<R: Reader>(
                 target.into_zval(slot);
                 return None;
             }
-            Ok(false) => attempt += 1,
+            Ok(false) => {}
             Err(_) => {
                 release(string);
                 return Some(internal_error(failure));
             }
         }
+        len = match catch_unwind(AssertUnwindSafe(|| reader.begin(attempt))) {
+            Ok(Begun::Len(len)) => len,
+            Ok(Begun::Done(outcome)) => {
+                release(string);
+                return Some(outcome);
+            }
+            Err(_) => {
+                release(string);
+                return Some(internal_error(failure));
+            }
+        };
+        attempt += 1;
     }
 }
 
@@ -766,6 +802,7 @@ impl NewString {
     /// The allocation ends the request with a bailout when it exceeds
     /// memory_limit: the caller's frames up to the engine's entry point
     /// own nothing with a destructor.
+    #[inline]
     unsafe fn alloc(len: usize) -> Option<NewString> {
         let header = std::mem::offset_of!(zend_string, val);
         // Header, bytes, the terminating NUL; rounded as the engine rounds.
@@ -788,6 +825,7 @@ impl NewString {
         Some(NewString(raw))
     }
 
+    #[inline]
     fn len(self) -> usize {
         // SAFETY: a live string of ours (not handed to PHP).
         unsafe { (*self.0.as_ptr()).len }
@@ -795,6 +833,7 @@ impl NewString {
 
     /// The string's bytes, to fill before it goes to PHP (all of them:
     /// it goes to PHP only after a reader's `finish` wrote every byte).
+    #[inline]
     fn bytes<'a>(self) -> &'a mut [std::mem::MaybeUninit<u8>] {
         // SAFETY: a live string of ours, which nothing else sees until
         // `into_zval` or `release`; `len` bytes from `val` on, allocated by
@@ -810,7 +849,16 @@ impl NewString {
     }
 
     /// Hands the string to PHP as the value of `slot`.
+    #[inline]
     fn into_zval(self, slot: &mut Zval) {
+        if slot.is_null() {
+            // Written in place: a null slot (as the engine passes the
+            // return slot) holds nothing to release, which is all
+            // ext-php-rs's setter would check first, out of line.
+            slot.value.str_ = self.0.as_ptr();
+            slot.u1.type_info = ext_php_rs::flags::ZvalTypeFlags::StringEx.bits();
+            return;
+        }
         // SAFETY: a string made by `alloc`, which PHP now owns.
         slot.set_zend_string(unsafe { ext_php_rs::boxed::ZBox::from_raw(self.0.as_ptr()) });
     }
