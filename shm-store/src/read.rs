@@ -264,3 +264,41 @@ fn entry(
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Store, StoreConfig};
+
+    /// `SharedStripe::bytes_eq` (no call for short keys: bytes, then
+    /// overlapping words) agrees with a plain comparison: equal to a copy
+    /// of the stripe's bytes at every offset and length up to 40, and
+    /// unequal once any one byte of the copy differs.
+    #[test]
+    fn bytes_eq_finds_every_differing_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&StoreConfig::new("eq").dir(dir.path()).size(1 << 20)).unwrap();
+        // Bytes that differ from their neighbours, somewhere in stripe 0.
+        let value: Vec<u8> = (0..4096u32).map(|i| (i * 7 + i / 256) as u8).collect();
+        for i in 0..64 {
+            store.set(format!("k{i}").as_bytes(), &value, None).unwrap();
+        }
+        let stripe = store.segment.shared_stripe(0);
+        let heap = super::STRIPE_HEADER_SIZE
+            + store.segment.geometry().slots_per_stripe as usize * super::SLOT_SIZE;
+        for off in heap..heap + 24 {
+            for len in 1..=40 {
+                let mut copy = vec![0; len];
+                assert!(stripe.copy_out(off, &mut copy));
+                assert!(stripe.bytes_eq(off, &copy), "{off} {len}");
+                for at in 0..len {
+                    copy[at] ^= 1;
+                    assert!(!stripe.bytes_eq(off, &copy), "{off} {len} {at}");
+                    copy[at] ^= 1;
+                }
+            }
+        }
+        // Out of the stripe: false, not a read past it.
+        let end = store.segment.geometry().stripe_stride as usize;
+        assert!(!stripe.bytes_eq(end - 2, &[0; 3]));
+    }
+}

@@ -199,9 +199,54 @@ impl SharedStripe<'_> {
     /// Whether the bytes at `off` equal `expected` (`false` if out of bounds).
     #[inline]
     pub(crate) fn bytes_eq(&self, off: usize, expected: &[u8]) -> bool {
-        let Some(p) = self.at(off, expected.len(), 1) else {
+        let n = expected.len();
+        let Some(p) = self.at(off, n, 1) else {
             return false;
         };
+        // A short key (most are) with no call: from 4 bytes on, in two
+        // overlapping words from each side; below, its first, middle and
+        // last bytes, which are all of them.
+        if (1..=16).contains(&n) {
+            // SAFETY: as for memcmp below, reads of the n bytes at `p`
+            // (each byte or word starts at p or after, and ends by p + n);
+            // unaligned plain loads that may race with a lock holder's
+            // stores, relied on only once validated.
+            let shared = unsafe {
+                match n {
+                    1..=3 => [
+                        p.read() as u64
+                            | (p.add(n / 2).read() as u64) << 8
+                            | (p.add(n - 1).read() as u64) << 16,
+                        0,
+                    ],
+                    4..=7 => [
+                        p.cast::<u32>().read_unaligned() as u64,
+                        p.add(n - 4).cast::<u32>().read_unaligned() as u64,
+                    ],
+                    _ => [
+                        p.cast::<u64>().read_unaligned(),
+                        p.add(n - 8).cast::<u64>().read_unaligned(),
+                    ],
+                }
+            };
+            let want = match n {
+                1..=3 => [
+                    expected[0] as u64
+                        | (expected[n / 2] as u64) << 8
+                        | (expected[n - 1] as u64) << 16,
+                    0,
+                ],
+                4..=7 => [
+                    u32::from_ne_bytes(expected[..4].try_into().expect("4 bytes")) as u64,
+                    u32::from_ne_bytes(expected[n - 4..].try_into().expect("4 bytes")) as u64,
+                ],
+                _ => [
+                    u64::from_ne_bytes(expected[..8].try_into().expect("8 bytes")),
+                    u64::from_ne_bytes(expected[n - 8..].try_into().expect("8 bytes")),
+                ],
+            };
+            return (shared[0] ^ want[0]) | (shared[1] ^ want[1]) == 0;
+        }
         // SAFETY: `at` checked that off + expected.len() lies inside the
         // stripe; `expected` is the caller's own slice. memcmp reads the
         // shared bytes through the raw pointer, like the plain copy of
