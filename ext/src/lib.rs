@@ -21,7 +21,7 @@ use std::panic::catch_unwind;
 use std::sync::Mutex;
 use std::time::Duration;
 use zend::{
-    Args, Bailout, Begun, Item, Opened, Outcome, Raise, Reply, Signature, MAY_BE_ARRAY,
+    Args, Bailout, Begun, Item, Opened, Outcome, Raise, Reply, Signature, Tested, MAY_BE_ARRAY,
     MAY_BE_BOOL, MAY_BE_FALSE, MAY_BE_LONG, MAY_BE_NULL, MAY_BE_STRING,
 };
 
@@ -472,11 +472,37 @@ handler!(kv_expire_if, |args| {
     Ok(Reply::Bool(store.expire_if(key, expected, ttl)?))
 }, failure: Reply::Bool(false));
 
-handler!(kv_exists, |args| {
-    let key = key(args.string())?;
-    let store = store()?;
-    Ok(Reply::Bool(store.exists(key)?))
-}, failure: Reply::Bool(false));
+/// `ephpm_kv_exists`: the answer written in place (see [`zend::TestFunction`]).
+#[allow(non_camel_case_types)]
+struct kv_exists;
+
+impl zend::TestFunction for kv_exists {
+    fn failure() -> Reply {
+        Reply::Bool(false)
+    }
+
+    #[inline]
+    fn test(args: &Args<'_>) -> Result<Tested, Bailout> {
+        let found = key(args.string()).and_then(|key| Ok(store()?.exists(key)?));
+        match found {
+            Ok(found) if !NOTICE_PENDING.load(std::sync::atomic::Ordering::Relaxed) => {
+                Ok(Tested::Bool(found))
+            }
+            found => exists_outcome(found),
+        }
+    }
+}
+
+/// How `ephpm_kv_exists` ends with a failure, or with a pending notice.
+#[cold]
+#[inline(never)]
+fn exists_outcome(found: Result<bool, Failure>) -> Result<Tested, Bailout> {
+    outcome(
+        found.map(Reply::Bool),
+        <kv_exists as zend::TestFunction>::failure,
+    )
+    .map(Tested::Done)
+}
 
 fn incr(args: &Args<'_>, delta: Option<i64>) -> Result<Reply, Failure> {
     let (key, delta) = match delta {
@@ -857,7 +883,7 @@ fn signatures() -> Vec<Signature> {
         ),
         sig(
             c"ephpm_kv_exists",
-            zend::handler::<kv_exists>,
+            zend::test_handler::<kv_exists>,
             MAY_BE_BOOL,
             1,
             &[KEY],

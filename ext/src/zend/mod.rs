@@ -719,6 +719,60 @@ pub(crate) unsafe extern "C" fn read_handler<F: ReadFunction>(
     unsafe { deliver(slot, outcome) }
 }
 
+/// A PHP function that answers a question with a bool (`ephpm_kv_exists`):
+/// [`test_handler`] makes its entry point, which writes the answer into
+/// the return slot in place.
+pub(crate) trait TestFunction {
+    /// The return value of a failure (and of a panic).
+    fn failure() -> Reply;
+    /// Parses the arguments with [`Args`] and answers, or says how the
+    /// call ends; never calls into the engine otherwise.
+    fn test(args: &Args<'_>) -> Result<Tested, Bailout>;
+}
+
+/// What [`TestFunction::test`] gives.
+pub(crate) enum Tested {
+    /// The answer, with nothing to raise.
+    Bool(bool),
+    Done(Outcome),
+}
+
+impl From<Outcome> for Tested {
+    fn from(outcome: Outcome) -> Self {
+        Tested::Done(outcome)
+    }
+}
+
+/// The engine's entry point for the PHP function `F` (a [`TestFunction`]).
+///
+/// # Safety
+/// Called by the engine only, as a function handler.
+pub(crate) unsafe extern "C" fn test_handler<F: TestFunction>(
+    ex: *mut zend_execute_data,
+    rv: *mut zval,
+) {
+    // SAFETY: the engine's own pointers, valid for the whole call.
+    let args = unsafe { Args::new(ex) };
+    // SAFETY: this frame holds only borrows of the engine's.
+    let tested = unsafe { run(F::failure, || F::test(&args)) };
+    // SAFETY: the return slot the engine passed; `Zval` is `zval`.
+    let slot = unsafe { &mut *rv.cast::<Zval>() };
+    match tested {
+        // In place: a null slot (as the engine passes the return slot)
+        // holds nothing to release, which is all the setter checks first.
+        Tested::Bool(b) if slot.is_null() => {
+            slot.u1.type_info = if b {
+                ext_php_rs::ffi::IS_TRUE
+            } else {
+                ext_php_rs::ffi::IS_FALSE
+            };
+        }
+        Tested::Bool(b) => slot.set_bool(b),
+        // SAFETY: the last step; nothing else is on this frame.
+        Tested::Done(outcome) => unsafe { deliver(slot, outcome) },
+    }
+}
+
 /// Runs `reader`, whose value was last seen `len` bytes long, until the
 /// value is in a PHP string set in `slot` (`None`) or it says how the call
 /// ends instead (a panic in it: [`internal_error`]).
