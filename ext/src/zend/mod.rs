@@ -272,8 +272,9 @@ fn c_message(message: &str) -> CString {
 // once nothing of ours is left on the stack. The exceptions, on a hit's hot
 // path, are allocations of a return string without `zend_try`, made where
 // no Rust frame up to the entry point owns anything with a destructor (so
-// a bailout skips nothing that needed dropping): [`deliver_parked`] and
-// the one-copy read ([`read_into`]).
+// a bailout skips nothing that needed dropping): [`deliver_parked`], the
+// small read's string in [`read_handler`] (made from bytes on its frame)
+// and the one-copy read ([`read_into`]).
 
 /// The engine bailed out during a call into it: the caller returns it up
 /// to the entry point, which resumes the bailout.
