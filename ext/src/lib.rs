@@ -313,34 +313,29 @@ impl zend::ReadFunction for kv_get {
     fn open<'a>(
         args: &Args<'a>,
         small: &mut [std::mem::MaybeUninit<u8>; zend::SMALL],
-    ) -> Result<Opened<Get<'a>>, Bailout> {
+        opened: &mut Option<Opened<Get<'a>>>,
+    ) -> Result<(), Bailout> {
         let key = match key(args.string()) {
             Ok(key) => key,
-            Err(failure) => return open_failed(failure),
+            Err(failure) => return open_failed(failure, opened),
         };
         let store = match store() {
             Ok(store) => store,
-            Err(failure) => return open_failed(failure.into()),
+            Err(failure) => return open_failed(failure.into(), opened),
         };
         if NOTICE_PENDING.load(std::sync::atomic::Ordering::Relaxed) {
-            return get_with_notice(store, key);
+            *opened = Some(get_with_notice(store, key)?);
+            return Ok(());
         }
-        let mut get = Get {
-            store,
-            key,
-            ticket: None,
-        };
         match store.read_small_uninit(key, small) {
             // A value read this way is below ROOM_CHECKED_FROM: no look at
             // memory_limit (see `value_fits`).
-            Ok(SmallRead::Copied(len)) => Ok(Opened::Small(len)),
-            Ok(SmallRead::Missing) => Ok(Opened::Done(Outcome::reply(Reply::Null))),
-            Ok(SmallRead::Begun(start)) => Ok(match get.started(start, 1) {
-                Begun::Len(len) => Opened::Reader(get, len),
-                Begun::Done(outcome) => Opened::Done(outcome),
-            }),
-            Err(e) => open_failed(read_failure(key, e)),
+            Ok(SmallRead::Copied(len)) => *opened = Some(Opened::Small(len)),
+            Ok(SmallRead::Missing) => *opened = Some(Opened::Done(Outcome::reply(Reply::Null))),
+            Ok(SmallRead::Begun(start)) => *opened = Some(Get::open(store, key, start)),
+            Err(e) => return open_failed(read_failure(key, e), opened),
         }
+        Ok(())
     }
 }
 
@@ -349,8 +344,12 @@ const _: () = assert!(zend::SMALL < ROOM_CHECKED_FROM);
 /// How `ephpm_kv_get` ends when its argument or the store fails.
 #[cold]
 #[inline(never)]
-fn open_failed(failure: Failure) -> Result<Opened<Get<'static>>, Bailout> {
-    outcome(Err(failure), <kv_get as zend::ReadFunction>::failure).map(Opened::Done)
+fn open_failed(failure: Failure, opened: &mut Option<Opened<Get<'_>>>) -> Result<(), Bailout> {
+    *opened = Some(Opened::Done(outcome(
+        Err(failure),
+        <kv_get as zend::ReadFunction>::failure,
+    )?));
+    Ok(())
 }
 
 /// `ephpm_kv_get` when a notice is pending (once per process): the value
@@ -385,7 +384,22 @@ fn value_reply(key: &[u8], value: Vec<u8>) -> Result<Reply, Failure> {
     Ok(Reply::Bytes(value))
 }
 
-impl Get<'_> {
+impl<'a> Get<'a> {
+    /// The reader of a value that `read_small` handed on as `start`.
+    #[cold]
+    #[inline(never)]
+    fn open(store: &'static Store, key: &'a [u8], start: ReadStart) -> Opened<Get<'a>> {
+        let mut get = Get {
+            store,
+            key,
+            ticket: None,
+        };
+        match get.started(start, 1) {
+            Begun::Len(len) => Opened::Reader(get, len),
+            Begun::Done(outcome) => Opened::Done(outcome),
+        }
+    }
+
     /// The reader's state after `read_begin`'s attempt `attempt` gave `start`.
     fn started(&mut self, start: ReadStart, attempt: u32) -> Begun {
         let fail = |failure| Begun::Done(failed(failure, <kv_get as zend::ReadFunction>::failure));

@@ -652,11 +652,14 @@ pub(crate) trait ReadFunction {
     fn failure() -> Reply;
     /// Parses the arguments with [`Args`] and reads the value into `small`
     /// if it fits there, or makes the reader (its first `begin` done), or
-    /// says how the call ends; never calls into the engine otherwise.
+    /// says how the call ends, in `opened` (written in place: a large
+    /// result would be copied on its way out); never calls into the engine
+    /// otherwise.
     fn open<'a>(
         args: &Args<'a>,
         small: &mut [std::mem::MaybeUninit<u8>; SMALL],
-    ) -> Result<Opened<Self::Reader<'a>>, Bailout>;
+        opened: &mut Option<Opened<Self::Reader<'a>>>,
+    ) -> Result<(), Bailout>;
 }
 
 /// What [`ReadFunction::open`] gives.
@@ -689,14 +692,29 @@ pub(crate) unsafe extern "C" fn read_handler<F: ReadFunction>(
     let args = unsafe { Args::new(ex) };
     // Plain bytes: a bailout may skip them.
     let mut small = [std::mem::MaybeUninit::<u8>::uninit(); SMALL];
-    // SAFETY: this frame holds only borrows of the engine's and bytes.
-    let opened = unsafe { run(F::failure, || F::open(&args, &mut small)) };
+    // Written in place by the closure: what `catch_unwind` itself returns
+    // stays two words (a large result would be copied out of it).
+    let mut opened = None;
+    let caught = catch_unwind(AssertUnwindSafe(|| F::open(&args, &mut small, &mut opened)));
+    match caught {
+        Ok(Ok(())) => {}
+        Ok(Err(Bailout)) => {
+            drop(opened);
+            // SAFETY: `open` has returned, dropping all it had; `opened`
+            // is dropped, and this frame holds borrows and bytes besides.
+            unsafe { resume_bailout() }
+        }
+        Err(_) => opened = Some(Opened::Done(internal_error(F::failure))),
+    }
     // SAFETY: the return slot the engine passed; `Zval` is `zval`.
     let slot = unsafe { &mut *rv.cast::<Zval>() };
-    let outcome = match opened {
-        // SAFETY: this frame holds borrows and bytes only.
-        Opened::Small(len) if len <= SMALL => match unsafe { NewString::alloc(len) } {
-            Some(string) => {
+    // A bailout in the allocations below skips `opened`: it then holds a
+    // length or the reader (which needs no drop), nothing to free.
+    // The small value first, matched in place (the rest is moved out).
+    if let Some(Opened::Small(len)) = opened {
+        if len <= SMALL {
+            // SAFETY: this frame holds borrows and bytes only.
+            if let Some(string) = unsafe { NewString::alloc(len) } {
                 // SAFETY: `open` wrote the first `len` bytes of `small`
                 // (`len` <= SMALL); the destination is the new string's
                 // `len` bytes, an allocation of its own.
@@ -706,15 +724,21 @@ pub(crate) unsafe extern "C" fn read_handler<F: ReadFunction>(
                 string.into_zval(slot);
                 return;
             }
-            None => internal_error(F::failure),
-        },
-        Opened::Small(_) => internal_error(F::failure),
-        // SAFETY: the reader needs no drop; this frame holds borrows only.
-        Opened::Reader(reader, len) => match unsafe { read_into(slot, reader, len, F::failure) } {
-            None => return,
-            Some(outcome) => outcome,
-        },
-        Opened::Done(outcome) => outcome,
+        }
+    }
+    let outcome = match opened {
+        None => return,
+        // Longer than the buffer, or no string of that length.
+        Some(Opened::Small(_)) => internal_error(F::failure),
+        Some(Opened::Reader(reader, len)) => {
+            // SAFETY: the reader needs no drop; this frame holds borrows
+            // and bytes only.
+            match unsafe { read_into(slot, reader, len, F::failure) } {
+                None => return,
+                Some(outcome) => outcome,
+            }
+        }
+        Some(Opened::Done(outcome)) => outcome,
     };
     // SAFETY: the last step; nothing else is on this frame.
     unsafe { deliver(slot, outcome) }
