@@ -8,8 +8,8 @@
 //! [`Probe::Busy`]: the caller retries, then takes the stripe lock.
 
 use crate::layout::{
-    is_live, lru_step, value_offset, BlockHeader, Slot, BLOCK_ALIGN, BLOCK_HEADER_SIZE, MUTEX_AREA,
-    SLOT_SIZE, STATE_INT, STATE_LARGE, STATE_LIVE, STATE_ZSTD, STRIPE_HEADER_SIZE,
+    lru_step, value_offset, BlockHeader, Slot, BLOCK_ALIGN, BLOCK_HEADER_SIZE, MUTEX_AREA,
+    SLOT_SIZE, STATE_INT, STATE_LARGE, STATE_LIVE, STATE_PART, STATE_ZSTD, STRIPE_HEADER_SIZE,
 };
 use crate::segment::SharedStripe;
 use std::mem::offset_of;
@@ -219,30 +219,36 @@ fn entry(
     else {
         return Entry::Busy;
     };
-    let value_start = value_offset(state, key_len);
+    // One dispatch on the state (the live kinds of `is_live`): another
+    // state is being written, freed or moved under us (or damaged).
+    let (class, value_start) = match state {
+        STATE_LIVE => (Class::Read(Kind::Raw), value_offset(STATE_LIVE, key_len)),
+        STATE_INT => (Class::Read(Kind::Int), value_offset(STATE_INT, key_len)),
+        STATE_ZSTD => (Class::Read(Kind::Zstd), value_offset(STATE_ZSTD, key_len)),
+        STATE_LARGE => (Class::Large, value_offset(STATE_LARGE, key_len)),
+        STATE_PART => (Class::Part, value_offset(STATE_PART, key_len)),
+        _ => return Entry::Busy,
+    };
     let whole = value_start + val_len as u64;
-    if !is_live(state)
-        || size as usize > shape.heap_len - block
-        || whole > size as u64
-        || key_len == 0
-    {
-        // Being written, freed or moved under us (or damaged): the locked
-        // path sorts it out.
+    if size as usize > shape.heap_len - block || whole > size as u64 || key_len == 0 {
+        // A block that does not hold its key and value: the locked path
+        // sorts it out.
         return Entry::Busy;
     }
-    if key_len as usize != key.len()
-        || !matches!(state, STATE_LIVE | STATE_INT | STATE_LARGE | STATE_ZSTD)
-    {
+    if key_len as usize != key.len() || class == Class::Part {
         return Entry::Other;
     }
     if !stripe.bytes_eq(at + BLOCK_HEADER_SIZE, key) {
         return Entry::Other;
     }
-    if state == STATE_LARGE || (expires_at != 0 && expires_at <= now()) {
+    let Class::Read(kind) = class else {
+        return Entry::Locked; // a large value
+    };
+    if expires_at != 0 && expires_at <= now() {
         return Entry::Locked;
     }
     let value_at = at + value_start as usize;
-    if state == STATE_INT {
+    if kind == Kind::Int {
         let (8, Some(n)) = (val_len, stripe.read::<u64>(value_at)) else {
             return Entry::Busy;
         };
@@ -251,18 +257,26 @@ fn entry(
             value_at,
             len: itoa::Buffer::new().format(n).len(),
             int: n,
-            kind: Kind::Int,
+            kind,
         };
     }
     Entry::Value {
         value_at,
         len: val_len as usize,
         int: 0,
-        kind: match state {
-            STATE_ZSTD => Kind::Zstd,
-            _ => Kind::Raw,
-        },
+        kind,
     }
+}
+
+/// What a live block's state says to a reader.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// A value this probe reads.
+    Read(Kind),
+    /// A large value's manifest: read under the lock.
+    Large,
+    /// A part of a large value (never a user's key).
+    Part,
 }
 
 #[cfg(test)]
