@@ -308,7 +308,19 @@ pub(crate) fn parse_decimal(bytes: &[u8]) -> Option<i64> {
     if digits.is_empty() || digits.len() > 19 {
         return None;
     }
-    // Accumulated negatively, so that i64::MIN fits.
+    if digits.len() <= 18 {
+        // At most 10^18 - 1: no overflow to check for.
+        let mut n: i64 = 0;
+        for &d in digits {
+            let d = d.wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            n = n * 10 + i64::from(d);
+        }
+        return Some(if negative { -n } else { n });
+    }
+    // 19 digits: accumulated negatively, so that i64::MIN fits.
     let mut n: i64 = 0;
     for &d in digits {
         if !d.is_ascii_digit() {
@@ -413,6 +425,11 @@ mod tests {
             i64::MIN,
             i64::MAX - 1,
             i64::MIN + 1,
+            // The last lengths without and the first with overflow checks.
+            999_999_999_999_999_999,
+            -999_999_999_999_999_999,
+            1_000_000_000_000_000_000,
+            -1_000_000_000_000_000_000,
         ] {
             let mut text = Vec::new();
             write_decimal(n, &mut text);
@@ -426,6 +443,10 @@ mod tests {
             b"9223372036854775808",
             b"-9223372036854775809",
             b"12345678901234567890",
+            b"12345678901234567a",
+            b"1/",
+            b"1:",
+            b"-/",
         ] {
             assert_eq!(parse_decimal(bad), None, "{bad:?}");
         }

@@ -12,8 +12,8 @@ mod zend;
 use ext_php_rs::ffi::zend_module_entry;
 use settings::Resolved;
 use shm_store::{
-    Glob, ReadStart, ReadTicket, Store, StoreConfig, StoreError, Ttl, WaitOutcome, MAX_PATTERN_LEN,
-    READ_ATTEMPTS,
+    Glob, ReadStart, ReadTicket, SmallRead, Store, StoreConfig, StoreError, Ttl, WaitOutcome,
+    MAX_PATTERN_LEN, READ_ATTEMPTS,
 };
 use std::cell::{Cell, RefCell};
 use std::ffi::c_int;
@@ -21,7 +21,7 @@ use std::panic::catch_unwind;
 use std::sync::Mutex;
 use std::time::Duration;
 use zend::{
-    Args, Bailout, Begun, Item, Opened, Outcome, Raise, Reply, Signature, MAY_BE_ARRAY,
+    Args, Bailout, Begun, Item, Opened, Outcome, Raise, Reply, Signature, Tested, MAY_BE_ARRAY,
     MAY_BE_BOOL, MAY_BE_FALSE, MAY_BE_LONG, MAY_BE_NULL, MAY_BE_STRING,
 };
 
@@ -309,31 +309,64 @@ impl zend::ReadFunction for kv_get {
         Reply::Null
     }
 
-    fn open<'a>(args: &Args<'a>) -> Result<Opened<Get<'a>>, Bailout> {
-        let opened = key(args.string()).and_then(|key| {
-            Ok(Get {
-                store: store()?,
-                key,
-                ticket: None,
-            })
-        });
-        match opened {
-            Ok(get) => match take_notice() {
-                None => Ok(Opened::Reader(get)),
-                // Once per process: read the plain way, to raise the notice too.
-                Some(notice) => {
-                    let read = get.store.get(get.key);
-                    let read = read
-                        .map_err(|e| read_failure(get.key, e))
-                        .and_then(|v| v.map_or(Ok(Reply::Null), |v| value_reply(get.key, v)));
-                    let outcome = outcome(read, Self::failure)?;
-                    let raise = outcome.raise.or(Some(Raise::Warning(notice)));
-                    Ok(Opened::Done(Outcome { raise, ..outcome }))
-                }
-            },
-            Err(failure) => outcome(Err(failure), Self::failure).map(Opened::Done),
+    #[inline]
+    fn open<'a>(
+        args: &Args<'a>,
+        small: &mut [std::mem::MaybeUninit<u8>; zend::SMALL],
+        opened: &mut Option<Opened<Get<'a>>>,
+    ) -> Result<(), Bailout> {
+        let key = match key(args.string()) {
+            Ok(key) => key,
+            Err(failure) => return open_failed(failure, opened),
+        };
+        let store = match store() {
+            Ok(store) => store,
+            Err(failure) => return open_failed(failure.into(), opened),
+        };
+        if NOTICE_PENDING.load(std::sync::atomic::Ordering::Relaxed) {
+            *opened = Some(get_with_notice(store, key)?);
+            return Ok(());
         }
+        match store.read_small_uninit(key, small) {
+            // A value read this way is below ROOM_CHECKED_FROM: no look at
+            // memory_limit (see `value_fits`).
+            Ok(SmallRead::Copied(len)) => *opened = Some(Opened::Small(len)),
+            Ok(SmallRead::Missing) => *opened = Some(Opened::Done(Outcome::reply(Reply::Null))),
+            Ok(SmallRead::Begun(start)) => *opened = Some(Get::open(store, key, start)),
+            Err(e) => return open_failed(read_failure(key, e), opened),
+        }
+        Ok(())
     }
+}
+
+const _: () = assert!(zend::SMALL < ROOM_CHECKED_FROM);
+
+/// How `ephpm_kv_get` ends when its argument or the store fails.
+#[cold]
+#[inline(never)]
+fn open_failed(failure: Failure, opened: &mut Option<Opened<Get<'_>>>) -> Result<(), Bailout> {
+    *opened = Some(Opened::Done(outcome(
+        Err(failure),
+        <kv_get as zend::ReadFunction>::failure,
+    )?));
+    Ok(())
+}
+
+/// `ephpm_kv_get` when a notice is pending (once per process): the value
+/// read the plain way, to raise the notice too.
+#[cold]
+#[inline(never)]
+fn get_with_notice<'a>(store: &'static Store, key: &'a [u8]) -> Result<Opened<Get<'a>>, Bailout> {
+    let read = store
+        .get(key)
+        .map_err(|e| read_failure(key, e))
+        .and_then(|v| v.map_or(Ok(Reply::Null), |v| value_reply(key, v)));
+    let outcome = outcome(read, <kv_get as zend::ReadFunction>::failure)?;
+    let raise = match take_notice() {
+        Some(notice) => outcome.raise.or(Some(Raise::Warning(notice))),
+        None => outcome.raise,
+    };
+    Ok(Opened::Done(Outcome { raise, ..outcome }))
 }
 
 /// One `ephpm_kv_get`: plain data (a bailout may skip it).
@@ -351,17 +384,33 @@ fn value_reply(key: &[u8], value: Vec<u8>) -> Result<Reply, Failure> {
     Ok(Reply::Bytes(value))
 }
 
-impl zend::Reader for Get<'_> {
-    fn begin(&mut self, attempt: u32) -> Begun {
+impl<'a> Get<'a> {
+    /// The reader of a value that `read_small` handed on as `start`.
+    #[cold]
+    #[inline(never)]
+    fn open(store: &'static Store, key: &'a [u8], start: ReadStart) -> Opened<Get<'a>> {
+        let mut get = Get {
+            store,
+            key,
+            ticket: None,
+        };
+        match get.started(start, 1) {
+            Begun::Len(len) => Opened::Reader(get, len),
+            Begun::Done(outcome) => Opened::Done(outcome),
+        }
+    }
+
+    /// The reader's state after `read_begin`'s attempt `attempt` gave `start`.
+    fn started(&mut self, start: ReadStart, attempt: u32) -> Begun {
         let fail = |failure| Begun::Done(failed(failure, <kv_get as zend::ReadFunction>::failure));
         let done = |reply: Result<Reply, Failure>| match reply {
             Ok(reply) => Begun::Done(Outcome::reply(reply)),
             Err(failure) => fail(failure),
         };
-        match self.store.read_begin(self.key, attempt) {
+        match start {
             // From READ_ATTEMPTS on the store reads under the lock instead;
             // should it not, this does (so the retries always end).
-            Ok(ReadStart::Ready(_)) if attempt > READ_ATTEMPTS => {
+            ReadStart::Ready(_) if attempt > READ_ATTEMPTS => {
                 let mut value = Vec::new();
                 match self.store.get_into(self.key, &mut value) {
                     Ok(true) => done(value_reply(self.key, value)),
@@ -369,7 +418,7 @@ impl zend::Reader for Get<'_> {
                     Err(e) => fail(read_failure(self.key, e)),
                 }
             }
-            Ok(ReadStart::Ready(ticket)) => {
+            ReadStart::Ready(ticket) => {
                 let len = ticket.len();
                 // Refused before PHP's string of that length is allocated
                 // (a value read this way is at most one part, 64 KiB by
@@ -380,9 +429,20 @@ impl zend::Reader for Get<'_> {
                 self.ticket = Some(ticket);
                 Begun::Len(len)
             }
-            Ok(ReadStart::Copied(value)) => done(value_reply(self.key, value)),
-            Ok(ReadStart::Missing) => done(Ok(Reply::Null)),
-            Err(e) => fail(read_failure(self.key, e)),
+            ReadStart::Copied(value) => done(value_reply(self.key, value)),
+            ReadStart::Missing => done(Ok(Reply::Null)),
+        }
+    }
+}
+
+impl zend::Reader for Get<'_> {
+    fn begin(&mut self, attempt: u32) -> Begun {
+        match self.store.read_begin(self.key, attempt) {
+            Ok(start) => self.started(start, attempt),
+            Err(e) => Begun::Done(failed(
+                read_failure(self.key, e),
+                <kv_get as zend::ReadFunction>::failure,
+            )),
         }
     }
 
@@ -426,11 +486,37 @@ handler!(kv_expire_if, |args| {
     Ok(Reply::Bool(store.expire_if(key, expected, ttl)?))
 }, failure: Reply::Bool(false));
 
-handler!(kv_exists, |args| {
-    let key = key(args.string())?;
-    let store = store()?;
-    Ok(Reply::Bool(store.exists(key)?))
-}, failure: Reply::Bool(false));
+/// `ephpm_kv_exists`: the answer written in place (see [`zend::TestFunction`]).
+#[allow(non_camel_case_types)]
+struct kv_exists;
+
+impl zend::TestFunction for kv_exists {
+    fn failure() -> Reply {
+        Reply::Bool(false)
+    }
+
+    #[inline]
+    fn test(args: &Args<'_>) -> Result<Tested, Bailout> {
+        let found = key(args.string()).and_then(|key| Ok(store()?.exists(key)?));
+        match found {
+            Ok(found) if !NOTICE_PENDING.load(std::sync::atomic::Ordering::Relaxed) => {
+                Ok(Tested::Bool(found))
+            }
+            found => exists_outcome(found),
+        }
+    }
+}
+
+/// How `ephpm_kv_exists` ends with a failure, or with a pending notice.
+#[cold]
+#[inline(never)]
+fn exists_outcome(found: Result<bool, Failure>) -> Result<Tested, Bailout> {
+    outcome(
+        found.map(Reply::Bool),
+        <kv_exists as zend::TestFunction>::failure,
+    )
+    .map(Tested::Done)
+}
 
 #[inline(always)]
 fn incr(args: &Args<'_>, delta: Option<i64>) -> Result<Reply, Failure> {
@@ -812,7 +898,7 @@ fn signatures() -> Vec<Signature> {
         ),
         sig(
             c"ephpm_kv_exists",
-            zend::handler::<kv_exists>,
+            zend::test_handler::<kv_exists>,
             MAY_BE_BOOL,
             1,
             &[KEY],

@@ -183,9 +183,10 @@
 //! stores the next, even value with `Release` before unlocking. It is
 //! the word lock-free reads validate against (below).
 //!
-//! **Lock-free reads** (version 4). `get`, `exists` and the one-copy
-//! `read_begin`/`read_finish` take no lock and write nothing shared (but
-//! a rare LRU stamp, an advisory word nobody relies on). A reader:
+//! **Lock-free reads** (version 4). `get`, `exists`, `read_small` and the
+//! one-copy `read_begin`/`read_finish` take no lock and write nothing
+//! shared (but a rare LRU stamp, an advisory word nobody relies on). A
+//! reader:
 //! 1. loads [`ChangeSeq`] with `Acquire`; odd means a holder may be
 //!    changing the stripe: it spins (a bounded number of times,
 //!    `READ_SPINS` in `store/reads.rs`) until the word is even and looks again;
@@ -207,9 +208,16 @@
 //!    answer;
 //! 3. issues an `Acquire` fence and loads the sequence again (`Relaxed`):
 //!    unchanged means what it read is what the stripe held at one instant.
-//!    The copy of the value happens after this first validation (the caller
-//!    allocates its buffer in between, holding nothing) and is validated the
-//!    same way again after the copy.
+//!    `read_begin`/`read_finish` copy the value after this first validation
+//!    (the caller allocates its buffer in between, holding nothing) and
+//!    validate the same way again after the copy. `read_small` copies a
+//!    value that fits in the caller's buffer before its one validation,
+//!    which then covers the probe and the copy together (the copy's offset
+//!    and length were bounds-checked like every other, and its bytes are
+//!    not used unless the validation succeeds; a value that does not fit is
+//!    validated before it is handed on). Each validation also loads the
+//!    flag that the file lost pages under the mapping (`segment`'s SIGBUS
+//!    guard): then nothing validates, and the locked path reports it.
 //!
 //! Why a torn read is always detected: a writer makes the sequence odd,
 //! then issues a `Release` fence, then changes the stripe; it makes it
@@ -699,6 +707,7 @@ const _: () = assert!(STRIPE_LOCK_RECORD_NS_OFFSET + 8 <= MUTEX_AREA);
 const _: () = assert!(SLOT_SIZE == 16 && BLOCK_HEADER_SIZE == 32);
 
 /// The key hash, part of the format: xxh3-64 with seed 0, never 0.
+#[inline]
 pub(crate) fn hash_key(key: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(key).max(1)
 }

@@ -107,7 +107,7 @@ pub use layout::{LAYOUT_VERSION, SEGMENT_HEADER_SIZE};
 pub use lock::{HeldLock, LockOutcome, OWNER_CHECK_INTERVAL};
 pub use store::large::PENDING as LARGE_VALUE_PENDING;
 pub use store::maintenance::{RepairReport, Stats, VerifyReport};
-pub use store::reads::{ReadStart, ReadTicket, READ_ATTEMPTS};
+pub use store::reads::{ReadStart, ReadTicket, SmallRead, READ_ATTEMPTS};
 pub use stripe::{ScanEntry, StripeStats};
 pub use ttl::Ttl;
 pub use update::{Update, UpdateTtl};

@@ -2,7 +2,9 @@
 //! index that grows with its stripe, LRU stamps from reads, and integer
 //! entries that `incr` updates in place.
 
-use shm_store::{Clock, ManualClock, Store, StoreConfig, StoreError, Ttl};
+use shm_store::{
+    Clock, Compression, ManualClock, ReadStart, SmallRead, Store, StoreConfig, StoreError, Ttl,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -256,4 +258,185 @@ fn incr_takes_text_integers_as_ephpm_does() {
             (other, _) => panic!("{text:?}: {other:?}"),
         }
     }
+}
+
+/// What `read_small` copied into `buf`, or how the read goes on.
+fn small(store: &Store, key: &[u8], buf: &mut [u8]) -> Small {
+    match store.read_small(key, buf).unwrap() {
+        SmallRead::Missing => Small::Missing,
+        SmallRead::Copied(n) => Small::Copied(buf[..n].to_vec()),
+        SmallRead::Begun(start) => Small::Begun(start),
+    }
+}
+
+/// The value a read that `read_small` handed on as `start` ends with (as
+/// after attempt 1 of `read_begin`).
+fn finish(store: &Store, key: &[u8], mut start: ReadStart) -> Vec<u8> {
+    let mut attempt = 1;
+    loop {
+        match start {
+            ReadStart::Copied(v) => return v,
+            ReadStart::Missing => panic!("read_small hands on no miss"),
+            ReadStart::Ready(ticket) => {
+                let mut out = vec![0; ticket.len()];
+                if store.read_finish(&ticket, &mut out) {
+                    return out;
+                }
+            }
+        }
+        attempt += 1;
+        start = store.read_begin(key, attempt).unwrap();
+    }
+}
+
+#[derive(Debug)]
+enum Small {
+    Missing,
+    Copied(Vec<u8>),
+    Begun(ReadStart),
+}
+
+/// `read_small`, the one-call read of a small value: copied into the
+/// caller's buffer when it fits (a string, an integer entry's text, an
+/// empty value), counted once; a longer value is handed on as a validated
+/// ticket, a large or compressed one as `read_begin` would, a miss as a miss.
+#[test]
+fn read_small_copies_what_fits_and_hands_on_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(
+        &StoreConfig::new("small")
+            .dir(dir.path())
+            .size(8 << 20)
+            .compression(Compression::zstd()),
+    )
+    .unwrap();
+    let mut buf = [0; 16];
+    store.set(b"s", b"sixteen bytes!!!", None).unwrap();
+    store.set(b"e", b"", None).unwrap();
+    store.set(b"n", b"-1234", None).unwrap();
+    store.incr_by(b"n", 1).unwrap();
+    store.set(b"long", b"seventeen bytes!!", None).unwrap();
+    let zstd = vec![b'z'; 4096];
+    store.set(b"zstd", &zstd, None).unwrap();
+    // Incompressible (xorshift): stored as a large value's parts.
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let large = (0..100_000)
+        .flat_map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x.to_le_bytes()
+        })
+        .collect::<Vec<u8>>();
+    store.set(b"large", &large, None).unwrap();
+    match small(&store, b"s", &mut buf) {
+        Small::Copied(v) => assert_eq!(v, b"sixteen bytes!!!"),
+        other => panic!("s: {other:?}"),
+    }
+    match small(&store, b"e", &mut buf) {
+        Small::Copied(v) => assert_eq!(v, b""),
+        other => panic!("e: {other:?}"),
+    }
+    match small(&store, b"n", &mut buf) {
+        Small::Copied(v) => assert_eq!(v, b"-1233"),
+        other => panic!("n: {other:?}"),
+    }
+    match small(&store, b"nope", &mut buf) {
+        Small::Missing => {}
+        other => panic!("nope: {other:?}"),
+    }
+    match small(&store, b"long", &mut buf) {
+        Small::Begun(ReadStart::Ready(ticket)) => {
+            assert_eq!(ticket.len(), 17);
+            let mut out = vec![0; 17];
+            assert!(store.read_finish(&ticket, &mut out));
+            assert_eq!(out, b"seventeen bytes!!");
+        }
+        other => panic!("long: {other:?}"),
+    }
+    match small(&store, b"zstd", &mut buf) {
+        Small::Begun(ReadStart::Copied(v)) => assert_eq!(v, zstd),
+        other => panic!("zstd: {other:?}"),
+    }
+    match small(&store, b"large", &mut buf) {
+        Small::Begun(ReadStart::Copied(v)) => assert_eq!(v, large),
+        other => panic!("large: {other:?}"),
+    }
+    // An empty buffer hands every value on.
+    match small(&store, b"e", &mut []) {
+        Small::Copied(v) => assert_eq!(v, b""),
+        other => panic!("e into nothing: {other:?}"),
+    }
+    match small(&store, b"s", &mut []) {
+        Small::Begun(ReadStart::Ready(ticket)) => assert_eq!(ticket.len(), 16),
+        other => panic!("s into nothing: {other:?}"),
+    }
+    assert!(matches!(
+        store.read_small(b"", &mut buf),
+        Err(StoreError::EmptyKey)
+    ));
+    // Hits: s, e, n, zstd, large, e (the tickets are not finished reads
+    // of their own: `read_finish` counted the one of "long"); one miss.
+    store.flush_stats();
+    let stats = store.stats().unwrap();
+    assert_eq!((stats.hits, stats.misses), (7, 1));
+    assert_eq!(
+        store.locked_reads(),
+        1,
+        "only the large value took the lock"
+    );
+}
+
+/// Writes of `read_small_never_returns_a_torn_value`, by this many threads.
+const WRITES: u32 = 200_000;
+const WRITERS: u32 = 2;
+
+/// Write `i` of the key: a byte repeated, at a length that goes with it.
+fn written(i: u32) -> (u8, usize) {
+    (b'a' + (i % 26) as u8, 1 + (i as usize * 7) % 250)
+}
+
+/// `read_small` validates the look and the copy at once: a value read
+/// while other threads rewrite it is always one that was written, whole
+/// (each write is one byte repeated, at a length of its own), and so is
+/// `exists`' answer: the key is never seen missing.
+#[test]
+fn read_small_never_returns_a_torn_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir, "torn", 1 << 20);
+    store.set(b"k", b"a", None).unwrap();
+    let writing = std::sync::atomic::AtomicU32::new(WRITERS);
+    std::thread::scope(|s| {
+        for w in 0..WRITERS {
+            let (store, writing) = (&store, &writing);
+            s.spawn(move || {
+                for i in (w..WRITES).step_by(WRITERS as usize) {
+                    let (byte, len) = written(i);
+                    store.set(b"k", &vec![byte; len], None).unwrap();
+                }
+                writing.fetch_sub(1, std::sync::atomic::Ordering::Release);
+            });
+        }
+        let mut buf = [0; 256];
+        let mut reads = 0u64;
+        while writing.load(std::sync::atomic::Ordering::Acquire) > 0 || reads < 1000 {
+            let value = match small(&store, b"k", &mut buf) {
+                Small::Copied(v) => v,
+                Small::Begun(start) => finish(&store, b"k", start),
+                Small::Missing => panic!("the key is always there"),
+            };
+            let len = value.len();
+            let byte = value[0];
+            assert!(value.iter().all(|&b| b == byte), "torn: {value:?}");
+            // The length goes with the byte (some write made both).
+            assert!(
+                (0..WRITES).any(|i| written(i) == (byte, len)) || (byte, len) == (b'a', 1),
+                "never written: {len} x {}",
+                byte as char
+            );
+            assert!(store.exists(b"k").unwrap(), "the key is always there");
+            reads += 1;
+        }
+    });
+    assert_consistent(&store);
 }

@@ -2,6 +2,7 @@
 //! key reads and deletes the iterator shares; touches the store (lock-free reads) and value decoding.
 
 use super::*;
+use shm_store::SmallRead;
 
 /// Values up to this long are read into a buffer on the stack.
 pub(super) const SMALL: usize = zend::PENDING_MAX;
@@ -17,7 +18,8 @@ enum Read {
 
 /// Reads the value of store key `key` lock-free (one copy, into `small`
 /// or else `large`), as [`Store::get_into`] does but with no allocation
-/// for a small value.
+/// for a small value: [`Store::read_small`], one look and one validated
+/// copy, for a value that fits in `small`.
 #[inline(always)]
 fn read(
     store: &Store,
@@ -25,9 +27,26 @@ fn read(
     small: &mut [u8; SMALL],
     large: &mut Vec<u8>,
 ) -> Result<Read, StoreError> {
-    let mut attempt = 0;
+    match store.read_small(key, small)? {
+        SmallRead::Missing => Ok(Read::Missing),
+        SmallRead::Copied(len) => Ok(Read::Small(len)),
+        SmallRead::Begun(start) => read_on(store, key, start, small, large),
+    }
+}
+
+/// [`read`] of a value that did not fit in `small`, or needs another way,
+/// from what `read_small` handed on (as after attempt 1 of `read_begin`).
+#[inline(never)]
+fn read_on(
+    store: &Store,
+    key: &[u8],
+    mut start: ReadStart,
+    small: &mut [u8; SMALL],
+    large: &mut Vec<u8>,
+) -> Result<Read, StoreError> {
+    let mut attempt = 1;
     loop {
-        match store.read_begin(key, attempt)? {
+        match start {
             ReadStart::Missing => return Ok(Read::Missing),
             ReadStart::Copied(value) => {
                 *large = value;
@@ -53,9 +72,10 @@ fn read(
                         return Ok(Read::Large);
                     }
                 }
-                attempt += 1;
             }
         }
+        attempt += 1;
+        start = store.read_begin(key, attempt)?;
     }
 }
 

@@ -154,7 +154,20 @@ pub(crate) fn entry_pending(ex: &mut ExecuteData, rv: &mut Zval, body: PendingBo
         // The return slot is empty (the body left it for this), so setting
         // it releases nothing; a bailout in the allocation skips this
         // frame, which owns nothing with a destructor (see above).
-        rv.set_zend_string(ZendStr::new(bytes, false));
+        let string = ZendStr::new(bytes, false);
+        if rv.is_null() {
+            // In place (ext-php-rs's setter checks the old value, out of
+            // line): a string made by zend_string_init is refcounted.
+            // SAFETY: the gc header of a live string.
+            let interned = unsafe { string.gc.u.type_info } & ext_php_rs::ffi::GC_IMMUTABLE != 0;
+            rv.u1.type_info = match interned {
+                true => ext_php_rs::flags::ZvalTypeFlags::InternedStringEx.bits(),
+                false => ext_php_rs::flags::ZvalTypeFlags::StringEx.bits(),
+            };
+            rv.value.str_ = string.into_raw();
+        } else {
+            rv.set_zend_string(string);
+        }
     }
 }
 

@@ -272,8 +272,9 @@ fn c_message(message: &str) -> CString {
 // once nothing of ours is left on the stack. The exceptions, on a hit's hot
 // path, are allocations of a return string without `zend_try`, made where
 // no Rust frame up to the entry point owns anything with a destructor (so
-// a bailout skips nothing that needed dropping): [`deliver_parked`] and
-// the one-copy read ([`read_into`]).
+// a bailout skips nothing that needed dropping): [`deliver_parked`], the
+// small read's string in [`read_handler`] (made from bytes on its frame)
+// and the one-copy read ([`read_into`]).
 
 /// The engine bailed out during a call into it: the caller returns it up
 /// to the entry point, which resumes the bailout.
@@ -648,6 +649,11 @@ pub(crate) trait Reader {
     fn finish(&mut self, out: &mut [std::mem::MaybeUninit<u8>]) -> bool;
 }
 
+/// Values up to this long are read straight into a buffer on the entry
+/// point's frame ([`Opened::Small`]): one look at the store, one copy, one
+/// validation, then PHP's string is made from the buffer.
+pub(crate) const SMALL: usize = 256;
+
 /// A PHP function that returns a value read by a [`Reader`] as a string
 /// (or whatever [`Begun::Done`] says); [`read_handler`] makes its entry point.
 pub(crate) trait ReadFunction {
@@ -655,14 +661,25 @@ pub(crate) trait ReadFunction {
     type Reader<'a>: Reader;
     /// The return value of a failure (and of a panic).
     fn failure() -> Reply;
-    /// Parses the arguments with [`Args`] and makes the reader, or says
-    /// how the call ends; never calls into the engine otherwise.
-    fn open<'a>(args: &Args<'a>) -> Result<Opened<Self::Reader<'a>>, Bailout>;
+    /// Parses the arguments with [`Args`] and reads the value into `small`
+    /// if it fits there, or makes the reader (its first `begin` done), or
+    /// says how the call ends, in `opened` (written in place: a large
+    /// result would be copied on its way out); never calls into the engine
+    /// otherwise.
+    fn open<'a>(
+        args: &Args<'a>,
+        small: &mut [std::mem::MaybeUninit<u8>; SMALL],
+        opened: &mut Option<Opened<Self::Reader<'a>>>,
+    ) -> Result<(), Bailout>;
 }
 
 /// What [`ReadFunction::open`] gives.
 pub(crate) enum Opened<R> {
-    Reader(R),
+    /// The value is the first this many bytes of the buffer.
+    Small(usize),
+    /// The value is this long: the reader's `finish` copies it (then
+    /// `begin` is called again with attempt 2, 3, ... if it changed).
+    Reader(R, usize),
     Done(Outcome),
 }
 
@@ -684,49 +701,135 @@ pub(crate) unsafe extern "C" fn read_handler<F: ReadFunction>(
     const { assert!(!std::mem::needs_drop::<F::Reader<'static>>()) };
     // SAFETY: the engine's own pointers, valid for the whole call.
     let args = unsafe { Args::new(ex) };
-    // SAFETY: this frame holds only borrows of the engine's.
-    let opened = unsafe { run(F::failure, || F::open(&args)) };
+    // Plain bytes: a bailout may skip them.
+    let mut small = [std::mem::MaybeUninit::<u8>::uninit(); SMALL];
+    // Written in place by the closure: what `catch_unwind` itself returns
+    // stays two words (a large result would be copied out of it).
+    let mut opened = None;
+    let caught = catch_unwind(AssertUnwindSafe(|| F::open(&args, &mut small, &mut opened)));
+    match caught {
+        Ok(Ok(())) => {}
+        Ok(Err(Bailout)) => {
+            drop(opened);
+            // SAFETY: `open` has returned, dropping all it had; `opened`
+            // is dropped, and this frame holds borrows and bytes besides.
+            unsafe { resume_bailout() }
+        }
+        Err(_) => opened = Some(Opened::Done(internal_error(F::failure))),
+    }
     // SAFETY: the return slot the engine passed; `Zval` is `zval`.
     let slot = unsafe { &mut *rv.cast::<Zval>() };
+    // A bailout in the allocations below skips `opened`: it then holds a
+    // length or the reader (which needs no drop), nothing to free.
+    // The small value first, matched in place (the rest is moved out).
+    if let Some(Opened::Small(len)) = opened {
+        if len <= SMALL {
+            // SAFETY: this frame holds borrows and bytes only.
+            if let Some(string) = unsafe { NewString::alloc(len) } {
+                // SAFETY: `open` wrote the first `len` bytes of `small`
+                // (`len` <= SMALL); the destination is the new string's
+                // `len` bytes, an allocation of its own.
+                unsafe {
+                    ptr::copy_nonoverlapping(small.as_ptr(), string.bytes().as_mut_ptr(), len)
+                };
+                string.into_zval(slot);
+                return;
+            }
+        }
+    }
     let outcome = match opened {
-        // SAFETY: the reader needs no drop; this frame holds borrows only.
-        Opened::Reader(reader) => match unsafe { read_into(slot, reader, F::failure) } {
-            None => return,
-            Some(outcome) => outcome,
-        },
-        Opened::Done(outcome) => outcome,
+        None => return,
+        // Longer than the buffer, or no string of that length.
+        Some(Opened::Small(_)) => internal_error(F::failure),
+        Some(Opened::Reader(reader, len)) => {
+            // SAFETY: the reader needs no drop; this frame holds borrows
+            // and bytes only.
+            match unsafe { read_into(slot, reader, len, F::failure) } {
+                None => return,
+                Some(outcome) => outcome,
+            }
+        }
+        Some(Opened::Done(outcome)) => outcome,
     };
     // SAFETY: the last step; nothing else is on this frame.
     unsafe { deliver(slot, outcome) }
 }
 
-/// Runs `reader` until the value is in a PHP string set in `slot` (`None`)
-/// or it says how the call ends instead (a panic in it: [`internal_error`]).
+/// A PHP function that answers a question with a bool (`ephpm_kv_exists`):
+/// [`test_handler`] makes its entry point, which writes the answer into
+/// the return slot in place.
+pub(crate) trait TestFunction {
+    /// The return value of a failure (and of a panic).
+    fn failure() -> Reply;
+    /// Parses the arguments with [`Args`] and answers, or says how the
+    /// call ends; never calls into the engine otherwise.
+    fn test(args: &Args<'_>) -> Result<Tested, Bailout>;
+}
+
+/// What [`TestFunction::test`] gives.
+pub(crate) enum Tested {
+    /// The answer, with nothing to raise.
+    Bool(bool),
+    Done(Outcome),
+}
+
+impl From<Outcome> for Tested {
+    fn from(outcome: Outcome) -> Self {
+        Tested::Done(outcome)
+    }
+}
+
+/// The engine's entry point for the PHP function `F` (a [`TestFunction`]).
+///
+/// # Safety
+/// Called by the engine only, as a function handler.
+pub(crate) unsafe extern "C" fn test_handler<F: TestFunction>(
+    ex: *mut zend_execute_data,
+    rv: *mut zval,
+) {
+    // SAFETY: the engine's own pointers, valid for the whole call.
+    let args = unsafe { Args::new(ex) };
+    // SAFETY: this frame holds only borrows of the engine's.
+    let tested = unsafe { run(F::failure, || F::test(&args)) };
+    // SAFETY: the return slot the engine passed; `Zval` is `zval`.
+    let slot = unsafe { &mut *rv.cast::<Zval>() };
+    match tested {
+        // In place: a null slot (as the engine passes the return slot)
+        // holds nothing to release, which is all the setter checks first.
+        Tested::Bool(b) if slot.is_null() => {
+            slot.u1.type_info = if b {
+                ext_php_rs::ffi::IS_TRUE
+            } else {
+                ext_php_rs::ffi::IS_FALSE
+            };
+        }
+        Tested::Bool(b) => slot.set_bool(b),
+        // SAFETY: the last step; nothing else is on this frame.
+        Tested::Done(outcome) => unsafe { deliver(slot, outcome) },
+    }
+}
+
+/// Runs `reader`, whose value was last seen `len` bytes long, until the
+/// value is in a PHP string set in `slot` (`None`) or it says how the call
+/// ends instead (a panic in it: [`internal_error`]).
 ///
 /// # Safety
 /// The caller's frames up to the engine's entry point own nothing with a
 /// destructor, and neither does `reader`: the allocation of the string may
 /// bail out and skip them all.
+#[cold]
+#[inline(never)]
 unsafe fn read_into<R: Reader>(
     slot: &mut Zval,
     mut reader: R,
+    mut len: usize,
     failure: fn() -> Reply,
 ) -> Option<Outcome> {
     // Ours until it is in `slot`: released on every other way out.
     let mut string: Option<NewString> = None;
-    let mut attempt = 0;
+    // The attempts before this one: `open`'s look, and its first `begin`.
+    let mut attempt = 2;
     loop {
-        let len = match catch_unwind(AssertUnwindSafe(|| reader.begin(attempt))) {
-            Ok(Begun::Len(len)) => len,
-            Ok(Begun::Done(outcome)) => {
-                release(string);
-                return Some(outcome);
-            }
-            Err(_) => {
-                release(string);
-                return Some(internal_error(failure));
-            }
-        };
         let target = match string {
             Some(s) if s.len() == len => s,
             other => {
@@ -748,12 +851,24 @@ unsafe fn read_into<R: Reader>(
                 target.into_zval(slot);
                 return None;
             }
-            Ok(false) => attempt += 1,
+            Ok(false) => {}
             Err(_) => {
                 release(string);
                 return Some(internal_error(failure));
             }
         }
+        len = match catch_unwind(AssertUnwindSafe(|| reader.begin(attempt))) {
+            Ok(Begun::Len(len)) => len,
+            Ok(Begun::Done(outcome)) => {
+                release(string);
+                return Some(outcome);
+            }
+            Err(_) => {
+                release(string);
+                return Some(internal_error(failure));
+            }
+        };
+        attempt += 1;
     }
 }
 
@@ -777,6 +892,7 @@ impl NewString {
     /// The allocation ends the request with a bailout when it exceeds
     /// memory_limit: the caller's frames up to the engine's entry point
     /// own nothing with a destructor.
+    #[inline]
     unsafe fn alloc(len: usize) -> Option<NewString> {
         let header = std::mem::offset_of!(zend_string, val);
         // Header, bytes, the terminating NUL; rounded as the engine rounds.
@@ -799,6 +915,7 @@ impl NewString {
         Some(NewString(raw))
     }
 
+    #[inline]
     fn len(self) -> usize {
         // SAFETY: a live string of ours (not handed to PHP).
         unsafe { (*self.0.as_ptr()).len }
@@ -806,6 +923,7 @@ impl NewString {
 
     /// The string's bytes, to fill before it goes to PHP (all of them:
     /// it goes to PHP only after a reader's `finish` wrote every byte).
+    #[inline]
     fn bytes<'a>(self) -> &'a mut [std::mem::MaybeUninit<u8>] {
         // SAFETY: a live string of ours, which nothing else sees until
         // `into_zval` or `release`; `len` bytes from `val` on, allocated by
@@ -821,7 +939,16 @@ impl NewString {
     }
 
     /// Hands the string to PHP as the value of `slot`.
+    #[inline]
     fn into_zval(self, slot: &mut Zval) {
+        if slot.is_null() {
+            // Written in place: a null slot (as the engine passes the
+            // return slot) holds nothing to release, which is all
+            // ext-php-rs's setter would check first, out of line.
+            slot.value.str_ = self.0.as_ptr();
+            slot.u1.type_info = ext_php_rs::flags::ZvalTypeFlags::StringEx.bits();
+            return;
+        }
         // SAFETY: a string made by `alloc`, which PHP now owns.
         slot.set_zend_string(unsafe { ext_php_rs::boxed::ZBox::from_raw(self.0.as_ptr()) });
     }

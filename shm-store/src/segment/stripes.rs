@@ -117,6 +117,7 @@ pub(crate) struct SharedStripe<'a> {
 impl SharedStripe<'_> {
     /// The change sequence to validate against, or `None` while a holder
     /// may be changing the stripe (odd).
+    #[inline]
     pub(crate) fn begin(&self) -> Option<u32> {
         let seq = self.change.seq.load(Ordering::Acquire);
         seq.is_multiple_of(2).then_some(seq)
@@ -140,6 +141,7 @@ impl SharedStripe<'_> {
     /// Whether no lock holder changed the stripe since [`SharedStripe::begin`]
     /// returned `seq`: everything read in between is then what the stripe
     /// held at one instant.
+    #[inline]
     pub(crate) fn unchanged_since(&self, seq: u32) -> bool {
         // Orders every read above before the second load of the sequence.
         std::sync::atomic::fence(Ordering::Acquire);
@@ -148,6 +150,7 @@ impl SharedStripe<'_> {
 
     /// Pointer to `n` bytes at `off`, if they lie inside the stripe and
     /// `off` is a multiple of `align`.
+    #[inline]
     fn at(&self, off: usize, n: usize, align: usize) -> Option<*mut u8> {
         (off.is_multiple_of(align) && off.checked_add(n)? <= self.len)
             // SAFETY: off + n <= len, the stripe's length inside the mapping.
@@ -159,6 +162,7 @@ impl SharedStripe<'_> {
     /// number. Like any copy from the stripe it may be torn by a concurrent
     /// writer: every field is checked before use and the whole validated
     /// by the change sequence.
+    #[inline]
     pub(crate) fn read<T: bytemuck::Pod>(&self, off: usize) -> Option<T> {
         let p = self.at(off, std::mem::size_of::<T>(), std::mem::align_of::<T>())?;
         // SAFETY: in bounds and aligned for `T` (checked by `at`); `T` is
@@ -170,6 +174,7 @@ impl SharedStripe<'_> {
     /// Stores the 4-byte word at `off` (aligned, inside the stripe)
     /// atomically; `false` if out of bounds. For advisory words only (an
     /// LRU stamp), which no reader or rebuild relies on.
+    #[inline]
     pub(crate) fn set_u32(&self, off: usize, value: u32) -> bool {
         let Some(p) = self.at(off, 4, 4) else {
             return false;
@@ -193,6 +198,7 @@ impl SharedStripe<'_> {
 
     /// [`SharedStripe::copy_out`] into a buffer that need not be
     /// initialised (a fresh PHP string): on `true` all of `out` is written.
+    #[inline]
     pub(crate) fn copy_out_uninit(
         &self,
         off: usize,
@@ -216,24 +222,69 @@ impl SharedStripe<'_> {
     }
 
     /// Whether the bytes at `off` equal `expected` (`false` if out of bounds).
+    #[inline]
     pub(crate) fn bytes_eq(&self, off: usize, expected: &[u8]) -> bool {
-        const CHUNK: usize = 64;
-        let Some(p) = self.at(off, expected.len(), 1) else {
+        let n = expected.len();
+        let Some(p) = self.at(off, n, 1) else {
             return false;
         };
-        expected.chunks(CHUNK).enumerate().all(|(i, want)| {
-            let mut buf = std::mem::MaybeUninit::<[u8; CHUNK]>::uninit();
-            // SAFETY: `at` checked that off + expected.len() lies inside the
-            // stripe, and chunk i starts i * CHUNK bytes in; the chunk is
-            // copied (racing writers as in `copy_out`) into a local buffer,
-            // and only the `want.len()` bytes written are read back.
-            let got = unsafe {
-                let dst = buf.as_mut_ptr().cast::<u8>();
-                std::ptr::copy_nonoverlapping(p.add(i * CHUNK).cast_const(), dst, want.len());
-                std::slice::from_raw_parts(dst.cast_const(), want.len())
+        // A short key (most are) with no call: from 4 bytes on, in two
+        // overlapping words from each side; below, its first, middle and
+        // last bytes, which are all of them.
+        if (1..=16).contains(&n) {
+            // SAFETY: as for memcmp below, reads of the n bytes at `p`
+            // (each byte or word starts at p or after, and ends by p + n);
+            // unaligned plain loads that may race with a lock holder's
+            // stores, relied on only once validated.
+            let shared = unsafe {
+                match n {
+                    1..=3 => [
+                        p.read() as u64
+                            | (p.add(n / 2).read() as u64) << 8
+                            | (p.add(n - 1).read() as u64) << 16,
+                        0,
+                    ],
+                    4..=7 => [
+                        p.cast::<u32>().read_unaligned() as u64,
+                        p.add(n - 4).cast::<u32>().read_unaligned() as u64,
+                    ],
+                    _ => [
+                        p.cast::<u64>().read_unaligned(),
+                        p.add(n - 8).cast::<u64>().read_unaligned(),
+                    ],
+                }
             };
-            got == want
-        })
+            let want = match n {
+                1..=3 => [
+                    expected[0] as u64
+                        | (expected[n / 2] as u64) << 8
+                        | (expected[n - 1] as u64) << 16,
+                    0,
+                ],
+                4..=7 => [
+                    u32::from_ne_bytes(expected[..4].try_into().expect("4 bytes")) as u64,
+                    u32::from_ne_bytes(expected[n - 4..].try_into().expect("4 bytes")) as u64,
+                ],
+                _ => [
+                    u64::from_ne_bytes(expected[..8].try_into().expect("8 bytes")),
+                    u64::from_ne_bytes(expected[n - 8..].try_into().expect("8 bytes")),
+                ],
+            };
+            return (shared[0] ^ want[0]) | (shared[1] ^ want[1]) == 0;
+        }
+        // SAFETY: `at` checked that off + expected.len() lies inside the
+        // stripe; `expected` is the caller's own slice. memcmp reads the
+        // shared bytes through the raw pointer, like the plain copy of
+        // `copy_out_uninit` (no Rust reference to them is formed): it may
+        // race with a lock holder's stores, and its answer is relied on
+        // only once the change sequence confirms the read untorn.
+        unsafe {
+            libc::memcmp(
+                p.cast_const().cast(),
+                expected.as_ptr().cast(),
+                expected.len(),
+            ) == 0
+        }
     }
 }
 

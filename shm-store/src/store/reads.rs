@@ -168,7 +168,7 @@ impl Store {
                 self.count(false);
                 Ok(ReadStart::Missing)
             }
-            read::Probe::Found(seen) if seen.compressed => {
+            read::Probe::Found(seen) if seen.kind == read::Kind::Zstd => {
                 // The stored bytes, copied lock-free like any value, then
                 // decompressed: the caller gets the original as a copy.
                 let ticket = ReadTicket { stripe, seen };
@@ -247,13 +247,13 @@ impl Store {
         let shared = self.segment.shared_stripe(ticket.stripe);
         let seen = &ticket.seen;
         let mut digits = itoa::Buffer::new();
-        let copied = match seen.int {
+        let copied = match seen.kind {
             // Read and validated with the probe: only rendered here.
-            Some(n) => {
-                let text = digits.format(n).as_bytes();
+            read::Kind::Int => {
+                let text = digits.format(seen.int).as_bytes();
                 len == text.len() && fill(Fill::Text(text))
             }
-            None => {
+            read::Kind::Raw | read::Kind::Zstd => {
                 len == seen.len
                     && fill(Fill::Copy(&shared, seen.value_at))
                     && shared.unchanged_since(seen.seq)
@@ -262,10 +262,86 @@ impl Store {
         if !copied {
             return false;
         }
-        if let Some((at, stamp)) = seen.stamp {
-            shared.set_u32(at, stamp);
-        }
+        seen.stamp(&shared);
         true
+    }
+
+    /// Reads the value of `key` lock-free straight into `buf` when it
+    /// fits there: one look at the stripe, one copy, one validation of
+    /// both (the common case of a small value, with no allocation in
+    /// between). Otherwise it says how the read goes on:
+    /// [`SmallRead::Begun`] is what [`Store::read_begin`] returned for
+    /// attempt 1 (a value longer than `buf`, already validated, or one
+    /// that needs another way: a stripe being changed, a compressed or
+    /// large value, an expired entry); continue with `read_finish` and
+    /// attempts 2, 3, ...
+    #[inline]
+    pub fn read_small(&self, key: &[u8], buf: &mut [u8]) -> Result<SmallRead> {
+        self.read_small_in(key, buf)
+    }
+
+    /// [`Store::read_small`] into memory that need not be initialised (a
+    /// buffer on the caller's stack): on [`SmallRead::Copied`]`(n)` the
+    /// first `n` bytes are written, otherwise none may be relied on.
+    #[inline]
+    pub fn read_small_uninit(
+        &self,
+        key: &[u8],
+        buf: &mut [std::mem::MaybeUninit<u8>],
+    ) -> Result<SmallRead> {
+        self.read_small_in(key, buf)
+    }
+
+    #[inline(always)]
+    fn read_small_in<B: SmallBuf + ?Sized>(&self, key: &[u8], buf: &mut B) -> Result<SmallRead> {
+        self.check_key(key)?;
+        let hash = hash_key(key);
+        let stripe = self.stripe_of_hash(hash);
+        let shared = self.segment.shared_stripe(stripe);
+        if let Some(seq) = shared.begin() {
+            let now = || self.clock.now_ms();
+            match read::find(&shared, self.shape(), key, hash, &now, seq) {
+                read::Probe::Missing if shared.unchanged_since(seq) => {
+                    self.count(false);
+                    return Ok(SmallRead::Missing);
+                }
+                read::Probe::Found(seen) if seen.kind != read::Kind::Zstd => {
+                    if seen.len <= buf.room() {
+                        let copied = match seen.kind {
+                            read::Kind::Int => {
+                                let mut digits = itoa::Buffer::new();
+                                // `len` is the text's length (see `read::entry`).
+                                buf.put(digits.format(seen.int).as_bytes())
+                            }
+                            _ => buf.copy(&shared, seen.value_at, seen.len),
+                        };
+                        // The look and the copy validated at once: what
+                        // both read is what the stripe held at one instant.
+                        if copied && shared.unchanged_since(seq) {
+                            seen.stamp(&shared);
+                            self.count(true);
+                            return Ok(SmallRead::Copied(seen.len));
+                        }
+                    } else if shared.unchanged_since(seq) {
+                        return Ok(SmallRead::Begun(ReadStart::Ready(ReadTicket {
+                            stripe,
+                            seen,
+                        })));
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.read_small_slow(key)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn read_small_slow(&self, key: &[u8]) -> Result<SmallRead> {
+        Ok(match self.read_begin(key, 1)? {
+            ReadStart::Missing => SmallRead::Missing,
+            begun => SmallRead::Begun(begun),
+        })
     }
 
     /// Adds this handle's hit and miss counts into the segment, so that
@@ -290,12 +366,34 @@ impl Store {
         Ok(self.get_into(key, &mut out)?.then_some(out))
     }
 
-    /// Whether a live entry has `key`; without the stripe lock, like a read.
+    /// Whether a live entry has `key`; without the stripe lock, like a
+    /// read, and copying nothing.
+    #[inline]
     pub fn exists(&self, key: &[u8]) -> Result<bool> {
         self.check_key(key)?;
         let hash = hash_key(key);
         let stripe = self.stripe_of_hash(hash);
-        match self.probe(key, hash, stripe, 0) {
+        let shared = self.segment.shared_stripe(stripe);
+        if let Some(seq) = shared.begin() {
+            let now = || self.clock.now_ms();
+            let found = match read::find(&shared, self.shape(), key, hash, &now, seq) {
+                read::Probe::Missing => Some(false),
+                read::Probe::Found(_) => Some(true),
+                read::Probe::Busy | read::Probe::Locked => None,
+            };
+            if let Some(found) = found.filter(|_| shared.unchanged_since(seq)) {
+                return Ok(found);
+            }
+        }
+        self.exists_slow(key, hash, stripe)
+    }
+
+    /// [`Store::exists`] once its first look met a stripe being changed,
+    /// or an entry that needs the lock.
+    #[cold]
+    #[inline(never)]
+    fn exists_slow(&self, key: &[u8], hash: u64, stripe: usize) -> Result<bool> {
+        match self.probe(key, hash, stripe, 1) {
             read::Probe::Missing => Ok(false),
             read::Probe::Found(_) => Ok(true),
             read::Probe::Busy | read::Probe::Locked => {
@@ -323,6 +421,58 @@ pub(crate) enum Stored {
     ZstdLarge(Vec<u8>, Manifest),
 }
 
+/// A buffer [`Store::read_small`] copies into: initialised or not.
+trait SmallBuf {
+    fn room(&self) -> usize;
+    /// Copies `len` bytes (at most `room`) from the stripe at `at` into
+    /// the buffer's start; `false` if they do not lie inside the stripe.
+    fn copy(&mut self, shared: &segment::SharedStripe<'_>, at: usize, len: usize) -> bool;
+    /// Writes `text` (at most `room` bytes) at the buffer's start.
+    fn put(&mut self, text: &[u8]) -> bool;
+}
+
+impl SmallBuf for [u8] {
+    #[inline(always)]
+    fn room(&self) -> usize {
+        self.len()
+    }
+    #[inline(always)]
+    fn copy(&mut self, shared: &segment::SharedStripe<'_>, at: usize, len: usize) -> bool {
+        self.get_mut(..len)
+            .is_some_and(|out| shared.copy_out(at, out))
+    }
+    #[inline(always)]
+    fn put(&mut self, text: &[u8]) -> bool {
+        self.get_mut(..text.len())
+            .map(|out| out.copy_from_slice(text))
+            .is_some()
+    }
+}
+
+impl SmallBuf for [std::mem::MaybeUninit<u8>] {
+    #[inline(always)]
+    fn room(&self) -> usize {
+        self.len()
+    }
+    #[inline(always)]
+    fn copy(&mut self, shared: &segment::SharedStripe<'_>, at: usize, len: usize) -> bool {
+        self.get_mut(..len)
+            .is_some_and(|out| shared.copy_out_uninit(at, out))
+    }
+    #[inline(always)]
+    fn put(&mut self, text: &[u8]) -> bool {
+        match self.get_mut(..text.len()) {
+            Some(out) => {
+                for (slot, &byte) in out.iter_mut().zip(text) {
+                    slot.write(byte);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 /// Where the bytes of a value come from, for [`Store::finish`].
 enum Fill<'a, 's> {
     /// From the stripe, at this offset.
@@ -338,6 +488,19 @@ const READ_SPINS: u32 = 512;
 /// Tries a lock-free read makes before [`Store::read_begin`] takes the
 /// stripe lock instead.
 pub const READ_ATTEMPTS: u32 = 4;
+
+/// What [`Store::read_small`] did.
+#[derive(Debug)]
+pub enum SmallRead {
+    /// No live entry has the key.
+    Missing,
+    /// The value is the first this many bytes of the buffer.
+    Copied(usize),
+    /// The value did not fit in the buffer, or needs another way: go on as
+    /// after [`Store::read_begin`] returned this for attempt 1 (never
+    /// [`ReadStart::Missing`]).
+    Begun(ReadStart),
+}
 
 /// How a read begins (see [`Store::read_begin`]).
 #[derive(Debug)]
