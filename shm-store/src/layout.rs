@@ -570,6 +570,7 @@ pub(crate) const MIN_INDEX_SLOTS: u32 = 64;
 /// a read stamps it again: 1/16 of the index, so a hot key costs a shared
 /// write at most once per `index_len / 16` writes, and eviction's
 /// recency is exact to within that step.
+#[inline]
 pub(crate) fn lru_step(index_len: u32) -> u32 {
     (index_len / 16).max(1)
 }

@@ -297,6 +297,7 @@ impl Segment {
         }
     }
 
+    #[inline]
     pub(super) fn stripe_base(&self, i: usize) -> *mut u8 {
         assert!(
             i < self.geometry.stripes as usize,
@@ -317,6 +318,7 @@ impl Segment {
     }
 
     /// Stripe `i`'s change sequence and watch count.
+    #[inline]
     pub(crate) fn change_seq(&self, i: usize) -> &ChangeSeq {
         // SAFETY: as for `lock_wake`: a 64-byte aligned word inside the
         // stripe header, only ever accessed atomically.
@@ -339,6 +341,7 @@ impl Segment {
     }
 
     /// Stripe `i` for a lock-free read (see [`SharedStripe`]).
+    #[inline]
     pub(crate) fn shared_stripe(&self, i: usize) -> SharedStripe<'_> {
         SharedStripe {
             base: self.stripe_base(i),
