@@ -10,7 +10,7 @@ mod info;
 
 use crate::cli::ServeLimits;
 use crate::fail::{Fail, Res};
-use futures::{FutureExt, StreamExt};
+use bytes::{Buf, BytesMut};
 use redis_protocol::resp2::types::BytesFrame as Frame;
 use redis_protocol::resp2::types::Resp2Frame;
 use shm_store::Store;
@@ -19,9 +19,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, UnixListener};
-use tokio_util::codec::FramedRead;
 
 /// What every connection shares.
 pub(crate) struct Server {
@@ -147,8 +146,7 @@ pub(crate) fn serve(dir: &Path, name: &str, opts: Options, asked: ServeLimits) -
                         Ok((stream, _)) => {
                             let _ = stream.set_nodelay(true);
                             if let Some(slot) = Slot::take(&server, &stream) {
-                                let (r, w) = stream.into_split();
-                                tokio::spawn(connection(slot, r, w));
+                                tokio::spawn(connection(slot, stream));
                             }
                         }
                         Err(e) => errors.failed(e).await,
@@ -169,8 +167,7 @@ pub(crate) fn serve(dir: &Path, name: &str, opts: Options, asked: ServeLimits) -
                         Ok((stream, _)) if !peer_is_owner(&stream) => {}
                         Ok((stream, _)) => {
                             if let Some(slot) = Slot::take(&server, &stream) {
-                                let (r, w) = stream.into_split();
-                                tokio::spawn(connection(slot, r, w));
+                                tokio::spawn(connection(slot, stream));
                             }
                         }
                         Err(e) => errors.failed(e).await,
@@ -357,14 +354,18 @@ impl AcceptErrors {
     }
 }
 
-/// One client: commands in, replies out, pipelined. Replies are written
-/// once no further command is already buffered, or once more than
-/// `SOFT_OUTPUT` of them wait: no command is read until they are taken,
-/// so a client that does not read holds at most that plus one reply.
-async fn connection<R, W>(slot: Slot, read: R, mut write: W)
+/// A client's read buffer to begin with, and the least room a read gets.
+const READ_CHUNK: usize = 8 << 10;
+
+/// One client: commands in, replies out, pipelined. Every command a read
+/// brought in whole is run at once, its arguments borrowed from the read
+/// buffer, and the replies of all of them go out in one write before the
+/// next read; or as soon as more than `SOFT_OUTPUT` of them wait: no
+/// command is run until they are taken, so a client that does not read
+/// holds at most that plus one reply.
+async fn connection<S>(slot: Slot, mut stream: S)
 where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin,
 {
     let server = slot.0.clone();
     let limits = &server.limits;
@@ -374,12 +375,14 @@ where
         ..Default::default()
     };
     let locked = server.password.is_some();
-    let codec = match locked {
-        true => codec::Codec::new(limits.preauth_frame, "before AUTH"),
-        false => codec::Codec::new(limits.max_frame, "--max-frame"),
+    let mut parser = match locked {
+        true => codec::Parser::new(limits.preauth_frame, "before AUTH"),
+        false => codec::Parser::new(limits.max_frame, "--max-frame"),
     };
-    let mut framed = FramedRead::new(read, codec);
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut out = codec::Out::default();
+    // The buffer values are read into, reused.
+    let mut value = Vec::new();
     // Until AUTH, with a password, everything must be done by this time.
     let mut deadline = match (locked, limits.auth_timeout) {
         (true, Some(t)) => Some(Instant::now() + t),
@@ -389,80 +392,89 @@ where
         Some(d) => Some(d.saturating_duration_since(Instant::now())),
         None => limits.timeout,
     };
-    loop {
-        if out.unsent() > SOFT_OUTPUT && out.flush(&mut write, wait(deadline)).await.is_err() {
+    'client: loop {
+        let mut used = 0;
+        // Commands run and not yet counted in the server's total.
+        let mut ran = 0;
+        loop {
+            if out.unsent() > SOFT_OUTPUT && out.flush(&mut stream, wait(deadline)).await.is_err() {
+                break 'client;
+            }
+            let len = match parser.next(&buf[used..]) {
+                Ok(codec::Next::Partial) => break,
+                Ok(codec::Next::Skip(len)) => {
+                    used += len;
+                    continue;
+                }
+                Ok(codec::Next::Command(len)) => len,
+                Err(codec::ProtocolError(why)) => {
+                    // Said, then the connection is dropped (as Redis does).
+                    out.push(&Frame::Error(format!("ERR {why}").into()));
+                    break 'client;
+                }
+            };
+            let frame = &buf[used..used + len];
+            used += len;
+            ran += 1;
+            let was_authed = conn.authed;
+            let then = codec::with_args(frame, parser.args(), |args| {
+                if commands::fast(&server, &conn, args, &mut out, &mut value) {
+                    return commands::Then::Go;
+                }
+                // INFO counts the commands before it.
+                server.commands.fetch_add(std::mem::take(&mut ran), Relaxed);
+                let (reply, then) = commands::run(&server, &mut conn, args);
+                let len = reply.encode_len(false);
+                if len > limits.max_output {
+                    out.push(&commands::too_long(len, limits.max_output));
+                } else {
+                    out.push(&reply);
+                }
+                then
+            });
+            if conn.authed && !was_authed {
+                parser.set_max_frame(limits.max_frame, "--max-frame");
+                deadline = None;
+            }
+            if then == commands::Then::Close {
+                server.commands.fetch_add(ran, Relaxed);
+                break 'client;
+            }
+        }
+        server.commands.fetch_add(ran, Relaxed);
+        buf.advance(used);
+        parser.trim();
+        // The room a large command or value took is not kept for the next ones.
+        if buf.capacity() > 1 << 20 && buf.len() < 64 << 10 {
+            buf = BytesMut::from(&buf[..]);
+        }
+        if value.capacity() > 1 << 20 {
+            value = Vec::new();
+        }
+        if out.flush(&mut stream, wait(deadline)).await.is_err() {
             break;
         }
-        // A command already buffered is run at once; else the replies go
-        // out before waiting for the next one.
-        let next = match framed.next().now_or_never() {
-            Some(next) => next,
-            None => {
-                if out.flush(&mut write, wait(deadline)).await.is_err() {
-                    break;
-                }
-                match wait(deadline) {
-                    Some(t) => match tokio::time::timeout(t, framed.next()).await {
-                        Ok(next) => next,
-                        Err(_) => break,
-                    },
-                    None => framed.next().await,
-                }
-            }
-        };
-        let frame = match next {
-            None => break,
-            Some(Ok(frame)) => frame,
-            Some(Err(codec::ProtocolError(why))) => {
-                // Said, then the connection is dropped (as Redis does).
-                out.push(&Frame::Error(format!("ERR {why}").into()));
-                break;
-            }
-        };
-        let args: Vec<bytes::Bytes> = match frame {
-            Frame::Array(items) => {
-                let mut args = Vec::with_capacity(items.len());
-                for item in items {
-                    match item {
-                        Frame::BulkString(b) | Frame::SimpleString(b) => args.push(b),
-                        _ => break,
-                    }
-                }
-                args
-            }
-            Frame::Null => continue,
-            _ => Vec::new(),
-        };
-        server.commands.fetch_add(1, Relaxed);
-        let was_authed = conn.authed;
-        let (reply, then) = commands::run(&server, &mut conn, &args);
-        drop(args);
-        if conn.authed && !was_authed {
-            framed
-                .decoder_mut()
-                .set_max_frame(limits.max_frame, "--max-frame");
-            deadline = None;
+        // Room for the rest of the frame being read (its size is checked
+        // against the budget before it is known), or for a read.
+        let room = parser.needed().saturating_sub(buf.len()).max(READ_CHUNK);
+        if buf.capacity() - buf.len() < room {
+            buf.reserve(room);
         }
-        let len = reply.encode_len(false);
-        if len > limits.max_output {
-            out.push(&commands::too_long(len, limits.max_output));
-        } else {
-            out.push(&reply);
-        }
-        drop(reply);
-        if then == commands::Then::Close {
+        let read = match wait(deadline) {
+            Some(t) => match tokio::time::timeout(t, stream.read_buf(&mut buf)).await {
+                Ok(read) => read,
+                Err(_) => break,
+            },
+            None => stream.read_buf(&mut buf).await,
+        };
+        if !matches!(read, Ok(n) if n > 0) {
             break;
-        }
-        // The room a large command took is not kept for the next ones.
-        let buffered = framed.read_buffer_mut();
-        if buffered.capacity() > 1 << 20 && buffered.len() < 64 << 10 {
-            *buffered = bytes::BytesMut::from(&buffered[..]);
         }
     }
     // What is owed (QUIT's OK, a protocol error) is sent, briefly.
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
-        let _ = out.flush(&mut write, None).await;
-        let _ = write.shutdown().await;
+        let _ = out.flush(&mut stream, None).await;
+        let _ = stream.shutdown().await;
     })
     .await;
     drop(slot);
