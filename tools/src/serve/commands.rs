@@ -224,7 +224,7 @@ fn dispatch(server: &Server, conn: &mut Conn, cmd: &str, a: &[&[u8]]) -> Result<
             Some(_) => Err(err("ERR unknown subcommand of 'command'")),
         },
         "INFO" => {
-            let text = tokio::task::block_in_place(|| info::render(server, a.first().copied()));
+            let text = run_here(|| info::render(server, a.first().copied()));
             Ok(bulk(text.into_bytes()))
         }
         "GET" => {
@@ -435,7 +435,7 @@ fn dispatch(server: &Server, conn: &mut Conn, cmd: &str, a: &[&[u8]]) -> Result<
             need(a.len() == 1)?;
             let glob = glob(a[0])?;
             let mut keys = Vec::new();
-            tokio::task::block_in_place(|| {
+            run_here(|| {
                 store.scan(|e| {
                     if glob.matches(&e.key) {
                         keys.push(Frame::BulkString(Bytes::copy_from_slice(&e.key)));
@@ -448,16 +448,24 @@ fn dispatch(server: &Server, conn: &mut Conn, cmd: &str, a: &[&[u8]]) -> Result<
         "SCAN" => scan(server, a),
         "DBSIZE" => {
             need(a.is_empty())?;
-            s(tokio::task::block_in_place(|| store.stats()).map(|st| int(st.entries as i64)))
+            s(run_here(|| store.stats()).map(|st| int(st.entries as i64)))
         }
         "FLUSHDB" | "FLUSHALL" => {
             // ASYNC and SYNC are accepted; the flush is done before the reply.
             need(a.len() <= 1)?;
-            s(tokio::task::block_in_place(|| store.flush_all()).map(|()| ok()))
+            s(run_here(|| store.flush_all()).map(|()| ok()))
         }
         "EVAL" => eval(server, a),
         _ => Err(unknown(cmd, a)),
     }
+}
+
+/// A walk over the store (INFO's key count, KEYS, SCAN, DBSIZE, FLUSHALL),
+/// run where the command is: each connection thread serves its clients
+/// one command at a time, as Redis's one thread does, so the other
+/// clients of this thread wait for it (those of the other threads do not).
+fn run_here<R>(walk: impl FnOnce() -> R) -> R {
+    walk()
 }
 
 /// Client bytes quoted in an error: at most 128 of them, escaped (`\r`,
@@ -704,7 +712,7 @@ fn scan(server: &Server, a: &[&[u8]]) -> Result<Frame, Frame> {
     let stripes = server.store.geometry().stripes as u64;
     let mut stripe = cursor;
     let mut keys = Vec::new();
-    tokio::task::block_in_place(|| {
+    run_here(|| {
         while stripe < stripes && keys.len() < count {
             server
                 .store

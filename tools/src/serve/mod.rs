@@ -65,10 +65,11 @@ pub(crate) fn serve(dir: &Path, name: &str, opts: Options, asked: ServeLimits) -
         (_, unix) => unix,
     };
     let limits = Limits::new(&store, &asked, password.as_deref());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Fail::other(format!("cannot start the runtime: {e}")))?;
+    let workers = Workers::start()?;
     runtime.block_on(async move {
         let tcp = match listen {
             Some(addr) => Some(
@@ -134,6 +135,7 @@ pub(crate) fn serve(dir: &Path, name: &str, opts: Options, asked: ServeLimits) -
             where_.join(" and "),
             server.limits.maxclients
         );
+        let workers = &workers;
         let tcp_loop = {
             let server = server.clone();
             async move {
@@ -146,7 +148,7 @@ pub(crate) fn serve(dir: &Path, name: &str, opts: Options, asked: ServeLimits) -
                         Ok((stream, _)) => {
                             let _ = stream.set_nodelay(true);
                             if let Some(slot) = Slot::take(&server, &stream) {
-                                tokio::spawn(connection(slot, stream));
+                                workers.spawn(slot, stream, tokio::net::TcpStream::from_std);
                             }
                         }
                         Err(e) => errors.failed(e).await,
@@ -167,7 +169,7 @@ pub(crate) fn serve(dir: &Path, name: &str, opts: Options, asked: ServeLimits) -
                         Ok((stream, _)) if !peer_is_owner(&stream) => {}
                         Ok((stream, _)) => {
                             if let Some(slot) = Slot::take(&server, &stream) {
-                                tokio::spawn(connection(slot, stream));
+                                workers.spawn(slot, stream, tokio::net::UnixStream::from_std);
                             }
                         }
                         Err(e) => errors.failed(e).await,
@@ -265,6 +267,82 @@ fn maxclients(asked: Option<u32>) -> u64 {
         );
     }
     want.min(room)
+}
+
+/// The threads clients are served on: one per CPU, each running its own
+/// single-threaded runtime, so a client's commands, replies and wakeups
+/// stay on one thread (no work stealing, no cross-thread wakeup per
+/// command); clients are dealt to them in turn as they are accepted.
+struct Workers {
+    handles: Vec<tokio::runtime::Handle>,
+    next: std::cell::Cell<usize>,
+}
+
+impl Workers {
+    fn start() -> Result<Workers, Fail> {
+        let n = std::env::var("EPHPM_SHM_SERVE_THREADS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let mut handles = Vec::with_capacity(n);
+        for i in 0..n {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| Fail::other(format!("cannot start the runtime: {e}")))?;
+            handles.push(runtime.handle().clone());
+            // Runs until the process ends (the accepting thread returns).
+            std::thread::Builder::new()
+                .name(format!("serve-{i}"))
+                .spawn(move || runtime.block_on(std::future::pending::<()>()))
+                .map_err(|e| Fail::other(format!("cannot start a thread: {e}")))?;
+        }
+        Ok(Workers {
+            handles,
+            next: std::cell::Cell::new(0),
+        })
+    }
+
+    /// Moves an accepted client to the next thread, which serves it
+    /// (`attach` registers its socket with that thread's runtime).
+    fn spawn<T, S>(&self, slot: Slot, stream: T, attach: fn(T::Std) -> std::io::Result<S>)
+    where
+        T: IntoStd,
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let i = self.next.get();
+        self.next.set((i + 1) % self.handles.len());
+        // Dropped (and the client closed) if the socket cannot be moved.
+        let Ok(std) = stream.into_std() else {
+            return;
+        };
+        self.handles[i].spawn(async move {
+            if let Ok(stream) = attach(std) {
+                connection(slot, stream).await;
+            }
+        });
+    }
+}
+
+/// A tokio socket taken off the runtime that accepted it.
+trait IntoStd {
+    type Std: Send + 'static;
+    fn into_std(self) -> std::io::Result<Self::Std>;
+}
+
+impl IntoStd for tokio::net::TcpStream {
+    type Std = std::net::TcpStream;
+    fn into_std(self) -> std::io::Result<Self::Std> {
+        tokio::net::TcpStream::into_std(self)
+    }
+}
+
+impl IntoStd for tokio::net::UnixStream {
+    type Std = std::os::unix::net::UnixStream;
+    fn into_std(self) -> std::io::Result<Self::Std> {
+        tokio::net::UnixStream::into_std(self)
+    }
 }
 
 /// One connected client's place in the count (and its id), given back
