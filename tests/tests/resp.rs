@@ -633,3 +633,37 @@ fn a_pipeline_cut_at_every_byte_is_answered_as_redis_answers_it() {
         pipeline.len()
     );
 }
+
+/// Replies larger than the socket takes at once, to a unix client that
+/// reads them only after sending all its commands: the server waits for
+/// room (its unix sockets are otherwise watched for reads only) and every
+/// byte arrives, in order.
+#[test]
+fn replies_a_unix_socket_cannot_take_at_once_all_arrive() {
+    let dir = store_dir();
+    let serve = Serve::start(dir.path(), &[]);
+    let value: Vec<u8> = (0..1 << 20).map(|i: u32| b'a' + (i % 26) as u8).collect();
+    let mut pipeline = command(&[b"SET", b"big", &value]);
+    for _ in 0..20 {
+        pipeline.extend(command(&[b"GET", b"big"]));
+    }
+    pipeline.extend(command(&[b"QUIT"]));
+    let mut s = UnixStream::connect(&serve.socket).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    s.write_all(&pipeline).unwrap();
+    let mut got = Vec::new();
+    s.read_to_end(&mut got).unwrap();
+    let mut want = b"+OK\r\n".to_vec();
+    for _ in 0..20 {
+        want.extend_from_slice(format!("${}\r\n", value.len()).as_bytes());
+        want.extend_from_slice(&value);
+        want.extend_from_slice(b"\r\n");
+    }
+    want.extend_from_slice(b"+OK\r\n");
+    assert!(
+        got == want,
+        "{} bytes back, {} expected",
+        got.len(),
+        want.len()
+    );
+}

@@ -7,6 +7,7 @@ mod access;
 mod codec;
 mod commands;
 mod info;
+mod socket;
 
 use crate::cli::ServeLimits;
 use crate::fail::{Fail, Res};
@@ -169,7 +170,7 @@ pub(crate) fn serve(dir: &Path, name: &str, opts: Options, asked: ServeLimits) -
                         Ok((stream, _)) if !peer_is_owner(&stream) => {}
                         Ok((stream, _)) => {
                             if let Some(slot) = Slot::take(&server, &stream) {
-                                workers.spawn(slot, stream, tokio::net::UnixStream::from_std);
+                                workers.spawn(slot, stream, socket::UnixClient::new);
                             }
                         }
                         Err(e) => errors.failed(e).await,
@@ -269,10 +270,14 @@ fn maxclients(asked: Option<u32>) -> u64 {
     want.min(room)
 }
 
-/// The threads clients are served on: one per CPU, each running its own
+/// The threads clients are served on, each running its own
 /// single-threaded runtime, so a client's commands, replies and wakeups
 /// stay on one thread (no work stealing, no cross-thread wakeup per
-/// command); clients are dealt to them in turn as they are accepted.
+/// command); clients are dealt to them in turn as they are accepted. One
+/// per two CPUs (at least one), or `EPHPM_SHM_SERVE_THREADS`: the server
+/// shares the machine with its clients (PHP workers, which also use the
+/// store directly), and on 2 CPUs with `redis-benchmark` one thread
+/// served more than two at one command per round trip, as many pipelined.
 struct Workers {
     handles: Vec<tokio::runtime::Handle>,
     next: std::cell::Cell<usize>,
@@ -284,7 +289,9 @@ impl Workers {
             .ok()
             .and_then(|v| v.parse::<usize>().ok())
             .filter(|&n| n > 0)
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            .unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+            });
         let mut handles = Vec::with_capacity(n);
         for i in 0..n {
             let runtime = tokio::runtime::Builder::new_current_thread()
