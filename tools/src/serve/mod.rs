@@ -11,7 +11,6 @@ mod socket;
 
 use crate::cli::ServeLimits;
 use crate::fail::{Fail, Res};
-use bytes::{Buf, BytesMut};
 use redis_protocol::resp2::types::BytesFrame as Frame;
 use redis_protocol::resp2::types::Resp2Frame;
 use shm_store::Store;
@@ -441,6 +440,79 @@ impl AcceptErrors {
 
 /// A client's read buffer to begin with, and the least room a read gets.
 const READ_CHUNK: usize = 8 << 10;
+/// The most a read buffer grows by at once for a frame being read: it
+/// grows as the frame's bytes come, not by what a header declares.
+const GROW_MAX: usize = 1 << 20;
+
+/// A client's read buffer: `bytes[start..end]` were read and not yet
+/// run. All of `bytes` is initialized (zeroed as it grows), so reads go
+/// into `bytes[end..]` as it is, without clearing it first each time.
+struct ReadBuffer {
+    bytes: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl ReadBuffer {
+    fn new() -> ReadBuffer {
+        ReadBuffer {
+            bytes: vec![0; READ_CHUNK],
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// What was read and not yet run.
+    fn data(&self) -> &[u8] {
+        &self.bytes[self.start..self.end]
+    }
+
+    /// The first `n` bytes of [`ReadBuffer::data`] were run.
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.start == self.end {
+            (self.start, self.end) = (0, 0);
+        }
+    }
+
+    /// Room for a read: for `wanted` more bytes of the frame being read
+    /// (at most `GROW_MAX` at once), and at least `READ_CHUNK`.
+    fn make_room(&mut self, wanted: usize) {
+        let room = wanted.clamp(READ_CHUNK, GROW_MAX);
+        if self.bytes.len() - self.end >= room {
+            return;
+        }
+        if self.start > 0 {
+            self.bytes.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.bytes.len() - self.end < room {
+            self.bytes.resize(self.end + room, 0);
+        }
+    }
+
+    /// Gives back the room a large command took, once little is left.
+    fn trim(&mut self) {
+        let len = self.end - self.start;
+        if self.bytes.len() > 1 << 20 && len < 64 << 10 {
+            let mut bytes = vec![0; len.max(READ_CHUNK)];
+            bytes[..len].copy_from_slice(self.data());
+            *self = ReadBuffer {
+                bytes,
+                start: 0,
+                end: len,
+            };
+        }
+    }
+
+    /// One read into the room after the data; 0 at the end of the stream.
+    async fn read_from<S: AsyncRead + Unpin>(&mut self, stream: &mut S) -> std::io::Result<usize> {
+        let n = stream.read(&mut self.bytes[self.end..]).await?;
+        self.end += n;
+        Ok(n)
+    }
+}
 
 /// One client: commands in, replies out, pipelined. Every command a read
 /// brought in whole is run at once, its arguments borrowed from the read
@@ -464,7 +536,7 @@ where
         true => codec::Parser::new(limits.preauth_frame, "before AUTH"),
         false => codec::Parser::new(limits.max_frame, "--max-frame"),
     };
-    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let mut buf = ReadBuffer::new();
     let mut out = codec::Out::default();
     // The buffer values are read into, reused.
     let mut value = Vec::new();
@@ -485,7 +557,7 @@ where
             if out.unsent() > SOFT_OUTPUT && out.flush(&mut stream, wait(deadline)).await.is_err() {
                 break 'client;
             }
-            let len = match parser.next(&buf[used..]) {
+            let len = match parser.next(&buf.data()[used..]) {
                 Ok(codec::Next::Partial) => break,
                 Ok(codec::Next::Skip(len)) => {
                     used += len;
@@ -498,7 +570,7 @@ where
                     break 'client;
                 }
             };
-            let frame = &buf[used..used + len];
+            let frame = &buf.data()[used..used + len];
             used += len;
             ran += 1;
             let was_authed = conn.authed;
@@ -527,12 +599,10 @@ where
             }
         }
         server.commands.fetch_add(ran, Relaxed);
-        buf.advance(used);
+        buf.consume(used);
         parser.trim();
         // The room a large command or value took is not kept for the next ones.
-        if buf.capacity() > 1 << 20 && buf.len() < 64 << 10 {
-            buf = BytesMut::from(&buf[..]);
-        }
+        buf.trim();
         if value.capacity() > 1 << 20 {
             value = Vec::new();
         }
@@ -541,16 +611,13 @@ where
         }
         // Room for the rest of the frame being read (its size is checked
         // against the budget before it is known), or for a read.
-        let room = parser.needed().saturating_sub(buf.len()).max(READ_CHUNK);
-        if buf.capacity() - buf.len() < room {
-            buf.reserve(room);
-        }
+        buf.make_room(parser.needed().saturating_sub(buf.data().len()));
         let read = match wait(deadline) {
-            Some(t) => match tokio::time::timeout(t, stream.read_buf(&mut buf)).await {
+            Some(t) => match tokio::time::timeout(t, buf.read_from(&mut stream)).await {
                 Ok(read) => read,
                 Err(_) => break,
             },
-            None => stream.read_buf(&mut buf).await,
+            None => buf.read_from(&mut stream).await,
         };
         if !matches!(read, Ok(n) if n > 0) {
             break;
