@@ -501,3 +501,169 @@ fn sigkill_of_the_server_under_load_leaves_the_store_consistent() {
     assert_eq!(php(dir.path(), "echo ephpm_kv_get('created');"), "by php");
     println!("after the SIGKILL: {} entries, verify ok", report.entries);
 }
+
+/// One RESP command, as clients send it.
+fn command(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// `bytes` to a unix socket in two writes, cut at `cut`, with a pause
+/// between them (so the server's read most often ends at the cut); all
+/// that comes back before the server closes (the pipeline ends in QUIT).
+fn in_two_writes(socket: &Path, bytes: &[u8], cut: usize) -> Vec<u8> {
+    let mut s = UnixStream::connect(socket).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(&bytes[..cut]).unwrap();
+    s.flush().unwrap();
+    std::thread::sleep(Duration::from_micros(200));
+    s.write_all(&bytes[cut..]).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    out
+}
+
+/// A pipeline of the commands clients send most, in their plain forms
+/// and others (errors included), cut at every byte between two writes:
+/// `serve` answers every command, in order, with what redis-server
+/// answers to the same bytes in one write.
+#[test]
+fn a_pipeline_cut_at_every_byte_is_answered_as_redis_answers_it() {
+    let dir = store_dir();
+    let serve = Serve::start(dir.path(), &[]);
+    let redis_socket = dir.path().join("redis.sock");
+    let redis = Command::new("redis-server")
+        .args([
+            "--port",
+            "0",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--unixsocket",
+        ])
+        .arg(&redis_socket)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server (install redis-server)");
+    // Stopped by PID however the test ends.
+    struct Stop(Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _redis = Stop(redis);
+    let started = Instant::now();
+    while UnixStream::connect(&redis_socket).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "redis-server did not listen"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let value = b"a value\r\nwith CR LF in it".to_vec();
+    let long = vec![b'x'; 3000];
+    let commands: Vec<Vec<&[u8]>> = vec![
+        vec![b"DEL", b"p:a", b"p:n", b"p:long", b"p:gone"],
+        vec![b"SET", b"p:a", &value],
+        vec![b"GET", b"p:a"],
+        vec![b"get", b"p:a"],
+        vec![b"GET", b"p:missing"],
+        vec![b"SET", b"p:long", &long],
+        vec![b"GET", b"p:long"],
+        vec![b"INCR", b"p:n"],
+        vec![b"incr", b"p:n"],
+        vec![b"DECR", b"p:n"],
+        vec![b"INCRBY", b"p:n", b"40"],
+        vec![b"INCR", b"p:a"],
+        vec![b"EXISTS", b"p:a", b"p:missing", b"p:n"],
+        vec![b"GET"],
+        vec![b"SET", b"p:a"],
+        vec![b"SET", b"p:a", b"new", b"NX"],
+        vec![b"SET", b"p:a", b"newer", b"XX"],
+        vec![b"SET", b"p:gone", b"v"],
+        vec![b"MGET", b"p:a", b"p:missing", b"p:n"],
+        vec![b"DEL", b"p:gone", b"p:missing"],
+        vec![b"UNLINK", b"p:gone"],
+        vec![b"APPEND", b"p:a", b"+1"],
+        vec![b"STRLEN", b"p:a"],
+        vec![b"ECHO", &value],
+        vec![b"PING"],
+        vec![b"PING", b"hello"],
+        vec![b"GET", b"p:a"],
+        vec![b"QUIT"],
+    ];
+    let mut pipeline = Vec::new();
+    for c in &commands {
+        pipeline.extend(command(c));
+    }
+    // Run once before on each server, so that every run begins with the
+    // keys a run leaves (the first DEL removes three).
+    in_two_writes(&redis_socket, &pipeline, pipeline.len());
+    in_two_writes(&serve.socket, &pipeline, pipeline.len());
+    let want = in_two_writes(&redis_socket, &pipeline, pipeline.len());
+    // redis-server answered all of it, to the end.
+    assert!(
+        want.starts_with(b":3\r\n+OK\r\n$")
+            && want.ends_with(b"+PONG\r\n$5\r\nhello\r\n$7\r\nnewer+1\r\n+OK\r\n"),
+        "{}",
+        String::from_utf8_lossy(&want)
+    );
+    for cut in 1..=pipeline.len() {
+        let got = in_two_writes(&serve.socket, &pipeline, cut);
+        assert!(
+            got == want,
+            "cut at byte {cut} of {}:\n serve: {}\n redis: {}",
+            pipeline.len(),
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&want)
+        );
+    }
+    println!(
+        "{} commands in {} bytes, cut at every byte: answered as redis-server answers them",
+        commands.len(),
+        pipeline.len()
+    );
+}
+
+/// Replies larger than the socket takes at once, to a unix client that
+/// reads them only after sending all its commands: the server waits for
+/// room (its unix sockets are otherwise watched for reads only) and every
+/// byte arrives, in order.
+#[test]
+fn replies_a_unix_socket_cannot_take_at_once_all_arrive() {
+    let dir = store_dir();
+    let serve = Serve::start(dir.path(), &[]);
+    let value: Vec<u8> = (0..1 << 20).map(|i: u32| b'a' + (i % 26) as u8).collect();
+    let mut pipeline = command(&[b"SET", b"big", &value]);
+    for _ in 0..20 {
+        pipeline.extend(command(&[b"GET", b"big"]));
+    }
+    pipeline.extend(command(&[b"QUIT"]));
+    let mut s = UnixStream::connect(&serve.socket).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    s.write_all(&pipeline).unwrap();
+    let mut got = Vec::new();
+    s.read_to_end(&mut got).unwrap();
+    let mut want = b"+OK\r\n".to_vec();
+    for _ in 0..20 {
+        want.extend_from_slice(format!("${}\r\n", value.len()).as_bytes());
+        want.extend_from_slice(&value);
+        want.extend_from_slice(b"\r\n");
+    }
+    want.extend_from_slice(b"+OK\r\n");
+    assert!(
+        got == want,
+        "{} bytes back, {} expected",
+        got.len(),
+        want.len()
+    );
+}

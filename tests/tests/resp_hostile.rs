@@ -465,3 +465,37 @@ fn idle_clients_past_maxclients_are_refused_and_unauthenticated_ones_dropped() {
     assert!(log.contains("up to 32 clients"), "{log}");
     assert!(log.matches("accept:").count() <= 1, "{log}");
 }
+
+/// The frame budget bounds each command, not a pipeline: 2,000 small
+/// commands, together many times `--max-frame`, in one write, are all
+/// answered; a command over it in the same pipeline is refused as a lone
+/// one is (before its bytes come), after the replies of the commands
+/// before it, and the connection is closed with it unrun.
+#[test]
+fn a_pipeline_over_the_frame_budget_is_answered_up_to_a_command_over_it() {
+    let serve = Serve::start(&[], &["--max-frame", "4096"], None);
+    let mut pipeline = Vec::new();
+    for i in 0..2000 {
+        pipeline.extend(command(&[b"SET", format!("k{i}").as_bytes(), b"v"]));
+    }
+    assert!(pipeline.len() > 10 * 4096, "{}", pipeline.len());
+    // The over-budget command's header only: the server has read
+    // everything when it closes (no reset), and the refusal needs no more.
+    pipeline.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$5000\r\n");
+    let mut s = serve.connect();
+    send(&mut s, &pipeline);
+    let mut got = String::new();
+    s.read_to_string(&mut got).unwrap();
+    let want = "+OK\r\n".repeat(2000)
+        + "-ERR Protocol error: command over the limit of 4096 bytes (--max-frame)\r\n";
+    assert!(
+        got == want,
+        "{} bytes of replies, ending {:?}",
+        got.len(),
+        &got[got.len().saturating_sub(100)..]
+    );
+    let mut s = serve.connect();
+    s.write_all(&command(&[b"EXISTS", b"k0", b"k1999", b"big"]))
+        .unwrap();
+    assert_eq!(read_line(&mut s), ":2\r\n");
+}

@@ -1,6 +1,7 @@
 //! The commands `serve` answers, each mapped onto the shared store, with
 //! Redis's replies and error messages.
 
+use super::codec::Out;
 use super::info;
 use super::Server;
 use bytes::Bytes;
@@ -106,7 +107,7 @@ fn squeeze(script: &[u8]) -> String {
 }
 
 /// Runs one command (`args[0]` is its name).
-pub(super) fn run(server: &Server, conn: &mut Conn, args: &[Bytes]) -> (Frame, Then) {
+pub(super) fn run(server: &Server, conn: &mut Conn, args: &[&[u8]]) -> (Frame, Then) {
     let Some(name) = args.first() else {
         return (err("ERR empty command"), Then::Go);
     };
@@ -128,23 +129,82 @@ pub(super) fn run(server: &Server, conn: &mut Conn, args: &[Bytes]) -> (Frame, T
     (reply, Then::Go)
 }
 
-fn dispatch(server: &Server, conn: &mut Conn, cmd: &str, a: &[Bytes]) -> Result<Frame, Frame> {
+/// The commands clients send most, in their plain forms, answered
+/// straight into `out`, with no reply frame and no allocation: `GET k`,
+/// `SET k v`, `INCR k`, `DECR k`, `DEL k...`, `UNLINK k...`, `EXISTS
+/// k...`; `value` is the buffer a value is read into, kept between calls.
+/// `false`: not one of these (nothing was done), for [`run`]. The replies
+/// and errors are [`run`]'s, byte for byte.
+pub(super) fn fast(
+    server: &Server,
+    conn: &Conn,
+    args: &[&[u8]],
+    out: &mut Out,
+    value: &mut Vec<u8>,
+) -> bool {
+    // Before AUTH, or with replies too small for an error: `run` decides.
+    if (server.password.is_some() && !conn.authed) || conn.max_reply < 256 {
+        return false;
+    }
+    let store = &server.store;
+    let is = |name: &[u8], cmd: &[u8]| name.eq_ignore_ascii_case(cmd);
+    // The sum of `count` over keys, or the first error.
+    let keys = |keys: &[&[u8]], count: &dyn Fn(&[u8]) -> Result<bool, StoreError>| {
+        keys.iter()
+            .try_fold(0, |n, k| count(k).map(|hit| n + hit as i64))
+    };
+    let result = match args {
+        [name, key] if is(name, b"GET") => match store.get_into(key, value) {
+            Ok(true) => {
+                // `$<len>\r\n<value>\r\n`, as `run` measures it.
+                let digits = value.len().checked_ilog10().unwrap_or(0) as usize + 1;
+                let len = value.len() + digits + 5;
+                match len > conn.max_reply {
+                    true => out.push(&too_long(len, conn.max_reply)),
+                    false => out.bulk(value),
+                }
+                Ok(())
+            }
+            Ok(false) => {
+                out.raw(b"$-1\r\n");
+                Ok(())
+            }
+            Err(e) => Err(e),
+        },
+        [name, key, v] if is(name, b"SET") => store.set(key, v, None).map(|()| out.raw(b"+OK\r\n")),
+        [name, key] if is(name, b"INCR") => store.incr_by(key, 1).map(|n| out.int(n)),
+        [name, key] if is(name, b"DECR") => store.incr_by(key, -1).map(|n| out.int(n)),
+        [name, k @ ..] if !k.is_empty() && (is(name, b"DEL") || is(name, b"UNLINK")) => {
+            keys(k, &|k| store.del(k)).map(|n| out.int(n))
+        }
+        [name, k @ ..] if !k.is_empty() && is(name, b"EXISTS") => {
+            keys(k, &|k| store.exists(k)).map(|n| out.int(n))
+        }
+        _ => return false,
+    };
+    if let Err(e) = result {
+        out.push(&store_err(e));
+    }
+    true
+}
+
+fn dispatch(server: &Server, conn: &mut Conn, cmd: &str, a: &[&[u8]]) -> Result<Frame, Frame> {
     let store = &server.store;
     let need = |ok: bool| if ok { Ok(()) } else { Err(wrong_args(cmd)) };
     let s = |r: Result<Frame, StoreError>| r.map_err(store_err);
     match cmd {
         "PING" => match a {
             [] => Ok(Frame::SimpleString(Bytes::from_static(b"PONG"))),
-            [m] => Ok(Frame::BulkString(m.clone())),
+            [m] => Ok(Frame::BulkString(Bytes::copy_from_slice(m))),
             _ => Err(wrong_args(cmd)),
         },
         "ECHO" => {
             need(a.len() == 1)?;
-            Ok(Frame::BulkString(a[0].clone()))
+            Ok(Frame::BulkString(Bytes::copy_from_slice(a[0])))
         }
         "SELECT" => {
             need(a.len() == 1)?;
-            match int_arg(&a[0])? {
+            match int_arg(a[0])? {
                 0 => Ok(ok()),
                 _ => Err(err("ERR DB index is out of range")),
             }
@@ -164,23 +224,23 @@ fn dispatch(server: &Server, conn: &mut Conn, cmd: &str, a: &[Bytes]) -> Result<
             Some(_) => Err(err("ERR unknown subcommand of 'command'")),
         },
         "INFO" => {
-            let text = tokio::task::block_in_place(|| info::render(server, a.first()));
+            let text = run_here(|| info::render(server, a.first().copied()));
             Ok(bulk(text.into_bytes()))
         }
         "GET" => {
             need(a.len() == 1)?;
-            s(store.get(&a[0]).map(|v| v.map_or(Frame::Null, bulk)))
+            s(store.get(a[0]).map(|v| v.map_or(Frame::Null, bulk)))
         }
         "SET" => set(server, a),
         "SETEX" | "PSETEX" => {
             need(a.len() == 3)?;
             let unit = if cmd == "SETEX" { 1000 } else { 1 };
-            let ttl = ttl_of(int_arg(&a[1])?, unit, cmd)?;
-            s(store.set(&a[0], &a[2], Some(ttl)).map(|()| ok()))
+            let ttl = ttl_of(int_arg(a[1])?, unit, cmd)?;
+            s(store.set(a[0], a[2], Some(ttl)).map(|()| ok()))
         }
         "SETNX" => {
             need(a.len() == 2)?;
-            s(store.setnx(&a[0], &a[1], None).map(|b| int(b as i64)))
+            s(store.setnx(a[0], a[1], None).map(|b| int(b as i64)))
         }
         "MGET" => {
             need(!a.is_empty())?;
@@ -204,12 +264,12 @@ fn dispatch(server: &Server, conn: &mut Conn, cmd: &str, a: &[Bytes]) -> Result<
             // written (a store that is full half-way still can).
             for pair in a.chunks(2) {
                 s(store
-                    .check_key(&pair[0])
-                    .and_then(|()| store.check_value(&pair[1]))
+                    .check_key(pair[0])
+                    .and_then(|()| store.check_value(pair[1]))
                     .map(|()| ok()))?;
             }
             for pair in a.chunks(2) {
-                s(store.set(&pair[0], &pair[1], None).map(|()| ok()))?;
+                s(store.set(pair[0], pair[1], None).map(|()| ok()))?;
             }
             Ok(ok())
         }
@@ -220,21 +280,21 @@ fn dispatch(server: &Server, conn: &mut Conn, cmd: &str, a: &[Bytes]) -> Result<
                 ttl: UpdateTtl::Persist,
             };
             if let Some(old) = store
-                .update(&a[0], |old| (set(), old.map(<[u8]>::to_vec)))
+                .update(a[0], |old| (set(), old.map(<[u8]>::to_vec)))
                 .map_err(store_err)?
             {
                 return Ok(old.map_or(Frame::Null, bulk));
             }
             // Not in one step (a compressed or large value): read, then write.
-            let old = s(store.get(&a[0]).map(|v| v.map_or(Frame::Null, bulk)))?;
-            s(store.set(&a[0], &a[1], None).map(|()| old))
+            let old = s(store.get(a[0]).map(|v| v.map_or(Frame::Null, bulk)))?;
+            s(store.set(a[0], a[1], None).map(|()| old))
         }
         "APPEND" => {
             need(a.len() == 2)?;
             let appended = store
-                .update(&a[0], |old| {
+                .update(a[0], |old| {
                     let mut value = old.map_or_else(Vec::new, <[u8]>::to_vec);
-                    value.extend_from_slice(&a[1]);
+                    value.extend_from_slice(a[1]);
                     let len = value.len() as i64;
                     (
                         Update::Set {
@@ -248,32 +308,32 @@ fn dispatch(server: &Server, conn: &mut Conn, cmd: &str, a: &[Bytes]) -> Result<
             if let Some(len) = appended {
                 return Ok(int(len));
             }
-            let mut value = store.get(&a[0]).map_err(store_err)?.unwrap_or_default();
-            let ttl = remaining(server, &a[0]).map_err(store_err)?;
-            value.extend_from_slice(&a[1]);
+            let mut value = store.get(a[0]).map_err(store_err)?.unwrap_or_default();
+            let ttl = remaining(server, a[0]).map_err(store_err)?;
+            value.extend_from_slice(a[1]);
             let len = value.len() as i64;
-            s(store.set(&a[0], &value, ttl).map(|()| int(len)))
+            s(store.set(a[0], &value, ttl).map(|()| int(len)))
         }
         "STRLEN" => {
             need(a.len() == 1)?;
             s(store
-                .get(&a[0])
+                .get(a[0])
                 .map(|v| int(v.map_or(0, |v| v.len() as i64))))
         }
         "INCR" | "DECR" => {
             need(a.len() == 1)?;
             let delta = if cmd == "INCR" { 1 } else { -1 };
-            s(store.incr_by(&a[0], delta).map(int))
+            s(store.incr_by(a[0], delta).map(int))
         }
         "INCRBY" | "DECRBY" => {
             need(a.len() == 2)?;
-            let n = int_arg(&a[1])?;
+            let n = int_arg(a[1])?;
             let delta = if cmd == "INCRBY" {
                 n
             } else {
                 n.checked_neg().ok_or_else(|| err(NOT_INTEGER))?
             };
-            s(store.incr_by(&a[0], delta).map(int))
+            s(store.incr_by(a[0], delta).map(int))
         }
         "DEL" | "UNLINK" => {
             need(!a.is_empty())?;
@@ -293,25 +353,25 @@ fn dispatch(server: &Server, conn: &mut Conn, cmd: &str, a: &[Bytes]) -> Result<
         }
         "EXPIRE" | "PEXPIRE" => {
             need(a.len() == 2)?;
-            let n = int_arg(&a[1])?;
+            let n = int_arg(a[1])?;
             if n <= 0 {
                 // Redis: a TTL in the past deletes the key.
-                return s(store.del(&a[0]).map(|b| int(b as i64)));
+                return s(store.del(a[0]).map(|b| int(b as i64)));
             }
             let unit = if cmd == "EXPIRE" { 1000 } else { 1 };
             let ttl = Duration::from_millis((n as u64).saturating_mul(unit));
-            s(store.expire(&a[0], ttl).map(|b| int(b as i64)))
+            s(store.expire(a[0], ttl).map(|b| int(b as i64)))
         }
         "PERSIST" => {
             need(a.len() == 1)?;
-            match store.ttl(&a[0]).map_err(store_err)? {
-                Ttl::Remaining(_) => s(store.persist(&a[0]).map(|b| int(b as i64))),
+            match store.ttl(a[0]).map_err(store_err)? {
+                Ttl::Remaining(_) => s(store.persist(a[0]).map(|b| int(b as i64))),
                 _ => Ok(int(0)),
             }
         }
         "TTL" | "PTTL" => {
             need(a.len() == 1)?;
-            let ttl = store.ttl(&a[0]).map_err(store_err)?;
+            let ttl = store.ttl(a[0]).map_err(store_err)?;
             Ok(int(if cmd == "TTL" {
                 ttl.as_seconds_code()
             } else {
@@ -320,7 +380,7 @@ fn dispatch(server: &Server, conn: &mut Conn, cmd: &str, a: &[Bytes]) -> Result<
         }
         "TYPE" => {
             need(a.len() == 1)?;
-            let kind = if store.exists(&a[0]).map_err(store_err)? {
+            let kind = if store.exists(a[0]).map_err(store_err)? {
                 "string"
             } else {
                 "none"
@@ -331,18 +391,18 @@ fn dispatch(server: &Server, conn: &mut Conn, cmd: &str, a: &[Bytes]) -> Result<
             need(a.len() == 2)?;
             // A new name the store refuses (empty, too long) is refused
             // before the source is touched.
-            store.check_key(&a[1]).map_err(store_err)?;
+            store.check_key(a[1]).map_err(store_err)?;
             if a[0] == a[1] {
-                return match store.exists(&a[0]).map_err(store_err)? {
+                return match store.exists(a[0]).map_err(store_err)? {
                     true => Ok(ok()),
                     false => Err(err("ERR no such key")),
                 };
             }
             // The source is read and removed in one step, then written
             // under the new name (two stripes: never two locks at once).
-            let ttl = remaining(server, &a[0]).map_err(store_err)?;
+            let ttl = remaining(server, a[0]).map_err(store_err)?;
             let taken = store
-                .update(&a[0], |old| match old {
+                .update(a[0], |old| match old {
                     Some(v) => (Update::Delete, Some(v.to_vec())),
                     None => (Update::Keep, None),
                 })
@@ -351,18 +411,18 @@ fn dispatch(server: &Server, conn: &mut Conn, cmd: &str, a: &[Bytes]) -> Result<
                 Some(Some(v)) => v,
                 Some(None) => return Err(err("ERR no such key")),
                 None => {
-                    let Some(v) = store.get(&a[0]).map_err(store_err)? else {
+                    let Some(v) = store.get(a[0]).map_err(store_err)? else {
                         return Err(err("ERR no such key"));
                     };
-                    store.del(&a[0]).map_err(store_err)?;
+                    store.del(a[0]).map_err(store_err)?;
                     v
                 }
             };
-            if let Err(e) = store.set(&a[1], &value, ttl) {
+            if let Err(e) = store.set(a[1], &value, ttl) {
                 // The new name could not be written (a full store that does
                 // not evict): the source is put back, TTL included, unless a
                 // client wrote it meanwhile (that value is newer).
-                return Err(match store.setnx(&a[0], &value, ttl) {
+                return Err(match store.setnx(a[0], &value, ttl) {
                     Ok(_) => store_err(e),
                     Err(back) => err(format!(
                         "ERR {e}; the source could not be put back either ({back}): its value is lost"
@@ -373,9 +433,9 @@ fn dispatch(server: &Server, conn: &mut Conn, cmd: &str, a: &[Bytes]) -> Result<
         }
         "KEYS" => {
             need(a.len() == 1)?;
-            let glob = glob(&a[0])?;
+            let glob = glob(a[0])?;
             let mut keys = Vec::new();
-            tokio::task::block_in_place(|| {
+            run_here(|| {
                 store.scan(|e| {
                     if glob.matches(&e.key) {
                         keys.push(Frame::BulkString(Bytes::copy_from_slice(&e.key)));
@@ -388,16 +448,24 @@ fn dispatch(server: &Server, conn: &mut Conn, cmd: &str, a: &[Bytes]) -> Result<
         "SCAN" => scan(server, a),
         "DBSIZE" => {
             need(a.is_empty())?;
-            s(tokio::task::block_in_place(|| store.stats()).map(|st| int(st.entries as i64)))
+            s(run_here(|| store.stats()).map(|st| int(st.entries as i64)))
         }
         "FLUSHDB" | "FLUSHALL" => {
             // ASYNC and SYNC are accepted; the flush is done before the reply.
             need(a.len() <= 1)?;
-            s(tokio::task::block_in_place(|| store.flush_all()).map(|()| ok()))
+            s(run_here(|| store.flush_all()).map(|()| ok()))
         }
         "EVAL" => eval(server, a),
         _ => Err(unknown(cmd, a)),
     }
+}
+
+/// A walk over the store (INFO's key count, KEYS, SCAN, DBSIZE, FLUSHALL),
+/// run where the command is: each connection thread serves its clients
+/// one command at a time, as Redis's one thread does, so the other
+/// clients of this thread wait for it (those of the other threads do not).
+fn run_here<R>(walk: impl FnOnce() -> R) -> R {
+    walk()
 }
 
 /// Client bytes quoted in an error: at most 128 of them, escaped (`\r`,
@@ -408,7 +476,7 @@ fn quote(b: &[u8]) -> String {
     format!("'{}{more}'", cut.escape_ascii())
 }
 
-fn unknown(cmd: &str, a: &[Bytes]) -> Frame {
+fn unknown(cmd: &str, a: &[&[u8]]) -> Frame {
     let args: String = a.iter().take(8).map(|x| quote(x) + " ").collect();
     err(format!(
         "ERR unknown command {}, with args beginning with: {args}",
@@ -457,7 +525,7 @@ fn auth(server: &Server, conn: &mut Conn, pass: &[u8]) -> Result<Frame, Frame> {
     }
 }
 
-fn hello(server: &Server, conn: &mut Conn, a: &[Bytes]) -> Result<Frame, Frame> {
+fn hello(server: &Server, conn: &mut Conn, a: &[&[u8]]) -> Result<Frame, Frame> {
     let mut rest = a;
     if let Some(v) = rest.first() {
         match int_arg(v) {
@@ -478,7 +546,7 @@ fn hello(server: &Server, conn: &mut Conn, a: &[Bytes]) -> Result<Frame, Frame> 
             }
             ("SETNAME", [_, name, ..]) => {
                 valid_name(name)?;
-                conn.name = Some(name.clone());
+                conn.name = Some(Bytes::copy_from_slice(name));
                 rest = &rest[2..];
             }
             _ => return Err(err(SYNTAX)),
@@ -506,11 +574,11 @@ fn hello(server: &Server, conn: &mut Conn, a: &[Bytes]) -> Result<Frame, Frame> 
     ]))
 }
 
-fn client(conn: &mut Conn, a: &[Bytes]) -> Result<Frame, Frame> {
+fn client(conn: &mut Conn, a: &[&[u8]]) -> Result<Frame, Frame> {
     match (a.first().map(|s| upper(s)).as_deref(), a) {
         (Some("SETNAME"), [_, name]) => {
             valid_name(name)?;
-            conn.name = Some(name.clone());
+            conn.name = Some(Bytes::copy_from_slice(name));
             Ok(ok())
         }
         (Some("GETNAME"), [_]) => Ok(conn.name.clone().map_or(Frame::Null, Frame::BulkString)),
@@ -524,17 +592,17 @@ fn client(conn: &mut Conn, a: &[Bytes]) -> Result<Frame, Frame> {
 }
 
 /// `SET key value [NX|XX] [GET] [EX s|PX ms|KEEPTTL]`.
-fn set(server: &Server, a: &[Bytes]) -> Result<Frame, Frame> {
+fn set(server: &Server, a: &[&[u8]]) -> Result<Frame, Frame> {
     let store = &server.store;
     if a.len() < 2 {
         return Err(wrong_args("set"));
     }
-    let (key, value) = (&a[0], &a[1]);
+    let (key, value) = (a[0], a[1]);
     let (mut nx, mut xx, mut get, mut keep) = (false, false, false, false);
     let mut ttl = None;
     let mut i = 2;
     while i < a.len() {
-        match upper(&a[i]).as_str() {
+        match upper(a[i]).as_str() {
             "NX" if !xx => nx = true,
             "XX" if !nx => xx = true,
             "GET" => get = true,
@@ -619,7 +687,7 @@ fn glob(pattern: &[u8]) -> Result<shm_store::Glob, Frame> {
 /// `SCAN cursor [MATCH pattern] [COUNT n]`: the cursor is a stripe number;
 /// each call visits whole stripes, one stripe lock at a time, until it
 /// has `COUNT` keys (default 10) or the last stripe; 0 ends.
-fn scan(server: &Server, a: &[Bytes]) -> Result<Frame, Frame> {
+fn scan(server: &Server, a: &[&[u8]]) -> Result<Frame, Frame> {
     let Some(cursor) = a.first() else {
         return Err(wrong_args("scan"));
     };
@@ -644,7 +712,7 @@ fn scan(server: &Server, a: &[Bytes]) -> Result<Frame, Frame> {
     let stripes = server.store.geometry().stripes as u64;
     let mut stripe = cursor;
     let mut keys = Vec::new();
-    tokio::task::block_in_place(|| {
+    run_here(|| {
         while stripe < stripes && keys.len() < count {
             server
                 .store
@@ -666,12 +734,12 @@ fn scan(server: &Server, a: &[Bytes]) -> Result<Frame, Frame> {
 }
 
 /// `EVAL script numkeys key... arg...`: only `RedisKvOps`'s two scripts.
-fn eval(server: &Server, a: &[Bytes]) -> Result<Frame, Frame> {
+fn eval(server: &Server, a: &[&[u8]]) -> Result<Frame, Frame> {
     if a.len() < 2 {
         return Err(wrong_args("eval"));
     }
-    let script = squeeze(&a[0]);
-    let numkeys = int_arg(&a[1])?;
+    let script = squeeze(a[0]);
+    let numkeys = int_arg(a[1])?;
     let rest = &a[2..];
     let store = &server.store;
     match (script.as_str(), numkeys, rest) {

@@ -2,13 +2,12 @@
 //! dashboards and exporters that scrape Redis read them unchanged.
 
 use super::Server;
-use bytes::Bytes;
 use shm_store::Ttl;
 use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
 
 /// The text of `INFO [section]` (`all`, `everything` or none: every section).
-pub(super) fn render(server: &Server, section: Option<&Bytes>) -> String {
+pub(super) fn render(server: &Server, section: Option<&[u8]>) -> String {
     let want = section
         .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
         .unwrap_or_else(|| "default".into());

@@ -7,10 +7,10 @@ mod access;
 mod codec;
 mod commands;
 mod info;
+mod socket;
 
 use crate::cli::ServeLimits;
 use crate::fail::{Fail, Res};
-use futures::{FutureExt, StreamExt};
 use redis_protocol::resp2::types::BytesFrame as Frame;
 use redis_protocol::resp2::types::Resp2Frame;
 use shm_store::Store;
@@ -19,9 +19,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, UnixListener};
-use tokio_util::codec::FramedRead;
 
 /// What every connection shares.
 pub(crate) struct Server {
@@ -66,10 +65,11 @@ pub(crate) fn serve(dir: &Path, name: &str, opts: Options, asked: ServeLimits) -
         (_, unix) => unix,
     };
     let limits = Limits::new(&store, &asked, password.as_deref());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Fail::other(format!("cannot start the runtime: {e}")))?;
+    let workers = Workers::start()?;
     runtime.block_on(async move {
         let tcp = match listen {
             Some(addr) => Some(
@@ -135,6 +135,7 @@ pub(crate) fn serve(dir: &Path, name: &str, opts: Options, asked: ServeLimits) -
             where_.join(" and "),
             server.limits.maxclients
         );
+        let workers = &workers;
         let tcp_loop = {
             let server = server.clone();
             async move {
@@ -147,8 +148,7 @@ pub(crate) fn serve(dir: &Path, name: &str, opts: Options, asked: ServeLimits) -
                         Ok((stream, _)) => {
                             let _ = stream.set_nodelay(true);
                             if let Some(slot) = Slot::take(&server, &stream) {
-                                let (r, w) = stream.into_split();
-                                tokio::spawn(connection(slot, r, w));
+                                workers.spawn(slot, stream, tokio::net::TcpStream::from_std);
                             }
                         }
                         Err(e) => errors.failed(e).await,
@@ -169,8 +169,7 @@ pub(crate) fn serve(dir: &Path, name: &str, opts: Options, asked: ServeLimits) -
                         Ok((stream, _)) if !peer_is_owner(&stream) => {}
                         Ok((stream, _)) => {
                             if let Some(slot) = Slot::take(&server, &stream) {
-                                let (r, w) = stream.into_split();
-                                tokio::spawn(connection(slot, r, w));
+                                workers.spawn(slot, stream, socket::UnixClient::new);
                             }
                         }
                         Err(e) => errors.failed(e).await,
@@ -270,6 +269,88 @@ fn maxclients(asked: Option<u32>) -> u64 {
     want.min(room)
 }
 
+/// The threads clients are served on, each running its own
+/// single-threaded runtime, so a client's commands, replies and wakeups
+/// stay on one thread (no work stealing, no cross-thread wakeup per
+/// command); clients are dealt to them in turn as they are accepted. One
+/// per two CPUs (at least one), or `EPHPM_SHM_SERVE_THREADS`: the server
+/// shares the machine with its clients (PHP workers, which also use the
+/// store directly), and on 2 CPUs with `redis-benchmark` one thread
+/// served more than two at one command per round trip, as many pipelined.
+struct Workers {
+    handles: Vec<tokio::runtime::Handle>,
+    next: std::cell::Cell<usize>,
+}
+
+impl Workers {
+    fn start() -> Result<Workers, Fail> {
+        let n = std::env::var("EPHPM_SHM_SERVE_THREADS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+            });
+        let mut handles = Vec::with_capacity(n);
+        for i in 0..n {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| Fail::other(format!("cannot start the runtime: {e}")))?;
+            handles.push(runtime.handle().clone());
+            // Runs until the process ends (the accepting thread returns).
+            std::thread::Builder::new()
+                .name(format!("serve-{i}"))
+                .spawn(move || runtime.block_on(std::future::pending::<()>()))
+                .map_err(|e| Fail::other(format!("cannot start a thread: {e}")))?;
+        }
+        Ok(Workers {
+            handles,
+            next: std::cell::Cell::new(0),
+        })
+    }
+
+    /// Moves an accepted client to the next thread, which serves it
+    /// (`attach` registers its socket with that thread's runtime).
+    fn spawn<T, S>(&self, slot: Slot, stream: T, attach: fn(T::Std) -> std::io::Result<S>)
+    where
+        T: IntoStd,
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let i = self.next.get();
+        self.next.set((i + 1) % self.handles.len());
+        // Dropped (and the client closed) if the socket cannot be moved.
+        let Ok(std) = stream.into_std() else {
+            return;
+        };
+        self.handles[i].spawn(async move {
+            if let Ok(stream) = attach(std) {
+                connection(slot, stream).await;
+            }
+        });
+    }
+}
+
+/// A tokio socket taken off the runtime that accepted it.
+trait IntoStd {
+    type Std: Send + 'static;
+    fn into_std(self) -> std::io::Result<Self::Std>;
+}
+
+impl IntoStd for tokio::net::TcpStream {
+    type Std = std::net::TcpStream;
+    fn into_std(self) -> std::io::Result<Self::Std> {
+        tokio::net::TcpStream::into_std(self)
+    }
+}
+
+impl IntoStd for tokio::net::UnixStream {
+    type Std = std::os::unix::net::UnixStream;
+    fn into_std(self) -> std::io::Result<Self::Std> {
+        tokio::net::UnixStream::into_std(self)
+    }
+}
+
 /// One connected client's place in the count (and its id), given back
 /// when dropped.
 struct Slot(Arc<Server>, u64);
@@ -357,14 +438,91 @@ impl AcceptErrors {
     }
 }
 
-/// One client: commands in, replies out, pipelined. Replies are written
-/// once no further command is already buffered, or once more than
-/// `SOFT_OUTPUT` of them wait: no command is read until they are taken,
-/// so a client that does not read holds at most that plus one reply.
-async fn connection<R, W>(slot: Slot, read: R, mut write: W)
+/// A client's read buffer to begin with, and the least room a read gets.
+const READ_CHUNK: usize = 8 << 10;
+/// The most a read buffer grows by at once for a frame being read: it
+/// grows as the frame's bytes come, not by what a header declares.
+const GROW_MAX: usize = 1 << 20;
+
+/// A client's read buffer: `bytes[start..end]` were read and not yet
+/// run. All of `bytes` is initialized (zeroed as it grows), so reads go
+/// into `bytes[end..]` as it is, without clearing it first each time.
+struct ReadBuffer {
+    bytes: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl ReadBuffer {
+    fn new() -> ReadBuffer {
+        ReadBuffer {
+            bytes: vec![0; READ_CHUNK],
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// What was read and not yet run.
+    fn data(&self) -> &[u8] {
+        &self.bytes[self.start..self.end]
+    }
+
+    /// The first `n` bytes of [`ReadBuffer::data`] were run.
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.start == self.end {
+            (self.start, self.end) = (0, 0);
+        }
+    }
+
+    /// Room for a read: for `wanted` more bytes of the frame being read
+    /// (at most `GROW_MAX` at once), and at least `READ_CHUNK`.
+    fn make_room(&mut self, wanted: usize) {
+        let room = wanted.clamp(READ_CHUNK, GROW_MAX);
+        if self.bytes.len() - self.end >= room {
+            return;
+        }
+        if self.start > 0 {
+            self.bytes.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.bytes.len() - self.end < room {
+            self.bytes.resize(self.end + room, 0);
+        }
+    }
+
+    /// Gives back the room a large command took, once little is left.
+    fn trim(&mut self) {
+        let len = self.end - self.start;
+        if self.bytes.len() > 1 << 20 && len < 64 << 10 {
+            let mut bytes = vec![0; len.max(READ_CHUNK)];
+            bytes[..len].copy_from_slice(self.data());
+            *self = ReadBuffer {
+                bytes,
+                start: 0,
+                end: len,
+            };
+        }
+    }
+
+    /// One read into the room after the data; 0 at the end of the stream.
+    async fn read_from<S: AsyncRead + Unpin>(&mut self, stream: &mut S) -> std::io::Result<usize> {
+        let n = stream.read(&mut self.bytes[self.end..]).await?;
+        self.end += n;
+        Ok(n)
+    }
+}
+
+/// One client: commands in, replies out, pipelined. Every command a read
+/// brought in whole is run at once, its arguments borrowed from the read
+/// buffer, and the replies of all of them go out in one write before the
+/// next read; or as soon as more than `SOFT_OUTPUT` of them wait: no
+/// command is run until they are taken, so a client that does not read
+/// holds at most that plus one reply.
+async fn connection<S>(slot: Slot, mut stream: S)
 where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin,
 {
     let server = slot.0.clone();
     let limits = &server.limits;
@@ -374,12 +532,14 @@ where
         ..Default::default()
     };
     let locked = server.password.is_some();
-    let codec = match locked {
-        true => codec::Codec::new(limits.preauth_frame, "before AUTH"),
-        false => codec::Codec::new(limits.max_frame, "--max-frame"),
+    let mut parser = match locked {
+        true => codec::Parser::new(limits.preauth_frame, "before AUTH"),
+        false => codec::Parser::new(limits.max_frame, "--max-frame"),
     };
-    let mut framed = FramedRead::new(read, codec);
+    let mut buf = ReadBuffer::new();
     let mut out = codec::Out::default();
+    // The buffer values are read into, reused.
+    let mut value = Vec::new();
     // Until AUTH, with a password, everything must be done by this time.
     let mut deadline = match (locked, limits.auth_timeout) {
         (true, Some(t)) => Some(Instant::now() + t),
@@ -389,80 +549,84 @@ where
         Some(d) => Some(d.saturating_duration_since(Instant::now())),
         None => limits.timeout,
     };
-    loop {
-        if out.unsent() > SOFT_OUTPUT && out.flush(&mut write, wait(deadline)).await.is_err() {
+    'client: loop {
+        let mut used = 0;
+        // Commands run and not yet counted in the server's total.
+        let mut ran = 0;
+        loop {
+            if out.unsent() > SOFT_OUTPUT && out.flush(&mut stream, wait(deadline)).await.is_err() {
+                break 'client;
+            }
+            let len = match parser.next(&buf.data()[used..]) {
+                Ok(codec::Next::Partial) => break,
+                Ok(codec::Next::Skip(len)) => {
+                    used += len;
+                    continue;
+                }
+                Ok(codec::Next::Command(len)) => len,
+                Err(codec::ProtocolError(why)) => {
+                    // Said, then the connection is dropped (as Redis does).
+                    out.push(&Frame::Error(format!("ERR {why}").into()));
+                    break 'client;
+                }
+            };
+            let frame = &buf.data()[used..used + len];
+            used += len;
+            ran += 1;
+            let was_authed = conn.authed;
+            let then = codec::with_args(frame, parser.args(), |args| {
+                if commands::fast(&server, &conn, args, &mut out, &mut value) {
+                    return commands::Then::Go;
+                }
+                // INFO counts the commands before it.
+                server.commands.fetch_add(std::mem::take(&mut ran), Relaxed);
+                let (reply, then) = commands::run(&server, &mut conn, args);
+                let len = reply.encode_len(false);
+                if len > limits.max_output {
+                    out.push(&commands::too_long(len, limits.max_output));
+                } else {
+                    out.push(&reply);
+                }
+                then
+            });
+            if conn.authed && !was_authed {
+                parser.set_max_frame(limits.max_frame, "--max-frame");
+                deadline = None;
+            }
+            if then == commands::Then::Close {
+                server.commands.fetch_add(ran, Relaxed);
+                break 'client;
+            }
+        }
+        server.commands.fetch_add(ran, Relaxed);
+        buf.consume(used);
+        parser.trim();
+        // The room a large command or value took is not kept for the next ones.
+        buf.trim();
+        if value.capacity() > 1 << 20 {
+            value = Vec::new();
+        }
+        if out.flush(&mut stream, wait(deadline)).await.is_err() {
             break;
         }
-        // A command already buffered is run at once; else the replies go
-        // out before waiting for the next one.
-        let next = match framed.next().now_or_never() {
-            Some(next) => next,
-            None => {
-                if out.flush(&mut write, wait(deadline)).await.is_err() {
-                    break;
-                }
-                match wait(deadline) {
-                    Some(t) => match tokio::time::timeout(t, framed.next()).await {
-                        Ok(next) => next,
-                        Err(_) => break,
-                    },
-                    None => framed.next().await,
-                }
-            }
+        // Room for the rest of the frame being read (its size is checked
+        // against the budget before it is known), or for a read.
+        buf.make_room(parser.needed().saturating_sub(buf.data().len()));
+        let read = match wait(deadline) {
+            Some(t) => match tokio::time::timeout(t, buf.read_from(&mut stream)).await {
+                Ok(read) => read,
+                Err(_) => break,
+            },
+            None => buf.read_from(&mut stream).await,
         };
-        let frame = match next {
-            None => break,
-            Some(Ok(frame)) => frame,
-            Some(Err(codec::ProtocolError(why))) => {
-                // Said, then the connection is dropped (as Redis does).
-                out.push(&Frame::Error(format!("ERR {why}").into()));
-                break;
-            }
-        };
-        let args: Vec<bytes::Bytes> = match frame {
-            Frame::Array(items) => {
-                let mut args = Vec::with_capacity(items.len());
-                for item in items {
-                    match item {
-                        Frame::BulkString(b) | Frame::SimpleString(b) => args.push(b),
-                        _ => break,
-                    }
-                }
-                args
-            }
-            Frame::Null => continue,
-            _ => Vec::new(),
-        };
-        server.commands.fetch_add(1, Relaxed);
-        let was_authed = conn.authed;
-        let (reply, then) = commands::run(&server, &mut conn, &args);
-        drop(args);
-        if conn.authed && !was_authed {
-            framed
-                .decoder_mut()
-                .set_max_frame(limits.max_frame, "--max-frame");
-            deadline = None;
-        }
-        let len = reply.encode_len(false);
-        if len > limits.max_output {
-            out.push(&commands::too_long(len, limits.max_output));
-        } else {
-            out.push(&reply);
-        }
-        drop(reply);
-        if then == commands::Then::Close {
+        if !matches!(read, Ok(n) if n > 0) {
             break;
-        }
-        // The room a large command took is not kept for the next ones.
-        let buffered = framed.read_buffer_mut();
-        if buffered.capacity() > 1 << 20 && buffered.len() < 64 << 10 {
-            *buffered = bytes::BytesMut::from(&buffered[..]);
         }
     }
     // What is owed (QUIT's OK, a protocol error) is sent, briefly.
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
-        let _ = out.flush(&mut write, None).await;
-        let _ = write.shutdown().await;
+        let _ = out.flush(&mut stream, None).await;
+        let _ = stream.shutdown().await;
     })
     .await;
     drop(slot);
