@@ -53,7 +53,7 @@ impl Store {
             let raw_len = packed.is_some().then_some(value.len());
             return self.put_large(key, stored, raw_len, expires_at, only_new);
         }
-        let (inserted, former) = self.with_key(key, |g, k| {
+        let (inserted, former) = self.with_key_in_place(key, |g, k| {
             let now = match ttl_now {
                 Some(now) => now,
                 None if g.view.has_expiring() => self.clock.now_ms(),
