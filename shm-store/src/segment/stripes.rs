@@ -356,14 +356,25 @@ impl Segment {
         Ok(self.guard_clean(i, owner))
     }
 
-    /// Locks stripe `i` like [`Segment::lock_stripe`] and runs `op` on the
-    /// guard, which is released when `op` returns (or unwinds).
+    /// Locks stripe `i` like [`Segment::lock_stripe`], runs `op` on the
+    /// guard, then repairs what `op` found damaged
+    /// ([`StripeGuard::repair_if_damaged`]: the result, computed from
+    /// damaged data, is dropped, and so is any from a segment whose file
+    /// lost pages); the lock is released when `op` returns (or unwinds).
     ///
     /// The guard is built in place and only lent to `op`: returned by
     /// `lock_stripe`, a guard (some 180 bytes, its view included) goes
     /// through memory as a `Result` and is copied again where the caller
     /// keeps it, about 60 moves per lock (callgrind); the writes that cost
     /// least (`incr`, `del`) take their lock through here.
+    ///
+    /// Unlike `lock_stripe` it does not look whether the file lost pages
+    /// before `op` runs, only after: `op` may then have read zeros or
+    /// written to the zero pages that replaced the lost ones (see `bus`),
+    /// which are nobody's data, and what it found is dropped for
+    /// [`StoreError::Truncated`] all the same; a lock whose own page was
+    /// lost reads as garbled and its error is the truncation too
+    /// (`lock_failed`).
     #[inline(always)]
     pub(crate) fn with_stripe<R>(
         &self,
@@ -372,20 +383,19 @@ impl Segment {
     ) -> Result<R> {
         // The stripe's place is computed (its index checked) once.
         let base = self.stripe_base(i);
-        let lock = self.lock_at(base);
-        let (acquired, owner) = lock
+        let (acquired, owner) = self
+            .lock_at(base)
             .lock(self.lock_timeout)
             .map_err(|e| self.lock_failed(i, e))?;
-        if self.lost.load(Ordering::Acquire) {
-            return Err(self.lost_under(lock, owner));
-        }
         // SAFETY: `base` is stripe i's, whose lock this thread just took.
         let mut guard = unsafe { self.guard_clean_at(i, base, owner) };
         if acquired == Acquired::OwnerDied {
             // As `guard_rebuilt`, on the guard where it is.
             rebuild_after_holder_died(&mut guard);
         }
-        Ok(op(&mut guard))
+        let out = op(&mut guard);
+        guard.repair_if_damaged()?;
+        Ok(out)
     }
 
     /// The error for a lock attempt that failed: a lock read as zeros from

@@ -102,13 +102,7 @@ impl Store {
             part: false,
         };
         self.segment
-            .with_stripe(self.stripe_of_hash(hash), |guard| {
-                let out = op(guard, key);
-                // Damage found on the way: the stripe is rebuilt and the
-                // result, computed from damaged data, is dropped.
-                guard.repair_if_damaged().map(|()| out)
-            })
-            .and_then(|out| out)
+            .with_stripe(self.stripe_of_hash(hash), |guard| op(guard, key))
     }
 
     /// Removes a live key; `true` if there was one.
