@@ -310,24 +310,33 @@ impl Segment {
     }
 
     pub(super) fn stripe_lock(&self, i: usize) -> StripeLock {
+        self.lock_at(self.stripe_base(i))
+    }
+
+    /// The lock of the stripe at `base` (a [`Segment::stripe_base`]).
+    #[inline(always)]
+    fn lock_at(&self, base: *mut u8) -> StripeLock {
         // SAFETY: the lock area starts the stripe header, page aligned, and
         // the mapping lives as long as `self`; callers use the handle only
         // while borrowing `self`; its words are only accessed atomically
         // (a StripeView starts after MUTEX_AREA).
-        unsafe { StripeLock::from_ptr(self.stripe_base(i)) }
+        unsafe { StripeLock::from_ptr(base) }
     }
 
     /// Stripe `i`'s change sequence and watch count.
     #[inline]
     pub(crate) fn change_seq(&self, i: usize) -> &ChangeSeq {
+        self.change_seq_at(self.stripe_base(i))
+    }
+
+    /// The change sequence of the stripe at `base` (a
+    /// [`Segment::stripe_base`]).
+    #[inline(always)]
+    fn change_seq_at(&self, base: *mut u8) -> &ChangeSeq {
         // SAFETY: as for `lock_wake`: a 64-byte aligned word inside the
-        // stripe header, only ever accessed atomically.
-        unsafe {
-            &*self
-                .stripe_base(i)
-                .add(CHANGE_SEQ_OFFSET)
-                .cast::<ChangeSeq>()
-        }
+        // stripe header (`base` is a stripe's start in the mapping, which
+        // lives as long as `self`), only ever accessed atomically.
+        unsafe { &*base.add(CHANGE_SEQ_OFFSET).cast::<ChangeSeq>() }
     }
 
     /// The wake-up words of stripe `i`'s advisory locks.
@@ -358,7 +367,15 @@ impl Segment {
     // Inlined, as `guard` is (see there).
     #[inline(always)]
     pub(super) unsafe fn view(&self, i: usize) -> StripeView<'_> {
-        let base = self.stripe_base(i);
+        // SAFETY: the caller's contract, for the stripe at its base.
+        unsafe { self.view_at(self.stripe_base(i)) }
+    }
+
+    /// # Safety
+    /// `base` is a [`Segment::stripe_base`], and the caller holds that
+    /// stripe's lock as [`Segment::view`] requires.
+    #[inline(always)]
+    unsafe fn view_at(&self, base: *mut u8) -> StripeView<'_> {
         let slots = self.geometry.slots_per_stripe as usize;
         // SAFETY: the three regions are disjoint, inside the stripe, suitably
         // aligned (page-aligned stripe, 64-byte mutex area, 4 KiB header), and
@@ -391,6 +408,48 @@ impl Segment {
             return self.guard_rebuilt(i, owner);
         }
         Ok(self.guard_clean(i, owner))
+    }
+
+    /// Locks stripe `i` like [`Segment::lock_stripe`], runs `op` on the
+    /// guard, then repairs what `op` found damaged
+    /// ([`StripeGuard::repair_if_damaged`]: the result, computed from
+    /// damaged data, is dropped, and so is any from a segment whose file
+    /// lost pages); the lock is released when `op` returns (or unwinds).
+    ///
+    /// The guard is built in place and only lent to `op`: returned by
+    /// `lock_stripe`, a guard (some 180 bytes, its view included) goes
+    /// through memory as a `Result` and is copied again where the caller
+    /// keeps it, about 60 moves per lock (callgrind); the writes that cost
+    /// least (`incr`, `del`) take their lock through here.
+    ///
+    /// Unlike `lock_stripe` it does not look whether the file lost pages
+    /// before `op` runs, only after: `op` may then have read zeros or
+    /// written to the zero pages that replaced the lost ones (see `bus`),
+    /// which are nobody's data, and what it found is dropped for
+    /// [`StoreError::Truncated`] all the same; a lock whose own page was
+    /// lost reads as garbled and its error is the truncation too
+    /// (`lock_failed`).
+    #[inline(always)]
+    pub(crate) fn with_stripe<R>(
+        &self,
+        i: usize,
+        op: impl FnOnce(&mut StripeGuard<'_>) -> R,
+    ) -> Result<R> {
+        // The stripe's place is computed (its index checked) once.
+        let base = self.stripe_base(i);
+        let (acquired, owner) = self
+            .lock_at(base)
+            .lock(self.lock_timeout)
+            .map_err(|e| self.lock_failed(i, e))?;
+        // SAFETY: `base` is stripe i's, whose lock this thread just took.
+        let mut guard = unsafe { self.guard_clean_at(i, base, owner) };
+        if acquired == Acquired::OwnerDied {
+            // As `guard_rebuilt`, on the guard where it is.
+            rebuild_after_holder_died(&mut guard);
+        }
+        let out = op(&mut guard);
+        guard.repair_if_damaged()?;
+        Ok(out)
     }
 
     /// The error for a lock attempt that failed: a lock read as zeros from
@@ -439,7 +498,18 @@ impl Segment {
     // (a memcpy on every lock, seen in callgrind).
     #[inline(always)]
     fn guard_clean(&self, i: usize, owner: Owner) -> StripeGuard<'_> {
-        let change = self.change_seq(i);
+        // SAFETY: the base of stripe i, whose lock the caller holds.
+        unsafe { self.guard_clean_at(i, self.stripe_base(i), owner) }
+    }
+
+    /// [`Segment::guard_clean`] of the stripe at `base`.
+    ///
+    /// # Safety
+    /// `base` is `self.stripe_base(i)`, and this thread holds stripe i's
+    /// lock, taken with `owner`.
+    #[inline(always)]
+    unsafe fn guard_clean_at(&self, i: usize, base: *mut u8, owner: Owner) -> StripeGuard<'_> {
+        let change = self.change_seq_at(base);
         // Odd from here until the guard is dropped; a holder that died left
         // it odd already (its changes are repaired, not undone).
         let seq = change.seq.load(Ordering::Relaxed);
@@ -449,14 +519,14 @@ impl Segment {
         // The odd value is visible before any change this holder makes.
         std::sync::atomic::fence(Ordering::Release);
         let mut guard = StripeGuard {
-            lock: self.stripe_lock(i),
+            lock: self.lock_at(base),
             owner,
             change,
             stripe: i,
             segment: self,
             // SAFETY: the caller holds stripe i's lock; the guard releases
             // it when it is dropped, and the view cannot be used past the guard.
-            view: unsafe { self.view(i) },
+            view: unsafe { self.view_at(base) },
         };
         // Whether to note the keys this holder changes, for the watch
         // table: nobody watching anything in the stripe costs this one load
@@ -483,7 +553,7 @@ impl Segment {
     #[inline(never)]
     fn guard_rebuilt(&self, i: usize, owner: Owner) -> Result<StripeGuard<'_>> {
         let mut guard = self.guard_clean(i, owner);
-        guard.view.rebuild();
+        rebuild_after_holder_died(&mut guard);
         Ok(guard)
     }
 
@@ -523,4 +593,12 @@ impl Segment {
             .map_err(|e| self.unusable(i, e))?;
         Ok((self.guard_after(i, owner, acquired)?, Some(reason)))
     }
+}
+
+/// Rebuilds the stripe of a guard just taken from a holder that died (its
+/// changes are repaired, not undone). Apart: only that rare path pays.
+#[cold]
+#[inline(never)]
+fn rebuild_after_holder_died(guard: &mut StripeGuard<'_>) {
+    guard.view.rebuild();
 }

@@ -143,6 +143,13 @@ impl StripeView<'_> {
     /// [`StripeView::drop_entry`] of slot `i`, whose block `off` (in
     /// `state`) a probe (`find_slot`) has checked already.
     pub(super) fn drop_checked(&mut self, i: usize, off: u32, state: u32) {
+        self.drop_checked_inline(i, off, state);
+    }
+
+    /// [`StripeView::drop_checked`] inlined, for `del`, where it is the
+    /// whole work (its call and frame were a tenth of the call).
+    #[inline(always)]
+    pub(super) fn drop_checked_inline(&mut self, i: usize, off: u32, state: u32) {
         let Some(entries) = self.meta.entries.checked_sub(1) else {
             self.note("entry count below the entries indexed:", 0u64);
             return;

@@ -10,7 +10,12 @@ impl StripeView<'_> {
     /// the whole region, which is always safe to probe.
     pub(super) fn checked_index_len(&self) -> usize {
         let n = self.meta.index_len as usize;
-        if n.is_power_of_two() && n <= self.index_all.len() {
+        // A power of two, at most the region: with m = n - 1 (wrapping, so
+        // n = 0 fails the first test), m < len and n & m == 0. Three
+        // instructions on every lock, where `is_power_of_two` (without a
+        // popcount instruction) and a second compare took twice that.
+        let m = n.wrapping_sub(1);
+        if m < self.index_all.len() && n & m == 0 {
             return n;
         }
         self.note("index length impossible:", n as u64);
@@ -79,6 +84,10 @@ impl StripeView<'_> {
 
     /// The slot of `key` and a copy of its block's header, checked (see
     /// [`StripeView::live_header`]): one probe, one look at the header.
+    // Inlined into the lookups, so that the slot and the header it found
+    // stay in registers instead of coming back through memory (with a
+    // stack frame of their own: some 25 instructions a call, callgrind).
+    #[inline(always)]
     pub(super) fn find_entry(&self, key: Key<'_>) -> Option<(usize, BlockHeader)> {
         let mask = self.mask();
         let mut i = key.hash as usize & mask;

@@ -252,7 +252,7 @@ impl StripeView<'_> {
             _ => Former::Inline,
         };
         // `lookup_block` checked the block.
-        self.drop_checked(i, self.slots()[i].block, h.state);
+        self.drop_checked_inline(i, self.slots()[i].block, h.state);
         Some(former)
     }
 

@@ -6,6 +6,7 @@ use crate::layout::{
     MIN_BLOCK, NO_BLOCK, STATE_INT, STATE_LIVE,
 };
 use std::cell::Cell;
+use std::mem::MaybeUninit;
 
 pub(crate) struct StripeView<'a> {
     pub meta: &'a mut StripeMeta,
@@ -16,8 +17,10 @@ pub(crate) struct StripeView<'a> {
     pub heap: &'a mut [u8],
     /// The first damage an operation found (see [`Damage`]).
     pub(super) damage: Cell<Option<Damage>>,
-    /// Where writes to a block outside the heap go (never read back).
-    scratch: BlockHeader,
+    /// Where writes to a block outside the heap go (never read back):
+    /// written by `hdr_mut` before it lends it, so nothing is spent on it
+    /// when the lock is taken.
+    scratch: MaybeUninit<BlockHeader>,
     /// The user keys this holder wrote or removed, for the watch table
     /// (noted only if a key of the stripe was watched when the lock was
     /// taken: see [`Changes::watching`]).
@@ -111,7 +114,7 @@ impl<'a> StripeView<'a> {
             index_n: 0,
             heap,
             damage: Cell::new(None),
-            scratch: NO_HEADER,
+            scratch: MaybeUninit::uninit(),
             changes: Changes::default(),
         };
         view.index_n = view.checked_index_len();
@@ -245,8 +248,7 @@ impl<'a> StripeView<'a> {
     pub(super) fn hdr_mut(&mut self, off: u32) -> &mut BlockHeader {
         if !self.header_fits(off) {
             self.note("block offset outside the heap or unaligned:", off);
-            self.scratch = NO_HEADER;
-            return &mut self.scratch;
+            return self.scratch.write(NO_HEADER);
         }
         let o = off as usize;
         bytemuck::from_bytes_mut(&mut self.heap[o..o + BLOCK_HEADER_SIZE])
