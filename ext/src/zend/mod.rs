@@ -662,15 +662,16 @@ pub(crate) trait ReadFunction {
     /// The return value of a failure (and of a panic).
     fn failure() -> Reply;
     /// Parses the arguments with [`Args`] and reads the value into `small`
-    /// if it fits there, or makes the reader (its first `begin` done), or
-    /// says how the call ends, in `opened` (written in place: a large
-    /// result would be copied on its way out); never calls into the engine
-    /// otherwise.
+    /// if it fits there (`Some` of its length: the common case, returned
+    /// in registers), or else (`None`) makes the reader (its first `begin`
+    /// done), or says how the call ends, in `opened` (written in place: a
+    /// large result would be copied on its way out); never calls into the
+    /// engine otherwise.
     fn open<'a>(
         args: &Args<'a>,
         small: &mut [std::mem::MaybeUninit<u8>; SMALL],
         opened: &mut Option<Opened<Self::Reader<'a>>>,
-    ) -> Result<(), Bailout>;
+    ) -> Result<Option<usize>, Bailout>;
 }
 
 /// What [`ReadFunction::open`] gives.
@@ -707,22 +708,29 @@ pub(crate) unsafe extern "C" fn read_handler<F: ReadFunction>(
     // stays two words (a large result would be copied out of it).
     let mut opened = None;
     let caught = catch_unwind(AssertUnwindSafe(|| F::open(&args, &mut small, &mut opened)));
-    match caught {
-        Ok(Ok(())) => {}
+    let small_len = match caught {
+        Ok(Ok(len)) => len,
         Ok(Err(Bailout)) => {
             drop(opened);
             // SAFETY: `open` has returned, dropping all it had; `opened`
             // is dropped, and this frame holds borrows and bytes besides.
             unsafe { resume_bailout() }
         }
-        Err(_) => opened = Some(Opened::Done(internal_error(F::failure))),
-    }
+        Err(_) => {
+            opened = Some(Opened::Done(internal_error(F::failure)));
+            None
+        }
+    };
     // SAFETY: the return slot the engine passed; `Zval` is `zval`.
     let slot = unsafe { &mut *rv.cast::<Zval>() };
-    // A bailout in the allocations below skips `opened`: it then holds a
-    // length or the reader (which needs no drop), nothing to free.
-    // The small value first, matched in place (the rest is moved out).
-    if let Some(Opened::Small(len)) = opened {
+    // A bailout in the allocations below skips `opened`: it then holds
+    // nothing, a length or the reader (which needs no drop), nothing to
+    // free. The small value first (the rest is moved out of `opened`).
+    let small_len = small_len.or(match opened {
+        Some(Opened::Small(len)) => Some(len),
+        _ => None,
+    });
+    if let Some(len) = small_len {
         if len <= SMALL {
             // SAFETY: this frame holds borrows and bytes only.
             if let Some(string) = unsafe { NewString::alloc(len) } {

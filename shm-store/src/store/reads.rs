@@ -292,9 +292,53 @@ impl Store {
         self.read_small_in(key, buf)
     }
 
+    /// The common case of [`Store::read_small_uninit`] alone, for a caller
+    /// that keeps the rest out of line: one look found the value, copied
+    /// into `buf` (`Some(Some(len))`, its length) or no live entry
+    /// (`Some(None)`); otherwise `None`, and [`Store::read_small_rest`]
+    /// goes on (a longer value, a stripe being changed, a key the store
+    /// does not take, ...). Two words, returned in registers.
+    #[inline]
+    pub fn read_small_quick(
+        &self,
+        key: &[u8],
+        buf: &mut [std::mem::MaybeUninit<u8>],
+    ) -> Option<Option<usize>> {
+        match self.read_small_look(key, buf) {
+            Ok(SmallRead::Copied(len)) => Some(Some(len)),
+            Ok(SmallRead::Missing) => Some(None),
+            _ => None,
+        }
+    }
+
+    /// What [`Store::read_small_uninit`] does when its first look found
+    /// neither a small value nor a miss (see [`Store::read_small_quick`]):
+    /// the read goes on as from attempt 1 of [`Store::read_begin`].
+    #[cold]
+    #[inline(never)]
+    pub fn read_small_rest(&self, key: &[u8]) -> Result<SmallRead> {
+        self.read_small_slow(key)
+    }
+
     #[inline(always)]
     fn read_small_in<B: SmallBuf + ?Sized>(&self, key: &[u8], buf: &mut B) -> Result<SmallRead> {
-        self.check_key(key)?;
+        match self.read_small_look(key, buf) {
+            Ok(read) => Ok(read),
+            Err(()) => self.read_small_slow(key),
+        }
+    }
+
+    /// One lock-free look and copy: `Err` if it found neither a small value
+    /// nor a miss (or the key is not one the store takes).
+    #[inline(always)]
+    fn read_small_look<B: SmallBuf + ?Sized>(
+        &self,
+        key: &[u8],
+        buf: &mut B,
+    ) -> std::result::Result<SmallRead, ()> {
+        if self.check_key(key).is_err() {
+            return Err(());
+        }
         let hash = hash_key(key);
         let stripe = self.stripe_of_hash(hash);
         let shared = self.segment.shared_stripe(stripe);
@@ -332,7 +376,7 @@ impl Store {
                 _ => {}
             }
         }
-        self.read_small_slow(key)
+        Err(())
     }
 
     #[cold]
