@@ -310,14 +310,14 @@ impl zend::ReadFunction for kv_get {
     }
 
     #[inline]
-    fn open<'a>(
+    fn open<'a, 'b>(
         args: &Args<'a>,
-        small: &mut [std::mem::MaybeUninit<u8>; zend::SMALL],
+        alloc: impl FnOnce(usize) -> Option<&'b mut [std::mem::MaybeUninit<u8>]>,
         opened: &mut Option<Opened<Get<'a>>>,
     ) -> Result<Option<usize>, Bailout> {
         match args.string_exact() {
-            Some(key) => open_key(key, small, opened),
-            None => open_parsed(args, small, opened),
+            Some(key) => open_key(key, alloc, opened),
+            None => open_parsed(args, alloc, opened),
         }
     }
 }
@@ -326,22 +326,22 @@ impl zend::ReadFunction for kv_get {
 /// by PHP (coerced, or an exception thrown), out of line.
 #[cold]
 #[inline(never)]
-fn open_parsed<'a>(
+fn open_parsed<'a, 'b>(
     args: &Args<'a>,
-    small: &mut [std::mem::MaybeUninit<u8>; zend::SMALL],
+    alloc: impl FnOnce(usize) -> Option<&'b mut [std::mem::MaybeUninit<u8>]>,
     opened: &mut Option<Opened<Get<'a>>>,
 ) -> Result<Option<usize>, Bailout> {
     match parsed(args.string()) {
-        Ok(key) => open_key(key, small, opened),
+        Ok(key) => open_key(key, alloc, opened),
         Err(failure) => open_failed(failure, opened).map(|()| None),
     }
 }
 
 /// `ephpm_kv_get` of the key argument `key` (as [`zend::ReadFunction::open`]).
 #[inline(always)]
-fn open_key<'a>(
+fn open_key<'a, 'b>(
     key: &'a [u8],
-    small: &mut [std::mem::MaybeUninit<u8>; zend::SMALL],
+    alloc: impl FnOnce(usize) -> Option<&'b mut [std::mem::MaybeUninit<u8>]>,
     opened: &mut Option<Opened<Get<'a>>>,
 ) -> Result<Option<usize>, Bailout> {
     let key = match checked_key(key) {
@@ -356,7 +356,8 @@ fn open_key<'a>(
         *opened = Some(get_with_notice(store, key)?);
         return Ok(None);
     }
-    match store.read_small_quick(key, small) {
+    // Nothing here needs dropping while the store calls `alloc`: borrows.
+    match store.read_small_quick_in(key, zend::SMALL, alloc) {
         // A value read this way is below ROOM_CHECKED_FROM: no look at
         // memory_limit (see `value_fits`).
         Some(Some(len)) => return Ok(Some(len)),
@@ -376,7 +377,11 @@ fn open_rest<'a>(
     opened: &mut Option<Opened<Get<'a>>>,
 ) -> Result<(), Bailout> {
     match store.read_small_rest(key) {
-        Ok(SmallRead::Copied(len)) => *opened = Some(Opened::Small(len)),
+        // Not from `read_small_rest`, which has no buffer to copy into.
+        Ok(SmallRead::Copied(_)) => {
+            let internal = "internal error in ephpm_kv (please report it)";
+            return open_failed(Failure::Warned(internal.into()), opened);
+        }
         Ok(SmallRead::Missing) => *opened = Some(Opened::Done(Outcome::reply(Reply::Null))),
         Ok(SmallRead::Begun(start)) => *opened = Some(Get::open(store, key, start)),
         Err(e) => return open_failed(read_failure(key, e), opened),

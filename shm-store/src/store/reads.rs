@@ -311,6 +311,43 @@ impl Store {
         }
     }
 
+    /// [`Store::read_small_quick`] that copies the value once, straight into
+    /// memory the caller makes for it: when the look finds a value of at
+    /// most `room` bytes, `alloc(len)` is called (at most once) for `len`
+    /// bytes, the value copied into them, and the look and the copy
+    /// validated together. `Some(Some(len))`: what `alloc` gave holds the
+    /// value, every byte written. `Some(None)`: no live entry (`alloc` not
+    /// called). `None`: go on with [`Store::read_small_rest`]; what `alloc`
+    /// gave, if it was called, holds nothing to rely on (the caller frees it).
+    ///
+    /// `alloc` may also not return (PHP's allocator ends the request with a
+    /// `longjmp` past this call when memory_limit is exceeded): while it
+    /// runs the store holds no lock and no value with a destructor (the
+    /// look's state is plain data, see the assertion below), and it has
+    /// changed nothing (the hit is counted after the copy validates).
+    #[inline]
+    pub fn read_small_quick_in<'b>(
+        &self,
+        key: &[u8],
+        room: usize,
+        alloc: impl FnOnce(usize) -> Option<&'b mut [std::mem::MaybeUninit<u8>]>,
+    ) -> Option<Option<usize>> {
+        const {
+            assert!(!std::mem::needs_drop::<segment::SharedStripe<'static>>());
+            assert!(!std::mem::needs_drop::<read::Seen>());
+            assert!(!std::mem::needs_drop::<itoa::Buffer>());
+        }
+        let mut buf = Alloc {
+            room,
+            alloc: Some(alloc),
+        };
+        match self.read_small_look(key, &mut buf) {
+            Ok(SmallRead::Copied(len)) => Some(Some(len)),
+            Ok(SmallRead::Missing) => Some(None),
+            _ => None,
+        }
+    }
+
     /// What [`Store::read_small_uninit`] does when its first look found
     /// neither a small value nor a miss (see [`Store::read_small_quick`]):
     /// the read goes on as from attempt 1 of [`Store::read_begin`].
@@ -506,6 +543,50 @@ impl SmallBuf for [std::mem::MaybeUninit<u8>] {
     #[inline(always)]
     fn put(&mut self, text: &[u8]) -> bool {
         match self.get_mut(..text.len()) {
+            Some(out) => {
+                for (slot, &byte) in out.iter_mut().zip(text) {
+                    slot.write(byte);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// A buffer [`Store::read_small_quick_in`] asks its caller for once it
+/// knows the value's length.
+struct Alloc<F> {
+    room: usize,
+    /// Taken by the one call.
+    alloc: Option<F>,
+}
+
+impl<'b, F: FnOnce(usize) -> Option<&'b mut [std::mem::MaybeUninit<u8>]>> Alloc<F> {
+    /// The caller's `len` bytes (`None` if it has none, or gave another
+    /// length, or was asked already).
+    #[inline(always)]
+    fn take(&mut self, len: usize) -> Option<&'b mut [std::mem::MaybeUninit<u8>]> {
+        self.alloc
+            .take()
+            .and_then(|alloc| alloc(len))
+            .filter(|out| out.len() == len)
+    }
+}
+
+impl<'b, F: FnOnce(usize) -> Option<&'b mut [std::mem::MaybeUninit<u8>]>> SmallBuf for Alloc<F> {
+    #[inline(always)]
+    fn room(&self) -> usize {
+        self.room
+    }
+    #[inline(always)]
+    fn copy(&mut self, shared: &segment::SharedStripe<'_>, at: usize, len: usize) -> bool {
+        self.take(len)
+            .is_some_and(|out| shared.copy_out_uninit(at, out))
+    }
+    #[inline(always)]
+    fn put(&mut self, text: &[u8]) -> bool {
+        match self.take(text.len()) {
             Some(out) => {
                 for (slot, &byte) in out.iter_mut().zip(text) {
                     slot.write(byte);
