@@ -18,8 +18,8 @@ enum Read {
 
 /// Reads the value of store key `key` lock-free (one copy, into `small`
 /// or else `large`), as [`Store::get_into`] does but with no allocation
-/// for a small value: [`Store::read_small`], one look and one validated
-/// copy, for a value that fits in `small`.
+/// for a small value: [`Store::read_small_quick`], one look and one
+/// validated copy, for a value that fits in `small`.
 #[inline(always)]
 fn read(
     store: &Store,
@@ -27,7 +27,24 @@ fn read(
     small: &mut [u8; SMALL],
     large: &mut Vec<u8>,
 ) -> Result<Read, StoreError> {
-    match store.read_small(key, small)? {
+    match store.read_small_quick(key, small) {
+        Some(Some(len)) => Ok(Read::Small(len)),
+        Some(None) => Ok(Read::Missing),
+        None => read_rest(store, key, small, large),
+    }
+}
+
+/// [`read`] once the store's first look found neither a small value nor a
+/// miss: the rest of `read_small`, out of line.
+#[cold]
+#[inline(never)]
+fn read_rest(
+    store: &Store,
+    key: &[u8],
+    small: &mut [u8; SMALL],
+    large: &mut Vec<u8>,
+) -> Result<Read, StoreError> {
+    match store.read_small_rest(key)? {
         SmallRead::Missing => Ok(Read::Missing),
         SmallRead::Copied(len) => Ok(Read::Small(len)),
         SmallRead::Begun(start) => read_on(store, key, start, small, large),

@@ -292,18 +292,14 @@ impl Store {
         self.read_small_in(key, buf)
     }
 
-    /// The common case of [`Store::read_small_uninit`] alone, for a caller
-    /// that keeps the rest out of line: one look found the value, copied
-    /// into `buf` (`Some(Some(len))`, its length) or no live entry
+    /// The common case of [`Store::read_small`] alone, for a caller that
+    /// keeps the rest out of line: one look found the value, copied into
+    /// `buf` (`Some(Some(len))`, its length) or no live entry
     /// (`Some(None)`); otherwise `None`, and [`Store::read_small_rest`]
     /// goes on (a longer value, a stripe being changed, a key the store
     /// does not take, ...). Two words, returned in registers.
     #[inline]
-    pub fn read_small_quick(
-        &self,
-        key: &[u8],
-        buf: &mut [std::mem::MaybeUninit<u8>],
-    ) -> Option<Option<usize>> {
+    pub fn read_small_quick(&self, key: &[u8], buf: &mut [u8]) -> Option<Option<usize>> {
         match self.read_small_look(key, buf) {
             Ok(SmallRead::Copied(len)) => Some(Some(len)),
             Ok(SmallRead::Missing) => Some(None),
@@ -350,7 +346,8 @@ impl Store {
 
     /// What [`Store::read_small_uninit`] does when its first look found
     /// neither a small value nor a miss (see [`Store::read_small_quick`]):
-    /// the read goes on as from attempt 1 of [`Store::read_begin`].
+    /// the read goes on as from attempt 1 of [`Store::read_begin`]: never
+    /// [`SmallRead::Copied`] (it has no buffer).
     #[cold]
     #[inline(never)]
     pub fn read_small_rest(&self, key: &[u8]) -> Result<SmallRead> {
