@@ -314,7 +314,7 @@ impl zend::ReadFunction for kv_get {
         args: &Args<'a>,
         alloc: impl FnOnce(usize) -> Option<&'b mut [std::mem::MaybeUninit<u8>]>,
         opened: &mut Option<Opened<Get<'a>>>,
-    ) -> Result<Option<usize>, Bailout> {
+    ) -> Result<bool, Bailout> {
         match args.string_exact() {
             Some(key) => open_key(key, alloc, opened),
             None => open_parsed(args, alloc, opened),
@@ -330,10 +330,10 @@ fn open_parsed<'a, 'b>(
     args: &Args<'a>,
     alloc: impl FnOnce(usize) -> Option<&'b mut [std::mem::MaybeUninit<u8>]>,
     opened: &mut Option<Opened<Get<'a>>>,
-) -> Result<Option<usize>, Bailout> {
+) -> Result<bool, Bailout> {
     match parsed(args.string()) {
         Ok(key) => open_key(key, alloc, opened),
-        Err(failure) => open_failed(failure, opened).map(|()| None),
+        Err(failure) => open_failed(failure, opened).map(|()| false),
     }
 }
 
@@ -343,28 +343,28 @@ fn open_key<'a, 'b>(
     key: &'a [u8],
     alloc: impl FnOnce(usize) -> Option<&'b mut [std::mem::MaybeUninit<u8>]>,
     opened: &mut Option<Opened<Get<'a>>>,
-) -> Result<Option<usize>, Bailout> {
+) -> Result<bool, Bailout> {
     let key = match checked_key(key) {
         Ok(key) => key,
-        Err(failure) => return open_failed(failure, opened).map(|()| None),
+        Err(failure) => return open_failed(failure, opened).map(|()| false),
     };
     let store = match store() {
         Ok(store) => store,
-        Err(failure) => return open_failed(failure.into(), opened).map(|()| None),
+        Err(failure) => return open_failed(failure.into(), opened).map(|()| false),
     };
     if NOTICE_PENDING.load(std::sync::atomic::Ordering::Relaxed) {
         *opened = Some(get_with_notice(store, key)?);
-        return Ok(None);
+        return Ok(false);
     }
     // Nothing here needs dropping while the store calls `alloc`: borrows.
     match store.read_small_quick_in(key, zend::SMALL, alloc) {
         // A value read this way is below ROOM_CHECKED_FROM: no look at
         // memory_limit (see `value_fits`).
-        Some(Some(len)) => return Ok(Some(len)),
+        Some(Some(_)) => return Ok(true),
         Some(None) => *opened = Some(Opened::Done(Outcome::reply(Reply::Null))),
         None => open_rest(store, key, opened)?,
     }
-    Ok(None)
+    Ok(false)
 }
 
 /// `ephpm_kv_get` once the store's first look found neither a small value

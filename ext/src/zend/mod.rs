@@ -663,19 +663,20 @@ pub(crate) trait ReadFunction {
     /// The return value of a failure (and of a panic).
     fn failure() -> Reply;
     /// Parses the arguments with [`Args`] and reads a value of up to
-    /// [`SMALL`] bytes into the string that `alloc` makes for it (`Some`
-    /// of its length: the common case, returned in registers), or else
-    /// (`None`) makes the reader (its first `begin` done), or says how the
+    /// [`SMALL`] bytes into the string that `alloc` makes for it (`true`:
+    /// it holds the value, every byte written; the common case), or else
+    /// (`false`) makes the reader (its first `begin` done), or says how the
     /// call ends, in `opened` (written in place: a large result would be
     /// copied on its way out); never calls into the engine otherwise.
     /// `alloc` allocates with no `zend_try` (it may bail out): it is called
     /// at most once, before `opened` is written, and while nothing of
-    /// `open`'s own that needs dropping is live.
+    /// `open`'s own that needs dropping is live; the string it makes has
+    /// exactly the length it is given.
     fn open<'a, 'b>(
         args: &Args<'a>,
         alloc: impl FnOnce(usize) -> Option<&'b mut [std::mem::MaybeUninit<u8>]>,
         opened: &mut Option<Opened<Self::Reader<'a>>>,
-    ) -> Result<Option<usize>, Bailout>;
+    ) -> Result<bool, Bailout>;
 }
 
 /// What [`ReadFunction::open`] gives.
@@ -725,8 +726,8 @@ pub(crate) unsafe extern "C" fn read_handler<F: ReadFunction>(
     // stays two words (a large result would be copied out of it).
     let mut opened = None;
     let caught = catch_unwind(AssertUnwindSafe(|| F::open(&args, alloc, &mut opened)));
-    let small_len = match caught {
-        Ok(Ok(len)) => len,
+    let small = match caught {
+        Ok(Ok(small)) => small,
         Ok(Err(Bailout)) => {
             release(string);
             drop(opened);
@@ -737,17 +738,15 @@ pub(crate) unsafe extern "C" fn read_handler<F: ReadFunction>(
         }
         Err(_) => {
             opened = Some(Opened::Done(internal_error(F::failure)));
-            None
+            false
         }
     };
     // SAFETY: the return slot the engine passed; `Zval` is `zval`.
     let slot = unsafe { &mut *rv.cast::<Zval>() };
-    if let (Some(len), Some(made)) = (small_len, string) {
+    if let (true, Some(made)) = (small, string) {
         // `open` says the value is in the string (every byte written).
-        if made.len() == len {
-            made.into_zval(slot);
-            return;
-        }
+        made.into_zval(slot);
+        return;
     }
     // No value in it: the look went on another way (or failed).
     release(string);
@@ -755,7 +754,7 @@ pub(crate) unsafe extern "C" fn read_handler<F: ReadFunction>(
     // nothing or the reader (which needs no drop), nothing to free.
     let outcome = match opened {
         // `open` said the value was in the string, which it was not.
-        None if small_len.is_some() => internal_error(F::failure),
+        None if small => internal_error(F::failure),
         None => return,
         Some(Opened::Reader(reader, len)) => {
             // SAFETY: the reader needs no drop; this frame holds borrows
