@@ -656,3 +656,84 @@ impl ReadTicket {
         self.seen.len == 0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::SmallRead;
+    use crate::{Store, StoreConfig};
+    use std::mem::MaybeUninit;
+
+    /// `read_small_quick_in` asks for the exact length of a value that fits
+    /// its room (raw or an integer's text), only then, and at most once;
+    /// a miss asks nothing; a longer value, a key the store refuses or a
+    /// caller with no memory go on with `read_small_rest`, which agrees
+    /// with `get`. `read_small_quick` copies what `get` returns.
+    #[test]
+    fn quick_reads_ask_for_the_length_and_agree_with_get() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&StoreConfig::new("quick").dir(dir.path()).size(1 << 20)).unwrap();
+        let room = 64;
+        let mut keys = Vec::new();
+        for len in [0usize, 1, 7, 63, 64, 65, 200] {
+            let key = format!("s{len}").into_bytes();
+            let value: Vec<u8> = (0..len).map(|i| (i * 31 + len) as u8).collect();
+            store.set(&key, &value, None).unwrap();
+            keys.push(key);
+        }
+        store.incr_by(b"n", -1234567).unwrap();
+        keys.push(b"n".to_vec());
+        keys.push(b"absent".to_vec());
+        keys.push(vec![b'x'; 100_000]); // longer than any key may be
+        for key in &keys {
+            let expected = store.get(key).ok().flatten();
+            let mut backing = vec![MaybeUninit::<u8>::uninit(); 256];
+            let mut asked = Vec::new();
+            let quick = store.read_small_quick_in(key, room, |len| {
+                asked.push(len);
+                backing.get_mut(..len)
+            });
+            match &expected {
+                None => {
+                    assert!(asked.is_empty(), "{key:?}");
+                    if key.len() < 100 {
+                        assert_eq!(quick, Some(None), "{key:?}");
+                    } else {
+                        assert_eq!(quick, None);
+                        assert!(store.read_small_rest(key).is_err());
+                    }
+                }
+                Some(value) if value.len() <= room => {
+                    assert_eq!(quick, Some(Some(value.len())), "{key:?}");
+                    assert_eq!(asked, [value.len()], "{key:?}");
+                }
+                Some(value) => {
+                    assert_eq!(quick, None, "{key:?}");
+                    assert!(asked.is_empty(), "{key:?}");
+                    let Ok(SmallRead::Begun(start)) = store.read_small_rest(key) else {
+                        panic!("{key:?}: not begun");
+                    };
+                    let crate::ReadStart::Ready(ticket) = start else {
+                        panic!("{key:?}: not ready");
+                    };
+                    let mut out = vec![0; ticket.len()];
+                    assert!(store.read_finish(&ticket, &mut out));
+                    assert_eq!(&out, value);
+                }
+            }
+            // A caller with no memory for it: nothing read, go on.
+            if expected.as_ref().is_some_and(|v| v.len() <= room) {
+                assert_eq!(store.read_small_quick_in(key, room, |_| None), None);
+            }
+            // Into an initialised buffer: the bytes `get` returns.
+            let mut buf = [0u8; 64];
+            match (store.read_small_quick(key, &mut buf), &expected) {
+                (Some(Some(len)), Some(value)) => assert_eq!(&buf[..len], &value[..]),
+                (Some(None), None) => {}
+                (None, Some(value)) => assert!(value.len() > room),
+                (None, None) => assert!(key.len() >= 100),
+                (quick, _) => panic!("{key:?}: {quick:?}"),
+            }
+        }
+        assert_eq!(store.get(b"n").unwrap().unwrap(), b"-1234567");
+    }
+}
