@@ -357,12 +357,13 @@ fn open_key<'a, 'b>(
         return Ok(false);
     }
     // Nothing here needs dropping while the store calls `alloc`: borrows.
-    match store.read_small_quick_in(key, zend::SMALL, alloc) {
+    let mut longer = None;
+    match store.read_small_quick_in(key, zend::SMALL, alloc, &mut longer) {
         // A value read this way is below ROOM_CHECKED_FROM: no look at
         // memory_limit (see `value_fits`).
         Some(Some(_)) => return Ok(true),
         Some(None) => *opened = Some(Opened::Done(Outcome::reply(Reply::Null))),
-        None => open_rest(store, key, opened)?,
+        None => open_rest(store, key, longer, opened)?,
     }
     Ok(false)
 }
@@ -374,9 +375,10 @@ fn open_key<'a, 'b>(
 fn open_rest<'a>(
     store: &'static Store,
     key: &'a [u8],
+    longer: Option<ReadTicket>,
     opened: &mut Option<Opened<Get<'a>>>,
 ) -> Result<(), Bailout> {
-    match store.read_small_rest(key) {
+    match store.read_small_rest(key, longer) {
         // Not from `read_small_rest`, which has no buffer to copy into.
         Ok(SmallRead::Copied(_)) => {
             let internal = "internal error in ephpm_kv (please report it)";

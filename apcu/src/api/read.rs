@@ -2,7 +2,7 @@
 //! key reads and deletes the iterator shares; touches the store (lock-free reads) and value decoding.
 
 use super::*;
-use shm_store::SmallRead;
+use shm_store::{ReadTicket, SmallRead};
 
 /// Values up to this long are read into a buffer on the stack.
 pub(super) const SMALL: usize = zend::PENDING_MAX;
@@ -27,10 +27,11 @@ fn read(
     small: &mut [u8; SMALL],
     large: &mut Vec<u8>,
 ) -> Result<Read, StoreError> {
-    match store.read_small_quick(key, small) {
+    let mut longer = None;
+    match store.read_small_quick(key, small, &mut longer) {
         Some(Some(len)) => Ok(Read::Small(len)),
         Some(None) => Ok(Read::Missing),
-        None => read_rest(store, key, small, large),
+        None => read_rest(store, key, longer, small, large),
     }
 }
 
@@ -41,10 +42,11 @@ fn read(
 fn read_rest(
     store: &Store,
     key: &[u8],
+    longer: Option<ReadTicket>,
     small: &mut [u8; SMALL],
     large: &mut Vec<u8>,
 ) -> Result<Read, StoreError> {
-    match store.read_small_rest(key)? {
+    match store.read_small_rest(key, longer)? {
         SmallRead::Missing => Ok(Read::Missing),
         SmallRead::Copied(len) => Ok(Read::Small(len)),
         SmallRead::Begun(start) => read_on(store, key, start, small, large),

@@ -297,14 +297,17 @@ impl Store {
     /// `buf` (`Some(Some(len))`, its length) or no live entry
     /// (`Some(None)`); otherwise `None`, and [`Store::read_small_rest`]
     /// goes on (a longer value, a stripe being changed, a key the store
-    /// does not take, ...). Two words, returned in registers.
+    /// does not take, ...; a longer value that the look validated leaves
+    /// its ticket in `longer`, for `read_small_rest`). Two words, returned
+    /// in registers.
     #[inline]
-    pub fn read_small_quick(&self, key: &[u8], buf: &mut [u8]) -> Option<Option<usize>> {
-        match self.read_small_look(key, buf) {
-            Ok(SmallRead::Copied(len)) => Some(Some(len)),
-            Ok(SmallRead::Missing) => Some(None),
-            _ => None,
-        }
+    pub fn read_small_quick(
+        &self,
+        key: &[u8],
+        buf: &mut [u8],
+        longer: &mut Option<ReadTicket>,
+    ) -> Option<Option<usize>> {
+        quick(self.read_small_look(key, buf), longer)
     }
 
     /// [`Store::read_small_quick`] that copies the value once, straight into
@@ -313,8 +316,9 @@ impl Store {
     /// bytes, the value copied into them, and the look and the copy
     /// validated together. `Some(Some(len))`: what `alloc` gave holds the
     /// value, every byte written. `Some(None)`: no live entry (`alloc` not
-    /// called). `None`: go on with [`Store::read_small_rest`]; what `alloc`
-    /// gave, if it was called, holds nothing to rely on (the caller frees it).
+    /// called). `None`: go on with [`Store::read_small_rest`] (and
+    /// `longer`, as for [`Store::read_small_quick`]); what `alloc` gave, if
+    /// it was called, holds nothing to rely on (the caller frees it).
     ///
     /// `alloc` may also not return (PHP's allocator ends the request with a
     /// `longjmp` past this call when memory_limit is exceeded): while it
@@ -327,6 +331,7 @@ impl Store {
         key: &[u8],
         room: usize,
         alloc: impl FnOnce(usize) -> Option<&'b mut [std::mem::MaybeUninit<u8>]>,
+        longer: &mut Option<ReadTicket>,
     ) -> Option<Option<usize>> {
         const {
             assert!(!std::mem::needs_drop::<segment::SharedStripe<'static>>());
@@ -337,21 +342,21 @@ impl Store {
             room,
             alloc: Some(alloc),
         };
-        match self.read_small_look(key, &mut buf) {
-            Ok(SmallRead::Copied(len)) => Some(Some(len)),
-            Ok(SmallRead::Missing) => Some(None),
-            _ => None,
-        }
+        quick(self.read_small_look(key, &mut buf), longer)
     }
 
     /// What [`Store::read_small_uninit`] does when its first look found
     /// neither a small value nor a miss (see [`Store::read_small_quick`]):
-    /// the read goes on as from attempt 1 of [`Store::read_begin`]: never
-    /// [`SmallRead::Copied`] (it has no buffer).
+    /// the read goes on as from attempt 1 of [`Store::read_begin`] (with
+    /// the ticket of a longer value the look validated, `longer`, at once):
+    /// never [`SmallRead::Copied`] (it has no buffer).
     #[cold]
     #[inline(never)]
-    pub fn read_small_rest(&self, key: &[u8]) -> Result<SmallRead> {
-        self.read_small_slow(key)
+    pub fn read_small_rest(&self, key: &[u8], longer: Option<ReadTicket>) -> Result<SmallRead> {
+        match longer {
+            Some(ticket) => Ok(SmallRead::Begun(ReadStart::Ready(ticket))),
+            None => self.read_small_slow(key),
+        }
     }
 
     #[inline(always)]
@@ -551,6 +556,32 @@ impl SmallBuf for [std::mem::MaybeUninit<u8>] {
     }
 }
 
+/// What a quick read returns for what its look found (see
+/// [`Store::read_small_quick`]).
+#[inline(always)]
+fn quick(
+    look: std::result::Result<SmallRead, ()>,
+    longer: &mut Option<ReadTicket>,
+) -> Option<Option<usize>> {
+    match look {
+        Ok(SmallRead::Copied(len)) => Some(Some(len)),
+        Ok(SmallRead::Missing) => Some(None),
+        Ok(SmallRead::Begun(ReadStart::Ready(ticket))) => {
+            hand_on(longer, ticket);
+            None
+        }
+        _ => None,
+    }
+}
+
+/// Keeps a longer value's ticket for `read_small_rest`: out of line, so
+/// that the quick read's common case does not carry it.
+#[cold]
+#[inline(never)]
+fn hand_on(longer: &mut Option<ReadTicket>, ticket: ReadTicket) {
+    *longer = Some(ticket);
+}
+
 /// A buffer [`Store::read_small_quick_in`] asks its caller for once it
 /// knows the value's length.
 struct Alloc<F> {
@@ -688,10 +719,16 @@ mod tests {
             let expected = store.get(key).ok().flatten();
             let mut backing = vec![MaybeUninit::<u8>::uninit(); 256];
             let mut asked = Vec::new();
-            let quick = store.read_small_quick_in(key, room, |len| {
-                asked.push(len);
-                backing.get_mut(..len)
-            });
+            let mut longer = None;
+            let quick = store.read_small_quick_in(
+                key,
+                room,
+                |len| {
+                    asked.push(len);
+                    backing.get_mut(..len)
+                },
+                &mut longer,
+            );
             match &expected {
                 None => {
                     assert!(asked.is_empty(), "{key:?}");
@@ -699,7 +736,8 @@ mod tests {
                         assert_eq!(quick, Some(None), "{key:?}");
                     } else {
                         assert_eq!(quick, None);
-                        assert!(store.read_small_rest(key).is_err());
+                        assert!(longer.is_none());
+                        assert!(store.read_small_rest(key, longer).is_err());
                     }
                 }
                 Some(value) if value.len() <= room => {
@@ -709,7 +747,9 @@ mod tests {
                 Some(value) => {
                     assert_eq!(quick, None, "{key:?}");
                     assert!(asked.is_empty(), "{key:?}");
-                    let Ok(SmallRead::Begun(start)) = store.read_small_rest(key) else {
+                    // Validated by the look, handed on.
+                    assert_eq!(longer.as_ref().map(|t| t.len()), Some(value.len()));
+                    let Ok(SmallRead::Begun(start)) = store.read_small_rest(key, longer) else {
                         panic!("{key:?}: not begun");
                     };
                     let crate::ReadStart::Ready(ticket) = start else {
@@ -722,11 +762,12 @@ mod tests {
             }
             // A caller with no memory for it: nothing read, go on.
             if expected.as_ref().is_some_and(|v| v.len() <= room) {
-                assert_eq!(store.read_small_quick_in(key, room, |_| None), None);
+                let quick = store.read_small_quick_in(key, room, |_| None, &mut None);
+                assert_eq!(quick, None);
             }
             // Into an initialised buffer: the bytes `get` returns.
             let mut buf = [0u8; 64];
-            match (store.read_small_quick(key, &mut buf), &expected) {
+            match (store.read_small_quick(key, &mut buf, &mut None), &expected) {
                 (Some(Some(len)), Some(value)) => assert_eq!(&buf[..len], &value[..]),
                 (Some(None), None) => {}
                 (None, Some(value)) => assert!(value.len() > room),
