@@ -273,8 +273,9 @@ fn c_message(message: &str) -> CString {
 // path, are allocations of a return string without `zend_try`, made where
 // no Rust frame up to the entry point owns anything with a destructor (so
 // a bailout skips nothing that needed dropping): [`deliver_parked`], the
-// small read's string in [`read_handler`] (made from bytes on its frame)
-// and the one-copy read ([`read_into`]).
+// small read's string in [`read_handler`] (allocated from inside the
+// store's lock-free look, which holds no lock and nothing with a
+// destructor meanwhile) and the one-copy read ([`read_into`]).
 
 /// The engine bailed out during a call into it: the caller returns it up
 /// to the entry point, which resumes the bailout.
