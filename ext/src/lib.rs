@@ -310,33 +310,85 @@ impl zend::ReadFunction for kv_get {
     }
 
     #[inline]
-    fn open<'a>(
+    fn open<'a, 'b>(
         args: &Args<'a>,
-        small: &mut [std::mem::MaybeUninit<u8>; zend::SMALL],
+        alloc: impl FnOnce(usize) -> Option<&'b mut [std::mem::MaybeUninit<u8>]>,
         opened: &mut Option<Opened<Get<'a>>>,
-    ) -> Result<(), Bailout> {
-        let key = match key(args.string()) {
-            Ok(key) => key,
-            Err(failure) => return open_failed(failure, opened),
-        };
-        let store = match store() {
-            Ok(store) => store,
-            Err(failure) => return open_failed(failure.into(), opened),
-        };
-        if NOTICE_PENDING.load(std::sync::atomic::Ordering::Relaxed) {
-            *opened = Some(get_with_notice(store, key)?);
-            return Ok(());
+    ) -> Result<bool, Bailout> {
+        match args.string_exact() {
+            Some(key) => open_key(key, alloc, opened),
+            None => open_parsed(args, alloc, opened),
         }
-        match store.read_small_uninit(key, small) {
-            // A value read this way is below ROOM_CHECKED_FROM: no look at
-            // memory_limit (see `value_fits`).
-            Ok(SmallRead::Copied(len)) => *opened = Some(Opened::Small(len)),
-            Ok(SmallRead::Missing) => *opened = Some(Opened::Done(Outcome::reply(Reply::Null))),
-            Ok(SmallRead::Begun(start)) => *opened = Some(Get::open(store, key, start)),
-            Err(e) => return open_failed(read_failure(key, e), opened),
-        }
-        Ok(())
     }
+}
+
+/// `ephpm_kv_get` of an argument that was not exactly one string: parsed
+/// by PHP (coerced, or an exception thrown), out of line.
+#[cold]
+#[inline(never)]
+fn open_parsed<'a, 'b>(
+    args: &Args<'a>,
+    alloc: impl FnOnce(usize) -> Option<&'b mut [std::mem::MaybeUninit<u8>]>,
+    opened: &mut Option<Opened<Get<'a>>>,
+) -> Result<bool, Bailout> {
+    match parsed(args.string()) {
+        Ok(key) => open_key(key, alloc, opened),
+        Err(failure) => open_failed(failure, opened).map(|()| false),
+    }
+}
+
+/// `ephpm_kv_get` of the key argument `key` (as [`zend::ReadFunction::open`]).
+#[inline(always)]
+fn open_key<'a, 'b>(
+    key: &'a [u8],
+    alloc: impl FnOnce(usize) -> Option<&'b mut [std::mem::MaybeUninit<u8>]>,
+    opened: &mut Option<Opened<Get<'a>>>,
+) -> Result<bool, Bailout> {
+    let key = match checked_key(key) {
+        Ok(key) => key,
+        Err(failure) => return open_failed(failure, opened).map(|()| false),
+    };
+    let store = match store() {
+        Ok(store) => store,
+        Err(failure) => return open_failed(failure.into(), opened).map(|()| false),
+    };
+    if NOTICE_PENDING.load(std::sync::atomic::Ordering::Relaxed) {
+        *opened = Some(get_with_notice(store, key)?);
+        return Ok(false);
+    }
+    // Nothing here needs dropping while the store calls `alloc`: borrows.
+    let mut longer = None;
+    match store.read_small_quick_in(key, zend::SMALL, alloc, &mut longer) {
+        // A value read this way is below ROOM_CHECKED_FROM: no look at
+        // memory_limit (see `value_fits`).
+        Some(Some(_)) => return Ok(true),
+        Some(None) => *opened = Some(Opened::Done(Outcome::reply(Reply::Null))),
+        None => open_rest(store, key, longer, opened)?,
+    }
+    Ok(false)
+}
+
+/// `ephpm_kv_get` once the store's first look found neither a small value
+/// nor a miss: the rest of `read_small`, out of line.
+#[cold]
+#[inline(never)]
+fn open_rest<'a>(
+    store: &'static Store,
+    key: &'a [u8],
+    longer: Option<ReadTicket>,
+    opened: &mut Option<Opened<Get<'a>>>,
+) -> Result<(), Bailout> {
+    match store.read_small_rest(key, longer) {
+        // Not from `read_small_rest`, which has no buffer to copy into.
+        Ok(SmallRead::Copied(_)) => {
+            let internal = "internal error in ephpm_kv (please report it)";
+            return open_failed(Failure::Warned(internal.into()), opened);
+        }
+        Ok(SmallRead::Missing) => *opened = Some(Opened::Done(Outcome::reply(Reply::Null))),
+        Ok(SmallRead::Begun(start)) => *opened = Some(Get::open(store, key, start)),
+        Err(e) => return open_failed(read_failure(key, e), opened),
+    }
+    Ok(())
 }
 
 const _: () = assert!(zend::SMALL < ROOM_CHECKED_FROM);

@@ -183,7 +183,8 @@
 //! stores the next, even value with `Release` before unlocking. It is
 //! the word lock-free reads validate against (below).
 //!
-//! **Lock-free reads** (version 4). `get`, `exists`, `read_small` and the
+//! **Lock-free reads** (version 4). `get`, `exists`, `read_small` (and its
+//! forms `read_small_quick`, `read_small_quick_in`) and the
 //! one-copy `read_begin`/`read_finish` take no lock and write nothing
 //! shared (but a rare LRU stamp, an advisory word nobody relies on). A
 //! reader:
@@ -192,8 +193,8 @@
 //!    `READ_SPINS` in `store/reads.rs`) until the word is even and looks again;
 //!    after `READ_ATTEMPTS` looks, or a spin that ends with the word still
 //!    odd (a holder that died), it takes the stripe lock instead;
-//! 2. copies out `access_clock` and `index_len` (the first words of
-//!    [`StripeMeta`]), then probes: each slot (`hash`, `block`, `lru`) and
+//! 2. copies out `access_clock` and `index_len` (the words of
+//!    [`StripeMeta`] after the sequence), then probes: each slot (`hash`, `block`, `lru`) and
 //!    the block header it names are copied out in one piece (a volatile
 //!    read of the aligned record), an integer entry's number with one
 //!    aligned 8-byte read; it compares the key bytes and, later,
@@ -215,7 +216,12 @@
 //!    which then covers the probe and the copy together (the copy's offset
 //!    and length were bounds-checked like every other, and its bytes are
 //!    not used unless the validation succeeds; a value that does not fit is
-//!    validated before it is handed on). Each validation also loads the
+//!    validated before it is handed on). `read_small_quick_in` does the
+//!    same into memory its caller allocates once the probe gave the length
+//!    (PHP's string: no lock is held and nothing is written meanwhile; a
+//!    length from a torn probe is at most the caller's room, and what was
+//!    copied into that memory is discarded unless the one validation
+//!    succeeds). Each validation also loads the
 //!    flag that the file lost pages under the mapping (`segment`'s SIGBUS
 //!    guard): then nothing validates, and the locked path reports it.
 //!

@@ -8,8 +8,9 @@
 //! [`Probe::Busy`]: the caller retries, then takes the stripe lock.
 
 use crate::layout::{
-    lru_step, value_offset, BlockHeader, Slot, BLOCK_ALIGN, BLOCK_HEADER_SIZE, MUTEX_AREA,
-    SLOT_SIZE, STATE_INT, STATE_LARGE, STATE_LIVE, STATE_PART, STATE_ZSTD, STRIPE_HEADER_SIZE,
+    lru_step, value_offset, BlockHeader, Slot, StripeMeta, BLOCK_ALIGN, BLOCK_HEADER_SIZE,
+    MUTEX_AREA, SLOT_SIZE, STATE_INT, STATE_LARGE, STATE_LIVE, STATE_PART, STATE_ZSTD,
+    STRIPE_HEADER_SIZE,
 };
 use crate::segment::SharedStripe;
 use std::mem::offset_of;
@@ -122,9 +123,11 @@ pub(crate) fn find(
     now: &impl Fn() -> u64,
     seq: u32,
 ) -> Probe {
-    // The first words of the stripe's meta (after the mutex): seq,
-    // access_clock, index_len (their offsets are asserted in layout.rs).
-    let Some([_, clock, index_len]) = stripe.read::<[u32; 3]>(MUTEX_AREA) else {
+    // Two words of the stripe's meta (after the mutex): access_clock,
+    // index_len, side by side (asserted in layout.rs); not the sequence
+    // before them, which the caller loaded (a volatile load is not elided).
+    let meta = MUTEX_AREA + offset_of!(StripeMeta, access_clock);
+    let Some([clock, index_len]) = stripe.read::<[u32; 2]>(meta) else {
         return Probe::Busy;
     };
     let n = index_len as usize;

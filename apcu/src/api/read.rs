@@ -2,7 +2,7 @@
 //! key reads and deletes the iterator shares; touches the store (lock-free reads) and value decoding.
 
 use super::*;
-use shm_store::SmallRead;
+use shm_store::{ReadTicket, SmallRead};
 
 /// Values up to this long are read into a buffer on the stack.
 pub(super) const SMALL: usize = zend::PENDING_MAX;
@@ -18,8 +18,8 @@ enum Read {
 
 /// Reads the value of store key `key` lock-free (one copy, into `small`
 /// or else `large`), as [`Store::get_into`] does but with no allocation
-/// for a small value: [`Store::read_small`], one look and one validated
-/// copy, for a value that fits in `small`.
+/// for a small value: [`Store::read_small_quick`], one look and one
+/// validated copy, for a value that fits in `small`.
 #[inline(always)]
 fn read(
     store: &Store,
@@ -27,7 +27,26 @@ fn read(
     small: &mut [u8; SMALL],
     large: &mut Vec<u8>,
 ) -> Result<Read, StoreError> {
-    match store.read_small(key, small)? {
+    let mut longer = None;
+    match store.read_small_quick(key, small, &mut longer) {
+        Some(Some(len)) => Ok(Read::Small(len)),
+        Some(None) => Ok(Read::Missing),
+        None => read_rest(store, key, longer, small, large),
+    }
+}
+
+/// [`read`] once the store's first look found neither a small value nor a
+/// miss: the rest of `read_small`, out of line.
+#[cold]
+#[inline(never)]
+fn read_rest(
+    store: &Store,
+    key: &[u8],
+    longer: Option<ReadTicket>,
+    small: &mut [u8; SMALL],
+    large: &mut Vec<u8>,
+) -> Result<Read, StoreError> {
+    match store.read_small_rest(key, longer)? {
         SmallRead::Missing => Ok(Read::Missing),
         SmallRead::Copied(len) => Ok(Read::Small(len)),
         SmallRead::Begun(start) => read_on(store, key, start, small, large),

@@ -83,16 +83,27 @@ impl<'a> Args<'a> {
     /// `(string $a)`; the exact case inline (the hot path of a read).
     #[inline]
     pub(crate) fn string(&self) -> Parsed<&'a [u8]> {
+        match self.string_exact() {
+            Some(a) => Ok(Some(a)),
+            None => self.string_parsed(),
+        }
+    }
+
+    /// `(string $a)` when the call passed exactly one string (no parser,
+    /// no coercion, nothing to raise); `None` otherwise: then parse with
+    /// [`Args::string`]. Two words, in registers.
+    #[inline(always)]
+    pub(crate) fn string_exact(&self) -> Option<&'a [u8]> {
         if self.count() == 1 {
             let z = self.arg(0);
             // SAFETY: the type byte of an initialised zval.
             if unsafe { z.u1.v.type_ } == IS_STRING {
                 // SAFETY: a zval of type IS_STRING holds a live
                 // zend_string, which outlives the call like the argument.
-                return Ok(Some(unsafe { (*z.value.str_).as_bytes() }));
+                return Some(unsafe { (*z.value.str_).as_bytes() });
             }
         }
-        self.string_parsed()
+        None
     }
 
     /// [`Args::string`] through PHP's parser.

@@ -273,8 +273,9 @@ fn c_message(message: &str) -> CString {
 // path, are allocations of a return string without `zend_try`, made where
 // no Rust frame up to the entry point owns anything with a destructor (so
 // a bailout skips nothing that needed dropping): [`deliver_parked`], the
-// small read's string in [`read_handler`] (made from bytes on its frame)
-// and the one-copy read ([`read_into`]).
+// small read's string in [`read_handler`] (allocated from inside the
+// store's lock-free look, which holds no lock and nothing with a
+// destructor meanwhile) and the one-copy read ([`read_into`]).
 
 /// The engine bailed out during a call into it: the caller returns it up
 /// to the entry point, which resumes the bailout.
@@ -649,9 +650,10 @@ pub(crate) trait Reader {
     fn finish(&mut self, out: &mut [std::mem::MaybeUninit<u8>]) -> bool;
 }
 
-/// Values up to this long are read straight into a buffer on the entry
-/// point's frame ([`Opened::Small`]): one look at the store, one copy, one
-/// validation, then PHP's string is made from the buffer.
+/// Values up to this long are read by one look at the store, which asks
+/// for PHP's string once it knows the length ([`ReadFunction::open`]'s
+/// `alloc`), copies the value into it and validates the look and the copy
+/// at once.
 pub(crate) const SMALL: usize = 256;
 
 /// A PHP function that returns a value read by a [`Reader`] as a string
@@ -661,22 +663,25 @@ pub(crate) trait ReadFunction {
     type Reader<'a>: Reader;
     /// The return value of a failure (and of a panic).
     fn failure() -> Reply;
-    /// Parses the arguments with [`Args`] and reads the value into `small`
-    /// if it fits there, or makes the reader (its first `begin` done), or
-    /// says how the call ends, in `opened` (written in place: a large
-    /// result would be copied on its way out); never calls into the engine
-    /// otherwise.
-    fn open<'a>(
+    /// Parses the arguments with [`Args`] and reads a value of up to
+    /// [`SMALL`] bytes into the string that `alloc` makes for it (`true`:
+    /// it holds the value, every byte written; the common case), or else
+    /// (`false`) makes the reader (its first `begin` done), or says how the
+    /// call ends, in `opened` (written in place: a large result would be
+    /// copied on its way out); never calls into the engine otherwise.
+    /// `alloc` allocates with no `zend_try` (it may bail out): it is called
+    /// at most once, before `opened` is written, and while nothing of
+    /// `open`'s own that needs dropping is live; the string it makes has
+    /// exactly the length it is given.
+    fn open<'a, 'b>(
         args: &Args<'a>,
-        small: &mut [std::mem::MaybeUninit<u8>; SMALL],
+        alloc: impl FnOnce(usize) -> Option<&'b mut [std::mem::MaybeUninit<u8>]>,
         opened: &mut Option<Opened<Self::Reader<'a>>>,
-    ) -> Result<(), Bailout>;
+    ) -> Result<bool, Bailout>;
 }
 
 /// What [`ReadFunction::open`] gives.
 pub(crate) enum Opened<R> {
-    /// The value is the first this many bytes of the buffer.
-    Small(usize),
     /// The value is this long: the reader's `finish` copies it (then
     /// `begin` is called again with attempt 2, 3, ... if it changed).
     Reader(R, usize),
@@ -701,46 +706,57 @@ pub(crate) unsafe extern "C" fn read_handler<F: ReadFunction>(
     const { assert!(!std::mem::needs_drop::<F::Reader<'static>>()) };
     // SAFETY: the engine's own pointers, valid for the whole call.
     let args = unsafe { Args::new(ex) };
-    // Plain bytes: a bailout may skip them.
-    let mut small = [std::mem::MaybeUninit::<u8>::uninit(); SMALL];
+    // The small value's string, once `alloc` made it: a plain pointer.
+    let mut string: Option<NewString> = None;
+    let alloc = |len: usize| {
+        if len > SMALL {
+            return None;
+        }
+        // SAFETY: the frames from here up to the engine's entry point own
+        // nothing with a destructor: the store's look holds plain data and
+        // no lock (`Store::read_small_quick_in`), `open` nothing that needs
+        // dropping (its contract), `catch_unwind` no destructor, and this
+        // frame borrows and plain values, `opened` still empty (written
+        // after the call, per `open`'s contract) and `string` empty
+        // (`alloc` runs once).
+        let made = unsafe { NewString::alloc(len) }?;
+        string = Some(made);
+        Some(made.bytes())
+    };
     // Written in place by the closure: what `catch_unwind` itself returns
     // stays two words (a large result would be copied out of it).
     let mut opened = None;
-    let caught = catch_unwind(AssertUnwindSafe(|| F::open(&args, &mut small, &mut opened)));
-    match caught {
-        Ok(Ok(())) => {}
+    let caught = catch_unwind(AssertUnwindSafe(|| F::open(&args, alloc, &mut opened)));
+    let small = match caught {
+        Ok(Ok(small)) => small,
         Ok(Err(Bailout)) => {
+            release(string);
             drop(opened);
             // SAFETY: `open` has returned, dropping all it had; `opened`
-            // is dropped, and this frame holds borrows and bytes besides.
+            // is dropped, `string` released, and this frame holds borrows
+            // besides.
             unsafe { resume_bailout() }
         }
-        Err(_) => opened = Some(Opened::Done(internal_error(F::failure))),
-    }
+        Err(_) => {
+            opened = Some(Opened::Done(internal_error(F::failure)));
+            false
+        }
+    };
     // SAFETY: the return slot the engine passed; `Zval` is `zval`.
     let slot = unsafe { &mut *rv.cast::<Zval>() };
-    // A bailout in the allocations below skips `opened`: it then holds a
-    // length or the reader (which needs no drop), nothing to free.
-    // The small value first, matched in place (the rest is moved out).
-    if let Some(Opened::Small(len)) = opened {
-        if len <= SMALL {
-            // SAFETY: this frame holds borrows and bytes only.
-            if let Some(string) = unsafe { NewString::alloc(len) } {
-                // SAFETY: `open` wrote the first `len` bytes of `small`
-                // (`len` <= SMALL); the destination is the new string's
-                // `len` bytes, an allocation of its own.
-                unsafe {
-                    ptr::copy_nonoverlapping(small.as_ptr(), string.bytes().as_mut_ptr(), len)
-                };
-                string.into_zval(slot);
-                return;
-            }
-        }
+    if let (true, Some(made)) = (small, string) {
+        // `open` says the value is in the string (every byte written).
+        made.into_zval(slot);
+        return;
     }
+    // No value in it: the look went on another way (or failed).
+    release(string);
+    // A bailout in the allocations below skips `opened`: it then holds
+    // nothing or the reader (which needs no drop), nothing to free.
     let outcome = match opened {
+        // `open` said the value was in the string, which it was not.
+        None if small => internal_error(F::failure),
         None => return,
-        // Longer than the buffer, or no string of that length.
-        Some(Opened::Small(_)) => internal_error(F::failure),
         Some(Opened::Reader(reader, len)) => {
             // SAFETY: the reader needs no drop; this frame holds borrows
             // and bytes only.

@@ -292,9 +292,92 @@ impl Store {
         self.read_small_in(key, buf)
     }
 
+    /// The common case of [`Store::read_small`] alone, for a caller that
+    /// keeps the rest out of line: one look found the value, copied into
+    /// `buf` (`Some(Some(len))`, its length) or no live entry
+    /// (`Some(None)`); otherwise `None`, and [`Store::read_small_rest`]
+    /// goes on (a longer value, a stripe being changed, a key the store
+    /// does not take, ...; a longer value that the look validated leaves
+    /// its ticket in `longer`, for `read_small_rest`). Two words, returned
+    /// in registers.
+    #[inline]
+    pub fn read_small_quick(
+        &self,
+        key: &[u8],
+        buf: &mut [u8],
+        longer: &mut Option<ReadTicket>,
+    ) -> Option<Option<usize>> {
+        quick(self.read_small_look(key, buf), longer)
+    }
+
+    /// [`Store::read_small_quick`] that copies the value once, straight into
+    /// memory the caller makes for it: when the look finds a value of at
+    /// most `room` bytes, `alloc(len)` is called (at most once) for `len`
+    /// bytes, the value copied into them, and the look and the copy
+    /// validated together. `Some(Some(len))`: what `alloc` gave holds the
+    /// value, every byte written. `Some(None)`: no live entry (`alloc` not
+    /// called). `None`: go on with [`Store::read_small_rest`] (and
+    /// `longer`, as for [`Store::read_small_quick`]); what `alloc` gave, if
+    /// it was called, holds nothing to rely on (the caller frees it).
+    ///
+    /// `alloc` may also not return (PHP's allocator ends the request with a
+    /// `longjmp` past this call when memory_limit is exceeded): while it
+    /// runs the store holds no lock and no value with a destructor (the
+    /// look's state is plain data, see the assertion below), and it has
+    /// changed nothing (the hit is counted after the copy validates).
+    #[inline]
+    pub fn read_small_quick_in<'b>(
+        &self,
+        key: &[u8],
+        room: usize,
+        alloc: impl FnOnce(usize) -> Option<&'b mut [std::mem::MaybeUninit<u8>]>,
+        longer: &mut Option<ReadTicket>,
+    ) -> Option<Option<usize>> {
+        const {
+            assert!(!std::mem::needs_drop::<segment::SharedStripe<'static>>());
+            assert!(!std::mem::needs_drop::<read::Seen>());
+            assert!(!std::mem::needs_drop::<itoa::Buffer>());
+        }
+        let mut buf = Alloc {
+            room,
+            alloc: Some(alloc),
+        };
+        quick(self.read_small_look(key, &mut buf), longer)
+    }
+
+    /// What [`Store::read_small_uninit`] does when its first look found
+    /// neither a small value nor a miss (see [`Store::read_small_quick`]):
+    /// the read goes on as from attempt 1 of [`Store::read_begin`] (with
+    /// the ticket of a longer value the look validated, `longer`, at once):
+    /// never [`SmallRead::Copied`] (it has no buffer).
+    #[cold]
+    #[inline(never)]
+    pub fn read_small_rest(&self, key: &[u8], longer: Option<ReadTicket>) -> Result<SmallRead> {
+        match longer {
+            Some(ticket) => Ok(SmallRead::Begun(ReadStart::Ready(ticket))),
+            None => self.read_small_slow(key),
+        }
+    }
+
     #[inline(always)]
     fn read_small_in<B: SmallBuf + ?Sized>(&self, key: &[u8], buf: &mut B) -> Result<SmallRead> {
-        self.check_key(key)?;
+        match self.read_small_look(key, buf) {
+            Ok(read) => Ok(read),
+            Err(()) => self.read_small_slow(key),
+        }
+    }
+
+    /// One lock-free look and copy: `Err` if it found neither a small value
+    /// nor a miss (or the key is not one the store takes).
+    #[inline(always)]
+    fn read_small_look<B: SmallBuf + ?Sized>(
+        &self,
+        key: &[u8],
+        buf: &mut B,
+    ) -> std::result::Result<SmallRead, ()> {
+        if self.check_key(key).is_err() {
+            return Err(());
+        }
         let hash = hash_key(key);
         let stripe = self.stripe_of_hash(hash);
         let shared = self.segment.shared_stripe(stripe);
@@ -332,7 +415,7 @@ impl Store {
                 _ => {}
             }
         }
-        self.read_small_slow(key)
+        Err(())
     }
 
     #[cold]
@@ -473,6 +556,76 @@ impl SmallBuf for [std::mem::MaybeUninit<u8>] {
     }
 }
 
+/// What a quick read returns for what its look found (see
+/// [`Store::read_small_quick`]).
+#[inline(always)]
+fn quick(
+    look: std::result::Result<SmallRead, ()>,
+    longer: &mut Option<ReadTicket>,
+) -> Option<Option<usize>> {
+    match look {
+        Ok(SmallRead::Copied(len)) => Some(Some(len)),
+        Ok(SmallRead::Missing) => Some(None),
+        Ok(SmallRead::Begun(ReadStart::Ready(ticket))) => {
+            hand_on(longer, ticket);
+            None
+        }
+        _ => None,
+    }
+}
+
+/// Keeps a longer value's ticket for `read_small_rest`: out of line, so
+/// that the quick read's common case does not carry it.
+#[cold]
+#[inline(never)]
+fn hand_on(longer: &mut Option<ReadTicket>, ticket: ReadTicket) {
+    *longer = Some(ticket);
+}
+
+/// A buffer [`Store::read_small_quick_in`] asks its caller for once it
+/// knows the value's length.
+struct Alloc<F> {
+    room: usize,
+    /// Taken by the one call.
+    alloc: Option<F>,
+}
+
+impl<'b, F: FnOnce(usize) -> Option<&'b mut [std::mem::MaybeUninit<u8>]>> Alloc<F> {
+    /// The caller's `len` bytes (`None` if it has none, or gave another
+    /// length, or was asked already).
+    #[inline(always)]
+    fn take(&mut self, len: usize) -> Option<&'b mut [std::mem::MaybeUninit<u8>]> {
+        self.alloc
+            .take()
+            .and_then(|alloc| alloc(len))
+            .filter(|out| out.len() == len)
+    }
+}
+
+impl<'b, F: FnOnce(usize) -> Option<&'b mut [std::mem::MaybeUninit<u8>]>> SmallBuf for Alloc<F> {
+    #[inline(always)]
+    fn room(&self) -> usize {
+        self.room
+    }
+    #[inline(always)]
+    fn copy(&mut self, shared: &segment::SharedStripe<'_>, at: usize, len: usize) -> bool {
+        self.take(len)
+            .is_some_and(|out| shared.copy_out_uninit(at, out))
+    }
+    #[inline(always)]
+    fn put(&mut self, text: &[u8]) -> bool {
+        match self.take(text.len()) {
+            Some(out) => {
+                for (slot, &byte) in out.iter_mut().zip(text) {
+                    slot.write(byte);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 /// Where the bytes of a value come from, for [`Store::finish`].
 enum Fill<'a, 's> {
     /// From the stripe, at this offset.
@@ -532,5 +685,96 @@ impl ReadTicket {
     /// Whether the value is empty.
     pub fn is_empty(&self) -> bool {
         self.seen.len == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SmallRead;
+    use crate::{Store, StoreConfig};
+    use std::mem::MaybeUninit;
+
+    /// `read_small_quick_in` asks for the exact length of a value that fits
+    /// its room (raw or an integer's text), only then, and at most once;
+    /// a miss asks nothing; a longer value, a key the store refuses or a
+    /// caller with no memory go on with `read_small_rest`, which agrees
+    /// with `get`. `read_small_quick` copies what `get` returns.
+    #[test]
+    fn quick_reads_ask_for_the_length_and_agree_with_get() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&StoreConfig::new("quick").dir(dir.path()).size(1 << 20)).unwrap();
+        let room = 64;
+        let mut keys = Vec::new();
+        for len in [0usize, 1, 7, 63, 64, 65, 200] {
+            let key = format!("s{len}").into_bytes();
+            let value: Vec<u8> = (0..len).map(|i| (i * 31 + len) as u8).collect();
+            store.set(&key, &value, None).unwrap();
+            keys.push(key);
+        }
+        store.incr_by(b"n", -1234567).unwrap();
+        keys.push(b"n".to_vec());
+        keys.push(b"absent".to_vec());
+        keys.push(vec![b'x'; 100_000]); // longer than any key may be
+        for key in &keys {
+            let expected = store.get(key).ok().flatten();
+            let mut backing = vec![MaybeUninit::<u8>::uninit(); 256];
+            let mut asked = Vec::new();
+            let mut longer = None;
+            let quick = store.read_small_quick_in(
+                key,
+                room,
+                |len| {
+                    asked.push(len);
+                    backing.get_mut(..len)
+                },
+                &mut longer,
+            );
+            match &expected {
+                None => {
+                    assert!(asked.is_empty(), "{key:?}");
+                    if key.len() < 100 {
+                        assert_eq!(quick, Some(None), "{key:?}");
+                    } else {
+                        assert_eq!(quick, None);
+                        assert!(longer.is_none());
+                        assert!(store.read_small_rest(key, longer).is_err());
+                    }
+                }
+                Some(value) if value.len() <= room => {
+                    assert_eq!(quick, Some(Some(value.len())), "{key:?}");
+                    assert_eq!(asked, [value.len()], "{key:?}");
+                }
+                Some(value) => {
+                    assert_eq!(quick, None, "{key:?}");
+                    assert!(asked.is_empty(), "{key:?}");
+                    // Validated by the look, handed on.
+                    assert_eq!(longer.as_ref().map(|t| t.len()), Some(value.len()));
+                    let Ok(SmallRead::Begun(start)) = store.read_small_rest(key, longer) else {
+                        panic!("{key:?}: not begun");
+                    };
+                    let crate::ReadStart::Ready(ticket) = start else {
+                        panic!("{key:?}: not ready");
+                    };
+                    let mut out = vec![0; ticket.len()];
+                    assert!(store.read_finish(&ticket, &mut out));
+                    assert_eq!(&out, value);
+                }
+            }
+            // A caller with no memory for it: nothing read, go on.
+            if expected.as_ref().is_some_and(|v| v.len() <= room) {
+                let quick = store.read_small_quick_in(key, room, |_| None, &mut None);
+                assert_eq!(quick, None);
+            }
+            // Into an initialised buffer: the bytes `get` returns.
+            let mut buf = [0u8; 64];
+            match (store.read_small_quick(key, &mut buf, &mut None), &expected) {
+                (Some(Some(len)), Some(value)) => assert_eq!(&buf[..len], &value[..]),
+                (Some(None), None) => {}
+                (None, Some(value)) => assert!(value.len() > room),
+                (None, None) => assert!(key.len() >= 100),
+                (quick, _) => panic!("{key:?}: {quick:?}"),
+            }
+        }
+        assert_eq!(store.get(b"n").unwrap().unwrap(), b"-1234567");
     }
 }
