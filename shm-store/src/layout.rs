@@ -95,8 +95,9 @@
 //! by the block and the entry at once: so `stats` and `verify` count a dead
 //! block as free room from the instant it is dead. The chain is drained
 //! (each block popped, then freed and merged with its free neighbours as
-//! any free) by the next writer of the stripe whose allocation finds no
-//! free block large enough, before it evicts anything, and by a full
+//! any free) by the next writer of the stripe that allocates a block,
+//! before it takes one (so freed room is reused while its pages are warm,
+//! instead of the heap's untouched space), before it evicts anything, and by a full
 //! reclaim of expired entries (`purge_expired`, a reclaim for room). A
 //! holder killed with blocks on the chain, or in the middle of a drain,
 //! leaves blocks in state `DEAD` (or `FREE`): the rebuild's heap walk keeps

@@ -144,11 +144,20 @@ impl StripeView<'_> {
         if size > self.heap_len() {
             return Err(Self::full(ctx, size as usize));
         }
+        // The blocks of removed entries go back to the free lists before
+        // anything is taken from them: taken from the heap's untouched
+        // space instead, a stripe with deletes and writes would walk through
+        // all of its heap before reusing a block, every block on a page no
+        // cache holds (a delete then cost 2.6x APCu's in the workload,
+        // nearly all of it the miss on the block's header).
+        if self.has_dead() && !self.is_damaged() {
+            self.drain_dead();
+        }
         loop {
             if let Some(off) = self.take_block(size) {
                 return Ok(off);
             }
-            // The blocks of removed entries first, then eviction.
+            // Blocks retired meanwhile (by the eviction below), then eviction.
             if !self.is_damaged() && self.drain_dead() {
                 continue;
             }

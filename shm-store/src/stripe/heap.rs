@@ -225,6 +225,12 @@ impl StripeView<'_> {
         self.meta.used_bytes = self.meta.used_bytes.wrapping_sub(size as u64);
     }
 
+    /// Whether the dead chain holds a block.
+    #[inline]
+    pub(super) fn has_dead(&self) -> bool {
+        self.meta.dead_head != NO_BLOCK
+    }
+
     /// Returns every block of the dead chain to the free lists (merged with
     /// its free neighbours); `true` if there was any. A block is popped off
     /// the chain before it is freed, so a crash in between leaves a dead
