@@ -653,8 +653,10 @@ pub(crate) trait Reader {
 /// Values up to this long are read by one look at the store, which asks
 /// for PHP's string once it knows the length ([`ReadFunction::open`]'s
 /// `alloc`), copies the value into it and validates the look and the copy
-/// at once.
-pub(crate) const SMALL: usize = 256;
+/// at once. 4 KiB holds the usual session or cache value; a racing
+/// writer can make a look ask for a string of up to this many bytes that
+/// is then freed (the look fails its validation), so it stays small.
+pub(crate) const SMALL: usize = 4096;
 
 /// A PHP function that returns a value read by a [`Reader`] as a string
 /// (or whatever [`Begun::Done`] says); [`read_handler`] makes its entry point.
