@@ -3,10 +3,8 @@
 
 use crate::compress;
 use crate::error::{Result, StoreError};
-use crate::layout::hash_key;
 use crate::layout::{Manifest, MANIFEST_COMPRESSED};
-use crate::segment::StripeGuard;
-use crate::stripe::{self, Ctx, Former, Key, Kind, Spare};
+use crate::stripe::{self, Ctx, Former, Kind, Spare};
 use crate::{Codec, Store};
 use std::time::Duration;
 
@@ -53,7 +51,7 @@ impl Store {
             let raw_len = packed.is_some().then_some(value.len());
             return self.put_large(key, stored, raw_len, expires_at, only_new);
         }
-        let (inserted, former) = self.with_key_in_place(key, |g, k| {
+        let (inserted, former) = self.with_key(key, |g, k| {
             let now = match ttl_now {
                 Some(now) => now,
                 None if g.view.has_expiring() => self.clock.now_ms(),
@@ -84,32 +82,11 @@ impl Store {
         }
     }
 
-    /// [`Store::with_key`] with the guard built in place and lent to `op`
-    /// ([`Segment::with_stripe`](crate::segment::Segment::with_stripe)):
-    /// for the writes that cost least, where the guard's copies were a
-    /// fifth of the call.
-    #[inline(always)]
-    fn with_key_in_place<R>(
-        &self,
-        key: &[u8],
-        op: impl FnOnce(&mut StripeGuard<'_>, Key<'_>) -> R,
-    ) -> Result<R> {
-        self.check_key(key)?;
-        let hash = hash_key(key);
-        let key = Key {
-            hash,
-            bytes: key,
-            part: false,
-        };
-        self.segment
-            .with_stripe(self.stripe_of_hash(hash), |guard| op(guard, key))
-    }
-
     /// Removes a live key; `true` if there was one.
     pub fn del(&self, key: &[u8]) -> Result<bool> {
         // The clock is read under the lock and only if needed (the stripe
         // has an entry with an expiry).
-        let former = self.with_key_in_place(key, |g, k| g.view.del(k, || self.clock.now_ms()))?;
+        let former = self.with_key(key, |g, k| g.view.del(k, || self.clock.now_ms()))?;
         let removed = former.is_some();
         self.forget(former);
         Ok(removed)
@@ -224,7 +201,7 @@ impl Store {
     pub fn incr_by(&self, key: &[u8], delta: i64) -> Result<i64> {
         // The clock is read only if needed (an entry with an expiry, or a
         // new block to write): not for an integer updated in place.
-        match self.with_key_in_place(key, |g, k| g.view.incr_by(k, delta, || self.ctx()))? {
+        match self.with_key(key, |g, k| g.view.incr_by(k, delta, || self.ctx()))? {
             Ok(n) => Ok(n),
             Err(e) => Err(e.into()),
         }
