@@ -133,3 +133,14 @@ pub fn assert_phpunit_ok(out: &std::process::Output, context: &str) -> String {
     }
     summary.to_string()
 }
+
+/// One RESP command as clients send it (an array of bulk strings).
+pub fn resp_command(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}

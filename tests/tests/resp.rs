@@ -4,7 +4,7 @@
 //! Then what a server must survive: bad and truncated frames, 200
 //! connections at once, and a SIGKILL under load.
 
-use ephpm_shm_tests::{ephpm_shm_bin, php_cli};
+use ephpm_shm_tests::{ephpm_shm_bin, php_cli, resp_command};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -502,17 +502,6 @@ fn sigkill_of_the_server_under_load_leaves_the_store_consistent() {
     println!("after the SIGKILL: {} entries, verify ok", report.entries);
 }
 
-/// One RESP command, as clients send it.
-fn command(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
-}
-
 /// `bytes` to a unix socket in two writes, cut at `cut`, with a pause
 /// between them (so the server's read most often ends at the cut); all
 /// that comes back before the server closes (the pipeline ends in QUIT).
@@ -603,7 +592,7 @@ fn a_pipeline_cut_at_every_byte_is_answered_as_redis_answers_it() {
     ];
     let mut pipeline = Vec::new();
     for c in &commands {
-        pipeline.extend(command(c));
+        pipeline.extend(resp_command(c));
     }
     // Run once before on each server, so that every run begins with the
     // keys a run leaves (the first DEL removes three).
@@ -643,11 +632,11 @@ fn replies_a_unix_socket_cannot_take_at_once_all_arrive() {
     let dir = store_dir();
     let serve = Serve::start(dir.path(), &[]);
     let value: Vec<u8> = (0..1 << 20).map(|i: u32| b'a' + (i % 26) as u8).collect();
-    let mut pipeline = command(&[b"SET", b"big", &value]);
+    let mut pipeline = resp_command(&[b"SET", b"big", &value]);
     for _ in 0..20 {
-        pipeline.extend(command(&[b"GET", b"big"]));
+        pipeline.extend(resp_command(&[b"GET", b"big"]));
     }
-    pipeline.extend(command(&[b"QUIT"]));
+    pipeline.extend(resp_command(&[b"QUIT"]));
     let mut s = UnixStream::connect(&serve.socket).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     s.write_all(&pipeline).unwrap();

@@ -3,7 +3,7 @@
 //! (RssAnon, sampled, and VmHWM from /proc/PID/status) is watched, and a
 //! separate client must be answered while the attack is live.
 
-use ephpm_shm_tests::ephpm_shm_bin;
+use ephpm_shm_tests::{ephpm_shm_bin, resp_command};
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -97,10 +97,10 @@ impl Serve {
         let mut s = self.connect();
         let mut want = "+PONG\r\n".to_string();
         if let Some(p) = self.password {
-            let _ = s.write_all(&command(&[b"AUTH", p.as_bytes()]));
+            let _ = s.write_all(&resp_command(&[b"AUTH", p.as_bytes()]));
             want.insert_str(0, "+OK\r\n");
         }
-        let _ = s.write_all(&command(&[b"PING"]));
+        let _ = s.write_all(&resp_command(&[b"PING"]));
         read_at_least(&mut s, want.len())
     }
 
@@ -155,16 +155,6 @@ impl Watch {
         self.thread.join().unwrap();
         self.peak.load(Relaxed)
     }
-}
-
-fn command(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
 }
 
 /// The first line, or what came before the server closed.
@@ -275,8 +265,8 @@ fn unauthenticated_clients_cannot_make_the_server_buffer_their_frames() {
     );
     // Once authenticated (in the same write), a command may be large.
     let mut s = serve.connect();
-    let mut both = command(&[b"AUTH", b"s3cret"]);
-    both.extend(command(&[b"SET", b"k", &vec![b'v'; 1 << 20]]));
+    let mut both = resp_command(&[b"AUTH", b"s3cret"]);
+    both.extend(resp_command(&[b"SET", b"k", &vec![b'v'; 1 << 20]]));
     s.write_all(&both).unwrap();
     assert_eq!(read_at_least(&mut s, 10), "+OK\r\n+OK\r\n");
 }
@@ -285,7 +275,7 @@ fn unauthenticated_clients_cannot_make_the_server_buffer_their_frames() {
 fn idle_clients_are_closed_after_the_timeout() {
     let serve = Serve::start(&[], &["--timeout", "1"], None);
     let mut s = serve.connect();
-    s.write_all(&command(&[b"PING"])).unwrap();
+    s.write_all(&resp_command(&[b"PING"])).unwrap();
     // Answered, then closed for idling (the read ends, it does not time out).
     let mut got = String::new();
     s.read_to_string(&mut got).unwrap();
@@ -297,7 +287,8 @@ fn clients_that_never_read_hold_at_most_one_reply_each() {
     let serve = Arc::new(Serve::start(&[], &[], None));
     let value = vec![b'v'; 16 << 20];
     let mut s = serve.connect();
-    s.write_all(&command(&[b"SET", b"big", &value])).unwrap();
+    s.write_all(&resp_command(&[b"SET", b"big", &value]))
+        .unwrap();
     assert_eq!(read_at_least(&mut s, 5), "+OK\r\n");
     drop(s);
     // Ten clients pipeline GETs of the 16 MiB value and never read.
@@ -305,7 +296,7 @@ fn clients_that_never_read_hold_at_most_one_reply_each() {
         &serve,
         10,
         |s| {
-            let get = command(&[b"GET", b"big"]).repeat(1000);
+            let get = resp_command(&[b"GET", b"big"]).repeat(1000);
             s.set_nonblocking(true).unwrap();
             let mut at = 0;
             let mut stuck = 0;
@@ -332,8 +323,10 @@ fn clients_that_never_read_hold_at_most_one_reply_each() {
     assert!(growth < 10 * 17 * MIB + 16 * MIB, "grew by {}", mib(growth));
     // A reply over the output limit is refused, not built.
     let mut s = serve.connect();
-    s.write_all(&command(&[b"MGET", b"big", b"big", b"big", b"big", b"big"]))
-        .unwrap();
+    s.write_all(&resp_command(&[
+        b"MGET", b"big", b"big", b"big", b"big", b"big",
+    ]))
+    .unwrap();
     let reply = read_line(&mut s);
     assert!(
         reply.starts_with("-ERR the reply would be over "),
@@ -349,7 +342,7 @@ fn errors_quote_client_bytes_short_and_on_one_line() {
     let big = vec![0xffu8; 7 << 20];
     let mut args: Vec<&[u8]> = vec![b"FOO"];
     args.extend(std::iter::repeat_n(&big[..], 8));
-    let frame = command(&args);
+    let frame = resp_command(&args);
     let reply = Arc::new(std::sync::Mutex::new(String::new()));
     let growth = {
         let reply = reply.clone();
@@ -380,16 +373,17 @@ fn errors_quote_client_bytes_short_and_on_one_line() {
     assert!(growth < 56 * MIB + 32 * MIB, "grew by {}", mib(growth));
     // CR LF in an argument cannot forge replies: one line, then PING's.
     let mut s = serve.connect();
-    s.write_all(&command(&[b"FOO", b"a\r\n+INJECTED\r\n:42"]))
+    s.write_all(&resp_command(&[b"FOO", b"a\r\n+INJECTED\r\n:42"]))
         .unwrap();
-    s.write_all(&command(&[b"CLIENT", b"SETNAME", b"a\r\nb"]))
+    s.write_all(&resp_command(&[b"CLIENT", b"SETNAME", b"a\r\nb"]))
         .unwrap();
-    s.write_all(&command(&[b"CLIENT", b"SETNAME", b"a b"]))
+    s.write_all(&resp_command(&[b"CLIENT", b"SETNAME", b"a b"]))
         .unwrap();
-    s.write_all(&command(&[b"HELLO", b"2", b"SETNAME", b"a\nb"]))
+    s.write_all(&resp_command(&[b"HELLO", b"2", b"SETNAME", b"a\nb"]))
         .unwrap();
-    s.write_all(&command(&[b"CLIENT", b"GETNAME"])).unwrap();
-    s.write_all(&command(&[b"PING"])).unwrap();
+    s.write_all(&resp_command(&[b"CLIENT", b"GETNAME"]))
+        .unwrap();
+    s.write_all(&resp_command(&[b"PING"])).unwrap();
     let names = "-ERR Client names cannot contain spaces, newlines or special characters.\r\n";
     let want = format!(
         "-ERR unknown command 'foo', with args beginning with: 'a\\r\\n+INJECTED\\r\\n:42' \r\n\
@@ -447,9 +441,10 @@ fn idle_clients_past_maxclients_are_refused_and_unauthenticated_ones_dropped() {
     assert!(refused >= 1);
     // INFO counts them as Redis does.
     let mut s = serve.connect();
-    s.write_all(&command(&[b"AUTH", b"s3cret"])).unwrap();
-    s.write_all(&command(&[b"INFO", b"everything"])).unwrap();
-    s.write_all(&command(&[b"QUIT"])).unwrap();
+    s.write_all(&resp_command(&[b"AUTH", b"s3cret"])).unwrap();
+    s.write_all(&resp_command(&[b"INFO", b"everything"]))
+        .unwrap();
+    s.write_all(&resp_command(&[b"QUIT"])).unwrap();
     let mut info = String::new();
     s.read_to_string(&mut info).unwrap();
     assert!(info.contains("maxclients:32\r\n"), "{info}");
@@ -476,7 +471,7 @@ fn a_pipeline_over_the_frame_budget_is_answered_up_to_a_command_over_it() {
     let serve = Serve::start(&[], &["--max-frame", "4096"], None);
     let mut pipeline = Vec::new();
     for i in 0..2000 {
-        pipeline.extend(command(&[b"SET", format!("k{i}").as_bytes(), b"v"]));
+        pipeline.extend(resp_command(&[b"SET", format!("k{i}").as_bytes(), b"v"]));
     }
     assert!(pipeline.len() > 10 * 4096, "{}", pipeline.len());
     // The over-budget command's header only: the server has read
@@ -495,7 +490,7 @@ fn a_pipeline_over_the_frame_budget_is_answered_up_to_a_command_over_it() {
         &got[got.len().saturating_sub(100)..]
     );
     let mut s = serve.connect();
-    s.write_all(&command(&[b"EXISTS", b"k0", b"k1999", b"big"]))
+    s.write_all(&resp_command(&[b"EXISTS", b"k0", b"k1999", b"big"]))
         .unwrap();
     assert_eq!(read_line(&mut s), ":2\r\n");
 }

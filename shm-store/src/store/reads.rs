@@ -280,18 +280,6 @@ impl Store {
         self.read_small_in(key, buf)
     }
 
-    /// [`Store::read_small`] into memory that need not be initialised (a
-    /// buffer on the caller's stack): on [`SmallRead::Copied`]`(n)` the
-    /// first `n` bytes are written, otherwise none may be relied on.
-    #[inline]
-    pub fn read_small_uninit(
-        &self,
-        key: &[u8],
-        buf: &mut [std::mem::MaybeUninit<u8>],
-    ) -> Result<SmallRead> {
-        self.read_small_in(key, buf)
-    }
-
     /// The common case of [`Store::read_small`] alone, for a caller that
     /// keeps the rest out of line: one look found the value, copied into
     /// `buf` (`Some(Some(len))`, its length) or no live entry
@@ -345,7 +333,7 @@ impl Store {
         quick(self.read_small_look(key, &mut buf), longer)
     }
 
-    /// What [`Store::read_small_uninit`] does when its first look found
+    /// What [`Store::read_small`] does when its first look found
     /// neither a small value nor a miss (see [`Store::read_small_quick`]):
     /// the read goes on as from attempt 1 of [`Store::read_begin`] (with
     /// the ticket of a longer value the look validated, `longer`, at once):
@@ -529,30 +517,6 @@ impl SmallBuf for [u8] {
         self.get_mut(..text.len())
             .map(|out| out.copy_from_slice(text))
             .is_some()
-    }
-}
-
-impl SmallBuf for [std::mem::MaybeUninit<u8>] {
-    #[inline(always)]
-    fn room(&self) -> usize {
-        self.len()
-    }
-    #[inline(always)]
-    fn copy(&mut self, shared: &segment::SharedStripe<'_>, at: usize, len: usize) -> bool {
-        self.get_mut(..len)
-            .is_some_and(|out| shared.copy_out_uninit(at, out))
-    }
-    #[inline(always)]
-    fn put(&mut self, text: &[u8]) -> bool {
-        match self.get_mut(..text.len()) {
-            Some(out) => {
-                for (slot, &byte) in out.iter_mut().zip(text) {
-                    slot.write(byte);
-                }
-                true
-            }
-            None => false,
-        }
     }
 }
 
